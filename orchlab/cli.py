@@ -1,0 +1,135 @@
+"""Command line: `python -m orchlab run | list | export`.
+
+Every user error (bad scenario, input, backend, spec, agent file, store) ends in one line on
+stderr and exit code 2; a run that fails inside an experiment is data, not a CLI error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from orchlab import analysis, export, pricing
+from orchlab.agentdefs import AgentDefError
+from orchlab.backends import BackendError, default_backend_id, resolve
+from orchlab.runner import (
+    CancelToken,
+    ExperimentSpec,
+    Progress,
+    SpecError,
+    prepare,
+    run_experiment,
+)
+from orchlab.scenario import ScenarioError
+from orchlab.store import Store, StoreError
+
+USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; `--help` on each command documents every option."""
+    parser = argparse.ArgumentParser(
+        prog="python -m orchlab",
+        description="Orchestration Lab: run a scenario in code- and LLM-orchestrated form and "
+        "record every run.",
+    )
+    parser.add_argument("--store", help="SQLite store file (default: $ORCHLAB_STORE, else the "
+                        "user data dir)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", dest="sub_store", metavar="PATH",
+                        help="SQLite store file (same as the global --store)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", parents=[common],
+                         help="run an experiment and print a per-form summary")
+    run.add_argument("--scenario", required=True, help="scenario name, e.g. sales_email")
+    run.add_argument("--forms", default="code,llm", help="comma-separated forms (default both)")
+    run.add_argument("--repeat", type=int, default=1, help="repetitions per form and input")
+    run.add_argument("--concurrency", type=int, default=4, help="runs in flight at once")
+    run.add_argument("--backend", default=None, help="backend id, e.g. local:smollm2-135m, "
+                     "openai:gpt-4.1-mini, compat:<model>@<base_url> (default: $ORCHLAB_BACKEND "
+                     "or the embedded model)")
+    run.add_argument("--input", action="append", dest="inputs", help="input id (repeatable; "
+                     "default: all inputs)")
+    run.add_argument("--temperature", type=float, default=None, help="override every agent's "
+                     "temperature")
+    run.add_argument("--seed", type=int, default=None, help="seed passed to the model")
+    run.add_argument("--timeout", type=float, default=300.0, help="per-run timeout in seconds")
+    run.add_argument("--max-turns", type=int, default=10, help="turn limit per agent run")
+    sub.add_parser("list", parents=[common], help="list experiments in the store")
+    exp = sub.add_parser("export", parents=[common], help="export one experiment's runs")
+    exp.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
+    exp.add_argument("--format", choices=("csv", "json"), default="json", help="output format")
+    exp.add_argument("--output", "-o", help="file to write (default: stdout)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    store_override = getattr(args, "sub_store", None) or args.store
+    try:
+        store = Store(store_override)
+        if args.command == "run":
+            return _run(args, store)
+        if args.command == "list":
+            return _list(store)
+        return _export(args, store)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, store: Store) -> int:
+    settings = {"temperature": args.temperature, "seed": args.seed}
+    spec = ExperimentSpec(
+        scenario=args.scenario, forms=[f.strip() for f in args.forms.split(",") if f.strip()],
+        inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
+        backend=args.backend or default_backend_id(), timeout_s=args.timeout,
+        max_turns=args.max_turns,
+        model_settings={k: v for k, v in settings.items() if v is not None},
+    )
+    prepare(spec)
+    backend = resolve(spec.backend)
+    for note in backend.notes:
+        print(f"note: {backend.id} {note}", file=sys.stderr)
+    print(f"price: {pricing.price_label(backend.id, backend.model_name)}", file=sys.stderr)
+
+    def progress(p: Progress) -> None:
+        r = p.record
+        print(f"[{p.done}/{p.total}] {r.form:<4} {r.input_id:<16} {r.status:<9} "
+              f"{r.wall_ms:8.0f} ms  {r.path}", file=sys.stderr)
+
+    cancel = CancelToken()
+    try:
+        result = run_experiment(spec, store, backend=backend, on_progress=progress, cancel=cancel)
+    except KeyboardInterrupt:
+        print("cancelled: finished runs are kept in the store", file=sys.stderr)
+        return 130
+    frame = store.load_runs([result.experiment_id])
+    print(analysis.summarize(frame).to_string(index=False))
+    print(f"experiment: {result.experiment_id} ({result.status}, {len(frame)} runs, "
+          f"store {store.path})")
+    return 0
+
+
+def _list(store: Store) -> int:
+    for exp in store.list_experiments():
+        runs = store.count_runs(exp.experiment_id)
+        print(f"{exp.experiment_id}  {exp.created_at:%Y-%m-%d %H:%M}  {exp.scenario:<16} "
+              f"{exp.backend:<28} {exp.status:<10} {runs}/{exp.planned_runs} runs")
+    return 0
+
+
+def _export(args: argparse.Namespace, store: Store) -> int:
+    exp = store.get_experiment(args.experiment_id)
+    if exp is None:
+        raise ScenarioError(f"No single experiment matches {args.experiment_id!r}; "
+                            "see `python -m orchlab list`.")
+    text = (export.to_csv if args.format == "csv" else export.to_json)(store, exp.experiment_id)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,67 @@
+"""Settings from the environment and `.env`: the only place the project reads them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_STORE = "ORCHLAB_STORE"
+ENV_BACKEND = "ORCHLAB_BACKEND"
+ENV_EXPORT_TRACES = "ORCHLAB_EXPORT_OPENAI_TRACES"
+ENV_COMPAT_KEY = "ORCHLAB_COMPAT_API_KEY"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_dotenv_loaded = False
+
+
+def load_env() -> None:
+    """Load `.env` once (from the working directory, then the project root); env vars win."""
+    global _dotenv_loaded
+    if _dotenv_loaded:
+        return
+    from dotenv import load_dotenv
+
+    for candidate in (Path.cwd() / ".env", PROJECT_ROOT / ".env"):
+        if candidate.is_file():
+            load_dotenv(candidate, override=False)
+    _dotenv_loaded = True
+
+
+def env(name: str) -> str | None:
+    """An environment value after `.env` is loaded; empty strings count as unset."""
+    load_env()
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def store_path(override: str | os.PathLike[str] | None = None) -> Path:
+    """Store file: explicit override, else ORCHLAB_STORE, else the user's data dir."""
+    if override:
+        return Path(override).expanduser()
+    configured = env(ENV_STORE)
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("orchlab")) / "orchlab.sqlite"
+
+
+def export_openai_traces() -> bool:
+    """Traces go to OpenAI only when the user opts in explicitly."""
+    return env(ENV_EXPORT_TRACES) == "1"
+
+
+def secret_values() -> list[str]:
+    """Every configured secret, so that error messages and stored text can be scrubbed."""
+    load_env()
+    names = [n for n in os.environ if n.endswith(("_API_KEY", "_TOKEN", "_SECRET"))]
+    values = [os.environ[n].strip() for n in names]
+    return [v for v in values if len(v) >= 8]
+
+
+def redact(text: str) -> str:
+    """Replace any configured secret in `text` with a marker."""
+    for secret in secret_values():
+        text = text.replace(secret, "[REDACTED]")
+    return text

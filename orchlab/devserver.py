@@ -1,0 +1,153 @@
+"""A small OpenAI-compatible Chat Completions server on 127.0.0.1, for tests and benchmarks.
+
+It answers with a deterministic policy instead of a model: an agent offered tools first calls
+every delegate tool in one turn, then each action tool (send_email, escalate) once, then gives
+a final answer; an agent without tools writes a short text. Latency is configurable, so the
+harness can be measured against a known per-call cost.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ACTION_TOOLS = ("send_email", "escalate")
+
+
+@dataclass
+class ServerStats:
+    """What the server saw: for assertions and benchmarks."""
+
+    requests: int = 0
+    """Chat completion requests answered."""
+    auth_headers: list[str] = field(default_factory=list)
+    """Authorization headers received (tests check keys are forwarded, not leaked)."""
+    usage: list[tuple[int, int]] = field(default_factory=list)
+    """(prompt_tokens, completion_tokens) of each answer, in order."""
+
+
+def policy_reply(request: dict[str, Any]) -> dict[str, Any]:
+    """The assistant message for a chat request (see module docstring)."""
+    messages = request.get("messages", [])
+    tools = [t["function"]["name"] for t in request.get("tools", []) if t.get("type") == "function"]
+    called = [c["function"]["name"] for m in messages if m.get("role") == "assistant"
+              for c in m.get("tool_calls") or []]
+    if tools:
+        delegates = [t for t in tools if t not in ACTION_TOOLS and t not in called]
+        actions = [t for t in tools if t in ACTION_TOOLS and t not in called]
+        if delegates and not called:
+            return _tool_calls([(t, {"input": _last_user(messages)}) for t in delegates])
+        if actions:
+            return _tool_calls([(actions[0], _action_args(actions[0], messages))])
+        return {"role": "assistant", "content": f"Done: called {', '.join(called) or 'nothing'}."}
+    system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+    if "exactly one word" in str(system):
+        return {"role": "assistant", "content": "concise"}
+    return {"role": "assistant", "content": "Subject: A quick idea\n\nHello, Ledgerly saves "
+            "your finance team days every month. Worth a short call next week?"}
+
+
+def _last_user(messages: list[dict[str, Any]]) -> str:
+    users = [m.get("content") for m in messages if m.get("role") == "user"]
+    return str(users[-1]) if users else ""
+
+
+def _action_args(tool: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    results = [str(m.get("content")) for m in messages if m.get("role") == "tool"]
+    body = results[0] if results else "Hello."
+    if tool == "send_email":
+        user = _last_user(messages)
+        to = user.split("email: ")[-1].rstrip(").") if "email: " in user else "x@example.com"
+        return {"to": to, "subject": "A quick idea", "body": body}
+    return {"ticket": "unknown", "reason": "needs a human"}
+
+
+def _tool_calls(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    return {"role": "assistant", "content": None, "tool_calls": [
+        {"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+         "function": {"name": name, "arguments": json.dumps(args)}} for name, args in calls]}
+
+
+def completion(request: dict[str, Any]) -> dict[str, Any]:
+    """A full chat.completion object; token counts are a fixed function of the text sizes."""
+    message = policy_reply(request)
+    prompt_tokens = max(1, len(json.dumps(request.get("messages", []))) // 4)
+    completion_tokens = max(1, len(json.dumps(message)) // 4)
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion",
+        "created": int(time.time()), "model": request.get("model", "fake"),
+        "choices": [{"index": 0, "message": message,
+                     "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }
+
+
+class FakeOpenAIServer:
+    """Serve the policy on 127.0.0.1:<free port> in a background thread."""
+
+    def __init__(self, models: tuple[str, ...] = ("fake-model",), latency_s: float = 0.0) -> None:
+        self.models = models
+        self.latency_s = latency_s
+        self.stats = ServerStats()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """The /v1 base URL clients should use."""
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server naming
+                if self.path.rstrip("/").endswith("/models"):
+                    data = [{"id": m, "object": "model"} for m in server.models]
+                    self._send(200, {"object": "list", "data": data})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                length = int(self.headers.get("Content-Length") or 0)
+                request = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.stats.requests += 1
+                    server.stats.auth_headers.append(self.headers.get("Authorization", ""))
+                if server.latency_s:
+                    time.sleep(server.latency_s)
+                answer = completion(request)
+                with server._lock:
+                    usage = answer["usage"]
+                    server.stats.usage.append((usage["prompt_tokens"],
+                                               usage["completion_tokens"]))
+                self._send(200, answer)
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler

@@ -1,0 +1,157 @@
+"""Records that flow from a run to the store: spans, runs, experiments, outbox messages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+RUN_STATUSES = ("ok", "error", "timeout", "cancelled")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware UTC now: every stored timestamp goes through here."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class SpanRecord:
+    """One span of a run's trace, flattened for storage and analysis."""
+
+    span_id: str
+    """The SDK's span id, unique within the trace."""
+    parent_id: str | None
+    """Parent span id; None for spans at the top of the run."""
+    kind: str
+    """SDK span type: agent, task, turn, function, generation, response, custom, handoff, ..."""
+    name: str
+    """Agent name, tool name, custom span name, or the model for a generation."""
+    agent: str | None
+    """Nearest enclosing agent (the agent itself for agent spans): used to attribute calls."""
+    start_ms: float
+    """Start, in ms after the run started."""
+    end_ms: float
+    """End, in ms after the run started (the run's end for spans that never finished)."""
+    model: str | None = None
+    """Model name, for generation spans."""
+    input_tokens: int = 0
+    """Prompt tokens of a generation (cached tokens included)."""
+    output_tokens: int = 0
+    """Completion tokens of a generation (reasoning tokens included)."""
+    cached_tokens: int = 0
+    """Prompt tokens served from the provider's cache."""
+    reasoning_tokens: int = 0
+    """Completion tokens spent on reasoning."""
+    input: str | None = None
+    """What went in (tool arguments, model input), truncated for storage."""
+    output: str | None = None
+    """What came out (tool result, model output), truncated for storage."""
+    error: str | None = None
+    """Error message recorded on the span, if any."""
+    seq: int = 0
+    """Position in start order within the run."""
+
+
+@dataclass
+class OutboxMessage:
+    """An email the sandboxed send_email tool accepted instead of sending it."""
+
+    to: str
+    """Recipient address."""
+    subject: str
+    """Subject line."""
+    body: str
+    """Plain-text body."""
+    created_at: datetime = field(default_factory=utcnow)
+    """When the tool was called (UTC)."""
+
+
+@dataclass
+class RunRecord:
+    """Everything measured about one execution of one form on one input."""
+
+    run_id: str
+    """Unique id of this run (also the trace id)."""
+    experiment_id: str
+    """Experiment this run belongs to."""
+    scenario: str
+    """Scenario name, e.g. sales_email."""
+    form: str
+    """Orchestration form: code or llm."""
+    input_id: str
+    """Which scenario input was used."""
+    repetition: int
+    """Repetition index, from 0."""
+    backend: str
+    """Backend id, e.g. openai:gpt-4.1-mini or local:smollm2-135m."""
+    model: str
+    """Model name the backend reported."""
+    started_at: datetime
+    """Wall-clock start (UTC)."""
+    wall_ms: float
+    """Duration from a monotonic clock."""
+    status: str = "ok"
+    """ok, error, timeout or cancelled."""
+    error_type: str | None = None
+    """Exception class name for a failed run."""
+    error_message: str | None = None
+    """Exception message for a failed run (secrets redacted)."""
+    final_output: str | None = None
+    """What the flow returned (e.g. the email that was sent)."""
+    llm_calls: int = 0
+    """Number of generation spans."""
+    tool_calls: int = 0
+    """Number of function spans (agents called as tools included)."""
+    input_tokens: int = 0
+    """Sum over generation spans."""
+    output_tokens: int = 0
+    """Sum over generation spans."""
+    cached_tokens: int = 0
+    """Sum over generation spans."""
+    reasoning_tokens: int = 0
+    """Sum over generation spans."""
+    cost_usd: float | None = None
+    """genai-prices cost; None when any generation's model has no known price."""
+    path: str = ""
+    """Execution-path signature, e.g. 'a > {b|c} > d'."""
+    per_agent: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per agent: llm_calls, input_tokens, output_tokens."""
+    outcome: dict[str, Any] = field(default_factory=dict)
+    """Scenario outcome fields, computed without an LLM."""
+    spans: list[SpanRecord] = field(default_factory=list)
+    """The run's spans in start order."""
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    """Emails the run 'sent' into the sandbox."""
+
+    def to_dict(self, *, with_spans: bool = True) -> dict[str, Any]:
+        """JSON-ready dict (timestamps as ISO 8601)."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["outbox"] = [
+            {**asdict(m), "created_at": m.created_at.isoformat()} for m in self.outbox
+        ]
+        if not with_spans:
+            data.pop("spans")
+        return data
+
+
+@dataclass
+class ExperimentRecord:
+    """An experiment: its spec and how far it got."""
+
+    experiment_id: str
+    """Unique id."""
+    scenario: str
+    """Scenario name."""
+    backend: str
+    """Backend id used for every run."""
+    created_at: datetime
+    """When it started (UTC)."""
+    spec: dict[str, Any]
+    """The ExperimentSpec as a dict."""
+    planned_runs: int
+    """How many runs the spec asks for."""
+    status: str = "running"
+    """running, completed, cancelled or interrupted."""
+    finished_at: datetime | None = None
+    """When it stopped (UTC)."""

@@ -1,0 +1,269 @@
+"""SQLite store (WAL): experiments, runs, spans and the sandbox outbox.
+
+Each run is committed in one transaction as soon as it finishes, so a crash loses at most the
+runs still in flight. Schema changes are ordered, named migrations recorded in the file itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchlab import config
+from orchlab.records import ExperimentRecord, RunRecord, SpanRecord, utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be used; the message says which file and why."""
+
+
+M001_CREATE_TABLES = """
+CREATE TABLE experiments (
+    experiment_id TEXT PRIMARY KEY, scenario TEXT NOT NULL, backend TEXT NOT NULL,
+    created_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+    planned_runs INTEGER NOT NULL, spec_json TEXT NOT NULL
+);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    experiment_id TEXT NOT NULL REFERENCES experiments(experiment_id) ON DELETE CASCADE,
+    scenario TEXT NOT NULL, form TEXT NOT NULL, input_id TEXT NOT NULL,
+    repetition INTEGER NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL,
+    started_at TEXT NOT NULL, wall_ms REAL NOT NULL, status TEXT NOT NULL,
+    error_type TEXT, error_message TEXT, final_output TEXT,
+    llm_calls INTEGER NOT NULL, tool_calls INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+    cost_usd REAL, path TEXT NOT NULL, per_agent_json TEXT NOT NULL, outcome_json TEXT NOT NULL
+);
+CREATE INDEX runs_by_experiment ON runs(experiment_id, form);
+CREATE TABLE spans (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, kind TEXT NOT NULL,
+    name TEXT NOT NULL, agent TEXT, start_ms REAL NOT NULL, end_ms REAL NOT NULL, model TEXT,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+    input TEXT, output TEXT, error TEXT,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL, to_addr TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX outbox_by_run ON outbox(run_id);
+"""
+
+MIGRATIONS: list[tuple[str, str]] = [("m001_create_tables", M001_CREATE_TABLES)]
+
+RUN_COLUMNS = [
+    "run_id", "experiment_id", "scenario", "form", "input_id", "repetition", "backend", "model",
+    "started_at", "wall_ms", "status", "error_type", "error_message", "final_output", "llm_calls",
+    "tool_calls", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_usd",
+    "path",
+]
+SPAN_COLUMNS = [
+    "seq", "span_id", "parent_id", "kind", "name", "agent", "start_ms", "end_ms", "model",
+    "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "input", "output",
+    "error",
+]
+
+
+class Store:
+    """One SQLite file; safe to share between threads (one connection, one lock)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = config.store_path(path)
+        self._lock = threading.RLock()
+        self._conn = _connect(self.path)
+        self._migrate()
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+                self._conn.commit()
+            except BaseException:
+                self._conn.rollback()
+                raise
+
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with self._lock:
+                self._conn.executescript("BEGIN;" + sql)
+                self._conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)", (name, utcnow().isoformat())
+                )
+                self._conn.commit()
+
+    def applied_migrations(self) -> list[str]:
+        """Names of applied migrations, in order."""
+        with self._lock:
+            rows = self._conn.execute("SELECT name FROM schema_migrations ORDER BY name")
+            return [r[0] for r in rows]
+
+    # -- experiments -------------------------------------------------------------------------
+
+    def save_experiment(self, exp: ExperimentRecord) -> None:
+        """Insert or update an experiment row."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO experiments VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(experiment_id) "
+                "DO UPDATE SET status=excluded.status, finished_at=excluded.finished_at",
+                (
+                    exp.experiment_id, exp.scenario, exp.backend, exp.created_at.isoformat(),
+                    exp.finished_at.isoformat() if exp.finished_at else None, exp.status,
+                    exp.planned_runs, json.dumps(exp.spec),
+                ),
+            )
+
+    def finish_experiment(self, experiment_id: str, status: str) -> None:
+        """Mark an experiment completed, cancelled or interrupted."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE experiments SET status=?, finished_at=? WHERE experiment_id=?",
+                (status, utcnow().isoformat(), experiment_id),
+            )
+
+    def list_experiments(self) -> list[ExperimentRecord]:
+        """Experiments, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM experiments ORDER BY created_at DESC"
+            ).fetchall()
+        return [_experiment(r) for r in rows]
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRecord | None:
+        """One experiment by id (a unique prefix also works)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM experiments WHERE experiment_id LIKE ? || '%'", (experiment_id,)
+            ).fetchall()
+        return _experiment(rows[0]) if len(rows) == 1 else None
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Delete an experiment with its runs, spans and outbox."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM experiments WHERE experiment_id=?", (experiment_id,))
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def save_run(self, run: RunRecord) -> None:
+        """Commit one run with its spans and outbox in a single transaction."""
+        values = [getattr(run, c) for c in RUN_COLUMNS]
+        values[RUN_COLUMNS.index("started_at")] = run.started_at.isoformat()
+        values += [json.dumps(run.per_agent), json.dumps(run.outcome, default=str)]
+        with self._tx() as conn:
+            conn.execute(
+                f"INSERT INTO runs ({','.join(RUN_COLUMNS)},per_agent_json,outcome_json) "
+                f"VALUES ({','.join('?' * (len(RUN_COLUMNS) + 2))})",
+                values,
+            )
+            conn.executemany(
+                f"INSERT INTO spans (run_id,{','.join(SPAN_COLUMNS)}) "
+                f"VALUES ({','.join('?' * (len(SPAN_COLUMNS) + 1))})",
+                [[run.run_id, *(getattr(s, c) for c in SPAN_COLUMNS)] for s in run.spans],
+            )
+            conn.executemany(
+                "INSERT INTO outbox (run_id, created_at, to_addr, subject, body) "
+                "VALUES (?,?,?,?,?)",
+                [(run.run_id, m.created_at.isoformat(), m.to, m.subject, m.body)
+                 for m in run.outbox],
+            )
+
+    def load_runs(
+        self, experiment_ids: list[str] | None = None, scenario: str | None = None
+    ) -> pd.DataFrame:
+        """Runs as a DataFrame, one row per run; outcome and per_agent parsed into dicts."""
+        import pandas as pd
+
+        sql, params = _run_filter(experiment_ids, scenario)
+        with self._lock:
+            frame = pd.read_sql_query(f"SELECT * FROM runs {sql} ORDER BY started_at", self._conn,
+                                      params=params)
+        frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601")
+        frame["outcome"] = [json.loads(x) for x in frame.pop("outcome_json")]
+        frame["per_agent"] = [json.loads(x) for x in frame.pop("per_agent_json")]
+        return frame
+
+    def load_spans(self, run_id: str) -> list[SpanRecord]:
+        """A run's spans in start order."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {','.join(SPAN_COLUMNS)} FROM spans WHERE run_id=? ORDER BY seq",
+                (run_id,),
+            ).fetchall()
+        return [SpanRecord(**dict(zip(SPAN_COLUMNS, row, strict=True))) for row in rows]
+
+    def load_outbox(self, run_id: str) -> list[dict[str, Any]]:
+        """Sandbox emails a run sent."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT created_at, to_addr, subject, body FROM outbox WHERE run_id=? ORDER BY id",
+                (run_id,),
+            ).fetchall()
+        return [dict(zip(("created_at", "to", "subject", "body"), r, strict=True)) for r in rows]
+
+    def count_runs(self, experiment_id: str) -> int:
+        """Runs recorded for an experiment."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM runs WHERE experiment_id=?", (experiment_id,)
+            ).fetchone()
+        return int(row[0])
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise StoreError(f"Cannot use {path} as the Orchestration Lab store: {exc}.") from None
+    return conn
+
+
+def _run_filter(experiment_ids: list[str] | None, scenario: str | None) -> tuple[str, list[str]]:
+    clauses, params = [], []
+    if experiment_ids:
+        clauses.append(f"experiment_id IN ({','.join('?' * len(experiment_ids))})")
+        params.extend(experiment_ids)
+    if scenario:
+        clauses.append("scenario = ?")
+        params.append(scenario)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
+    exp_id, scenario, backend, created, finished, status, planned, spec = row
+    return ExperimentRecord(
+        experiment_id=exp_id, scenario=scenario, backend=backend,
+        created_at=datetime.fromisoformat(created), spec=json.loads(spec),
+        planned_runs=planned, status=status,
+        finished_at=datetime.fromisoformat(finished) if finished else None,
+    )

@@ -1,0 +1,1 @@
+"""Scenario modules: each exposes `SCENARIO`, discovered by `orchlab.scenario.discover()`."""

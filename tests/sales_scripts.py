@@ -1,0 +1,66 @@
+"""Scripted model steps for the sales scenario: known usages, so totals can be checked exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.testing import assistant_message, function_call
+from agents.usage import Usage
+
+from orchlab.backends import Backend
+from orchlab.backends.scripted import scripted_backend
+
+WRITER_USAGE = {"professional_writer": (120, 80), "humorous_writer": (110, 90),
+                "concise_writer": (100, 40)}
+PICKER_USAGE = (400, 2)
+MANAGER_USAGE = [(300, 30), (900, 60), (1000, 10)]
+DRAFTS = {
+    "professional_writer": "Subject: Faster payables at your company\n\nDear prospect, Ledgerly "
+    "automates invoice capture and approvals so your team closes the month sooner. Could we "
+    "book twenty minutes next week?",
+    "humorous_writer": "Subject: Your invoices called, they want a vacation\n\nHi there, paper "
+    "invoices are tired of waiting in inboxes. Ledgerly sends them on a beach holiday while "
+    "payments run themselves. Coffee chat on Thursday?",
+    "concise_writer": "Subject: 2 minutes back per invoice\n\nLedgerly automates payables. "
+    "Teams like yours save days each month. Worth a call?",
+}
+
+
+def usage(pair: tuple[int, int]) -> Usage:
+    return Usage(requests=1, input_tokens=pair[0], output_tokens=pair[1],
+                 total_tokens=sum(pair))
+
+
+def step(items: list[Any], pair: tuple[int, int]) -> dict[str, Any]:
+    return {"output": items, "usage": usage(pair)}
+
+
+def writer_script(name: str) -> list[Any]:
+    return [step([assistant_message(DRAFTS[name])], WRITER_USAGE[name])]
+
+
+def manager_script(to: str = "dana.reyes@acme-freight.example") -> list[Any]:
+    subject, body = DRAFTS["humorous_writer"].split("\n\n", 1)
+    calls = [function_call(w, {"input": "Prospect: Dana"}, call_id=f"c{i}")
+             for i, w in enumerate(WRITER_USAGE)]
+    send = function_call("send_email", {"to": to, "subject": subject[9:], "body": body},
+                         call_id="c9")
+    return [step(calls, MANAGER_USAGE[0]), step([send], MANAGER_USAGE[1]),
+            step([assistant_message("Sent the humorous draft.")], MANAGER_USAGE[2])]
+
+
+def sales_backend(**overrides: Any) -> Backend:
+    scripts: dict[str, Any] = {w: (lambda w=w: writer_script(w)) for w in WRITER_USAGE}
+    scripts["picker"] = lambda: [step([assistant_message("humorous")], PICKER_USAGE)]
+    scripts["sales_manager"] = manager_script
+    scripts.update(overrides)
+    return scripted_backend(scripts)
+
+
+def expected_tokens(form: str) -> tuple[int, int]:
+    writers_in = sum(p[0] for p in WRITER_USAGE.values())
+    writers_out = sum(p[1] for p in WRITER_USAGE.values())
+    if form == "code":
+        return writers_in + PICKER_USAGE[0], writers_out + PICKER_USAGE[1]
+    return (writers_in + sum(p[0] for p in MANAGER_USAGE),
+            writers_out + sum(p[1] for p in MANAGER_USAGE))

@@ -1,0 +1,67 @@
+"""Agent files: the shipped ones load; broken ones fail with the file and the field named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchlab.agentdefs import AgentDefError, load_scenario_agents, parse_agent_text
+
+GOOD = "---\nname: w\ndescription: writes\n---\nWrite well.\n"
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    (folder / "demo").mkdir(exist_ok=True)
+    path = folder / "demo" / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_sales_agents_load() -> None:
+    defs = load_scenario_agents("sales_email", {"send_email"})
+    assert set(defs) == {"professional_writer", "humorous_writer", "concise_writer", "picker",
+                         "sales_manager"}
+    manager = defs["sales_manager"]
+    assert manager.tools == ["professional_writer", "humorous_writer", "concise_writer",
+                             "send_email"]
+    assert "exactly once" in manager.instructions
+
+
+def test_no_init_file_shadows_the_sdk() -> None:
+    assert not (Path(__file__).parent.parent / "agents" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("name: w\n", "missing YAML front matter"),
+    ("---\nname: [unclosed\n---\nbody", "malformed YAML"),
+    ("---\ndescription: d\n---\nbody", "field 'name'"),
+    ("---\nname: w\n---\nbody", "field 'description'"),
+    ("---\nname: w\ndescription: d\ncolour: red\n---\nbody", "unknown field 'colour'"),
+    ("---\nname: w\ndescription: d\nmodel_settings:\n  temperature: hot\n---\nbody",
+     "model_settings.temperature"),
+    ("---\nname: w\ndescription: d\nmodel_settings:\n  warmth: 1\n---\nbody",
+     "model_settings.warmth"),
+    ("---\nname: w\ndescription: d\n---\n", "field 'instructions'"),
+])
+def test_malformed_files_name_the_file_and_field(tmp_path: Path, text: str, needle: str) -> None:
+    path = write(tmp_path, "broken.md", text)
+    with pytest.raises(AgentDefError) as info:
+        load_scenario_agents("demo", set(), agents_dir=tmp_path)
+    assert str(path) in str(info.value)
+    assert needle in str(info.value)
+
+
+def test_unknown_tool_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.md", "---\nname: m\ndescription: d\ntools: [teleport]\n---\nGo.")
+    with pytest.raises(AgentDefError, match="unknown tool 'teleport'") as info:
+        load_scenario_agents("demo", {"send_email"}, agents_dir=tmp_path)
+    assert str(path) in str(info.value)
+
+
+def test_variant_text_overrides_a_shipped_agent(tmp_path: Path) -> None:
+    write(tmp_path, "w.md", GOOD)
+    defs = load_scenario_agents("demo", set(), overrides={"w": GOOD.replace("well", "badly")},
+                                agents_dir=tmp_path)
+    assert defs["w"].instructions == "Write badly."
+    assert parse_agent_text(GOOD, "x").model_settings == {}
