@@ -17,6 +17,7 @@ from orchlab.config import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from agents import Agent, Tool
+
     from orchlab.backends import Backend
 
 AGENTS_DIR = PROJECT_ROOT / "agents"
@@ -156,22 +157,26 @@ def _make_agent(
 ) -> Agent[Any]:
     from agents import Agent
 
+    from orchlab.scenario import tool_failure
+
+    overrides = {k: v for k, v in (settings_override or {}).items() if v is not None}
     agent_tools: list[Tool] = []
     for tool in definition.tools:
         if tool in tools:
             agent_tools.append(tools[tool])
         else:
             sub = build(tool, (*trail, definition.name))
-            agent_tools.append(
-                sub.as_tool(tool_name=tool, tool_description=sub.handoff_description)
-            )
+            agent_tools.append(sub.as_tool(
+                tool_name=tool, tool_description=sub.handoff_description,
+                failure_error_function=tool_failure,
+            ))
     return Agent(
         name=definition.name,
         instructions=definition.instructions,
         handoff_description=definition.description,
         tools=agent_tools,
         model=backend.model_for(definition.name),
-        model_settings=model_settings({**definition.model_settings, **(settings_override or {})}),
+        model_settings=model_settings({**definition.model_settings, **overrides}),
     )
 
 
@@ -182,3 +187,28 @@ def model_settings(values: Mapping[str, Any]) -> Any:
     values = {k: v for k, v in values.items() if v is not None}
     seed = values.pop("seed", None)
     return ModelSettings(**values, extra_args={"seed": seed} if seed is not None else None)
+
+
+def agent_sources(scenario: str, agents_dir: Path | None = None) -> dict[str, Path]:
+    """Agent name -> its shipped file, for reading and editing."""
+    folder = (agents_dir or AGENTS_DIR) / scenario
+    sources = {}
+    for path in sorted(folder.glob("*.md")):
+        sources[parse_agent_text(path.read_text(encoding="utf-8"), str(path)).name] = path
+    return sources
+
+
+def check_variant(scenario: str, known_tools: set[str], edits: Mapping[str, str]) -> None:
+    """Raise AgentDefError unless the edited texts load together with the shipped agents."""
+    defs = load_scenario_agents(scenario, known_tools, overrides=edits)
+    for name, text in edits.items():
+        if defs[name].name != name or parse_agent_text(text, name).name != name:
+            raise AgentDefError(f"variant of {name}: field 'name' must stay {name!r}.")
+
+
+def overwrite_shipped(scenario: str, agent: str, text: str, known_tools: set[str]) -> Path:
+    """Replace a shipped agent file after the same checks a variant gets."""
+    check_variant(scenario, known_tools, {agent: text})
+    path = agent_sources(scenario)[agent]
+    path.write_text(text.rstrip() + "\n", encoding="utf-8")
+    return path

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 SUMMARY_COLUMNS = [
@@ -63,3 +67,157 @@ def _group_figures(group: pd.DataFrame) -> dict[str, float | int | None]:
         "path_entropy_bits": path_entropy(group["path"]),
         "success_rate": sum(success) / len(success),
     }
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+MIN_RUNS_FOR_CI = 5
+"""Below this many runs per group a bootstrap CI says more about the resampling than the data."""
+
+
+@dataclass
+class Estimate:
+    """A statistic of group A relative to group B with a 95% bootstrap CI."""
+
+    point: float
+    """The statistic on the observed samples."""
+    low: float
+    """Lower CI bound."""
+    high: float
+    """Upper CI bound."""
+    kind: str
+    """ratio (A/B) or diff (A-B)."""
+
+    @property
+    def significant(self) -> bool:
+        """Whether the CI excludes 'no difference' (1 for a ratio, 0 for a difference)."""
+        null = 1.0 if self.kind == "ratio" else 0.0
+        return not (self.low <= null <= self.high)
+
+
+N_BOOT = 1000
+"""Bootstrap resamples: enough for stable 95% percentile bounds."""
+
+
+@lru_cache(maxsize=8)
+def _resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """One resample-index matrix per (n, n_boot, seed), shared by every statistic.
+
+    Reusing the same resamples for all figures of a group is standard practice and avoids
+    drawing n_boot x n random numbers again for each statistic.
+    """
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, n, (n_boot, n), dtype=np.int32)
+    indices.setflags(write=False)
+    return indices
+
+
+def bootstrap_ci(
+    a: Sequence[float], b: Sequence[float], *, stat: str = "median", kind: str = "ratio",
+    n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95,
+) -> Estimate | None:
+    """Percentile-bootstrap CI of stat(A)/stat(B) or stat(A)-stat(B), resampling each group.
+
+    None when a group has fewer than MIN_RUNS_FOR_CI values, or a ratio's denominator is 0.
+    """
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if min(len(xa), len(xb)) < MIN_RUNS_FOR_CI:
+        return None
+    fn = np.median if stat == "median" else np.mean
+    sa = fn(xa[_resample_indices(len(xa), n_boot, seed)], axis=1)
+    sb = fn(xb[_resample_indices(len(xb), n_boot, seed + 1)], axis=1)
+    if kind == "ratio":
+        if fn(xb) == 0 or np.any(sb == 0):
+            return None
+        point, samples = float(fn(xa) / fn(xb)), sa / sb
+    else:
+        point, samples = float(fn(xa) - fn(xb)), sa - sb
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return Estimate(point, float(low), float(high), kind)
+
+
+def path_variance(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Per group: distinct paths, entropy in bits, share of the most common path."""
+    rows = [{by: key, "runs": len(g), "distinct_paths": g["path"].nunique(),
+             "entropy_bits": path_entropy(g["path"]), "top_path_share": top_path_share(g["path"])}
+            for key, g in runs.groupby(by, sort=True)]
+    return pd.DataFrame(rows, columns=[by, "runs", "distinct_paths", "entropy_bits",
+                                       "top_path_share"])
+
+
+def path_frequencies(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Count and share of each path within each group, most common first."""
+    counts = runs.groupby([by, "path"]).size().rename("count").reset_index()
+    counts["share"] = counts["count"] / counts.groupby(by)["count"].transform("sum")
+    return counts.sort_values([by, "count"], ascending=[True, False], ignore_index=True)
+
+
+def agent_breakdown(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """One row per run and agent: LLM calls, tokens and cost, for stacked per-agent charts."""
+    rows = [
+        {"run_id": run_id, by: group, "agent": agent, "llm_calls": f["llm_calls"],
+         "input_tokens": f["input_tokens"], "output_tokens": f["output_tokens"],
+         "tokens": f["input_tokens"] + f["output_tokens"], "cost_usd": f.get("cost_usd")}
+        for run_id, group, per_agent in zip(runs["run_id"], runs[by], runs["per_agent"],
+                                            strict=True)
+        for agent, f in (per_agent or {}).items()
+    ]
+    return pd.DataFrame(rows, columns=["run_id", by, "agent", "llm_calls", "input_tokens",
+                                       "output_tokens", "tokens", "cost_usd"])
+
+
+def agent_means(breakdown: pd.DataFrame, value: str, by: str = "form") -> pd.DataFrame:
+    """Per group and agent: `value` summed over runs, divided by the group's run count."""
+    runs_per_group = breakdown.groupby(by)["run_id"].nunique()
+    sums = breakdown.groupby([by, "agent"], as_index=False)[value].sum()
+    sums[value] = sums[value] / sums[by].map(runs_per_group)
+    return sums
+
+
+def outcome_rates(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Share of runs where each boolean outcome field is true, per group (plus status ok)."""
+    rows = []
+    for key, group in runs.groupby(by, sort=True):
+        outcomes = pd.DataFrame(list(group["outcome"]))
+        rates = {"status ok": float((group["status"] == "ok").mean())}
+        for column in outcomes.columns:
+            values = outcomes[column].dropna()
+            if len(values) and all(isinstance(v, bool) for v in values):
+                rates[column] = float(outcomes[column].fillna(False).astype(bool).mean())
+        rows.extend({by: key, "outcome": name, "rate": rate} for name, rate in rates.items())
+    return pd.DataFrame(rows, columns=[by, "outcome", "rate"])
+
+
+def cost_projection(
+    runs: pd.DataFrame, runs_per_month: int, by: str = "form", seed: int = 0
+) -> pd.DataFrame:
+    """Monthly cost per group: runs_per_month x mean cost, with a 95% bootstrap range."""
+    rows = []
+    for key, group in runs.groupby(by, sort=True):
+        costs = group["cost_usd"]
+        row: dict[str, Any] = {by: key, "runs": len(group), "priced": not costs.isna().any()}
+        if row["priced"] and len(costs):
+            mean = float(costs.mean())
+            low, high = _mean_ci(costs.to_numpy(dtype=float), seed)
+            row.update(monthly_low=low * runs_per_month, monthly_mean=mean * runs_per_month,
+                       monthly_high=high * runs_per_month)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[by, "runs", "priced", "monthly_low", "monthly_mean",
+                                       "monthly_high"])
+
+
+def _mean_ci(values: np.ndarray, seed: int, n_boot: int = N_BOOT) -> tuple[float, float]:
+    if len(values) < 2:
+        return float(values.mean()), float(values.mean())
+    means = values[_resample_indices(len(values), n_boot, seed)].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def with_group(runs: pd.DataFrame, by_variant: bool) -> pd.DataFrame:
+    """Add the `group` column charts and findings split on: form, or form · variant."""
+    grouped = runs.copy()
+    grouped["group"] = (grouped["form"] + " · " + grouped["variant"]) if by_variant \
+        else grouped["form"]
+    return grouped

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--temperature", type=float, default=None, help="override every agent's "
                      "temperature")
     run.add_argument("--seed", type=int, default=None, help="seed passed to the model")
+    run.add_argument("--max-tokens", type=int, default=None, help="cap every reply at this many "
+                     "tokens (default: each agent's own limit)")
     run.add_argument("--timeout", type=float, default=300.0, help="per-run timeout in seconds")
     run.add_argument("--max-turns", type=int, default=10, help="turn limit per agent run")
     sub.add_parser("list", parents=[common], help="list experiments in the store")
@@ -81,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:
-    settings = {"temperature": args.temperature, "seed": args.seed}
+    settings = {"temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens}
     spec = ExperimentSpec(
         scenario=args.scenario, forms=[f.strip() for f in args.forms.split(",") if f.strip()],
         inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchlab import pricing
 from orchlab.records import SpanRecord
@@ -42,8 +43,8 @@ class RunMetrics:
     """Sum of generation costs; None when any is unknown."""
     path: str = ""
     """Path signature."""
-    per_agent: dict[str, dict[str, int]] = field(default_factory=dict)
-    """agent -> llm_calls, input_tokens, output_tokens."""
+    per_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """agent -> llm_calls, input_tokens, output_tokens, cost_usd (None if unknown)."""
 
 
 def run_metrics(spans: list[SpanRecord], backend_id: str) -> RunMetrics:
@@ -59,15 +60,18 @@ def run_metrics(spans: list[SpanRecord], backend_id: str) -> RunMetrics:
         cost_usd=pricing.run_cost(gens, backend_id),
         path=path_signature(spans),
     )
-    per_agent: dict[str, dict[str, int]] = defaultdict(
-        lambda: {"llm_calls": 0, "input_tokens": 0, "output_tokens": 0}
-    )
+    by_agent: dict[str, list[SpanRecord]] = defaultdict(list)
     for gen in gens:
-        entry = per_agent[gen.agent or "(no agent)"]
-        entry["llm_calls"] += 1
-        entry["input_tokens"] += gen.input_tokens
-        entry["output_tokens"] += gen.output_tokens
-    metrics.per_agent = dict(per_agent)
+        by_agent[gen.agent or "(no agent)"].append(gen)
+    metrics.per_agent = {
+        agent: {
+            "llm_calls": len(agent_gens),
+            "input_tokens": sum(g.input_tokens for g in agent_gens),
+            "output_tokens": sum(g.output_tokens for g in agent_gens),
+            "cost_usd": pricing.run_cost(agent_gens, backend_id),
+        }
+        for agent, agent_gens in by_agent.items()
+    }
     return metrics
 
 

@@ -114,8 +114,8 @@ class RunRecord:
     """genai-prices cost; None when any generation's model has no known price."""
     path: str = ""
     """Execution-path signature, e.g. 'a > {b|c} > d'."""
-    per_agent: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Per agent: llm_calls, input_tokens, output_tokens."""
+    per_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per agent: llm_calls, input_tokens, output_tokens, cost_usd (None if unknown)."""
     outcome: dict[str, Any] = field(default_factory=dict)
     """Scenario outcome fields, computed without an LLM."""
     spans: list[SpanRecord] = field(default_factory=list)

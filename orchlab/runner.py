@@ -235,9 +235,8 @@ async def _cancel_when_asked(cancel: CancelToken, tasks: list[asyncio.Task[Any]]
 
 async def execute_run(planned: PlannedRun, ctx: _RunContext) -> RunRecord:
     """One run inside its own trace; never raises except to propagate nothing: errors are data."""
-    from agents.tracing import gen_trace_id
-
     from agents import trace
+    from agents.tracing import gen_trace_id
 
     recorder = install_recorder()
     run_id = gen_trace_id()

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agents.exceptions import AgentsException
+
 from orchlab.records import OutboxMessage, SpanRecord
 
 if TYPE_CHECKING:
@@ -25,6 +27,24 @@ FORMS = ("code", "llm")
 
 class ScenarioError(LookupError):
     """Unknown scenario or input; the message lists what exists."""
+
+
+class RunEndingError(AgentsException):
+    """Raised by a tool when the whole run must stop (e.g. a tool budget is spent).
+
+    The SDK hands ordinary tool errors to the model as text; `tool_failure` lets these through,
+    also out of agents called as tools. Subclassing AgentsException keeps the class name on the
+    record (the SDK wraps other exceptions in UserError).
+    """
+
+
+def tool_failure(ctx: Any, error: Exception) -> str:
+    """Tool failure handler: run-ending errors propagate, anything else goes to the model."""
+    from agents import default_tool_error_function
+
+    if isinstance(error, RunEndingError):
+        raise error
+    return default_tool_error_function(ctx, error)
 
 
 @dataclass
@@ -84,6 +104,8 @@ class Scenario:
     """Form name -> async flow."""
     check_outcome: Callable[[OutcomeInput], dict[str, Any]]
     """Outcome fields; must include `success` (bool): the scenario's rule held."""
+    rule: str = ""
+    """The rule `success` checks, in words, for flags in the UI."""
 
     def input(self, input_id: str) -> ScenarioInput:
         """An input by id, or ScenarioError listing the valid ids."""

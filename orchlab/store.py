@@ -62,7 +62,17 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_by_run ON outbox(run_id);
 """
 
-MIGRATIONS: list[tuple[str, str]] = [("m001_create_tables", M001_CREATE_TABLES)]
+M002_CREATE_VARIANTS = """
+CREATE TABLE variants (
+    scenario TEXT NOT NULL, name TEXT NOT NULL, agent TEXT NOT NULL, text TEXT NOT NULL,
+    created_at TEXT NOT NULL, PRIMARY KEY (scenario, name, agent)
+);
+"""
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("m001_create_tables", M001_CREATE_TABLES),
+    ("m002_create_variants", M002_CREATE_VARIANTS),
+]
 
 RUN_COLUMNS = [
     "run_id", "experiment_id", "scenario", "form", "input_id", "repetition", "backend", "model",
@@ -200,9 +210,13 @@ class Store:
         import pandas as pd
 
         sql, params = _run_filter(experiment_ids, scenario)
+        query = (
+            "SELECT runs.*, COALESCE(json_extract(e.spec_json, '$.variant'), 'original') "
+            f"AS variant FROM runs JOIN experiments e USING (experiment_id) {sql} "
+            "ORDER BY runs.started_at"
+        )
         with self._lock:
-            frame = pd.read_sql_query(f"SELECT * FROM runs {sql} ORDER BY started_at", self._conn,
-                                      params=params)
+            frame = pd.read_sql_query(query, self._conn, params=params)
         frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601")
         frame["outcome"] = [json.loads(x) for x in frame.pop("outcome_json")]
         frame["per_agent"] = [json.loads(x) for x in frame.pop("per_agent_json")]
@@ -235,6 +249,33 @@ class Store:
         return int(row[0])
 
 
+    # -- prompt variants ---------------------------------------------------------------------
+
+    def save_variant(self, scenario: str, name: str, texts: dict[str, str]) -> None:
+        """Store a named variant: edited definition text per agent (replaces a same-named one)."""
+        now = utcnow().isoformat()
+        with self._tx() as conn:
+            conn.execute("DELETE FROM variants WHERE scenario=? AND name=?", (scenario, name))
+            conn.executemany("INSERT INTO variants VALUES (?,?,?,?,?)",
+                             [(scenario, name, agent, text, now) for agent, text in texts.items()])
+
+    def list_variants(self, scenario: str) -> list[str]:
+        """Variant names of a scenario, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name FROM variants WHERE scenario=? GROUP BY name "
+                "ORDER BY MAX(created_at) DESC", (scenario,)).fetchall()
+        return [r[0] for r in rows]
+
+    def load_variant(self, scenario: str, name: str) -> dict[str, str]:
+        """Agent name -> edited text of a variant (empty if unknown)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT agent, text FROM variants WHERE scenario=? AND name=?",
+                (scenario, name)).fetchall()
+        return dict(rows)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -251,10 +292,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _run_filter(experiment_ids: list[str] | None, scenario: str | None) -> tuple[str, list[str]]:
     clauses, params = [], []
     if experiment_ids:
-        clauses.append(f"experiment_id IN ({','.join('?' * len(experiment_ids))})")
+        clauses.append(f"runs.experiment_id IN ({','.join('?' * len(experiment_ids))})")
         params.extend(experiment_ids)
     if scenario:
-        clauses.append("scenario = ?")
+        clauses.append("runs.scenario = ?")
         params.append(scenario)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 

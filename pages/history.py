@@ -1,28 +1,51 @@
-"""History: experiments in the store (the full dashboard builds on this page)."""
+"""History: experiments with their spec and date; filter, delete, download CSV/JSON."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from orchlab.store import Store, StoreError
+from orchlab import export
+from pages._shared import clear_run_caches, store_or_stop
 
-
-@st.cache_resource
-def get_store() -> Store:
-    return Store()
-
-
-st.title("Orchestration Lab")
-st.caption("Code-orchestrated vs LLM-orchestrated multi-agent workflows, measured.")
-try:
-    store = get_store()
-except StoreError as exc:
-    st.error(str(exc))
-    st.stop()
-st.write(f"Store: `{store.path}`")
+st.title("History")
+store = store_or_stop()
 experiments = store.list_experiments()
 if not experiments:
-    st.info("No experiments yet. Run one with `python -m orchlab run --scenario sales_email`.")
-for exp in experiments:
-    st.write(f"**{exp.experiment_id}** · {exp.scenario} · {exp.backend} · {exp.status} · "
-             f"{store.count_runs(exp.experiment_id)}/{exp.planned_runs} runs")
+    st.info("No experiments yet: run one on the Run page or with `python -m orchlab run`.")
+    st.stop()
+left, mid, right = st.columns(3)
+scenarios = left.multiselect("Scenario", sorted({e.scenario for e in experiments}),
+                             key="history_scenarios")
+statuses = mid.multiselect("Status", sorted({e.status for e in experiments}),
+                           key="history_statuses")
+text = right.text_input("Search (id, backend, variant)", key="history_text").strip().lower()
+shown = [
+    e for e in experiments
+    if (not scenarios or e.scenario in scenarios) and (not statuses or e.status in statuses)
+    and (not text or text in f"{e.experiment_id} {e.backend} {e.spec.get('variant')}".lower())
+]
+st.dataframe([{
+    "experiment": e.experiment_id, "created (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+    "scenario": e.scenario, "backend": e.backend, "variant": e.spec.get("variant") or "original",
+    "forms": ",".join(e.spec.get("forms", [])), "repetitions": e.spec.get("repetitions"),
+    "runs": f"{store.count_runs(e.experiment_id)}/{e.planned_runs}", "status": e.status,
+} for e in shown], hide_index=True, width="stretch")
+
+if not shown:
+    st.stop()
+chosen = st.selectbox("Experiment", [e.experiment_id for e in shown], key="history_chosen")
+exp = next(e for e in shown if e.experiment_id == chosen)
+with st.expander("Spec"):
+    st.json(exp.spec)
+a, b = st.columns(2)
+a.download_button("Download CSV", export.to_csv(store, chosen), f"{chosen}.csv", "text/csv",
+                  key="history_csv")
+b.download_button("Download JSON", export.to_json(store, chosen), f"{chosen}.json",
+                  "application/json", key="history_json")
+st.divider()
+confirm = st.checkbox(f"Yes, delete {chosen} and its runs", key="history_confirm")
+if st.button("Delete experiment", disabled=not confirm, key="history_delete"):
+    store.delete_experiment(chosen)
+    clear_run_caches()
+    st.success(f"Deleted {chosen}.")
+    st.rerun()

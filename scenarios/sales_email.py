@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from agents import RunContextWrapper, Tool, function_tool
+
 from orchlab.records import OutboxMessage
 from orchlab.scenario import FlowEnv, OutcomeInput, RunDeps, Scenario, ScenarioInput
 
@@ -140,4 +141,5 @@ SCENARIO = Scenario(
     tools=tools,
     flows={"code": code_flow, "llm": llm_flow},
     check_outcome=check_outcome,
+    rule="exactly one email sent, after consulting all three writers",
 )

@@ -65,3 +65,17 @@ def test_variant_text_overrides_a_shipped_agent(tmp_path: Path) -> None:
                                 agents_dir=tmp_path)
     assert defs["w"].instructions == "Write badly."
     assert parse_agent_text(GOOD, "x").model_settings == {}
+
+
+def test_run_overrides_win_but_unset_ones_keep_the_agents_own_settings() -> None:
+    from sales_scripts import sales_backend
+
+    from orchlab.agentdefs import build_agents
+
+    defs = load_scenario_agents("sales_email", {"send_email"})
+    from scenarios.sales_email import tools
+
+    built = build_agents(defs, tools(), sales_backend(), {"temperature": 0.1, "max_tokens": None})
+    assert built["picker"].model_settings.temperature == 0.1
+    assert built["picker"].model_settings.max_tokens == 20  # from picker.md, not erased
+    assert built["sales_manager"].model_settings.max_tokens == 600

@@ -61,8 +61,11 @@ def test_token_totals_equal_scripted_usage_with_sub_agents(records, form) -> Non
 def test_call_counts(records) -> None:
     assert records["code"].tool_calls == 1  # send_email, called by code
     assert records["llm"].tool_calls == 4  # three writers as tools + send_email
-    assert records["code"].per_agent["picker"] == {
-        "llm_calls": 1, "input_tokens": PICKER_USAGE[0], "output_tokens": PICKER_USAGE[1]}
+    picker = records["code"].per_agent["picker"]
+    assert (picker["llm_calls"], picker["input_tokens"], picker["output_tokens"]) == (
+        1, *PICKER_USAGE)
+    assert sum(a["cost_usd"] for a in records["code"].per_agent.values()) == pytest.approx(
+        records["code"].cost_usd, rel=1e-12)
 
 
 @pytest.mark.parametrize("form", ["code", "llm"])

@@ -61,9 +61,8 @@ def litellm_backend(model: str) -> Backend:
 
 
 def _chat_model(model: str, key: str, base_url: str | None) -> Model:
-    from openai import AsyncOpenAI
-
     from agents import OpenAIChatCompletionsModel
+    from openai import AsyncOpenAI
 
     client = AsyncOpenAI(api_key=key, base_url=base_url)
     return OpenAIChatCompletionsModel(model=model, openai_client=client)

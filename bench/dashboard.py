@@ -1,0 +1,70 @@
+"""Time to render the Compare page for 100 and 10,000 stored runs, and peak memory.
+
+Runs are synthetic but written through the real Store; the page is executed by Streamlit's
+AppTest (the same script a browser session runs, figures included). Last line: the
+10,000-run render time in seconds. Targets: < 2 s and < 500 MB.
+
+    python bench/dashboard.py
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from synthetic import fill_store  # noqa: E402
+
+from orchlab.store import Store  # noqa: E402
+
+
+def render_compare(store_path: Path) -> tuple[float, float]:
+    """Seconds and traced peak MB for one cold render of Compare (caches cleared)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    os.environ["ORCHLAB_STORE"] = str(store_path)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    at.switch_page("pages/compare.py").run()
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) >= 2, "Compare rendered no charts"
+    return elapsed, peak
+
+
+def main() -> None:
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (100, 10_000):
+            path = Path(tmp) / f"bench-{n}.sqlite"
+            store = Store(path)
+            t0 = time.perf_counter()
+            fill_store(store, n)
+            write_s = time.perf_counter() - t0
+            store.close()
+            elapsed, peak = render_compare(path)
+            results[n] = elapsed
+            print(f"runs={n:>6}  write={write_s:6.2f}s ({n / write_s:,.0f} runs/s)  "
+                  f"compare_render={elapsed:6.3f}s  python_peak={peak:7.1f} MB")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process_peak_rss={rss:.0f} MB (target < 500 MB)")
+    print(f"ratio_10000_vs_100={results[10_000] / results[100]:.2f}")
+    print(f"{results[10_000]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

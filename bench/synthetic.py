@@ -1,0 +1,66 @@
+"""Synthetic runs written through the real Store, shared by the benchmarks."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from orchlab.records import ExperimentRecord, OutboxMessage, RunRecord, SpanRecord
+from orchlab.store import Store
+
+WRITERS = ["professional_writer", "humorous_writer", "concise_writer"]
+LLM_PATHS = [
+    "sales_manager > {concise_writer|humorous_writer|professional_writer} > send_email",
+    "sales_manager > {concise_writer|humorous_writer|professional_writer} > send_email > "
+    "send_email",
+    "sales_manager > professional_writer > send_email",
+]
+CODE_PATH = "{concise_writer|humorous_writer|professional_writer} > picker > send_email"
+
+
+def synthetic_run(exp_id: str, i: int, rng: random.Random, start: datetime) -> RunRecord:
+    """One plausible run with 12 spans, alternating forms."""
+    form = "code" if i % 2 == 0 else "llm"
+    agents = [*WRITERS, "picker" if form == "code" else "sales_manager"]
+    spans = []
+    for j, agent in enumerate(agents):
+        spans.append(SpanRecord(span_id=f"a{j}", parent_id=None, kind="agent", name=agent,
+                                agent=agent, start_ms=j * 10.0, end_ms=j * 10.0 + 9, seq=2 * j))
+        spans.append(SpanRecord(
+            span_id=f"g{j}", parent_id=f"a{j}", kind="generation", name="gpt-4.1-mini",
+            agent=agent, start_ms=j * 10.0 + 1, end_ms=j * 10.0 + 8, model="gpt-4.1-mini",
+            input_tokens=rng.randint(100, 900), output_tokens=rng.randint(10, 200),
+            input="prompt " * 20, output="reply " * 30, seq=2 * j + 1))
+    per_agent = {s.agent or "": {"llm_calls": 1, "input_tokens": s.input_tokens,
+                                 "output_tokens": s.output_tokens,
+                                 "cost_usd": (s.input_tokens * 0.4 + s.output_tokens * 1.6) / 1e6}
+                 for s in spans if s.kind == "generation"}
+    tokens_in = sum(a["input_tokens"] for a in per_agent.values())
+    tokens_out = sum(a["output_tokens"] for a in per_agent.values())
+    return RunRecord(
+        run_id=f"{exp_id}-run-{i}", experiment_id=exp_id, scenario="sales_email", form=form,
+        input_id=f"input-{i % 3}", repetition=i // 6, backend="openai:gpt-4.1-mini",
+        model="gpt-4.1-mini", started_at=start + timedelta(seconds=i),
+        wall_ms=rng.lognormvariate(7.0 if form == "code" else 7.6, 0.3),
+        llm_calls=len(per_agent), tool_calls=1 if form == "code" else 4,
+        input_tokens=tokens_in, output_tokens=tokens_out,
+        cost_usd=(tokens_in * 0.4 + tokens_out * 1.6) / 1e6,
+        path=CODE_PATH if form == "code" else rng.choice(LLM_PATHS), per_agent=per_agent,
+        outcome={"emails_sent": 1, "writers_consulted": 3, "success": rng.random() > 0.1},
+        final_output="Subject: hi\n\nbody", spans=spans,
+        outbox=[OutboxMessage(to="x@y.example", subject="hi", body="body")],
+    )
+
+
+def fill_store(store: Store, n_runs: int, seed: int = 0) -> str:
+    """Write one experiment of n_runs synthetic runs; returns its id."""
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    exp_id = f"exp-bench-{n_runs}"
+    store.save_experiment(ExperimentRecord(
+        experiment_id=exp_id, scenario="sales_email", backend="openai:gpt-4.1-mini",
+        created_at=start, spec={"forms": ["code", "llm"], "repetitions": n_runs // 6},
+        planned_runs=n_runs, status="completed"))
+    for i in range(n_runs):
+        store.save_run(synthetic_run(exp_id, i, rng, start))
+    return exp_id

@@ -1,0 +1,175 @@
+"""Plotly figures and diagrams built from analysis frames and span records (no Streamlit).
+
+Pages only place these; every number in them comes from `orchlab.analysis` or stored spans.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from orchlab.analysis import agent_means
+from orchlab.records import SpanRecord
+
+KIND_COLORS = {"agent": "#4C78A8", "function": "#F58518", "generation": "#54A24B",
+               "task": "#B8B8B8", "turn": "#D0D0D0", "custom": "#9D755D"}
+FORM_COLORS = {"code": "#4C78A8", "llm": "#E45756"}
+MAX_POINTS = 2000
+"""Above this many runs, distributions show outliers instead of every run."""
+MAX_RUN_BARS = 300
+"""Above this many runs, per-agent stacks show the mean run instead of one bar per run."""
+
+
+def _layout(fig: go.Figure, title: str) -> go.Figure:
+    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend_title_text="")
+    return fig
+
+
+def latency_box(runs: pd.DataFrame, by: str = "form") -> go.Figure:
+    """Wall time per run: box with every run as a point."""
+    every = len(runs) <= MAX_POINTS
+    fig = px.box(runs, x=by, y="wall_ms", color=by, points="all" if every else "outliers",
+                 color_discrete_map=FORM_COLORS, hover_data=["run_id", "input_id", "status"],
+                 labels={"wall_ms": "wall time (ms)"})
+    return _layout(fig, "Latency per run" + ("" if every else " (outliers shown)"))
+
+
+def latency_ecdf(runs: pd.DataFrame, by: str = "form") -> go.Figure:
+    """Empirical CDF of wall time."""
+    fig = px.ecdf(runs, x="wall_ms", color=by, color_discrete_map=FORM_COLORS,
+                  labels={"wall_ms": "wall time (ms)"})
+    return _layout(fig, "Latency ECDF")
+
+
+def agent_stack(breakdown: pd.DataFrame, value: str, by: str = "form") -> go.Figure:
+    """Per-run bars stacked by agent (value: tokens or cost_usd); the mean run when many."""
+    labels = {"run_id": "run", "tokens": "tokens", "cost_usd": "cost (USD)"}
+    what = "Tokens" if value == "tokens" else "Cost"
+    if breakdown["run_id"].nunique() > MAX_RUN_BARS:
+        means = agent_means(breakdown, value, by)
+        fig = px.bar(means, x=by, y=value, color="agent", labels=labels)
+        return _layout(fig, f"{what} of the mean run, by agent")
+    fig = px.bar(breakdown, x="run_id", y=value, color="agent", facet_col=by, labels=labels)
+    fig.update_xaxes(matches=None, showticklabels=False)
+    return _layout(fig, f"{what} per run, by agent")
+
+
+def calls_per_run(runs: pd.DataFrame, by: str = "form") -> go.Figure:
+    """LLM and tool calls per run."""
+    long = runs.melt(id_vars=["run_id", by], value_vars=["llm_calls", "tool_calls"],
+                     var_name="kind", value_name="calls")
+    if len(runs) > MAX_POINTS:
+        fig = px.box(long, x="kind", y="calls", color=by, color_discrete_map=FORM_COLORS)
+    else:
+        fig = px.strip(long, x="kind", y="calls", color=by, color_discrete_map=FORM_COLORS,
+                       hover_data=["run_id"])
+    return _layout(fig, "LLM and tool calls per run")
+
+
+def path_frequency(freq: pd.DataFrame, by: str = "form") -> go.Figure:
+    """Share of runs per path, per group."""
+    fig = px.bar(freq, x="share", y="path", color=by, orientation="h", barmode="group",
+                 color_discrete_map=FORM_COLORS, hover_data=["count"])
+    fig.update_yaxes(automargin=True, title="")
+    return _layout(fig, "Path frequencies")
+
+
+def outcome_bars(rates: pd.DataFrame, by: str = "form") -> go.Figure:
+    """Share of runs meeting each outcome check."""
+    fig = px.bar(rates, x="outcome", y="rate", color=by, barmode="group",
+                 color_discrete_map=FORM_COLORS, range_y=[0, 1])
+    fig.update_yaxes(tickformat=".0%")
+    return _layout(fig, "Outcome rates")
+
+
+def span_depths(spans: list[SpanRecord]) -> list[tuple[int, SpanRecord]]:
+    """Spans in tree order (depth-first, by start) with their depth: sub-agents nest in tools."""
+    children: dict[str | None, list[SpanRecord]] = {}
+    ids = {s.span_id for s in spans}
+    for span in sorted(spans, key=lambda s: (s.start_ms, s.seq)):
+        parent = span.parent_id if span.parent_id in ids else None
+        children.setdefault(parent, []).append(span)
+    ordered: list[tuple[int, SpanRecord]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for child in children.get(parent, []):
+            ordered.append((depth, child))
+            walk(child.span_id, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def waterfall(spans: list[SpanRecord]) -> go.Figure:
+    """Timeline of agent, generation and tool spans, indented by depth."""
+    rows = [(d, s) for d, s in span_depths(spans) if s.kind in ("agent", "function", "generation")]
+    labels = [f"{i:02d} {'  ' * d}{s.kind}: {s.name}" for i, (d, s) in enumerate(rows)]
+    fig = go.Figure()
+    for kind in ("agent", "function", "generation"):
+        picked = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.kind == kind]
+        if not picked:
+            continue
+        fig.add_bar(
+            y=[lab for lab, _ in picked], x=[max(s.end_ms - s.start_ms, 0.5) for _, s in picked],
+            base=[s.start_ms for _, s in picked], orientation="h", name=kind,
+            marker_color=KIND_COLORS[kind],
+            hovertext=[f"{s.name}<br>{s.end_ms - s.start_ms:.0f} ms<br>tokens "
+                       f"{s.input_tokens}/{s.output_tokens}" for _, s in picked],
+        )
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels,
+                     title="")
+    fig.update_xaxes(title="ms since run start")
+    fig.update_layout(height=max(250, 24 * len(rows) + 80), barmode="overlay")
+    return _layout(fig, "Waterfall")
+
+
+def path_dot(path: str) -> str:
+    """Graphviz DOT for a path signature: steps left to right, parallel sets stacked."""
+    stages = [_split_set(part) for part in _top_level_split(path)] if path else []
+    lines = ["digraph path {", "rankdir=LR;", 'node [shape=box, style="rounded,filled", '
+             'fillcolor="#EEF3FA", fontname="Helvetica", fontsize=10];']
+    for i, stage in enumerate(stages):
+        for j, step in enumerate(stage):
+            lines.append(f'n{i}_{j} [label="{_escape(step)}"];')
+        if i:
+            lines.extend(f"n{i - 1}_{a} -> n{i}_{b};" for a in range(len(stages[i - 1]))
+                         for b in range(len(stage)))
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _top_level_split(path: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for token in re.split(r"( > |[{}()])", path):
+        if token in ("{", "("):
+            depth += 1
+        elif token in ("}", ")"):
+            depth -= 1
+        if token == " > " and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += token
+    return [*parts, current]
+
+
+def _split_set(part: str) -> list[str]:
+    if part.startswith("{") and part.endswith("}"):
+        inner, depth, items, current = part[1:-1], 0, [], ""
+        for ch in inner:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if ch == "|" and depth == 0:
+                items.append(current)
+                current = ""
+            else:
+                current += ch
+        return [*items, current]
+    return [part]
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', r"\"")

@@ -1,0 +1,122 @@
+"""Findings in plain sentences: group A against group B with 95% bootstrap CIs.
+
+Every sentence says how sure it is: a CI, "not a significant difference", or "too few runs".
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from orchlab.analysis import MIN_RUNS_FOR_CI, Estimate, bootstrap_ci, path_entropy
+
+LABELS = {"code": "code-orchestrated", "llm": "LLM-orchestrated"}
+
+
+def label(group: str) -> str:
+    """Readable group name."""
+    return LABELS.get(group, group)
+
+
+def title(group: str) -> str:
+    """Group name as a heading: 'Code-orchestrated', 'LLM-orchestrated'."""
+    return _cap(label(group))
+
+
+def _cap(text: str) -> str:
+    """Capitalise the first letter only ('LLM' must stay 'LLM')."""
+    return text[:1].upper() + text[1:]
+
+
+def findings(runs: pd.DataFrame, a: str = "llm", b: str = "code", by: str = "form") -> list[str]:
+    """Sentences comparing group `a` with group `b` on every recorded figure."""
+    ga, gb = runs[runs[by] == a], runs[runs[by] == b]
+    if ga.empty or gb.empty:
+        return [f"Run both {label(a)} and {label(b)} to compare them."]
+    sentences = [
+        _ratio_sentence(ga["wall_ms"], gb["wall_ms"], a, b, "the wall time", "median", "ms"),
+        _ratio_sentence(_tokens(ga), _tokens(gb), a, b, "the tokens", "mean", "tokens"),
+        _cost_sentence(ga, gb, a, b),
+        _calls_sentence(ga, gb, a, b),
+        _paths_sentence(ga, gb, a, b),
+        _success_sentence(ga, gb, a, b),
+    ]
+    sentences.extend(_failure_sentence(g, name) for g, name in ((ga, a), (gb, b)))
+    return [s for s in sentences if s]
+
+
+def _tokens(group: pd.DataFrame) -> pd.Series:
+    return group["input_tokens"] + group["output_tokens"]
+
+
+def _ci(est: Estimate, digits: int = 1, suffix: str = "") -> str:
+    return f"[{est.low:.{digits}f}{suffix}, {est.high:.{digits}f}{suffix}]"
+
+
+def _too_few(a: pd.Series, b: pd.Series, what: str, stat: str, unit: str) -> str:
+    fn = "median" if stat == "median" else "mean"
+    return (f"Too few runs for a confidence interval on {what} (n={len(a)} and {len(b)}; "
+            f"{MIN_RUNS_FOR_CI} per group needed): {fn}s {getattr(a, fn)():,.0f} vs "
+            f"{getattr(b, fn)():,.0f} {unit}.")
+
+
+def _ratio_sentence(
+    xa: pd.Series, xb: pd.Series, a: str, b: str, what: str, stat: str, unit: str
+) -> str:
+    est = bootstrap_ci(xa, xb, stat=stat, kind="ratio")
+    if est is None:
+        if min(len(xa), len(xb)) >= MIN_RUNS_FOR_CI:
+            return f"{_cap(label(b))} used no {unit}, so no ratio of {what} exists."
+        return _too_few(xa, xb, what, stat, unit)
+    text = (f"{_cap(label(a))} took {est.point:.2f}x {what} of {label(b)} "
+            f"({stat}; 95% CI {_ci(est, 2)}x)")
+    return text + ("." if est.significant else ": not a significant difference.")
+
+
+def _cost_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
+    if ga["cost_usd"].isna().any() or gb["cost_usd"].isna().any():
+        return "Cost is unknown for some runs (a model without a known price), so no cost finding."
+    ca, cb = ga["cost_usd"], gb["cost_usd"]
+    if ca.sum() == 0 and cb.sum() == 0:
+        return "Both forms cost $0 (local model)."
+    return _ratio_sentence(ca, cb, a, b, "the cost", "mean", "USD")
+
+
+def _calls_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
+    est = bootstrap_ci(ga["llm_calls"], gb["llm_calls"], stat="mean", kind="diff")
+    if est is None:
+        return _too_few(ga["llm_calls"], gb["llm_calls"], "LLM calls", "mean", "calls")
+    more = "more" if est.point >= 0 else "fewer"
+    text = (f"{_cap(label(a))} made {abs(est.point):.1f} {more} LLM calls per run than "
+            f"{label(b)} (95% CI {_ci(est)})")
+    return text + ("." if est.significant else ": not a significant difference.")
+
+
+def _paths_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
+    def part(g: pd.DataFrame, name: str) -> str:
+        k = g["path"].nunique()
+        return (f"{label(name)} used {k} distinct path{'s' if k != 1 else ''} "
+                f"({path_entropy(g['path']):.2f} bits over {len(g)} runs)")
+
+    return f"{_cap(part(ga, a))}; {part(gb, b)}."
+
+
+def _success_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
+    sa = pd.Series([float(bool(o.get("success"))) for o in ga["outcome"]])
+    sb = pd.Series([float(bool(o.get("success"))) for o in gb["outcome"]])
+    text = (f"The scenario's rule held in {sa.mean():.0%} of {label(a)} runs and "
+            f"{sb.mean():.0%} of {label(b)} runs")
+    est = bootstrap_ci(sa, sb, stat="mean", kind="diff")
+    if est is None:
+        return text + f" (too few runs for a CI; {MIN_RUNS_FOR_CI} per group needed)."
+    verdict = "" if est.significant else "; not a significant difference"
+    ci = f"[{est.low:+.0%}, {est.high:+.0%}]"
+    return text + f" (difference {est.point:+.0%}, 95% CI {ci}{verdict})."
+
+
+def _failure_sentence(group: pd.DataFrame, name: str) -> str:
+    failed = group[group["status"] != "ok"]
+    if failed.empty:
+        return ""
+    kinds = failed["error_type"].fillna(failed["status"]).value_counts()
+    detail = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+    return f"{len(failed)} of {len(group)} {label(name)} runs did not finish normally ({detail})."

@@ -1,0 +1,108 @@
+"""Widgets and cached resources every page shares: store, recorder, backend, sidebar."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from orchlab import backends, config, pricing
+from orchlab.backends import Backend
+from orchlab.recorder import Recorder, install_recorder
+from orchlab.scenario import Scenario, discover
+from orchlab.store import Store, StoreError
+
+OPENAI_DEFAULT_MODEL = "gpt-4.1-mini"
+
+
+@st.cache_resource
+def get_store(path: str) -> Store:
+    """One Store per file for the whole server process."""
+    return Store(path)
+
+
+@st.cache_resource
+def get_recorder() -> Recorder:
+    """Installed once per process: adding processors on every rerun would stack them."""
+    return install_recorder()
+
+
+@st.cache_resource(show_spinner="Starting backend…")
+def get_backend(backend_id: str) -> Backend:
+    """Backends (and the embedded model) load once per process."""
+    return backends.resolve(backend_id)
+
+
+@st.cache_resource
+def get_scenarios() -> dict[str, Scenario]:
+    """Scenarios discovered from scenarios/."""
+    return discover()
+
+
+@st.cache_data(show_spinner=False)
+def runs_frame(store_path: str, experiment_ids: tuple[str, ...] = (),
+               scenario: str | None = None) -> pd.DataFrame:
+    """Stored runs; cleared whenever a run is saved or an experiment deleted."""
+    return get_store(store_path).load_runs(list(experiment_ids) or None, scenario)
+
+
+def clear_run_caches() -> None:
+    """Call after runs are saved or deleted."""
+    runs_frame.clear()
+
+
+def store_or_stop() -> Store:
+    """The configured store, or an error on the page (and nothing else runs)."""
+    try:
+        return get_store(str(config.store_path()))
+    except StoreError as exc:
+        st.error(str(exc))
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+def sidebar() -> None:
+    """Backend picker showing what is actually available, and the store in use."""
+    get_recorder()
+    bar = st.sidebar
+    bar.header("Backend")
+    options = _backend_options()
+    kind = bar.selectbox("Model backend", list(options), key="sidebar_backend_kind")
+    backend_id = options[kind]
+    if kind == "OpenAI":
+        model = bar.text_input("OpenAI model", OPENAI_DEFAULT_MODEL, key="sidebar_openai_model")
+        backend_id = f"openai:{model.strip()}"
+    elif kind == "OpenAI-compatible server":
+        url = bar.text_input("Base URL", "http://127.0.0.1:11434/v1", key="sidebar_compat_url")
+        model = bar.text_input("Model", "llama3.2", key="sidebar_compat_model")
+        backend_id = f"compat:{model.strip()}@{url.strip()}"
+    st.session_state["sidebar_backend_id"] = backend_id
+    model = backend_id.partition(":")[2].rpartition("@")[0] or backend_id.partition(":")[2]
+    bar.caption(f"`{backend_id}` · price: {pricing.price_label(backend_id, model)}")
+    if backend_id.startswith("local:"):
+        bar.caption("The embedded model runs in-process, one request at a time.")
+    if not config.env("OPENAI_API_KEY"):
+        bar.caption("OpenAI: set OPENAI_API_KEY (environment or .env) to enable it.")
+    bar.divider()
+    bar.caption(f"Store: `{config.store_path()}`")
+
+
+def _backend_options() -> dict[str, str]:
+    options: dict[str, str] = {}
+    default = backends.default_backend_id()
+    if default != backends.LOCAL_DEFAULT:
+        options[f"Configured: {default}"] = default
+    options["Embedded model (offline)"] = backends.LOCAL_DEFAULT
+    if config.env("OPENAI_API_KEY"):
+        options["OpenAI"] = f"openai:{OPENAI_DEFAULT_MODEL}"
+    options["OpenAI-compatible server"] = "compat:"
+    return options
+
+
+def backend_id() -> str:
+    """The backend chosen in the sidebar."""
+    return str(st.session_state.get("sidebar_backend_id") or backends.default_backend_id())
+
+
+def experiment_label(exp_id: str, scenario: str, variant: str | None, created: str) -> str:
+    """One-line experiment label for select boxes."""
+    return f"{created} · {scenario} · {variant or 'original'} · {exp_id}"

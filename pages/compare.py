@@ -1,0 +1,80 @@
+"""Compare: distributions, per-agent cost, paths, outcomes and findings with CIs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from orchlab import analysis, figures
+from orchlab.findings import findings, label
+from pages._shared import experiment_label, get_scenarios, runs_frame, store_or_stop
+from pages._widgets import money, table
+
+st.title("Compare")
+store = store_or_stop()
+experiments = store.list_experiments()
+if not experiments:
+    st.info("No experiments yet: run one on the Run page.")
+    st.stop()
+names = sorted({e.scenario for e in experiments} & set(get_scenarios()) or
+               {e.scenario for e in experiments})
+scenario = st.selectbox("Scenario", names, key="compare_scenario")
+mine = [e for e in experiments if e.scenario == scenario]
+labels = {experiment_label(e.experiment_id, e.scenario, e.spec.get("variant"),
+                           f"{e.created_at:%Y-%m-%d %H:%M}"): e.experiment_id for e in mine}
+chosen = st.multiselect("Experiments", list(labels), default=list(labels)[:1],
+                        key="compare_experiments")
+if not chosen:
+    st.stop()
+runs = runs_frame(str(store.path), tuple(labels[c] for c in chosen))
+if runs.empty:
+    st.warning("These experiments have no finished runs yet.")
+    st.stop()
+by_variant = runs["variant"].nunique() > 1 and st.toggle(
+    "Split groups by prompt variant", value=True, key="compare_by_variant")
+runs = analysis.with_group(runs, by_variant)
+groups = sorted(runs["group"].unique())
+
+st.subheader("Findings")
+if len(groups) > 2 or "llm" not in groups or "code" not in groups:
+    left, right = st.columns(2)
+    a = left.selectbox("Group A", groups, index=len(groups) - 1, key="compare_a")
+    b = right.selectbox("Group B", groups, index=0, key="compare_b")
+else:
+    a, b = "llm", "code"
+st.info("\n".join(f"- {s}" for s in findings(runs, a, b, by="group")))
+table(analysis.summarize(runs, by=["group"]))
+
+tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Cost projection"])
+with tabs[0]:
+    st.plotly_chart(figures.latency_box(runs, "group"), width="stretch")
+    st.plotly_chart(figures.latency_ecdf(runs, "group"), width="stretch")
+with tabs[1]:
+    breakdown = analysis.agent_breakdown(runs, "group")
+    st.plotly_chart(figures.agent_stack(breakdown, "tokens", "group"), width="stretch")
+    if breakdown["cost_usd"].isna().any():
+        st.caption("Cost per agent is unknown: the model has no known price.")
+    else:
+        st.plotly_chart(figures.agent_stack(breakdown, "cost_usd", "group"),
+                        width="stretch")
+with tabs[2]:
+    st.plotly_chart(figures.calls_per_run(runs, "group"), width="stretch")
+with tabs[3]:
+    table(analysis.path_variance(runs, "group"))
+    st.plotly_chart(figures.path_frequency(analysis.path_frequencies(runs, "group"), "group"),
+                    width="stretch")
+with tabs[4]:
+    st.plotly_chart(figures.outcome_bars(analysis.outcome_rates(runs, "group"), "group"),
+                    width="stretch")
+with tabs[5]:
+    per_month = st.number_input("Runs per month", 1, 100_000_000, 10_000, step=1000,
+                                key="compare_runs_per_month")
+    projection = analysis.cost_projection(runs, int(per_month), "group")
+    for row in projection.itertuples(index=False):
+        if row.priced:
+            st.metric(f"{label(row.group)} per month",
+                      f"{money(row.monthly_mean)}",
+                      help=f"95% range {money(row.monthly_low)} – {money(row.monthly_high)}")
+            st.caption(f"95% range {money(row.monthly_low)} – {money(row.monthly_high)} "
+                       f"from {row.runs} runs")
+        else:
+            st.metric(f"{label(row.group)} per month", "unknown price")

@@ -1,0 +1,120 @@
+"""Run: one scenario in both forms, side by side, with live progress and a Cancel button."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from orchlab import runner
+from orchlab.backends import BackendError
+from orchlab.findings import label, title
+from orchlab.jobs import ExperimentJob, JobSnapshot
+from orchlab.records import RunRecord
+from orchlab.scenario import FORMS
+from pages._shared import (
+    backend_id,
+    clear_run_caches,
+    get_backend,
+    get_scenarios,
+    store_or_stop,
+)
+from pages._widgets import run_card
+
+st.title("Run an experiment")
+store = store_or_stop()
+scenarios = get_scenarios()
+name = st.selectbox("Scenario", sorted(scenarios), key="run_scenario")
+scenario = scenarios[name]
+st.caption(scenario.description)
+
+with st.form("run_form"):
+    left, right = st.columns(2)
+    input_labels = {i.label: i.id for i in scenario.inputs}
+    chosen = left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
+                              key="run_inputs")
+    forms = left.multiselect("Forms", list(FORMS), default=list(FORMS), key="run_forms",
+                             format_func=label)
+    variant = left.selectbox("Prompt variant", ["original", *store.list_variants(name)],
+                             key="run_variant")
+    reps = right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS, 3,
+                              key="run_reps")
+    concurrency = right.number_input("Concurrency", 1, runner.MAX_CONCURRENCY, 4,
+                                     key="run_concurrency")
+    temperature = right.slider("Temperature (overrides every agent)", 0.0, 2.0, 0.7, 0.1,
+                               key="run_temperature")
+    max_turns = right.number_input("max_turns", 1, 50, 10, key="run_max_turns")
+    max_tokens = right.number_input("Max tokens per reply (0: each agent's own limit)", 0,
+                                    32_000, 0, key="run_max_tokens")
+    submitted = st.form_submit_button("Run", type="primary")
+
+job: ExperimentJob | None = st.session_state.get("run_job")
+if submitted and not (job and not job.snapshot().finished):
+    spec = runner.ExperimentSpec(
+        scenario=name, forms=forms, inputs=[input_labels[c] for c in chosen] or None,
+        repetitions=int(reps), concurrency=int(concurrency), backend=backend_id(),
+        model_settings={"temperature": temperature, "max_tokens": int(max_tokens) or None},
+        max_turns=int(max_turns),
+        agent_overrides=store.load_variant(name, variant) if variant != "original" else {},
+        variant=None if variant == "original" else variant,
+    )
+    try:
+        runner.prepare(spec)
+        job = ExperimentJob(spec, store, backend=get_backend(spec.backend)).start()
+        st.session_state["run_job"] = job
+    except (BackendError, LookupError, ValueError) as exc:
+        st.error(str(exc))
+
+
+def show_results(snap: JobSnapshot, job: ExperimentJob) -> None:
+    columns = st.columns(len(job.spec.forms))
+    for column, form in zip(columns, job.spec.forms, strict=True):
+        records: list[RunRecord] = [r for r in snap.records if r.form == form]
+        with column:
+            st.subheader(title(form))
+            done, planned = snap.done_by_form.get(form, 0), snap.planned_by_form[form]
+            st.progress(done / max(planned, 1), text=f"{done}/{planned} runs")
+            if records:
+                pick = st.selectbox("Run", range(len(records)), index=len(records) - 1,
+                                    key=f"run_pick_{form}",
+                                    format_func=lambda i, rs=records: _run_label(rs[i]))
+                run_card(records[pick], scenario.rule)
+
+
+def _run_label(record: RunRecord) -> str:
+    return f"{record.input_id} #{record.repetition} · {record.status} · {record.wall_ms:,.0f} ms"
+
+
+@st.fragment(run_every=1.0)
+def live_panel(current: ExperimentJob) -> None:
+    """Refreshes every second while the job runs; one full rerun when it stops."""
+    snap = current.snapshot()
+    if snap.finished:
+        st.rerun()
+    with st.status(f"Running {len(snap.records)}/{snap.total} runs…", state="running"):
+        st.write(f"Backend `{current.spec.backend}`; runs are saved as they finish.")
+    if st.button("Cancel", key="run_cancel"):
+        current.cancel()
+    show_results(snap, current)
+
+
+def final_panel(current: ExperimentJob) -> None:
+    snap = current.snapshot()
+    if snap.error:
+        st.error(snap.error)
+        return
+    if snap.result is None:
+        return
+    state = "complete" if snap.result.status == "completed" else "error"
+    st.status(f"Experiment {snap.result.experiment_id}: {snap.result.status}, "
+              f"{len(snap.records)} runs saved", state=state)
+    if not st.session_state.get(f"run_cleared_{snap.result.experiment_id}"):
+        clear_run_caches()
+        st.session_state[f"run_cleared_{snap.result.experiment_id}"] = True
+    show_results(snap, current)
+
+
+if job is None:
+    st.info("Choose a scenario and press Run. Results of both forms appear side by side.")
+elif not job.snapshot().finished:
+    live_panel(job)
+else:
+    final_panel(job)

@@ -1,0 +1,56 @@
+"""Trace: one run's nested span tree and waterfall; sub-agents sit inside their tool span."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from orchlab.figures import span_depths, waterfall
+from pages._shared import experiment_label, runs_frame, store_or_stop
+
+st.title("Trace")
+store = store_or_stop()
+experiments = store.list_experiments()
+if not experiments:
+    st.info("No experiments yet: run one on the Run page.")
+    st.stop()
+labels = {experiment_label(e.experiment_id, e.scenario, e.spec.get("variant"),
+                           f"{e.created_at:%Y-%m-%d %H:%M}"): e.experiment_id for e in experiments}
+exp = st.selectbox("Experiment", list(labels), key="trace_experiment")
+runs = runs_frame(str(store.path), (labels[exp],))
+if runs.empty:
+    st.warning("This experiment has no finished runs.")
+    st.stop()
+rows = runs.to_dict(orient="records")
+pick = st.selectbox(
+    "Run", range(len(rows)), key="trace_run",
+    format_func=lambda i: f"{rows[i]['form']} · {rows[i]['input_id']} #{rows[i]['repetition']}"
+    f" · {rows[i]['status']} · {rows[i]['wall_ms']:,.0f} ms · {rows[i]['path']}",
+)
+run = rows[pick]
+spans = store.load_spans(run["run_id"])
+st.caption(f"run `{run['run_id']}` · {len(spans)} spans · {run['llm_calls']} LLM calls · "
+           f"{run['tool_calls']} tool calls · {run['input_tokens']}+{run['output_tokens']} tokens")
+if run["error_type"]:
+    st.error(f"{run['status']}: {run['error_type']}: {run['error_message']}")
+st.plotly_chart(waterfall(spans), width="stretch")
+
+st.subheader("Span tree")
+show_all = st.toggle("Show task and turn spans", value=False, key="trace_show_all")
+for depth, span in span_depths(spans):
+    if not show_all and span.kind in ("task", "turn"):
+        continue
+    marker = "⚠️ " if span.error else ""
+    tokens = f" · {span.input_tokens}+{span.output_tokens} tok" if span.kind == "generation" else ""
+    title = (f"{'— ' * depth}{marker}{span.kind}: {span.name} · "
+             f"{span.end_ms - span.start_ms:,.0f} ms{tokens}")
+    with st.expander(title):
+        if span.error:
+            st.error(span.error)
+        st.caption(f"agent: {span.agent or '-'} · start {span.start_ms:,.1f} ms · "
+                   f"model: {span.model or '-'}")
+        if span.input:
+            st.text_area("Input", span.input, height=120, disabled=True,
+                         key=f"trace_in_{span.span_id}")
+        if span.output:
+            st.text_area("Output", span.output, height=120, disabled=True,
+                         key=f"trace_out_{span.span_id}")

@@ -1,0 +1,171 @@
+"""Weather: "What's the weather tomorrow in <city>?", answered from a forecast tool.
+
+Code form: code calls get_forecast (a function span), then the summarizer agent writes the
+summary. LLM form: a weather agent with get_forecast and the summarizer (as a tool) decides.
+Outcome (no LLM): the summary states the min and max temperature the tool returned and names
+the city, and the forecast tool ran exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from agents import RunContextWrapper, Tool, function_tool
+
+from orchlab.scenario import FlowEnv, OutcomeInput, RunDeps, Scenario, ScenarioInput
+from scenarios._common import function_calls
+from scenarios._weather_data import (
+    SAMPLE_DATA_LABEL,
+    ForecastError,
+    cities,
+    find_city,
+    provider_from_env,
+)
+
+__all__ = ["SAMPLE_DATA_LABEL", "SCENARIO"]
+
+TOOL = "get_forecast"
+FORECASTS = "forecasts"
+"""RunDeps.artifacts key: every forecast the tool returned in this run (dicts)."""
+TEMPERATURE_TOLERANCE = 0.6
+"""A stated number matches a temperature within this many degrees (covers rounding)."""
+QUESTION = "What's the weather tomorrow in {city}? Give me a short summary."
+
+INPUTS = [
+    ScenarioInput(c.id, f"{c.name}, {c.country} ({c.climate})",
+                  {"city": c.name, "question": QUESTION.format(city=c.name)})
+    for c in cities()
+]
+
+
+def get_forecast_impl(deps: RunDeps, city: str, date: str) -> str:
+    """The tool body shared by both forms: JSON forecast, or JSON error the model can read."""
+    try:
+        forecast = provider_from_env().forecast(find_city(city), date)
+    except (ForecastError, OSError) as exc:  # OSError: the live API unreachable
+        deps.artifacts.setdefault(FORECASTS, []).append({"error": str(exc), "city": city})
+        return json.dumps({"error": str(exc)})
+    data = forecast.to_dict()
+    deps.artifacts.setdefault(FORECASTS, []).append(data)
+    return json.dumps(data, ensure_ascii=False)
+
+
+@function_tool(name_override=TOOL)
+def _get_forecast_tool(ctx: RunContextWrapper[RunDeps], city: str, date: str) -> str:
+    """Get the daily forecast for a city: min/max temperature (°C), precipitation
+    probability (%), max wind (km/h) and conditions.
+
+    Args:
+        city: City name, e.g. "Lima".
+        date: "tomorrow", "today" or an ISO date (YYYY-MM-DD).
+    """
+    return get_forecast_impl(ctx.context, city, date)
+
+
+def tools() -> dict[str, Tool]:
+    """The one real tool; the summarizer becomes a tool via weather_agent's agent file."""
+    return {TOOL: _get_forecast_tool}
+
+
+async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
+    """Code fetches the forecast (a function span, like the LLM's call), the summarizer writes."""
+    forecast = env.call_tool(TOOL, get_forecast_impl, city=item.data["city"], date="tomorrow")
+    prompt = f"{item.data['question']}\n\nForecast data (JSON):\n{forecast}"
+    return await env.run("summarizer", prompt)
+
+
+async def llm_flow(item: ScenarioInput, env: FlowEnv) -> str:
+    """The weather agent decides when to fetch and when to summarize."""
+    return await env.run("weather_agent", item.data["question"])
+
+
+# -- outcome ---------------------------------------------------------------------------------
+
+_MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|"
+           "june|july|august|september|october|november|december")
+_DATES = re.compile(
+    rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b", re.IGNORECASE)
+_NUMBER = re.compile(r"(minus\s+|[-\u2212\u2013])?(\d+(?:[.,]\d+)?)(?!\d)", re.IGNORECASE)
+_NOT_TEMPERATURE = re.compile(r"\s*(?:%|(?:percent|km/?h|kph|mph|m/s|mm|cm|hpa|knots?)\b)",
+                              re.IGNORECASE)
+_BELOW_ZERO = re.compile(r"\s*(?:°\s*c?\s*|degrees?\s*)?below\s+zero", re.IGNORECASE)
+
+
+def stated_numbers(text: str) -> list[float]:
+    """Numbers in a text that could be temperatures: dates, %, speeds and amounts left out.
+
+    A dash after a digit is a range ("12-18"), not a sign; "minus 3", "−3" and "3 below zero"
+    are negative.
+    """
+    text = _DATES.sub(" ", text)
+    numbers: list[float] = []
+    for match in _NUMBER.finditer(text):
+        if _NOT_TEMPERATURE.match(text, match.end()):
+            continue
+        value = float(match.group(2).replace(",", "."))
+        sign = match.group(1)
+        before = text[:match.start()].rstrip()
+        range_dash = bool(sign) and sign.strip() != "minus" and before[-1:].isdigit()
+        negative = (bool(sign) and not range_dash) or bool(_BELOW_ZERO.match(text, match.end()))
+        numbers.append(-value if negative else value)
+    return numbers
+
+
+def states_temperature(text: str | None, value: float) -> bool:
+    """Whether the text states `value` within TEMPERATURE_TOLERANCE (12, 12°C, 12.4 ~ 12.4)."""
+    return bool(text) and any(abs(n - value) <= TEMPERATURE_TOLERANCE
+                              for n in stated_numbers(text or ""))
+
+
+def names_city(text: str | None, city: str) -> bool:
+    """Whether the text names the city (case-insensitive, whole words)."""
+    pattern = rf"\b{re.escape(city)}\b"
+    return bool(text) and re.search(pattern, text or "", re.IGNORECASE) is not None
+
+
+def tool_forecast(result: OutcomeInput) -> dict[str, Any] | None:
+    """The last successful forecast the tool returned for the input's city."""
+    city = result.input.data["city"].lower()
+    for item in reversed(result.deps.artifacts.get(FORECASTS, [])):
+        if "error" not in item and item.get("city", "").lower() == city:
+            return item
+    return None
+
+
+def check_outcome(result: OutcomeInput) -> dict[str, Any]:
+    """Temperatures against the tool's own output; tool calls from the run's function spans."""
+    summary = result.final_output
+    forecast = tool_forecast(result)
+    calls = function_calls(result.spans, [TOOL])
+    outcome: dict[str, Any] = {
+        "city_named": names_city(summary, result.input.data["city"]),
+        "min_stated": forecast is not None
+        and states_temperature(summary, forecast["temperature_min_c"]),
+        "max_stated": forecast is not None
+        and states_temperature(summary, forecast["temperature_max_c"]),
+        "forecast_calls": calls,
+        "forecast_once": calls == 1,
+        "forecast_source": forecast["source"] if forecast else None,
+    }
+    keys = ("city_named", "min_stated", "max_stated", "forecast_once")
+    outcome["success"] = all(outcome[k] for k in keys)
+    return outcome
+
+
+SCENARIO = Scenario(
+    name="weather",
+    description=(
+        "Answer 'What's the weather tomorrow in <city>?' from a get_forecast tool (bundled "
+        "Open-Meteo-format sample data by default; live Open-Meteo with ORCHLAB_WEATHER_LIVE=1) "
+        "and a summarizer agent. Success: the summary names the city and states the tool's min "
+        "and max temperature, and the tool ran exactly once."
+    ),
+    inputs=INPUTS,
+    tools=tools,
+    flows={"code": code_flow, "llm": llm_flow},
+    check_outcome=check_outcome,
+    rule="names the city, states the tool's min and max temperature, one forecast call",
+)

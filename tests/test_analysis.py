@@ -1,0 +1,122 @@
+"""Analysis on synthetic runs with known answers: CIs, coverage, summaries, findings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from orchlab.analysis import (
+    agent_breakdown,
+    bootstrap_ci,
+    cost_projection,
+    outcome_rates,
+    path_frequencies,
+    path_variance,
+    summarize,
+)
+from orchlab.findings import findings
+
+
+def synthetic_runs(n_code: int, n_llm: int, seed: int = 1, llm_scale: float = 2.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for form, n in (("code", n_code), ("llm", n_llm)):
+        for i in range(n):
+            scale = llm_scale if form == "llm" else 1.0
+            rows.append({
+                "run_id": f"{form}-{i}", "experiment_id": "e1", "form": form,
+                "input_id": "in-a" if i % 2 else "in-b", "status": "ok", "error_type": None,
+                "wall_ms": float(1000 * scale * rng.lognormal(0, 0.2)),
+                "input_tokens": int(500 * scale), "output_tokens": 100, "llm_calls": 4 if
+                form == "code" else 6, "tool_calls": 1, "cost_usd": 0.001 * scale,
+                "path": "p1" if form == "code" else ["p1", "p2", "p3"][i % 3],
+                "outcome": {"success": form == "code" or i % 2 == 0, "emails_sent": 1},
+                "per_agent": {"w": {"llm_calls": 1, "input_tokens": 10, "output_tokens": 5,
+                                    "cost_usd": 0.0}},
+                "backend": "local:smollm2-135m", "model": "smollm2-135m",
+            })
+    return pd.DataFrame(rows)
+
+
+def test_bootstrap_ratio_of_medians_covers_a_known_ratio() -> None:
+    rng = np.random.default_rng(42)
+    trials, hits = 150, 0
+    for t in range(trials):
+        a = 2.0 * rng.lognormal(0, 0.3, 40)  # true median 2
+        b = rng.lognormal(0, 0.3, 40)  # true median 1
+        est = bootstrap_ci(a, b, stat="median", kind="ratio", n_boot=800, seed=t)
+        hits += est is not None and est.low <= 2.0 <= est.high
+    assert 0.85 <= hits / trials <= 1.0
+
+
+def test_bootstrap_difference_of_means_covers_a_known_difference() -> None:
+    rng = np.random.default_rng(7)
+    trials, hits = 150, 0
+    for t in range(trials):
+        est = bootstrap_ci(rng.normal(10, 2, 40), rng.normal(7, 2, 40), stat="mean",
+                           kind="diff", n_boot=800, seed=t)
+        hits += est is not None and est.low <= 3.0 <= est.high
+    assert 0.88 <= hits / trials <= 1.0
+
+
+def test_bootstrap_refuses_too_few_runs_and_flags_significance() -> None:
+    assert bootstrap_ci([1, 2, 3], [1, 2, 3, 4, 5]) is None
+    same = bootstrap_ci([5.0] * 10, [5.0] * 10, kind="diff")
+    assert same is not None and not same.significant and same.point == 0
+    far = bootstrap_ci([10.0, 11, 12, 10, 11], [1.0, 2, 1, 2, 1], kind="ratio")
+    assert far is not None and far.significant and far.low > 1
+
+
+def test_summaries_group_by_experiment_form_and_input() -> None:
+    runs = synthetic_runs(6, 6)
+    table = summarize(runs, by=["experiment_id", "form", "input_id"])
+    assert len(table) == 4
+    assert table["runs"].sum() == 12
+    by_form = summarize(runs).set_index("form")
+    assert by_form.loc["code", "distinct_paths"] == 1
+    assert by_form.loc["llm", "distinct_paths"] == 3
+    assert by_form.loc["code", "path_entropy_bits"] == 0.0
+    assert by_form.loc["llm", "path_entropy_bits"] == pytest.approx(np.log2(3))
+    assert by_form.loc["code", "success_rate"] == 1.0
+
+
+def test_path_tables_outcomes_agents_and_projection() -> None:
+    runs = synthetic_runs(6, 6)
+    variance = path_variance(runs).set_index("form")
+    assert variance.loc["llm", "top_path_share"] == pytest.approx(1 / 3)
+    freq = path_frequencies(runs)
+    assert freq[freq.form == "llm"]["share"].sum() == pytest.approx(1.0)
+    rates = outcome_rates(runs).set_index(["form", "outcome"])["rate"]
+    assert rates[("llm", "success")] == 0.5 and rates[("code", "status ok")] == 1.0
+    agents = agent_breakdown(runs)
+    assert len(agents) == 12 and set(agents["cost_usd"]) == {0.0}
+    projection = cost_projection(runs, 10_000).set_index("form")
+    assert projection.loc["llm", "monthly_mean"] == pytest.approx(20.0)
+    assert projection.loc["code", "monthly_low"] <= 10.0 <= projection.loc["code", "monthly_high"]
+
+
+def test_findings_are_sentences_with_cis_or_a_too_few_warning() -> None:
+    text = " ".join(findings(synthetic_runs(10, 10)))
+    assert "LLM-orchestrated took" in text and "x the wall time of code-orchestrated" in text
+    assert "95% CI [" in text
+    assert "LLM-orchestrated used 3 distinct paths" in text and "code-orchestrated used 1" in text
+    few = " ".join(findings(synthetic_runs(2, 3)))
+    assert "Too few runs for a confidence interval on the wall time (n=3 and 2" in few
+    assert findings(synthetic_runs(4, 0)) == [
+        "Run both LLM-orchestrated and code-orchestrated to compare them."]
+
+
+def test_findings_say_when_a_difference_is_not_significant() -> None:
+    text = " ".join(findings(synthetic_runs(12, 12, llm_scale=1.0)))
+    assert "not a significant difference" in text
+
+
+def test_agent_means_divide_by_runs_in_the_group() -> None:
+    from orchlab.analysis import agent_means
+
+    breakdown = pd.DataFrame({
+        "run_id": ["r1", "r1", "r2", "r3"], "form": ["code", "code", "code", "llm"],
+        "agent": ["w", "p", "w", "m"], "tokens": [10, 4, 30, 7]})
+    means = agent_means(breakdown, "tokens").set_index(["form", "agent"])["tokens"]
+    assert means[("code", "w")] == 20 and means[("code", "p")] == 2 and means[("llm", "m")] == 7

@@ -1,0 +1,113 @@
+"""Every page under streamlit.testing's AppTest: no exceptions, and a run flows through them all."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sales_scripts import sales_backend
+from streamlit.testing.v1 import AppTest
+
+from orchlab import backends
+from orchlab.store import Store
+
+APP = str(Path(__file__).parent.parent / "app.py")
+PAGES = ["pages/run.py", "pages/compare.py", "pages/trace.py", "pages/history.py",
+         "pages/agents.py", "pages/learn.py"]
+
+
+@pytest.fixture
+def app_env(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    backends.register("scripted", lambda _rest: sales_backend(), "test backend")
+    monkeypatch.setenv("ORCHLAB_BACKEND", "scripted:sales")
+    yield store_path
+    backends.unregister("scripted")
+
+
+def fresh_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_experiment_on_run_page(at: AppTest) -> str:
+    at.number_input(key="run_reps").set_value(2)
+    submit = next(b for b in at.button if b.label == "Run")
+    submit.click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["run_job"]
+    deadline = time.monotonic() + 60
+    while not job.snapshot().finished and time.monotonic() < deadline:
+        time.sleep(0.1)
+    at.run()
+    assert not at.exception, at.exception
+    snap = job.snapshot()
+    assert snap.error is None and snap.result is not None
+    return snap.result.experiment_id
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_store(app_env: Path, page: str) -> None:
+    at = fresh_app()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+
+
+def test_a_run_appears_in_compare_trace_and_history(app_env: Path) -> None:
+    at = fresh_app()
+    exp_id = run_experiment_on_run_page(at)
+    subheaders = [s.value for s in at.subheader]
+    assert "Code-orchestrated" in subheaders and "LLM-orchestrated" in subheaders
+    assert any("Path:" in c.value and "picker > send_email" in c.value for c in at.caption)
+    metrics = {m.label for m in at.metric}
+    assert {"Latency", "Tokens", "Cost", "LLM / tool calls"} <= metrics
+
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, at.exception
+    findings = " ".join(i.value for i in at.info)
+    assert "LLM-orchestrated" in findings and "distinct path" in findings
+    assert len(at.get("plotly_chart")) >= 2
+
+    at.switch_page("pages/trace.py").run()
+    assert not at.exception, at.exception
+    titles = [e.label for e in at.expander]
+    assert any("function: send_email" in t for t in titles)
+    assert any("generation:" in t for t in titles)
+
+    at.switch_page("pages/history.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert exp_id in list(table["experiment"])
+    assert Store(app_env).count_runs(exp_id) == 4
+
+
+def test_a_variant_saved_on_agents_is_listed(app_env: Path) -> None:
+    at = fresh_app()
+    at.switch_page("pages/agents.py").run()
+    at.selectbox(key="agents_agent").set_value("sales_manager").run()
+    area = at.text_area[0]
+    assert "Never send more than one email." in area.value
+    area.set_value(area.value.replace("Never send more than one email.",
+                                      "Never, ever send more than one email.")).run()
+    at.text_input(key="agents_variant_name").set_value("strict").run()
+    next(b for b in at.button if b.label == "Save as variant").click().run()
+    assert not at.exception, at.exception
+    assert any("Saved variant 'strict'" in s.value for s in at.success)
+    assert Store(app_env).list_variants("sales_email") == ["strict"]
+    assert any("strict" in m.value for m in at.markdown)
+    at.switch_page("pages/run.py").run()
+    assert "strict" in at.selectbox(key="run_variant").options
+
+
+def test_a_broken_variant_is_refused_with_the_field_named(app_env: Path) -> None:
+    at = fresh_app()
+    at.switch_page("pages/agents.py").run()
+    at.selectbox(key="agents_agent").set_value("sales_manager").run()
+    at.text_area[0].set_value("---\nname: sales_manager\n---\nno description").run()
+    at.text_input(key="agents_variant_name").set_value("broken").run()
+    next(b for b in at.button if b.label == "Save as variant").click().run()
+    assert any("field 'description'" in e.value for e in at.error)
+    assert Store(app_env).list_variants("sales_email") == []
