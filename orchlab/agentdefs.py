@@ -6,6 +6,7 @@ record exactly which text it ran with.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,13 +164,13 @@ def _make_agent(
     agent_tools: list[Tool] = []
     for tool in definition.tools:
         if tool in tools:
-            agent_tools.append(tools[tool])
+            agent_tools.append(budgeted(tools[tool]))
         else:
             sub = build(tool, (*trail, definition.name))
-            agent_tools.append(sub.as_tool(
+            agent_tools.append(budgeted(sub.as_tool(
                 tool_name=tool, tool_description=sub.handoff_description,
                 failure_error_function=tool_failure,
-            ))
+            )))
     return Agent(
         name=definition.name,
         instructions=definition.instructions,
@@ -178,6 +179,24 @@ def _make_agent(
         model=backend.model_for(definition.name),
         model_settings=model_settings({**definition.model_settings, **overrides}),
     )
+
+
+def budgeted(tool: Tool) -> Tool:
+    """The same tool, charging each call to the run's tool budget before it runs."""
+    from agents import FunctionTool
+
+    from orchlab.scenario import RunDeps, charge_tool_call
+
+    if not isinstance(tool, FunctionTool):
+        return tool
+    inner = tool.on_invoke_tool
+
+    async def invoke(ctx: Any, arguments: str) -> Any:
+        if isinstance(ctx.context, RunDeps):
+            charge_tool_call(ctx.context, tool.name)
+        return await inner(ctx, arguments)
+
+    return dataclasses.replace(tool, on_invoke_tool=invoke)
 
 
 def model_settings(values: Mapping[str, Any]) -> Any:

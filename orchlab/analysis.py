@@ -177,7 +177,7 @@ def agent_means(breakdown: pd.DataFrame, value: str, by: str = "form") -> pd.Dat
 
 def outcome_rates(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
     """Share of runs where each boolean outcome field is true, per group (plus status ok)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, group in runs.groupby(by, sort=True):
         outcomes = pd.DataFrame(list(group["outcome"]))
         rates = {"status ok": float((group["status"] == "ok").mean())}

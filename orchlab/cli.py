@@ -15,10 +15,12 @@ from orchlab.agentdefs import AgentDefError
 from orchlab.backends import BackendError, default_backend_id, resolve
 from orchlab.runner import (
     CancelToken,
+    ExperimentResult,
     ExperimentSpec,
     Progress,
     SpecError,
     prepare,
+    resume_experiment,
     run_experiment,
 )
 from orchlab.scenario import ScenarioError
@@ -58,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "tokens (default: each agent's own limit)")
     run.add_argument("--timeout", type=float, default=300.0, help="per-run timeout in seconds")
     run.add_argument("--max-turns", type=int, default=10, help="turn limit per agent run")
+    run.add_argument("--tool-budget", type=int, default=50, help="most tool calls per run "
+                     "before it is stopped (runaway loops)")
+    resume = sub.add_parser("resume", parents=[common], help="run only the missing runs of an "
+                            "interrupted or cancelled experiment")
+    resume.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
     sub.add_parser("list", parents=[common], help="list experiments in the store")
     exp = sub.add_parser("export", parents=[common], help="export one experiment's runs")
     exp.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
@@ -76,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, store)
         if args.command == "list":
             return _list(store)
+        if args.command == "resume":
+            return _resume(args, store)
         return _export(args, store)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -88,7 +97,7 @@ def _run(args: argparse.Namespace, store: Store) -> int:
         scenario=args.scenario, forms=[f.strip() for f in args.forms.split(",") if f.strip()],
         inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
         backend=args.backend or default_backend_id(), timeout_s=args.timeout,
-        max_turns=args.max_turns,
+        max_turns=args.max_turns, tool_budget=args.tool_budget,
         model_settings={k: v for k, v in settings.items() if v is not None},
     )
     prepare(spec)
@@ -97,22 +106,40 @@ def _run(args: argparse.Namespace, store: Store) -> int:
         print(f"note: {backend.id} {note}", file=sys.stderr)
     print(f"price: {pricing.price_label(backend.id, backend.model_name)}", file=sys.stderr)
 
-    def progress(p: Progress) -> None:
-        r = p.record
-        print(f"[{p.done}/{p.total}] {r.form:<4} {r.input_id:<16} {r.status:<9} "
-              f"{r.wall_ms:8.0f} ms  {r.path}", file=sys.stderr)
-
     cancel = CancelToken()
     try:
-        result = run_experiment(spec, store, backend=backend, on_progress=progress, cancel=cancel)
+        result = run_experiment(spec, store, backend=backend, on_progress=_progress,
+                                cancel=cancel)
     except KeyboardInterrupt:
         print("cancelled: finished runs are kept in the store", file=sys.stderr)
         return 130
+    return _report(store, result)
+
+
+def _progress(p: Progress) -> None:
+    r = p.record
+    print(f"[{p.done}/{p.total}] {r.form:<4} {r.input_id:<16} {r.status:<9} "
+          f"{r.wall_ms:8.0f} ms  {r.path}", file=sys.stderr)
+
+
+def _report(store: Store, result: ExperimentResult) -> int:
     frame = store.load_runs([result.experiment_id])
     print(analysis.summarize(frame).to_string(index=False))
     print(f"experiment: {result.experiment_id} ({result.status}, {len(frame)} runs, "
           f"store {store.path})")
     return 0
+
+
+def _resume(args: argparse.Namespace, store: Store) -> int:
+    exp = store.get_experiment(args.experiment_id)
+    if exp is None:
+        raise ScenarioError(f"No single experiment matches {args.experiment_id!r}; "
+                            "see `python -m orchlab list`.")
+    before = store.count_runs(exp.experiment_id)
+    result = resume_experiment(exp.experiment_id, store, on_progress=_progress)
+    print(f"resumed: {len(result.records)} missing runs executed ({before} were kept)",
+          file=sys.stderr)
+    return _report(store, result)
 
 
 def _list(store: Store) -> int:

@@ -4,11 +4,18 @@ It answers with a deterministic policy instead of a model: an agent offered tool
 every delegate tool in one turn, then each action tool (send_email, escalate) once, then gives
 a final answer; an agent without tools writes a short text. Latency is configurable, so the
 harness can be measured against a known per-call cost.
+
+It can also inject faults at chosen rates (FAULTS): 429 with Retry-After, 500, 503, a
+connection reset, no answer at all, malformed tool-call JSON, a call to a tool that does not
+exist, and an empty choice list.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -17,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ACTION_TOOLS = ("send_email", "escalate")
+FAULTS = ("rate_limit", "server_500", "server_503", "reset", "hang", "malformed_tool_json",
+          "unknown_tool", "empty_choices")
 
 
 @dataclass
@@ -29,6 +38,8 @@ class ServerStats:
     """Authorization headers received (tests check keys are forwarded, not leaked)."""
     usage: list[tuple[int, int]] = field(default_factory=list)
     """(prompt_tokens, completion_tokens) of each answer, in order."""
+    faults: dict[str, int] = field(default_factory=dict)
+    """Injected faults by kind."""
 
 
 def policy_reply(request: dict[str, Any]) -> dict[str, Any]:
@@ -88,16 +99,46 @@ def completion(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _corrupt(answer: dict[str, Any], fault: str) -> dict[str, Any]:
+    """Faults that keep HTTP 200 but break the completion's content."""
+    if fault == "empty_choices":
+        answer["choices"] = []
+        return answer
+    call = {"id": "call_fault", "type": "function",
+            "function": {"name": "send_email", "arguments": '{"to": "x@y", "subject": '}}
+    if fault == "unknown_tool":
+        call["function"] = {"name": "teleport", "arguments": "{}"}
+    answer["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": [call]}
+    answer["choices"][0]["finish_reason"] = "tool_calls"
+    return answer
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default backlog of 5 drops connects under load
+    daemon_threads = True
+
+
 class FakeOpenAIServer:
     """Serve the policy on 127.0.0.1:<free port> in a background thread."""
 
-    def __init__(self, models: tuple[str, ...] = ("fake-model",), latency_s: float = 0.0) -> None:
+    def __init__(
+        self, models: tuple[str, ...] = ("fake-model",), latency_s: float = 0.0,
+        faults: dict[str, float] | None = None, seed: int = 0, hang_s: float = 5.0,
+        retry_after_s: float = 0.05, api_key: str | None = None,
+    ) -> None:
+        unknown = set(faults or {}) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULTS}")
         self.models = models
         self.latency_s = latency_s
+        self.fault_rates = dict(faults or {})
+        self.hang_s = hang_s
+        self.retry_after_s = retry_after_s
+        self.api_key = api_key
+        self._rng = random.Random(seed)
         self.stats = ServerStats()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
@@ -113,6 +154,17 @@ class FakeOpenAIServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    def draw_fault(self) -> str | None:
+        """Pick this request's fault (or none) at the configured rates."""
+        with self._lock:
+            roll = self._rng.random()
+            for kind, rate in self.fault_rates.items():
+                if roll < rate:
+                    self.stats.faults[kind] = self.stats.faults.get(kind, 0) + 1
+                    return kind
+                roll -= rate
+        return None
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -120,7 +172,17 @@ class FakeOpenAIServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def _authorized(self) -> bool:
+                expected = f"Bearer {server.api_key}"
+                if server.api_key is None or self.headers.get("Authorization") == expected:
+                    return True
+                self._send(401, {"error": {"message": "Incorrect API key provided",
+                                           "type": "invalid_request_error"}})
+                return False
+
             def do_GET(self) -> None:  # noqa: N802 - http.server naming
+                if not self._authorized():
+                    return
                 if self.path.rstrip("/").endswith("/models"):
                     data = [{"id": m, "object": "model"} for m in server.models]
                     self._send(200, {"object": "list", "data": data})
@@ -133,18 +195,47 @@ class FakeOpenAIServer:
                 with server._lock:
                     server.stats.requests += 1
                     server.stats.auth_headers.append(self.headers.get("Authorization", ""))
+                if not self._authorized():
+                    return
                 if server.latency_s:
                     time.sleep(server.latency_s)
+                fault = server.draw_fault()
+                if fault and self._inject(fault):
+                    return
                 answer = completion(request)
+                if fault:
+                    answer = _corrupt(answer, fault)
                 with server._lock:
                     usage = answer["usage"]
                     server.stats.usage.append((usage["prompt_tokens"],
                                                usage["completion_tokens"]))
                 self._send(200, answer)
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
+            def _inject(self, fault: str) -> bool:
+                """Faults that replace the answer; True when the request is done."""
+                if fault == "rate_limit":
+                    self._send(429, {"error": {"message": "rate limited", "type": "rate_limit"}},
+                               {"Retry-After": str(server.retry_after_s)})
+                elif fault in ("server_500", "server_503"):
+                    self._send(int(fault[-3:]), {"error": {"message": "injected " + fault}})
+                elif fault == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                elif fault == "hang":
+                    time.sleep(server.hang_s)
+                    self.close_connection = True
+                else:
+                    return False
+                return True
+
+            def _send(self, status: int, payload: dict[str, Any],
+                      headers: dict[str, str] | None = None) -> None:
                 body = json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

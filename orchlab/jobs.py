@@ -13,7 +13,14 @@ from typing import Any
 
 from orchlab.backends import Backend
 from orchlab.records import RunRecord
-from orchlab.runner import CancelToken, ExperimentResult, ExperimentSpec, Progress, run_experiment
+from orchlab.runner import (
+    CancelToken,
+    ExperimentResult,
+    ExperimentSpec,
+    Progress,
+    resume_experiment,
+    run_experiment,
+)
 
 
 @dataclass
@@ -46,10 +53,13 @@ class ExperimentJob:
     """Where runs are committed."""
     backend: Backend | None = None
     """A pre-resolved backend (else the spec's id is resolved in the job)."""
+    resume_id: str | None = None
+    """Resume this experiment (only its missing runs) instead of starting a new one."""
     cancel_token: CancelToken = field(default_factory=CancelToken)
     """Set by cancel()."""
     _records: list[RunRecord] = field(default_factory=list)
     _total: int = 0
+    _planned_by_form: dict[str, int] = field(default_factory=dict)
     _result: ExperimentResult | None = None
     _error: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,7 +69,12 @@ class ExperimentJob:
         """Start the thread; returns self."""
         from orchlab.runner import prepare
 
-        self._total = len(prepare(self.spec)[2])
+        planned = prepare(self.spec)[2]
+        if self.resume_id:
+            done = self.store.run_keys(self.resume_id)
+            planned = [p for p in planned if (p.form, p.input_id, p.repetition) not in done]
+        self._total = len(planned)
+        self._planned_by_form = dict(Counter(p.form for p in planned))
         self._thread = threading.Thread(target=self._work, name="orchlab-job", daemon=True)
         self._thread.start()
         return self
@@ -79,10 +94,9 @@ class ExperimentJob:
             records = list(self._records)
             finished = self._thread is not None and not self._thread.is_alive()
             result, error = self._result, self._error
-        per_form = self._total // max(1, len(self.spec.forms))
         return JobSnapshot(
             total=self._total, done_by_form=dict(Counter(r.form for r in records)),
-            planned_by_form={f: per_form for f in self.spec.forms}, records=records,
+            planned_by_form=self._planned_by_form, records=records,
             finished=finished, result=result, error=error,
         )
 
@@ -92,8 +106,10 @@ class ExperimentJob:
 
     def _work(self) -> None:
         try:
-            result = run_experiment(self.spec, self.store, backend=self.backend,
-                                    on_progress=self._on_progress, cancel=self.cancel_token)
+            kwargs = {"backend": self.backend, "on_progress": self._on_progress,
+                      "cancel": self.cancel_token}
+            result = (resume_experiment(self.resume_id, self.store, **kwargs) if self.resume_id
+                      else run_experiment(self.spec, self.store, **kwargs))
         except Exception as exc:  # noqa: BLE001 - shown to the user, one sentence
             with self._lock:
                 self._error = f"{type(exc).__name__}: {exc}"

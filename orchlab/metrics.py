@@ -13,6 +13,7 @@ may finish one task before the next starts).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,7 @@ class RunMetrics:
 def run_metrics(spans: list[SpanRecord], backend_id: str) -> RunMetrics:
     """All of a run's figures from its spans."""
     gens = [s for s in spans if s.kind == "generation"]
+    cost = _generation_coster(backend_id)
     metrics = RunMetrics(
         llm_calls=len(gens),
         tool_calls=sum(1 for s in spans if s.kind == "function"),
@@ -57,7 +59,7 @@ def run_metrics(spans: list[SpanRecord], backend_id: str) -> RunMetrics:
         output_tokens=sum(s.output_tokens for s in gens),
         cached_tokens=sum(s.cached_tokens for s in gens),
         reasoning_tokens=sum(s.reasoning_tokens for s in gens),
-        cost_usd=pricing.run_cost(gens, backend_id),
+        cost_usd=_total_cost(gens, cost),
         path=path_signature(spans),
     )
     by_agent: dict[str, list[SpanRecord]] = defaultdict(list)
@@ -68,11 +70,41 @@ def run_metrics(spans: list[SpanRecord], backend_id: str) -> RunMetrics:
             "llm_calls": len(agent_gens),
             "input_tokens": sum(g.input_tokens for g in agent_gens),
             "output_tokens": sum(g.output_tokens for g in agent_gens),
-            "cost_usd": pricing.run_cost(agent_gens, backend_id),
+            "cost_usd": _total_cost(agent_gens, cost),
         }
         for agent, agent_gens in by_agent.items()
     }
     return metrics
+
+
+def _generation_coster(backend_id: str) -> Callable[[SpanRecord], float | None]:
+    """`pricing.generation_cost` of a span, asked once per distinct generation in a run.
+
+    The run total and the per-agent totals both need every generation's cost; pricing one
+    (an env lookup and a regex for the price override) was half of run_metrics.
+    """
+    memo: dict[tuple[str, int, int, int], float | None] = {}
+
+    def cost(gen: SpanRecord) -> float | None:
+        key = (gen.model or "", gen.input_tokens, gen.output_tokens, gen.cached_tokens)
+        if key not in memo:
+            memo[key] = pricing.generation_cost(backend_id, *key)
+        return memo[key]
+
+    return cost
+
+
+def _total_cost(
+    gens: list[SpanRecord], cost: Callable[[SpanRecord], float | None]
+) -> float | None:
+    """`pricing.run_cost` with a memoised cost: None as soon as one price is unknown."""
+    total = 0.0
+    for gen in gens:
+        value = cost(gen)
+        if value is None:
+            return None
+        total += value
+    return total
 
 
 @dataclass

@@ -20,6 +20,9 @@ from orchlab.records import SpanRecord
 TEXT_LIMIT = 8_000
 """Characters kept of a span's input or output: enough to read, bounded for the store."""
 
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+"""`json.dumps(value, default=str, ensure_ascii=False)` without building an encoder per call."""
+
 
 class Recorder(TracingProcessor):
     """Collects finished (and still-open) spans per watched trace id."""
@@ -101,7 +104,10 @@ def install_recorder() -> Recorder:
 def to_records(spans: list[Span[Any]], run_start: datetime, run_end: datetime) -> list[SpanRecord]:
     """Flatten SDK spans into SpanRecords with offsets from the run start, in start order."""
     end_ms = (run_end - run_start).total_seconds() * 1000
-    records = [_to_record(span, run_start, end_ms) for span in spans]
+    # Secrets are looked up once per run, not once per text field: scanning os.environ was
+    # most of the recorder's cost (tens of fields per run).
+    secrets = config.secret_values()
+    records = [_to_record(span, run_start, end_ms, secrets) for span in spans]
     records.sort(key=lambda r: (r.start_ms, r.end_ms))
     by_id = {r.span_id: r for r in records}
     for seq, record in enumerate(records):
@@ -110,7 +116,9 @@ def to_records(spans: list[Span[Any]], run_start: datetime, run_end: datetime) -
     return records
 
 
-def _to_record(span: Span[Any], run_start: datetime, run_end_ms: float) -> SpanRecord:
+def _to_record(
+    span: Span[Any], run_start: datetime, run_end_ms: float, secrets: list[str]
+) -> SpanRecord:
     data = span.span_data
     kind = str(data.type)
     start = _offset_ms(span.started_at, run_start, 0.0)
@@ -124,21 +132,21 @@ def _to_record(span: Span[Any], run_start: datetime, run_end_ms: float) -> SpanR
         agent=None,
         start_ms=start,
         end_ms=max(end, start),
-        error=config.redact(str(error.get("message"))) if error else None,
+        error=_redact(str(error.get("message")), secrets) if error else None,
     )
     if span.ended_at is None and record.error is None:
         record.error = "span did not finish before the run ended"
     if kind == "generation":
-        _fill_generation(record, data)
+        _fill_generation(record, data, secrets)
     elif kind == "function":
-        record.input = _clip(data.input)
-        record.output = _clip(data.output)
+        record.input = _clip(data.input, secrets)
+        record.output = _clip(data.output, secrets)
     elif kind == "custom" and getattr(data, "data", None):
-        record.input = _clip(data.data)
+        record.input = _clip(data.data, secrets)
     return record
 
 
-def _fill_generation(record: SpanRecord, data: Any) -> None:
+def _fill_generation(record: SpanRecord, data: Any, secrets: list[str]) -> None:
     usage = data.usage or {}
     record.model = data.model
     record.input_tokens = int(usage.get("input_tokens") or 0)
@@ -147,8 +155,8 @@ def _fill_generation(record: SpanRecord, data: Any) -> None:
     details_out = usage.get("output_tokens_details") or {}
     record.cached_tokens = int(details_in.get("cached_tokens") or 0)
     record.reasoning_tokens = int(details_out.get("reasoning_tokens") or 0)
-    record.input = _clip(data.input)
-    record.output = _clip(data.output)
+    record.input = _clip(data.input, secrets)
+    record.output = _clip(data.output, secrets)
 
 
 def _name(kind: str, data: Any) -> str:
@@ -176,9 +184,16 @@ def _offset_ms(stamp: str | None, run_start: datetime, default: float) -> float:
     return (datetime.fromisoformat(stamp) - run_start).total_seconds() * 1000
 
 
-def _clip(value: Any) -> str | None:
+def _clip(value: Any, secrets: list[str]) -> str | None:
     if value is None:
         return None
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    text = config.redact(text)
+    text = value if isinstance(value, str) else _JSON.encode(value)
+    text = _redact(text, secrets)
     return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "…[truncated]"
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    """`config.redact` with the secrets already looked up."""
+    for secret in secrets:
+        text = text.replace(secret, "[REDACTED]")
+    return text

@@ -96,6 +96,11 @@ class RunRecord:
     """Exception class name for a failed run."""
     error_message: str | None = None
     """Exception message for a failed run (secrets redacted)."""
+    error_class: str | None = None
+    """rate_limited, server_error, timeout, malformed_output, unknown_tool, max_turns,
+    tool_budget, cancelled, config or other (see orchlab.errors)."""
+    retries: int = 0
+    """Provider calls retried after 429/5xx/connection errors during the run."""
     final_output: str | None = None
     """What the flow returned (e.g. the email that was sent)."""
     llm_calls: int = 0
@@ -153,5 +158,7 @@ class ExperimentRecord:
     """How many runs the spec asks for."""
     status: str = "running"
     """running, completed, cancelled or interrupted."""
+    pid: int | None = None
+    """Process running it, so a crashed experiment can be told from a live one."""
     finished_at: datetime | None = None
     """When it stopped (UTC)."""

@@ -8,6 +8,7 @@ cancel status=cancelled. Runs not yet started when a cancel arrives are never st
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from typing import Any, cast
 from orchlab import config
 from orchlab.agentdefs import AgentDef, build_agents, load_scenario_agents
 from orchlab.backends import Backend, default_backend_id, resolve
+from orchlab.errors import RETRY_COUNTER, classify
 from orchlab.metrics import run_metrics
 from orchlab.recorder import install_recorder
 from orchlab.records import ExperimentRecord, RunRecord, utcnow
@@ -57,6 +59,8 @@ class ExperimentSpec:
     """Agent name -> edited definition text (a prompt variant)."""
     variant: str | None = None
     """Name of the prompt variant, for display."""
+    tool_budget: int | None = 50
+    """Most tool calls one run may make before it is stopped (runaway loops); None: no limit."""
 
     def validate(self, scenario: Scenario) -> list[str]:
         """Check every field; returns the input ids to run."""
@@ -71,6 +75,8 @@ class ExperimentSpec:
                             f"got {self.concurrency}.")
         if self.timeout_s <= 0 or self.max_turns < 1:
             raise SpecError("timeout_s must be positive and max_turns at least 1.")
+        if self.tool_budget is not None and self.tool_budget < 1:
+            raise SpecError(f"tool_budget must be at least 1 (or None); got {self.tool_budget}.")
         ids = self.inputs or [i.id for i in scenario.inputs]
         for input_id in ids:
             scenario.input(input_id)
@@ -160,6 +166,11 @@ def run_experiment(spec: ExperimentSpec, store: Any, **kwargs: Any) -> Experimen
     return asyncio.run(arun_experiment(spec, store, **kwargs))
 
 
+def resume_experiment(experiment_id: str, store: Any, **kwargs: Any) -> ExperimentResult:
+    """Blocking wrapper around `aresume_experiment`."""
+    return asyncio.run(aresume_experiment(experiment_id, store, **kwargs))
+
+
 async def arun_experiment(
     spec: ExperimentSpec,
     store: Any,
@@ -173,13 +184,46 @@ async def arun_experiment(
     backend = backend or resolve(spec.backend)
     experiment = ExperimentRecord(
         experiment_id=new_experiment_id(), scenario=scenario.name, backend=backend.id,
-        created_at=utcnow(), spec=asdict(spec), planned_runs=len(plan),
+        created_at=utcnow(), spec=asdict(spec), planned_runs=len(plan), pid=os.getpid(),
     )
     store.save_experiment(experiment)
     ctx = _RunContext(spec, scenario, backend, defs, experiment.experiment_id)
+    return await _run_plan(plan, ctx, store, on_progress, cancel)
+
+
+async def aresume_experiment(
+    experiment_id: str,
+    store: Any,
+    *,
+    backend: Backend | None = None,
+    on_progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> ExperimentResult:
+    """Run only the planned runs an interrupted or cancelled experiment never finished."""
+    experiment = store.get_experiment(experiment_id)
+    if experiment is None:
+        raise SpecError(f"No single experiment matches {experiment_id!r}.")
+    if experiment.status == "running":
+        raise SpecError(f"Experiment {experiment.experiment_id} is still running.")
+    spec = ExperimentSpec(**experiment.spec)
+    scenario, defs, plan = prepare(spec)
+    done = store.run_keys(experiment.experiment_id)
+    missing = [p for p in plan if (p.form, p.input_id, p.repetition) not in done]
+    store.delete_cancelled_runs(experiment.experiment_id)
+    experiment.status, experiment.pid, experiment.finished_at = "running", os.getpid(), None
+    store.save_experiment(experiment)
+    ctx = _RunContext(spec, scenario, backend or resolve(spec.backend), defs,
+                      experiment.experiment_id)
+    return await _run_plan(missing, ctx, store, on_progress, cancel)
+
+
+async def _run_plan(
+    plan: list[PlannedRun], ctx: _RunContext, store: Any,
+    on_progress: ProgressFn | None, cancel: CancelToken | None,
+) -> ExperimentResult:
     records, status = await _execute_plan(plan, ctx, store, on_progress, cancel or CancelToken())
-    store.finish_experiment(experiment.experiment_id, status)
-    return ExperimentResult(experiment.experiment_id, status, records)
+    store.finish_experiment(ctx.experiment_id, status)
+    return ExperimentResult(ctx.experiment_id, status, records)
 
 
 @dataclass
@@ -241,7 +285,9 @@ async def execute_run(planned: PlannedRun, ctx: _RunContext) -> RunRecord:
     recorder = install_recorder()
     run_id = gen_trace_id()
     item = ctx.scenario.input(planned.input_id)
-    deps = RunDeps()
+    deps = RunDeps(tool_budget=ctx.spec.tool_budget)
+    retries = [0]
+    retry_token = RETRY_COUNTER.set(retries)
     recorder.watch(run_id)
     started_at, t0 = utcnow(), time.monotonic()
     output: str | None = None
@@ -260,6 +306,8 @@ async def execute_run(planned: PlannedRun, ctx: _RunContext) -> RunRecord:
         status, error = "cancelled", exc
     except Exception as exc:  # noqa: BLE001 - a failed run is a result, recorded below
         status, error = "error", exc
+    finally:
+        RETRY_COUNTER.reset(retry_token)
     wall_ms = (time.monotonic() - t0) * 1000
     spans = recorder.collect(run_id, started_at, utcnow())
     metrics = run_metrics(spans, ctx.backend.id)
@@ -271,6 +319,7 @@ async def execute_run(planned: PlannedRun, ctx: _RunContext) -> RunRecord:
         wall_ms=wall_ms, status=status,
         error_type=type(error).__name__ if error else None,
         error_message=_error_message(error, ctx.spec.timeout_s),
+        error_class=classify(error, status), retries=retries[0],
         final_output=output, spans=spans, outbox=deps.outbox, outcome=outcome,
         **asdict(metrics),
     )

@@ -7,13 +7,14 @@ differs between forms is who orchestrates.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import pkgutil
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agents.exceptions import AgentsException
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from agents import Agent, Tool
 
 FORMS = ("code", "llm")
+T = TypeVar("T")
 
 
 class ScenarioError(LookupError):
@@ -36,6 +38,19 @@ class RunEndingError(AgentsException):
     also out of agents called as tools. Subclassing AgentsException keeps the class name on the
     record (the SDK wraps other exceptions in UserError).
     """
+
+
+class ToolBudgetExceeded(RunEndingError):
+    """More tool calls than the run's budget allows: a runaway loop is stopped, not hidden."""
+
+
+def charge_tool_call(deps: RunDeps, tool: str) -> None:
+    """Count one tool call against the run's budget (every tool, whoever orchestrates)."""
+    deps.tool_calls += 1
+    if deps.tool_budget is not None and deps.tool_calls > deps.tool_budget:
+        raise ToolBudgetExceeded(
+            f"tool budget exceeded: call {deps.tool_calls} ({tool}) is over this run's budget "
+            f"of {deps.tool_budget} tool calls")
 
 
 def tool_failure(ctx: Any, error: Exception) -> str:
@@ -67,6 +82,10 @@ class RunDeps:
     """Sandbox for send_email."""
     artifacts: dict[str, Any] = field(default_factory=dict)
     """Anything a flow wants the outcome check to see (e.g. drafts by writer)."""
+    tool_budget: int | None = None
+    """Most tool calls this run may make; None: unlimited."""
+    tool_calls: int = 0
+    """Tool calls charged so far."""
 
 
 @dataclass
@@ -135,6 +154,19 @@ class FlowEnv:
         )
         return str(result.final_output)
 
+    async def gather(self, *aws: Awaitable[T]) -> list[T]:
+        """Run concurrently as one parallel step; a failure cancels the siblings.
+
+        Unlike asyncio.gather, no sibling keeps calling the model after the run has ended.
+        """
+        with self.parallel():
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks = [group.create_task(_as_coroutine(a)) for a in aws]
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0] from None
+        return [task.result() for task in tasks]
+
     @contextmanager
     def parallel(self) -> Iterator[None]:
         """Mark work started inside as parallel steps in the path signature."""
@@ -148,9 +180,14 @@ class FlowEnv:
         from agents import function_span
 
         with function_span(name, input=json.dumps(kwargs, ensure_ascii=False)) as span:
+            charge_tool_call(self.deps, name)
             output = fn(self.deps, **kwargs)
             span.span_data.output = output
         return output
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
 
 
 def discover() -> dict[str, Scenario]:

@@ -7,6 +7,7 @@ runs still in flight. Schema changes are ordered, named migrations recorded in t
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -69,16 +70,23 @@ CREATE TABLE variants (
 );
 """
 
+M003_ERRORS_RETRIES_PID = """
+ALTER TABLE runs ADD COLUMN error_class TEXT;
+ALTER TABLE runs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE experiments ADD COLUMN pid INTEGER;
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_create_tables", M001_CREATE_TABLES),
     ("m002_create_variants", M002_CREATE_VARIANTS),
+    ("m003_errors_retries_pid", M003_ERRORS_RETRIES_PID),
 ]
 
 RUN_COLUMNS = [
     "run_id", "experiment_id", "scenario", "form", "input_id", "repetition", "backend", "model",
     "started_at", "wall_ms", "status", "error_type", "error_message", "final_output", "llm_calls",
     "tool_calls", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_usd",
-    "path",
+    "path", "error_class", "retries",
 ]
 SPAN_COLUMNS = [
     "seq", "span_id", "parent_id", "kind", "name", "agent", "start_ms", "end_ms", "model",
@@ -95,6 +103,7 @@ class Store:
         self._lock = threading.RLock()
         self._conn = _connect(self.path)
         self._migrate()
+        self.mark_interrupted()
 
     def close(self) -> None:
         """Close the connection."""
@@ -140,12 +149,14 @@ class Store:
         """Insert or update an experiment row."""
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO experiments VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(experiment_id) "
-                "DO UPDATE SET status=excluded.status, finished_at=excluded.finished_at",
+                "INSERT INTO experiments (experiment_id, scenario, backend, created_at, "
+                "finished_at, status, planned_runs, spec_json, pid) VALUES (?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(experiment_id) DO UPDATE SET status=excluded.status, "
+                "finished_at=excluded.finished_at, pid=excluded.pid",
                 (
                     exp.experiment_id, exp.scenario, exp.backend, exp.created_at.isoformat(),
                     exp.finished_at.isoformat() if exp.finished_at else None, exp.status,
-                    exp.planned_runs, json.dumps(exp.spec),
+                    exp.planned_runs, json.dumps(exp.spec), exp.pid,
                 ),
             )
 
@@ -156,6 +167,35 @@ class Store:
                 "UPDATE experiments SET status=?, finished_at=? WHERE experiment_id=?",
                 (status, utcnow().isoformat(), experiment_id),
             )
+
+    def mark_interrupted(self) -> list[str]:
+        """Experiments left 'running' by a process that no longer exists become 'interrupted'.
+
+        Called when a store is opened: a killed process cannot mark its own experiment.
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT experiment_id, pid FROM experiments WHERE status='running'").fetchall()
+        dead = [exp_id for exp_id, pid in rows if pid != os.getpid() and not _alive(pid)]
+        with self._tx() as conn:
+            conn.executemany("UPDATE experiments SET status='interrupted' WHERE experiment_id=?",
+                             [(d,) for d in dead])
+        return dead
+
+    def run_keys(self, experiment_id: str) -> set[tuple[str, str, int]]:
+        """(form, input_id, repetition) of every run that finished (cancelled ones excluded)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT form, input_id, repetition FROM runs WHERE experiment_id=? "
+                "AND status != 'cancelled'", (experiment_id,)).fetchall()
+        return {(f, i, int(r)) for f, i, r in rows}
+
+    def delete_cancelled_runs(self, experiment_id: str) -> int:
+        """Drop runs a cancel interrupted, before a resume runs them again."""
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "DELETE FROM runs WHERE experiment_id=? AND status='cancelled'", (experiment_id,))
+            return cursor.rowcount
 
     def list_experiments(self) -> list[ExperimentRecord]:
         """Experiments, newest first."""
@@ -301,10 +341,22 @@ def _run_filter(experiment_ids: list[str] | None, scenario: str | None) -> tuple
 
 
 def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
-    exp_id, scenario, backend, created, finished, status, planned, spec = row
+    exp_id, scenario, backend, created, finished, status, planned, spec, pid = row
     return ExperimentRecord(
         experiment_id=exp_id, scenario=scenario, backend=backend,
         created_at=datetime.fromisoformat(created), spec=json.loads(spec),
         planned_runs=planned, status=status,
-        finished_at=datetime.fromisoformat(finished) if finished else None,
+        finished_at=datetime.fromisoformat(finished) if finished else None, pid=pid,
     )
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -5,7 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from orchlab import export
-from pages._shared import clear_run_caches, store_or_stop
+from orchlab.backends import BackendError
+from orchlab.jobs import ExperimentJob
+from orchlab.runner import ExperimentSpec
+from pages._shared import clear_run_caches, get_backend, store_or_stop
 
 st.title("History")
 store = store_or_stop()
@@ -42,6 +45,19 @@ a.download_button("Download CSV", export.to_csv(store, chosen), f"{chosen}.csv",
                   key="history_csv")
 b.download_button("Download JSON", export.to_json(store, chosen), f"{chosen}.json",
                   "application/json", key="history_json")
+if exp.status in ("interrupted", "cancelled"):
+    missing = exp.planned_runs - len(store.run_keys(chosen))
+    st.warning(f"{chosen} is {exp.status}: {missing} planned runs never finished.")
+    if st.button(f"Resume: run the {missing} missing runs", key="history_resume"):
+        spec = ExperimentSpec(**exp.spec)
+        try:
+            job = ExperimentJob(spec, store, backend=get_backend(spec.backend),
+                                resume_id=chosen).start()
+        except (BackendError, LookupError, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["run_job"] = job
+            st.switch_page("pages/run.py")
 st.divider()
 confirm = st.checkbox(f"Yes, delete {chosen} and its runs", key="history_confirm")
 if st.button("Delete experiment", disabled=not confirm, key="history_delete"):

@@ -44,6 +44,8 @@ with st.form("run_form"):
     max_turns = right.number_input("max_turns", 1, 50, 10, key="run_max_turns")
     max_tokens = right.number_input("Max tokens per reply (0: each agent's own limit)", 0,
                                     32_000, 0, key="run_max_tokens")
+    tool_budget = left.number_input("Tool budget per run (stops runaway loops)", 1, 10_000, 50,
+                                    key="run_tool_budget")
     submitted = st.form_submit_button("Run", type="primary")
 
 job: ExperimentJob | None = st.session_state.get("run_job")
@@ -52,7 +54,7 @@ if submitted and not (job and not job.snapshot().finished):
         scenario=name, forms=forms, inputs=[input_labels[c] for c in chosen] or None,
         repetitions=int(reps), concurrency=int(concurrency), backend=backend_id(),
         model_settings={"temperature": temperature, "max_tokens": int(max_tokens) or None},
-        max_turns=int(max_turns),
+        max_turns=int(max_turns), tool_budget=int(tool_budget),
         agent_overrides=store.load_variant(name, variant) if variant != "original" else {},
         variant=None if variant == "original" else variant,
     )
@@ -65,12 +67,13 @@ if submitted and not (job and not job.snapshot().finished):
 
 
 def show_results(snap: JobSnapshot, job: ExperimentJob) -> None:
-    columns = st.columns(len(job.spec.forms))
-    for column, form in zip(columns, job.spec.forms, strict=True):
+    forms = [f for f in job.spec.forms if snap.planned_by_form.get(f) or snap.done_by_form.get(f)]
+    columns = st.columns(max(1, len(forms)))
+    for column, form in zip(columns, forms, strict=False):
         records: list[RunRecord] = [r for r in snap.records if r.form == form]
         with column:
             st.subheader(title(form))
-            done, planned = snap.done_by_form.get(form, 0), snap.planned_by_form[form]
+            done, planned = snap.done_by_form.get(form, 0), snap.planned_by_form.get(form, 0)
             st.progress(done / max(planned, 1), text=f"{done}/{planned} runs")
             if records:
                 pick = st.selectbox("Run", range(len(records)), index=len(records) - 1,

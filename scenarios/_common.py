@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchlab.scenario import RunDeps, RunEndingError
+from orchlab.scenario import RunDeps, ToolBudgetExceeded
 
 if TYPE_CHECKING:
     from orchlab.records import SpanRecord
@@ -23,10 +23,6 @@ BUDGET_USED = "tool_calls_used"
 """RunDeps.artifacts key: real tool calls charged so far in this run."""
 BUDGET_EXCEEDED = "budget_exceeded"
 """RunDeps.artifacts key: set to True when a tool refused to run over budget."""
-
-
-class ToolBudgetExceeded(RunEndingError):
-    """A tool was called more often than the run's budget allows; the run must stop."""
 
 
 def charge_tool_budget(deps: RunDeps, tool: str, budget: int) -> int:

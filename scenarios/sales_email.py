@@ -6,7 +6,6 @@ LLM form: a sales manager agent gets the writers as tools plus send_email and de
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -76,8 +75,7 @@ def parse_pick(answer: str) -> str | None:
 
 async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
     prompt = brief(item)
-    with env.parallel():
-        drafts = await asyncio.gather(*(env.run(w, prompt) for w in WRITERS))
+    drafts = await env.gather(*(env.run(w, prompt) for w in WRITERS))
     by_writer = dict(zip(WRITERS, drafts, strict=True))
     env.deps.artifacts["drafts"] = by_writer
     labelled = "\n\n".join(f"[{w.split('_')[0]}]\n{d}" for w, d in by_writer.items())

@@ -111,3 +111,30 @@ def test_a_broken_variant_is_refused_with_the_field_named(app_env: Path) -> None
     next(b for b in at.button if b.label == "Save as variant").click().run()
     assert any("field 'description'" in e.value for e in at.error)
     assert Store(app_env).list_variants("sales_email") == []
+
+
+def test_resume_from_history_runs_only_the_missing_runs(app_env: Path) -> None:
+    from orchlab.runner import CancelToken, ExperimentSpec, run_experiment
+
+    store = Store(app_env)
+    cancel = CancelToken()
+    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=4,
+                          concurrency=1, backend="scripted:sales")
+
+    def stop_after_first(_progress: object) -> None:
+        cancel.cancel()
+
+    first = run_experiment(spec, store, backend=sales_backend(), on_progress=stop_after_first,
+                           cancel=cancel)
+    assert first.status == "cancelled" and store.count_runs(first.experiment_id) == 1
+
+    at = fresh_app()
+    at.switch_page("pages/history.py").run()
+    assert any("3 planned runs never finished" in w.value for w in at.warning)
+    next(b for b in at.button if b.label.startswith("Resume")).click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["run_job"]
+    job.join(timeout=60)
+    assert job.snapshot().total == 3
+    assert store.count_runs(first.experiment_id) == 4
+    assert store.get_experiment(first.experiment_id).status == "completed"

@@ -10,15 +10,32 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from typing import Any
+
+from agents.models.interface import Model
 
 from orchlab import config
 from orchlab.backends import Backend, BackendError, register
+from orchlab.errors import RetryPolicy, with_retries
 
-if TYPE_CHECKING:
-    from agents.models.interface import Model
+
+class RetryingModel(Model):
+    """Retries 429/5xx/connection failures with backoff (Retry-After honoured), bounded."""
+
+    def __init__(self, inner: Model, policy: RetryPolicy | None = None) -> None:
+        self.inner = inner
+        self.policy = policy or RetryPolicy()
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        return await with_retries(lambda: self.inner.get_response(*args, **kwargs), self.policy)
+
+    def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        return self.inner.stream_response(*args, **kwargs)
 
 PROBE_TIMEOUT_S = 3.0
+ENV_REQUEST_TIMEOUT = "ORCHLAB_REQUEST_TIMEOUT_S"
+DEFAULT_REQUEST_TIMEOUT_S = 120.0
 
 
 def openai_backend(model: str) -> Backend:
@@ -28,7 +45,8 @@ def openai_backend(model: str) -> Backend:
         raise BackendError(
             "No OpenAI key found: set OPENAI_API_KEY in the environment or in a .env file."
         )
-    base_url = config.env("OPENAI_BASE_URL")
+    base_url = config.env("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    _probe_server(model, base_url.rstrip("/"), key, key_name="OPENAI_API_KEY")
     shared = _chat_model(model, key, base_url)
     return Backend(id=f"openai:{model}", model_name=model, make_model=lambda _agent: shared)
 
@@ -61,14 +79,19 @@ def litellm_backend(model: str) -> Backend:
 
 
 def _chat_model(model: str, key: str, base_url: str | None) -> Model:
+    """Chat Completions with our bounded retries (the client's own are off, so each attempt
+    is counted once and recorded on the run)."""
     from agents import OpenAIChatCompletionsModel
     from openai import AsyncOpenAI
 
-    client = AsyncOpenAI(api_key=key, base_url=base_url)
-    return OpenAIChatCompletionsModel(model=model, openai_client=client)
+    timeout = float(config.env(ENV_REQUEST_TIMEOUT) or DEFAULT_REQUEST_TIMEOUT_S)
+    client = AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, timeout=timeout)
+    return RetryingModel(OpenAIChatCompletionsModel(model=model, openai_client=client))
 
 
-def _probe_server(model: str, base_url: str, key: str) -> None:
+def _probe_server(
+    model: str, base_url: str, key: str, key_name: str = config.ENV_COMPAT_KEY
+) -> None:
     """Fail fast, in one sentence, when the server is down or does not serve the model."""
     request = urllib.request.Request(
         f"{base_url}/models", headers={"Authorization": f"Bearer {key}"}
@@ -79,7 +102,7 @@ def _probe_server(model: str, base_url: str, key: str) -> None:
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
             raise BackendError(
-                f"The server at {base_url} refused the key: set {config.ENV_COMPAT_KEY}."
+                f"The server at {base_url} refused the key (HTTP {exc.code}): check {key_name}."
             ) from None
         return  # some servers do not implement /models; the first call will tell
     except (urllib.error.URLError, OSError, ValueError) as exc:

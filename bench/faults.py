@@ -1,0 +1,74 @@
+"""1,000 runs (sales_email, both forms) at concurrency 50 against the fault-injecting server.
+
+10% of model calls get a fault, spread over every kind (429 with Retry-After, 500, 503,
+connection reset, no answer, malformed tool JSON, unknown tool, empty choices). Prints the
+records by status and error class, retries, and unhandled exceptions (exceptions that escaped
+the runner or reached the event loop's handler). Last line: records=<n> unhandled=<n>.
+
+    python bench/faults.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orchlab.devserver import FAULTS, FakeOpenAIServer  # noqa: E402
+from orchlab.runner import ExperimentSpec, arun_experiment  # noqa: E402
+from orchlab.store import Store  # noqa: E402
+
+RUNS, CONCURRENCY, FAULT_RATE = 1000, 50, 0.10
+INPUTS = ["dana-acme", "li-northwind"]  # 2 inputs x 2 forms x 250 repetitions = 1,000 runs
+
+
+async def run(store: Store, base_url: str, unhandled: list[str]) -> Any:
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, ctx: unhandled.append(str(ctx.get("message"))))
+    spec = ExperimentSpec("sales_email", inputs=INPUTS, repetitions=RUNS // (2 * len(INPUTS)),
+                          concurrency=CONCURRENCY,
+                          backend=f"compat:fake-model@{base_url}", timeout_s=60)
+    return await arun_experiment(spec, store)
+
+
+def main() -> None:
+    os.environ.setdefault("ORCHLAB_REQUEST_TIMEOUT_S", "1")
+    rates = {kind: FAULT_RATE / len(FAULTS) for kind in FAULTS}
+    unhandled: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(
+            faults=rates, seed=7, hang_s=2.0, latency_s=0.005) as server:
+        store = Store(Path(tmp) / "faults.sqlite")
+        started = time.monotonic()
+        try:
+            result = asyncio.run(run(store, server.base_url, unhandled))
+        except Exception as exc:  # noqa: BLE001 - counted, that is the point
+            unhandled.append(f"{type(exc).__name__}: {exc}")
+            result = None
+        elapsed = time.monotonic() - started
+        frame = store.load_runs()
+    planned = RUNS
+    print(f"planned={planned} records={len(frame)} in {elapsed:.1f}s; server saw "
+          f"{server.stats.requests} requests, injected {sum(server.stats.faults.values())}: "
+          f"{dict(sorted(server.stats.faults.items()))}")
+    print("by status/error_class:", dict(Counter(
+        f"{s}/{c}" for s, c in zip(frame["status"], frame["error_class"].fillna("-"),
+                                   strict=True)).most_common()))
+    failed = frame[frame["status"] != "ok"]
+    print(f"failed={len(failed)} unclassified={int(failed['error_class'].isna().sum())} "
+          f"other={int((failed['error_class'] == 'other').sum())} "
+          f"retries={int(frame['retries'].sum())} status={result.status if result else None}")
+    for message in unhandled[:5]:
+        print("unhandled:", message)
+    print(f"records={len(frame)} unhandled={len(unhandled)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Why a run failed, in one word the dashboard can group by, and bounded retries for providers.
+
+Classes: rate_limited, server_error, timeout, malformed_output, unknown_tool, max_turns,
+tool_budget, cancelled, config, other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+ERROR_CLASSES = ("rate_limited", "server_error", "timeout", "malformed_output", "unknown_tool",
+                 "max_turns", "tool_budget", "cancelled", "config", "other")
+
+T = TypeVar("T")
+
+
+def classify(error: BaseException | None, status: str) -> str | None:
+    """The error class of a finished run (None for a run that ended normally)."""
+    if status == "ok" or error is None:
+        return None
+    if status in ("timeout", "cancelled"):
+        return status
+    return _by_type(error) or "other"
+
+
+def _by_type(error: BaseException) -> str | None:
+    import openai
+    from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
+
+    from orchlab.backends import BackendError
+    from orchlab.scenario import ToolBudgetExceeded
+
+    table: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
+        (openai.RateLimitError, "rate_limited"),
+        (openai.APITimeoutError, "timeout"),
+        ((openai.InternalServerError, openai.APIConnectionError), "server_error"),
+        ((openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError,
+          openai.BadRequestError, BackendError), "config"),
+        (MaxTurnsExceeded, "max_turns"),
+        (ToolBudgetExceeded, "tool_budget"),
+        (TimeoutError, "timeout"),
+    ]
+    for types, name in table:
+        if isinstance(error, types):
+            return name
+    if isinstance(error, ModelBehaviorError):
+        return "unknown_tool" if " not found in agent " in str(error) else "malformed_output"
+    if isinstance(error, openai.APIStatusError) and error.status_code >= 500:
+        return "server_error"
+    cause = error.__cause__ or error.__context__
+    return _by_type(cause) if cause is not None and cause is not error else None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded by attempts and by total time; Retry-After is honoured within those bounds."""
+
+    max_retries: int = 4
+    """Retries after the first attempt."""
+    base_delay_s: float = 0.5
+    """First backoff; doubles each retry, with full jitter."""
+    max_delay_s: float = 20.0
+    """Cap on one wait."""
+    max_total_s: float = 60.0
+    """No retry starts once this much time has passed since the first attempt."""
+
+
+RETRY_COUNTER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "orchlab_retry_counter", default=None)
+"""The runner sets a one-element list per run; retries anywhere in the run add to it."""
+
+
+def retryable(error: BaseException) -> bool:
+    """429, 5xx and connection failures are worth another attempt; nothing else is."""
+    import openai
+
+    if isinstance(error, openai.RateLimitError | openai.APIConnectionError):
+        return True
+    return isinstance(error, openai.APIStatusError) and error.status_code >= 500
+
+
+def retry_after_s(error: BaseException) -> float | None:
+    """Seconds from a Retry-After header, if the provider sent one."""
+    response = getattr(error, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
+    """Await `call()`, retrying retryable errors with backoff; counts retries for the run."""
+    started = time.monotonic()
+    for attempt in range(policy.max_retries + 1):
+        try:
+            return await call()
+        except Exception as exc:
+            delay = _next_delay(exc, attempt, policy, time.monotonic() - started)
+            if delay is None:
+                raise
+            counter = RETRY_COUNTER.get()
+            if counter is not None:
+                counter[0] += 1
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _next_delay(
+    error: Exception, attempt: int, policy: RetryPolicy, elapsed: float
+) -> float | None:
+    if not retryable(error) or attempt >= policy.max_retries:
+        return None
+    hinted = retry_after_s(error)
+    backoff = random.uniform(0, min(policy.max_delay_s, policy.base_delay_s * 2**attempt))
+    delay = min(policy.max_delay_s, hinted if hinted is not None else backoff)
+    return None if elapsed + delay > policy.max_total_s else delay
+
