@@ -1,0 +1,95 @@
+"""Overhead of LocalModel over raw llama.cpp on the same Llama instance.
+
+Same prompt, same max_tokens, temperature 0 and a fixed seed, so both sides generate the very
+same tokens; calls are interleaved (alternating which goes first) so machine noise hits both.
+The machine is shared, so the headline figure is timeit-style best-of-N per side; the mean is
+printed too. Run from the project root: `python -m bench.local_model`.
+Last line: `ratio=<ours/raw>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+from agents import ModelSettings, set_trace_processors, trace
+from agents.models.interface import ModelTracing
+
+from orchlab.backends import resolve
+from orchlab.backends.local_model import LocalModel
+
+ROUNDS = 10
+MAX_TOKENS = 192
+SEED = 1234
+PROMPT = (
+    "Write a long, detailed essay about the history of the bicycle, from the first "
+    "draisines to modern racing bikes, with many paragraphs."
+)
+Sample = tuple[str, int, float]
+"""Generated text, completion tokens, wall seconds."""
+
+
+async def ours(model: LocalModel) -> Sample:
+    """One LocalModel.get_response: no tools, so a plain-text final answer."""
+    settings = ModelSettings(max_tokens=MAX_TOKENS, temperature=0.0, extra_args={"seed": SEED})
+    started = time.perf_counter()
+    with trace("bench-local-model"):
+        response = await model.get_response(
+            None, PROMPT, settings, [], None, [], ModelTracing.ENABLED,
+            previous_response_id=None, conversation_id=None, prompt=None,
+        )
+    seconds = time.perf_counter() - started
+    text = "".join(part.text for item in response.output for part in getattr(item, "content", []))
+    return text, response.usage.output_tokens, seconds
+
+
+def raw(model: LocalModel) -> Sample:
+    """One llama-cpp-python create_chat_completion on the same Llama (under its lock)."""
+    started = time.perf_counter()
+    with model.runtime.lock:
+        result: Any = model.runtime.llama.create_chat_completion(
+            messages=[{"role": "user", "content": PROMPT}],
+            max_tokens=MAX_TOKENS,
+            temperature=0.0,
+            seed=SEED,
+        )
+    seconds = time.perf_counter() - started
+    text = str(result["choices"][0]["message"]["content"])
+    return text, int(result["usage"]["completion_tokens"]), seconds
+
+
+def summary(name: str, samples: list[Sample]) -> float:
+    """Print best and mean tokens/s for one side; return the best."""
+    rates = [tokens / seconds for _, tokens, seconds in samples]
+    tokens = {t for _, t, _ in samples}
+    print(f"{name}: completion tokens {sorted(tokens)}, best {max(rates):.1f} tok/s, "
+          f"mean {statistics.mean(rates):.1f} tok/s")
+    return max(rates)
+
+
+async def main() -> None:
+    set_trace_processors([])  # spans are created and timed, nothing is exported
+    started = time.perf_counter()
+    model = resolve("local:smollm2-135m").model_for("bench")
+    assert isinstance(model, LocalModel)
+    print(f"resolve incl. import and load: {time.perf_counter() - started:.2f}s "
+          f"(Llama load {model.runtime.load_seconds:.2f}s)")
+    await ours(model)  # warm-up both paths (page cache, prompt KV cache)
+    raw(model)
+    samples: dict[str, list[Sample]] = {"ours": [], "raw": []}
+    for round_ in range(ROUNDS):
+        for name in ("ours", "raw") if round_ % 2 == 0 else ("raw", "ours"):
+            sample = await ours(model) if name == "ours" else raw(model)
+            samples[name].append(sample)
+            print(f"round {round_} {name:4}: {sample[1]} tokens in {sample[2]:.2f}s "
+                  f"= {sample[1] / sample[2]:.1f} tok/s")
+    same = {s[0] for s in samples["ours"]} == {s[0] for s in samples["raw"]}
+    print(f"identical text on both sides: {same}")
+    best_ours, best_raw = summary("ours", samples["ours"]), summary("raw", samples["raw"])
+    print(f"ratio={best_ours / best_raw:.3f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

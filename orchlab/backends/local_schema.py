@@ -1,0 +1,126 @@
+"""Small JSON-schema helpers for the embedded model: inline refs, shrink for prompts, validate.
+
+The validator covers the subset tool schemas use (type, enum, const, properties, required,
+additionalProperties, items, anyOf/oneOf) so the local backend needs no `jsonschema` dependency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+REF_PREFIXES = ("#/$defs/", "#/definitions/")
+PROMPT_NOISE = {"title", "additionalProperties", "$defs", "definitions", "$schema", "strict"}
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace local `$ref`s by their definitions, so the schema can be embedded anywhere."""
+    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    return _inline(schema, defs, ())
+
+
+def _inline(node: Any, defs: dict[str, Any], stack: tuple[str, ...]) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, defs, stack) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(REF_PREFIXES):
+        name = ref.split("/")[-1]
+        if name in stack or name not in defs:  # recursive or unknown: accept any object
+            return {"type": "object"}
+        merged = {**defs[name], **{k: v for k, v in node.items() if k != "$ref"}}
+        return _inline(merged, defs, (*stack, name))
+    return {
+        key: _inline(value, defs, stack)
+        for key, value in node.items()
+        if key not in ("$defs", "definitions")
+    }
+
+
+def compact(schema: Any) -> Any:
+    """The schema without keys that cost prompt tokens and tell a small model nothing."""
+    if isinstance(schema, list):
+        return [compact(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: (compact(value) if key != "properties" else _compact_props(value))
+        for key, value in schema.items()
+        if key not in PROMPT_NOISE
+    }
+
+
+def _compact_props(properties: Any) -> Any:
+    if not isinstance(properties, dict):
+        return properties
+    return {name: compact(sub) for name, sub in properties.items()}
+
+
+def schema_error(value: Any, schema: dict[str, Any], path: str) -> str | None:
+    """Why `value` does not match `schema` (first problem found), or None when it does."""
+    alternatives = schema.get("anyOf") or schema.get("oneOf")
+    if alternatives:
+        errors = [schema_error(value, alt, path) for alt in alternatives]
+        return None if None in errors else f"{path}: matches none of the allowed forms"
+    if "const" in schema and value != schema["const"]:
+        return f"{path}: expected {schema['const']!r}, got {value!r}"
+    if "enum" in schema and value not in schema["enum"]:
+        return f"{path}: {value!r} is not one of {schema['enum']!r}"
+    type_error = _type_error(value, schema.get("type"), path)
+    if type_error:
+        return type_error
+    if isinstance(value, dict):
+        return _object_error(value, schema, path)
+    if isinstance(value, list):
+        return _array_error(value, schema, path)
+    return None
+
+
+def _type_error(value: Any, expected: Any, path: str) -> str | None:
+    if expected is None:
+        return None
+    names = expected if isinstance(expected, list) else [expected]
+    for name in names:
+        python_types = _JSON_TYPES.get(name, (object,))
+        is_bool = isinstance(value, bool)
+        if isinstance(value, python_types) and (name == "boolean" or not is_bool):
+            return None
+    return f"{path}: expected {' or '.join(names)}, got {type(value).__name__} {value!r}"
+
+
+def _object_error(value: dict[str, Any], schema: dict[str, Any], path: str) -> str | None:
+    properties: dict[str, Any] = schema.get("properties", {})
+    for key in schema.get("required", []):
+        if key not in value:
+            return f"{path}: missing required property {key!r}"
+    for key, item in value.items():
+        if key in properties:
+            error = schema_error(item, properties[key], f"{path}.{key}")
+            if error:
+                return error
+        elif schema.get("additionalProperties") is False:
+            return f"{path}: unexpected property {key!r}"
+    return None
+
+
+def _array_error(value: list[Any], schema: dict[str, Any], path: str) -> str | None:
+    if len(value) < schema.get("minItems", 0):
+        return f"{path}: needs at least {schema['minItems']} items"
+    if "maxItems" in schema and len(value) > schema["maxItems"]:
+        return f"{path}: allows at most {schema['maxItems']} items"
+    items = schema.get("items")
+    if isinstance(items, dict):
+        for index, item in enumerate(value):
+            error = schema_error(item, items, f"{path}[{index}]")
+            if error:
+                return error
+    return None
