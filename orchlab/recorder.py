@@ -85,10 +85,10 @@ def install_recorder() -> Recorder:
     """The process-wide recorder, installed on first use; later calls return the same one."""
     global _recorder
     with _install_lock:
-        if _recorder is None:
+        if _recorder is None or not _still_installed(_recorder):
             from agents import set_trace_processors, set_tracing_disabled
 
-            recorder = Recorder()
+            recorder = _recorder or Recorder()
             processors: list[TracingProcessor] = [recorder]
             if config.export_openai_traces():
                 from agents.tracing import default_exporter
@@ -99,6 +99,19 @@ def install_recorder() -> Recorder:
             set_tracing_disabled(False)
             _recorder = recorder
         return _recorder
+
+
+def _still_installed(recorder: Recorder) -> bool:
+    """Whether other code replaced the SDK's processors since we installed ours.
+
+    `set_trace_processors` elsewhere (a notebook, another library) would silently stop the
+    recording; the runner calls install_recorder() for every run, so it is put back.
+    """
+    from agents.tracing import get_trace_provider
+
+    multi = getattr(get_trace_provider(), "_multi_processor", None)
+    processors = getattr(multi, "_processors", None)
+    return processors is None or recorder in processors
 
 
 def to_records(spans: list[Span[Any]], run_start: datetime, run_end: datetime) -> list[SpanRecord]:

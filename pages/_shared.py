@@ -89,12 +89,14 @@ def sidebar() -> None:
 def _backend_options() -> dict[str, str]:
     options: dict[str, str] = {}
     default = backends.default_backend_id()
-    if default != backends.LOCAL_DEFAULT:
+    if default not in (backends.LOCAL_DEFAULT, backends.OPENAI_DEFAULT):
         options[f"Configured: {default}"] = default
     options["Embedded model (offline)"] = backends.LOCAL_DEFAULT
     if config.env("OPENAI_API_KEY"):
         options["OpenAI"] = f"openai:{OPENAI_DEFAULT_MODEL}"
     options["OpenAI-compatible server"] = "compat:"
+    if default == backends.OPENAI_DEFAULT:  # a key and nothing else configured: OpenAI first
+        options = {"OpenAI": default, **options}
     return options
 
 

@@ -69,8 +69,10 @@ def test_backends_that_cannot_start_say_what_to_set(backend_id: str, needle: str
 
 def test_default_backend_is_local_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_backend_id() == "local:smollm2-135m"
-    monkeypatch.setenv("ORCHLAB_BACKEND", "openai:gpt-4.1-mini")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert default_backend_id() == "openai:gpt-4.1-mini"
+    monkeypatch.setenv("ORCHLAB_BACKEND", "compat:llama3.2@http://127.0.0.1:11434/v1")
+    assert default_backend_id() == "compat:llama3.2@http://127.0.0.1:11434/v1"
 
 
 def test_the_network_guard_blocks_remote_hosts() -> None:

@@ -18,6 +18,7 @@ from agents import (
     Agent,
     ModelSettings,
     Runner,
+    add_trace_processor,
     function_tool,
     set_trace_processors,
 )
@@ -30,6 +31,7 @@ from openai.types.responses import ResponseFunctionToolCall
 from pydantic import BaseModel
 
 from orchlab.backends import Backend, BackendError, resolve
+from orchlab.recorder import install_recorder
 
 FAST = ModelSettings(max_tokens=96, temperature=0.2, extra_args={"seed": 7})
 
@@ -69,9 +71,9 @@ def backend() -> Backend:
 @pytest.fixture
 def generations() -> Iterator[GenerationCollector]:
     collector = GenerationCollector()
-    set_trace_processors([collector])
+    add_trace_processor(collector)
     yield collector
-    set_trace_processors([])
+    set_trace_processors([install_recorder()])  # drop the collector, keep the recorder
 
 
 @function_tool

@@ -121,3 +121,12 @@ def test_llm_flow_that_sends_twice_is_recorded_not_hidden(store: Store) -> None:
     assert record.outcome["emails_sent"] == 2
     assert record.outcome["success"] is False
     assert record.path.endswith("send_email > send_email")
+
+
+def test_recording_survives_other_code_replacing_the_trace_processors(store: Store) -> None:
+    from agents import set_trace_processors
+
+    set_trace_processors([])  # e.g. a notebook or another library resetting tracing
+    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"])
+    record = run_experiment(spec, store, backend=sales_backend()).records[0]
+    assert record.llm_calls == 4 and record.path == CODE_PATH

@@ -84,9 +84,15 @@ def resolve(backend_id: str) -> Backend:
     return factory(rest.strip())
 
 
+OPENAI_DEFAULT = "openai:gpt-4.1-mini"
+
+
 def default_backend_id() -> str:
-    """ORCHLAB_BACKEND (env or .env) when set, otherwise the embedded offline model."""
-    return config.env(config.ENV_BACKEND) or LOCAL_DEFAULT
+    """ORCHLAB_BACKEND (env or .env), else OpenAI when a key is set, else the embedded model."""
+    configured = config.env(config.ENV_BACKEND)
+    if configured:
+        return configured
+    return OPENAI_DEFAULT if config.env("OPENAI_API_KEY") else LOCAL_DEFAULT
 
 
 def is_local_id(backend_id: str) -> bool:
