@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from orchlab.analysis import agent_means
+from orchlab.analysis import agent_means, box_stats
 from orchlab.records import SpanRecord
 
 KIND_COLORS = {"agent": "#4C78A8", "function": "#F58518", "generation": "#54A24B",
@@ -30,12 +30,22 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
 
 
 def latency_box(runs: pd.DataFrame, by: str = "form") -> go.Figure:
-    """Wall time per run: box with every run as a point."""
-    every = len(runs) <= MAX_POINTS
-    fig = px.box(runs, x=by, y="wall_ms", color=by, points="all" if every else "outliers",
-                 color_discrete_map=FORM_COLORS, hover_data=["run_id", "input_id", "status"],
-                 labels={"wall_ms": "wall time (ms)"})
-    return _layout(fig, "Latency per run" + ("" if every else " (outliers shown)"))
+    """Wall time per run: box with every run as a point; quartiles + outliers when many."""
+    if len(runs) <= MAX_POINTS:
+        fig = px.box(runs, x=by, y="wall_ms", color=by, points="all",
+                     color_discrete_map=FORM_COLORS, hover_data=["run_id", "input_id", "status"],
+                     labels={"wall_ms": "wall time (ms)"})
+        return _layout(fig, "Latency per run")
+    fig = go.Figure()
+    for row in box_stats(runs, "wall_ms", by).itertuples(index=False):
+        name, color = str(getattr(row, by)), FORM_COLORS.get(str(getattr(row, by)))
+        fig.add_trace(go.Box(name=name, x=[name], q1=[row.q1], median=[row.median], q3=[row.q3],
+                             lowerfence=[row.lowerfence], upperfence=[row.upperfence],
+                             marker_color=color, showlegend=True))
+        fig.add_trace(go.Scatter(x=[name] * len(row.outliers), y=row.outliers, mode="markers",
+                                 marker={"color": color, "size": 4}, showlegend=False))
+    fig.update_yaxes(title="wall time (ms)")
+    return _layout(fig, f"Latency per run ({len(runs):,} runs: quartiles and outliers)")
 
 
 def latency_ecdf(runs: pd.DataFrame, by: str = "form") -> go.Figure:

@@ -120,3 +120,23 @@ def test_agent_means_divide_by_runs_in_the_group() -> None:
         "agent": ["w", "p", "w", "m"], "tokens": [10, 4, 30, 7]})
     means = agent_means(breakdown, "tokens").set_index(["form", "agent"])["tokens"]
     assert means[("code", "w")] == 20 and means[("code", "p")] == 2 and means[("llm", "m")] == 7
+
+
+def test_box_stats_are_tukey_quartiles_fences_and_outliers() -> None:
+    from orchlab.analysis import box_stats
+
+    runs = pd.DataFrame({"form": ["code"] * 9, "wall_ms": [1, 2, 3, 4, 5, 6, 7, 8, 100.0]})
+    row = box_stats(runs, "wall_ms").iloc[0]
+    assert (row["q1"], row["median"], row["q3"]) == (3.0, 5.0, 7.0)
+    assert (row["lowerfence"], row["upperfence"]) == (1.0, 8.0)  # fences clipped to data
+    assert row["outliers"] == [100.0]
+
+
+def test_large_latency_box_draws_quartiles_not_every_point() -> None:
+    from orchlab.figures import MAX_POINTS, latency_box
+
+    runs = synthetic_runs(MAX_POINTS, 10)
+    fig = latency_box(runs)
+    boxes = [t for t in fig.data if t.type == "box"]
+    assert len(boxes) == 2 and boxes[0].q1 is not None
+    assert sum(len(t.y or []) for t in fig.data) < len(runs)  # outliers only
