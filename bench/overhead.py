@@ -1,6 +1,6 @@
 """What the harness costs per run next to the bare SDK, on a zero-latency scripted model.
 
-Variants, interleaved run by run (order rotated each round), both forms, same inputs. All
+Variants, interleaved run by run (order shuffled each round), both forms, same inputs. All
 three build fresh agents with `build_agents` and run the same flow
 (`scenario.flows[form](input, FlowEnv(...))`) on the same scripts:
 
@@ -8,10 +8,11 @@ three build fresh agents with `build_agents` and run the same flow
   with the SDK's tracing on, which is its default, but with no processor
   (`set_trace_processors([])`): the SDK still creates its spans, nothing receives or exports
   them; the flow runs inside one `trace()` as ours does. Models are plain
-  `agents.testing.ScriptedModel(emit_traces=True)`, which open a generation span per call as
-  the SDK's own OpenAI models do. No recorder, no TracedModel, no
-  metrics, no outcome check, no store. Span creation belongs to the SDK, not to us: a bare SDK
-  user pays it unless they opt out of tracing, and our recorder adds no span of its own.
+  `agents.testing.ScriptedModel(emit_traces=True)`, which open one generation span per call
+  as the SDK's own OpenAI models do (but without input, output or usage on it). No recorder,
+  no TracedModel, no metrics, no outcome check, no store. Span creation belongs to the SDK,
+  not to us: a bare SDK user pays it unless they opt out of tracing, and our recorder adds no
+  span of its own.
 - `bare_off` (a stricter floor, printed for reference): the same with tracing disabled
   (`set_tracing_disabled(True)`: no-op spans) and `emit_traces=False`. full/bare_off is the
   whole price of having a trace at all, the SDK's span creation included.
@@ -36,6 +37,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import random
 import statistics
 import sys
 import tempfile
@@ -46,6 +49,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+os.environ["ORCHLAB_EXPORT_OPENAI_TRACES"] = "0"  # never export traces: no network
 
 import sales_scripts  # noqa: E402
 from agents import set_trace_processors, set_tracing_disabled, trace  # noqa: E402
@@ -96,21 +100,25 @@ class Bench:
     async def bare(self, form: str, input_id: str, rep: int) -> None:
         set_trace_processors([])
         try:
-            agents = build_agents(self.defs, self.scenario.tools(), self.plain)
-            env = FlowEnv(agents, RunDeps(), self.ctx.spec.max_turns)
             with trace(f"bare:{form}"):  # one trace per run, as ours: the same span tree
-                await self.scenario.flows[form](self.scenario.input(input_id), env)
+                await self._flow(form, input_id, self.plain)
         finally:
             set_trace_processors([self.recorder])
 
     async def bare_off(self, form: str, input_id: str, rep: int) -> None:
         set_tracing_disabled(True)
         try:
-            agents = build_agents(self.defs, self.scenario.tools(), self.plain_off)
-            env = FlowEnv(agents, RunDeps(), self.ctx.spec.max_turns)
-            await self.scenario.flows[form](self.scenario.input(input_id), env)
+            await self._flow(form, input_id, self.plain_off)
         finally:
             set_tracing_disabled(False)
+
+    async def _flow(self, form: str, input_id: str, backend: Backend) -> None:
+        agents = build_agents(self.defs, self.scenario.tools(), backend)
+        deps = RunDeps()
+        env = FlowEnv(agents, deps, self.ctx.spec.max_turns)
+        await self.scenario.flows[form](self.scenario.input(input_id), env)
+        if len(deps.outbox) != 1:
+            raise RuntimeError(f"bare {form} run sent {len(deps.outbox)} emails, not 1")
 
     async def full(self, form: str, input_id: str, rep: int) -> None:
         record = await execute_run(PlannedRun(form, input_id, rep), self.ctx)
@@ -130,16 +138,22 @@ async def timed(fn: Callable[[str, str, int], Awaitable[None]], *args: Any) -> S
 
 
 async def measure(bench: Bench, runs: int) -> dict[tuple[str, str], list[Sample]]:
-    """`runs` runs per variant and form, interleaved; the first round is a discarded warm-up."""
+    """`runs` runs per variant and form, interleaved; the first round is a discarded warm-up.
+
+    Each round runs every (variant, form) once in a shuffled order (seeded): a fixed rotation
+    would repeat the same allocation pattern every round, and the garbage collector's
+    collections would then keep landing on the same variant.
+    """
+    rng = random.Random(7)
     inputs = [i.id for i in bench.scenario.inputs]
     samples: dict[tuple[str, str], list[Sample]] = {(v, f): [] for v in VARIANTS for f in FORMS}
     for rep in range(runs + 1):
-        for form in FORMS:
-            shift = rep % len(VARIANTS)
-            for variant in VARIANTS[shift:] + VARIANTS[:shift]:
-                sample = await timed(getattr(bench, variant), form, inputs[rep % len(inputs)], rep)
-                if rep:
-                    samples[(variant, form)].append(sample)
+        order = [(v, f) for v in VARIANTS for f in FORMS]
+        rng.shuffle(order)
+        for variant, form in order:
+            sample = await timed(getattr(bench, variant), form, inputs[rep % len(inputs)], rep)
+            if rep:
+                samples[(variant, form)].append(sample)
     return samples
 
 

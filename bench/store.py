@@ -1,6 +1,6 @@
 """Store throughput: 10,000 runs with their spans written, then loaded into a DataFrame.
 
-Runs are `bench/synthetic.py`'s (12 spans and one outbox message each), written one
+Runs are `bench/synthetic.py`'s (8 spans and one outbox message each), written one
 `Store.save_run` transaction at a time as the runner commits them. The load is the
 dashboard's `Store.load_runs()` (all runs, outcome and per_agent parsed). Load timings are
 interleaved with a floor: the same SELECT fetched by plain sqlite3 with no DataFrame and no
