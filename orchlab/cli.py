@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from orchlab import analysis, export, pricing
 from orchlab.agentdefs import AgentDefError
 from orchlab.backends import BackendError, default_backend_id, resolve
+from orchlab.records import ExperimentRecord
 from orchlab.runner import (
     CancelToken,
     ExperimentResult,
@@ -26,7 +27,13 @@ from orchlab.runner import (
 from orchlab.scenario import ScenarioError
 from orchlab.store import Store, StoreError
 
-USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError)
+
+class UnknownExperiment(LookupError):
+    """No experiment, or more than one, matches the id or prefix given."""
+
+
+USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError,
+               UnknownExperiment)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,15 +138,20 @@ def _report(store: Store, result: ExperimentResult) -> int:
 
 
 def _resume(args: argparse.Namespace, store: Store) -> int:
-    exp = store.get_experiment(args.experiment_id)
-    if exp is None:
-        raise ScenarioError(f"No single experiment matches {args.experiment_id!r}; "
-                            "see `python -m orchlab list`.")
+    exp = _experiment(store, args.experiment_id)
     before = store.count_runs(exp.experiment_id)
     result = resume_experiment(exp.experiment_id, store, on_progress=_progress)
     print(f"resumed: {len(result.records)} missing runs executed ({before} were kept)",
           file=sys.stderr)
     return _report(store, result)
+
+
+def _experiment(store: Store, experiment_id: str) -> ExperimentRecord:
+    exp = store.get_experiment(experiment_id)
+    if exp is None:
+        raise UnknownExperiment(f"No single experiment matches {experiment_id!r}; "
+                                "see `python -m orchlab list`.")
+    return exp
 
 
 def _list(store: Store) -> int:
@@ -151,10 +163,7 @@ def _list(store: Store) -> int:
 
 
 def _export(args: argparse.Namespace, store: Store) -> int:
-    exp = store.get_experiment(args.experiment_id)
-    if exp is None:
-        raise ScenarioError(f"No single experiment matches {args.experiment_id!r}; "
-                            "see `python -m orchlab list`.")
+    exp = _experiment(store, args.experiment_id)
     text = (export.to_csv if args.format == "csv" else export.to_json)(store, exp.experiment_id)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
