@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from orchlab import config
+from orchlab.backends import is_local_id
 from orchlab.records import SpanRecord
 
 
@@ -35,7 +36,7 @@ def generation_cost(
     if override is not None:
         per_in, per_out = override
         return (input_tokens * per_in + output_tokens * per_out) / 1_000_000
-    if backend_id.startswith("local:"):
+    if is_local_id(backend_id):
         return 0.0
     return _genai_price(model, _provider(backend_id), input_tokens, output_tokens, cached_tokens)
 
@@ -46,7 +47,7 @@ def price_label(backend_id: str, model: str) -> str:
     if override is not None:
         per_in, per_out = override
         return f"user price ${per_in:g}/${per_out:g} per MTok"
-    if backend_id.startswith("local:"):
+    if is_local_id(backend_id):
         return "local, $0"
     known = _genai_price(model, _provider(backend_id), 1_000_000, 0, 0) is not None
     return "genai-prices" if known else "unknown price"

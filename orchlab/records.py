@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -127,17 +127,6 @@ class RunRecord:
     """The run's spans in start order."""
     outbox: list[OutboxMessage] = field(default_factory=list)
     """Emails the run 'sent' into the sandbox."""
-
-    def to_dict(self, *, with_spans: bool = True) -> dict[str, Any]:
-        """JSON-ready dict (timestamps as ISO 8601)."""
-        data = asdict(self)
-        data["started_at"] = self.started_at.isoformat()
-        data["outbox"] = [
-            {**asdict(m), "created_at": m.created_at.isoformat()} for m in self.outbox
-        ]
-        if not with_spans:
-            data.pop("spans")
-        return data
 
 
 @dataclass

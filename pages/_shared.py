@@ -78,7 +78,7 @@ def sidebar() -> None:
     st.session_state["sidebar_backend_id"] = backend_id
     model = backend_id.partition(":")[2].rpartition("@")[0] or backend_id.partition(":")[2]
     bar.caption(f"`{backend_id}` · price: {pricing.price_label(backend_id, model)}")
-    if backend_id.startswith("local:"):
+    if backends.is_local_id(backend_id):
         bar.caption("The embedded model runs in-process, one request at a time.")
     if not config.env("OPENAI_API_KEY"):
         bar.caption("OpenAI: set OPENAI_API_KEY (environment or .env) to enable it.")

@@ -30,7 +30,6 @@ from orchlab.scenario import (
 from scenarios import _kb, _tickets
 from scenarios._common import (
     BUDGET_EXCEEDED,
-    ToolBudgetExceeded,
     charge_tool_budget,
     function_calls,
     matches_groups,
@@ -201,10 +200,7 @@ async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
 
 async def llm_flow(item: ScenarioInput, env: FlowEnv) -> str:
     """The troubleshooter decides; a spent tool budget ends the run (see RunEndingError)."""
-    answer = await env.run(TROUBLESHOOTER, brief(item))
-    if env.deps.artifacts.get(BUDGET_EXCEEDED):  # a handler somewhere swallowed the error
-        raise ToolBudgetExceeded(f"tool budget of {TOOL_BUDGET} calls exceeded")
-    return answer
+    return await env.run(TROUBLESHOOTER, brief(item))
 
 
 # -- outcome ---------------------------------------------------------------------------------
