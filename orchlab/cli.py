@@ -26,6 +26,7 @@ from orchlab.runner import (
 )
 from orchlab.scenario import ScenarioError
 from orchlab.store import Store, StoreError
+from orchlab.workers import WorkerError
 
 
 class UnknownExperiment(LookupError):
@@ -33,7 +34,7 @@ class UnknownExperiment(LookupError):
 
 
 USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError,
-               UnknownExperiment)
+               UnknownExperiment, WorkerError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--forms", default="code,llm", help="comma-separated forms (default both)")
     run.add_argument("--repeat", type=int, default=1, help="repetitions per form and input")
     run.add_argument("--concurrency", type=int, default=4, help="runs in flight at once")
+    run.add_argument("--workers", type=int, default=1, help="processes sharing the runs, one "
+                     "event loop each: up to one per core for a fast server at high concurrency "
+                     "(openai:, compat:, litellm: only)")
     run.add_argument("--backend", default=None, help="backend id, e.g. local:smollm2-135m, "
                      "openai:gpt-4.1-mini, compat:<model>@<base_url> (default: $ORCHLAB_BACKEND "
                      "or the embedded model)")
@@ -104,7 +108,7 @@ def _run(args: argparse.Namespace, store: Store) -> int:
         scenario=args.scenario, forms=[f.strip() for f in args.forms.split(",") if f.strip()],
         inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
         backend=args.backend or default_backend_id(), timeout_s=args.timeout,
-        max_turns=args.max_turns, tool_budget=args.tool_budget,
+        max_turns=args.max_turns, tool_budget=args.tool_budget, workers=args.workers,
         model_settings={k: v for k, v in settings.items() if v is not None},
     )
     prepare(spec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab import runner
+from orchlab import runner, workers
 from orchlab.backends import BackendError
 from orchlab.findings import label, title
 from orchlab.jobs import ExperimentJob, JobSnapshot
@@ -39,6 +39,11 @@ with st.form("run_form"):
                               key="run_reps")
     concurrency = right.number_input("Concurrency", 1, runner.MAX_CONCURRENCY, 4,
                                      key="run_concurrency")
+    n_workers = right.number_input(
+        "Worker processes", 1, workers.MAX_WORKERS, 1, key="run_workers",
+        help="Spread the runs over processes, one event loop each (OpenAI and compatible "
+             f"servers only). Helps when a fast server keeps one process busy; this machine "
+             f"has {workers.cpu_count()} cores.")
     temperature = right.slider("Temperature (overrides every agent)", 0.0, 2.0, 0.7, 0.1,
                                key="run_temperature")
     max_turns = right.number_input("max_turns", 1, 50, 10, key="run_max_turns")
@@ -54,13 +59,14 @@ if submitted and not (job and not job.snapshot().finished):
         scenario=name, forms=forms, inputs=[input_labels[c] for c in chosen] or None,
         repetitions=int(reps), concurrency=int(concurrency), backend=backend_id(),
         model_settings={"temperature": temperature, "max_tokens": int(max_tokens) or None},
-        max_turns=int(max_turns), tool_budget=int(tool_budget),
+        max_turns=int(max_turns), tool_budget=int(tool_budget), workers=int(n_workers),
         agent_overrides=store.load_variant(name, variant) if variant != "original" else {},
         variant=None if variant == "original" else variant,
     )
     try:
         runner.prepare(spec)
-        job = ExperimentJob(spec, store, backend=get_backend(spec.backend)).start()
+        backend = runner.check_backend(spec, get_backend(spec.backend))
+        job = ExperimentJob(spec, store, backend=backend).start()
         st.session_state["run_job"] = job
     except (BackendError, LookupError, ValueError) as exc:
         st.error(str(exc))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,43 +11,21 @@ import pytest
 
 from orchlab.store import Store
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
+NETGUARD = str(Path(__file__).parent / "netguard")
+sys.path.insert(0, NETGUARD)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (NETGUARD, os.environ.get("PYTHONPATH")) if p
+)  # set before any subprocess or fork server starts, so each one imports the guard
 
+import orchlab_netguard  # noqa: E402 - installs the loopback-only guard in this process
 
-class RemoteCallBlocked(AssertionError):
-    """Raised when code under test tries to reach a remote host."""
-
-
-def _is_loopback(address: object) -> bool:
-    if isinstance(address, (str, bytes)):  # AF_UNIX path
-        return True
-    host = address[0] if isinstance(address, tuple) else address
-    if host in ("localhost", "") or host is None:
-        return True
-    try:
-        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _guarded_connect(self: socket.socket, address: object) -> None:
-    if not _is_loopback(address):
-        raise RemoteCallBlocked(f"test tried to reach a remote host: {address!r}")
-    _real_connect(self, address)  # type: ignore[arg-type]
-
-
-def _guarded_connect_ex(self: socket.socket, address: object) -> int:
-    if not _is_loopback(address):
-        raise RemoteCallBlocked(f"test tried to reach a remote host: {address!r}")
-    return _real_connect_ex(self, address)  # type: ignore[arg-type]
+RemoteCallBlocked = orchlab_netguard.RemoteCallBlocked
 
 
 @pytest.fixture(autouse=True)
 def no_remote_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fail any attempt to open a connection beyond 127.0.0.0/8 (e.g. a real remote model)."""
-    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    """No real remote model: loopback-only sockets (here and in subprocesses), no key."""
+    assert orchlab_netguard.installed(), "a test removed the loopback-only socket guard"
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("ORCHLAB_BACKEND", raising=False)
     monkeypatch.setenv("ORCHLAB_EXPORT_OPENAI_TRACES", "0")

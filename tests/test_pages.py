@@ -138,3 +138,29 @@ def test_resume_from_history_runs_only_the_missing_runs(app_env: Path) -> None:
     assert job.snapshot().total == 3
     assert store.count_runs(first.experiment_id) == 4
     assert store.get_experiment(first.experiment_id).status == "completed"
+
+
+def test_workers_with_an_in_process_backend_are_refused_before_anything_runs(
+    app_env: Path,
+) -> None:
+    at = fresh_app()
+    at.number_input(key="run_workers").set_value(2)
+    next(b for b in at.button if b.label == "Run").click().run()
+    assert any("workers > 1 needs a backend" in e.value for e in at.error)
+    assert "run_job" not in at.session_state
+    assert Store(app_env).list_experiments() == []
+
+
+def test_the_run_page_spreads_runs_over_workers(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchlab.devserver import FakeOpenAIServer
+
+    with FakeOpenAIServer(latency_s=0.0) as server:
+        monkeypatch.setenv("ORCHLAB_BACKEND", f"compat:fake-model@{server.base_url}")
+        at = fresh_app()
+        at.number_input(key="run_workers").set_value(2)
+        experiment_id = run_experiment_on_run_page(at)
+    result = at.session_state["run_job"].snapshot().result
+    assert result.worker_cpu_s > 0 and len(result.records) == 4
+    assert Store(app_env).count_runs(experiment_id) == 4

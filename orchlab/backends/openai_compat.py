@@ -48,7 +48,8 @@ def openai_backend(model: str) -> Backend:
     base_url = config.env("OPENAI_BASE_URL") or "https://api.openai.com/v1"
     _probe_server(model, base_url.rstrip("/"), key, key_name="OPENAI_API_KEY")
     shared = _chat_model(model, key, base_url)
-    return Backend(id=f"openai:{model}", model_name=model, make_model=lambda _agent: shared)
+    return Backend(id=f"openai:{model}", model_name=model, make_model=lambda _agent: shared,
+                   remote=True)
 
 
 def compat_backend(rest: str) -> Backend:
@@ -62,7 +63,8 @@ def compat_backend(rest: str) -> Backend:
     _probe_server(model, base_url.rstrip("/"), key)
     shared = _chat_model(model, key, base_url.rstrip("/"))
     return Backend(
-        id=f"compat:{model}@{base_url}", model_name=model, make_model=lambda _agent: shared
+        id=f"compat:{model}@{base_url}", model_name=model, make_model=lambda _agent: shared,
+        remote=True,
     )
 
 
@@ -75,7 +77,8 @@ def litellm_backend(model: str) -> Backend:
             "LiteLLM is not installed: run pip install 'openai-agents[litellm]'."
         ) from exc
     shared = LitellmModel(model=model)
-    return Backend(id=f"litellm:{model}", model_name=model, make_model=lambda _agent: shared)
+    return Backend(id=f"litellm:{model}", model_name=model, make_model=lambda _agent: shared,
+                   remote=True)
 
 
 def _chat_model(model: str, key: str, base_url: str | None) -> Model:
