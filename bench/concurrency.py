@@ -8,7 +8,8 @@ K = 1, 10 and 50, in these variants, rotating which goes first at each round:
 - `fullxW` (K=10, 50): the same with `workers=W`, W = the cores this process may use: the
   runs spread over W worker processes, the parent storing what they send.
 - `bare`: the same plan, flows and K (an asyncio.Semaphore) on the bare SDK: agents from
-  `build_agents`, one `trace()` per run, SDK tracing on with no processor, no store.
+  `build_agents` once per experiment (as ours, and as an SDK user would), one `trace()` per
+  run, SDK tracing on with no processor, no store.
 
 The fake server runs in its own process (`python -c` starting `FakeOpenAIServer`): in ours it
 would share our GIL, and at K=50 its request threads would be counted as our overhead.
@@ -31,7 +32,10 @@ The CPU floor: no scheduler finishes before (client + server CPU) / cores. The l
 last puts that floor at K=50 next to the ideal, i.e. whether 1.15 is reachable on this machine
 at all. Last line: wall/ideal at K=50 of the faster full variant. Target: <= 1.15.
 
-    python bench/concurrency.py [--runs 200] [--k1-runs 40]
+    python bench/concurrency.py [--runs 200] [--k1-runs 40] [--latency 0.1] [--k 1,10,50]
+
+`--latency 1 --k 50` asks the same question of a hosted model's latencies: whether the harness
+keeps up once the model, not the CPU, is the bottleneck.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from orchlab.store import Store  # noqa: E402
 from orchlab.workers import cpu_count  # noqa: E402
 
 LATENCY_S = 0.1
+"""Seconds per call; --latency changes it (before the server starts)."""
 CALLS = {"code": 4, "llm": 6}
 """Model calls per run with the fake server's policy (checked on every recorded run)."""
 DEPTH = {"code": 2, "llm": 4}
@@ -139,6 +144,11 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def set_latency(seconds: float) -> None:
+    global LATENCY_S
+    LATENCY_S = seconds
 
 
 def ideal_makespan(forms: list[str], k: int, calls: dict[str, int]) -> float:
@@ -219,10 +229,10 @@ async def bare_experiment(store: TimedStore, base_url: str, runs: int, k: int) -
     spec = spec_for(backend.id, runs, k)
     scenario, defs, plan = prepare(spec)
     semaphore = asyncio.Semaphore(k)
+    agents = build_agents(defs, scenario.tools(), backend, spec.model_settings)  # once, as ours
 
     async def one(form: str, input_id: str) -> None:
         async with semaphore:
-            agents = build_agents(defs, scenario.tools(), backend, spec.model_settings)
             deps = RunDeps()
             with trace(f"bare:{form}"):
                 await scenario.flows[form](scenario.input(input_id), FlowEnv(
@@ -313,16 +323,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200, help="runs per experiment, K=10, 50")
     parser.add_argument("--k1-runs", type=int, default=40, help="runs per experiment, K=1")
+    parser.add_argument("--latency", type=float, default=LATENCY_S, help="seconds per call")
+    parser.add_argument("--k", default="1,10,50", help="concurrency levels (50 is reported)")
     args = parser.parse_args()
-    levels = [(1, args.k1_runs, 2), (10, args.runs, 3), (50, args.runs, 3)]
-    print(f"runs per experiment: K=1 {args.k1_runs} (2 rounds), K=10 and K=50 {args.runs} "
-          f"(3 rounds each); a round runs each variant once, rotating which goes first: this "
-          f"machine's speed drifts by 10-20% within a minute. Workers: {CORES} (cores usable)")
-    if args.k1_runs < args.runs:
-        print(f"K=1 uses {args.k1_runs} runs per experiment, not {args.runs}: it is "
-              f"sequential, so its wall is runs x per-run time and {2 * args.k1_runs} runs "
-              f"per variant measure that as well; both variants at {args.runs} would take "
-              f"2.5 of the bench's 5-minute budget")
+    set_latency(args.latency)
+    wanted = {int(k) for k in args.k.split(",")} | {50}
+    levels = [lv for lv in [(1, args.k1_runs, 2), (10, args.runs, 3), (50, args.runs, 3)]
+              if lv[0] in wanted]
+    print(f"{LATENCY_S * 1000:g} ms per call; runs per experiment (rounds): "
+          + ", ".join(f"K={k} {runs} ({rounds})" for k, runs, rounds in levels)
+          + f"; a round runs each variant once, rotating which goes first: this machine's "
+          f"speed drifts by 10-20% within a minute. Workers: {CORES} (cores usable)")
+    if 1 in wanted and args.k1_runs < args.runs:
+        print(f"K=1 uses {args.k1_runs} runs per experiment: it is sequential, so its wall is "
+              f"runs x per-run time, which {2 * args.k1_runs} runs per variant measure as well")
     server = ServerProcess(LATENCY_S)
     try:
         with tempfile.TemporaryDirectory() as tmp:

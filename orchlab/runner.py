@@ -8,11 +8,13 @@ cancel status=cancelled. Runs not yet started when a cancel arrives are never st
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
@@ -251,7 +253,8 @@ async def _run_plan(
         if ctx.spec.workers > 1:
             status, worker_cpu_s = await workers.execute(plan, ctx, commit, cancel)
         else:
-            status, worker_cpu_s = await _execute_plan(plan, ctx, commit, cancel), 0.0
+            with _old_objects_frozen():
+                status, worker_cpu_s = await _execute_plan(plan, ctx, commit, cancel), 0.0
     except workers.WorkerError as exc:
         store.finish_experiment(ctx.experiment_id, "interrupted")
         raise workers.WorkerError(f"{exc}. The {len(records)} finished runs are stored; resume "
@@ -263,6 +266,17 @@ async def _run_plan(
     return ExperimentResult(ctx.experiment_id, status, records, worker_cpu_s)
 
 
+@contextlib.contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Objects alive before the experiment (modules, the SDK, a UI's state) are not its
+    garbage: keep full collections from rescanning them (measured at K=50: 8% less wall)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 @dataclass
 class _RunContext:
     spec: ExperimentSpec
@@ -270,6 +284,18 @@ class _RunContext:
     backend: Backend
     defs: dict[str, AgentDef]
     experiment_id: str
+    _agents: dict[str, Any] | None = None
+
+    def agents(self) -> dict[str, Any]:
+        """SDK agents hold no run state: built once when every run gets the same models (the
+        tool schemas alone cost ~2 ms a run), else fresh per run (e.g. one script each)."""
+        if self._agents is not None:
+            return self._agents
+        built = build_agents(self.defs, self.scenario.tools(), self.backend,
+                             self.spec.model_settings)
+        if self.backend.shared_models:
+            self._agents = built
+        return built
 
 
 async def _execute_plan(
@@ -328,8 +354,7 @@ async def execute_run(planned: PlannedRun, ctx: _RunContext) -> RunRecord:
     output: str | None = None
     status, error = "ok", cast(BaseException | None, None)
     try:
-        agents = build_agents(ctx.defs, ctx.scenario.tools(), ctx.backend, ctx.spec.model_settings)
-        env = FlowEnv(agents, deps, ctx.spec.max_turns)
+        env = FlowEnv(ctx.agents(), deps, ctx.spec.max_turns)
         metadata = {"experiment_id": ctx.experiment_id, "run_id": run_id, "form": planned.form}
         with trace(f"orchlab:{ctx.scenario.name}:{planned.form}", trace_id=run_id,
                    group_id=ctx.experiment_id, metadata=metadata):

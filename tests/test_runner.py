@@ -127,3 +127,22 @@ def test_bad_specs_are_refused_before_anything_runs(store: Store, field, value, 
 
 def test_writer_script_is_consumed_per_run() -> None:
     assert len(writer_script("concise_writer")) == 1
+
+
+def test_agents_are_reused_only_when_every_run_gets_the_same_models() -> None:
+    from agents.testing import ScriptedModel
+
+    from orchlab.backends import Backend
+    from orchlab.runner import _RunContext, prepare
+
+    spec = ExperimentSpec("sales_email", backend="x:y")
+    scenario, defs, _ = prepare(spec)
+    model = ScriptedModel([])
+    shared = Backend(id="x:y", model_name="m", make_model=lambda _n: model, shared_models=True)
+    ctx = _RunContext(spec, scenario, shared, defs, "exp")
+    assert ctx.agents() is ctx.agents()
+    assert ctx.agents()["sales_manager"].model is model
+    fresh = _RunContext(spec, scenario, sales_backend(), defs, "exp")  # one script per run
+    first, second = fresh.agents(), fresh.agents()
+    assert first is not second
+    assert first["picker"].model is not second["picker"].model

@@ -34,6 +34,8 @@ class Backend:
     """Runs on this machine: priced at $0 unless the user sets a price."""
     max_concurrency: int | None = None
     """Upper bound on simultaneous requests (1 for the in-process model); None: no bound."""
+    shared_models: bool = False
+    """make_model hands every run the same Model objects, so a run's agents can be reused."""
     remote: bool = False
     """Talks to a server by id alone, so worker processes can each open it again."""
     notes: list[str] = field(default_factory=list)

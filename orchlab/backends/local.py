@@ -41,6 +41,7 @@ def local_backend(rest: str) -> Backend:
         make_model=lambda _agent: model,
         local=True,
         max_concurrency=1,
+        shared_models=True,
         notes=list(NOTES),
     )
 

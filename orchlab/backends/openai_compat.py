@@ -49,7 +49,7 @@ def openai_backend(model: str) -> Backend:
     _probe_server(model, base_url.rstrip("/"), key, key_name="OPENAI_API_KEY")
     shared = _chat_model(model, key, base_url)
     return Backend(id=f"openai:{model}", model_name=model, make_model=lambda _agent: shared,
-                   remote=True)
+                   remote=True, shared_models=True)
 
 
 def compat_backend(rest: str) -> Backend:
@@ -64,7 +64,7 @@ def compat_backend(rest: str) -> Backend:
     shared = _chat_model(model, key, base_url.rstrip("/"))
     return Backend(
         id=f"compat:{model}@{base_url}", model_name=model, make_model=lambda _agent: shared,
-        remote=True,
+        remote=True, shared_models=True,
     )
 
 
@@ -78,7 +78,7 @@ def litellm_backend(model: str) -> Backend:
         ) from exc
     shared = LitellmModel(model=model)
     return Backend(id=f"litellm:{model}", model_name=model, make_model=lambda _agent: shared,
-                   remote=True)
+                   remote=True, shared_models=True)
 
 
 def _chat_model(model: str, key: str, base_url: str | None) -> Model:
