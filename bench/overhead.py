@@ -17,7 +17,7 @@ three build fresh agents with `build_agents` and run the same flow
   (`set_tracing_disabled(True)`: no-op spans) and `emit_traces=False`. full/bare_off is the
   whole price of having a trace at all, the SDK's span creation included.
 - `full`: our path. `orchlab.runner.execute_run` (recorder installed as the only processor,
-  `TracedModel` generation spans with model, usage, input and output, `asyncio.wait_for`
+  `TracedModel` generation spans with model, usage, input and output, `asyncio.timeout`
   timeout, metrics, outcome check, RunRecord) then `Store.save_run`: one SQLite transaction in
   a temp file (WAL, synchronous=NORMAL, as in production).
 

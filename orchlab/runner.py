@@ -358,8 +358,8 @@ async def execute_run(planned: PlannedRun, ctx: _RunContext) -> RunRecord:
         metadata = {"experiment_id": ctx.experiment_id, "run_id": run_id, "form": planned.form}
         with trace(f"orchlab:{ctx.scenario.name}:{planned.form}", trace_id=run_id,
                    group_id=ctx.experiment_id, metadata=metadata):
-            flow = ctx.scenario.flows[planned.form](item, env)
-            output = await asyncio.wait_for(flow, ctx.spec.timeout_s)
+            async with asyncio.timeout(ctx.spec.timeout_s):  # no extra task, as wait_for makes
+                output = await ctx.scenario.flows[planned.form](item, env)
     except TimeoutError as exc:
         status, error = "timeout", exc
     except asyncio.CancelledError as exc:

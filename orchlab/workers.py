@@ -37,9 +37,12 @@ if TYPE_CHECKING:
 MAX_WORKERS = 32
 POLL_S = 0.5
 JOIN_S = 10.0
-PRELOAD = ["__main__", "orchlab.runner", "orchlab.backends.openai_compat", "agents", "openai"]
+PRELOAD = ["orchlab.runner", "orchlab.backends.openai_compat", "agents", "openai"]
 """Imported once by the fork server, so each worker starts in milliseconds, not seconds.
-`__main__` too: otherwise every worker would re-run the parent's main script on start."""
+
+A worker still imports the parent's main script (as `__mp_main__`, as multiprocessing does
+everywhere but with fork) unless the parent was started with `-m`: a script that starts an
+experiment with workers needs the `if __name__ == "__main__":` guard."""
 
 Commit = Callable[[RunRecord], Awaitable[None]]
 
