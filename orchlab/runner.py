@@ -262,6 +262,10 @@ async def _run_plan(
     except asyncio.CancelledError:
         store.finish_experiment(ctx.experiment_id, "cancelled")
         raise
+    except Exception:
+        with contextlib.suppress(Exception):  # the store itself may be what failed
+            store.finish_experiment(ctx.experiment_id, "interrupted")
+        raise
     store.finish_experiment(ctx.experiment_id, status)
     return ExperimentResult(ctx.experiment_id, status, records, worker_cpu_s)
 

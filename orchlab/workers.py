@@ -111,14 +111,22 @@ async def execute(plan: list[PlannedRun], ctx: _RunContext, commit: Commit,
 def _start(plan: list[PlannedRun], ctx: _RunContext) -> dict[Connection, BaseProcess]:
     mp = _context()
     links: dict[Connection, BaseProcess] = {}
-    for i, (part, k) in enumerate(shards(plan, ctx.spec.workers, ctx.spec.concurrency)):
-        ours, theirs = mp.Pipe()  # one per worker: a killed worker can hold no shared lock
-        job = WorkerJob(ctx.spec, ctx.backend.id, ctx.experiment_id, part, k, dict(os.environ))
-        proc = mp.Process(target=worker_main, args=(job, theirs), name=f"orchlab-worker-{i}",
-                          daemon=True)
-        proc.start()
-        theirs.close()  # else our copy would keep its end open after the worker died
-        links[ours] = proc
+    try:
+        for i, (part, k) in enumerate(shards(plan, ctx.spec.workers, ctx.spec.concurrency)):
+            ours, theirs = mp.Pipe()  # one per worker: a killed worker can hold no shared lock
+            job = WorkerJob(ctx.spec, ctx.backend.id, ctx.experiment_id, part, k,
+                            dict(os.environ))
+            proc = mp.Process(target=worker_main, args=(job, theirs), daemon=True,
+                              name=f"orchlab-worker-{i}")
+            proc.start()
+            theirs.close()  # else our copy would keep its end open after the worker died
+            links[ours] = proc
+    except Exception as exc:  # e.g. out of processes or file descriptors
+        _stop(links)
+        _reap(list(links.values()))
+        raise WorkerError(
+            f"could not start worker processes ({type(exc).__name__}: {exc})"
+        ) from exc
     return links
 
 

@@ -146,3 +146,24 @@ def test_agents_are_reused_only_when_every_run_gets_the_same_models() -> None:
     first, second = fresh.agents(), fresh.agents()
     assert first is not second
     assert first["picker"].model is not second["picker"].model
+
+
+def test_a_store_that_fails_mid_experiment_is_reported_and_leaves_no_running_experiment(
+    store_path: Any,
+) -> None:
+    class FailingStore(Store):
+        saved = 0
+
+        def save_run(self, run: Any) -> None:
+            if self.saved == 2:
+                raise OSError("disk full")
+            super().save_run(run)
+            self.saved += 1
+
+    store = FailingStore(store_path)
+    spec = ExperimentSpec("sales_email", inputs=["dana-acme"], repetitions=3, concurrency=1)
+    with pytest.raises(OSError, match="disk full"):
+        run_experiment(spec, store, backend=sales_backend())
+    experiment = store.list_experiments()[0]
+    assert experiment.status == "interrupted"  # resumable, not stuck as running
+    assert store.count_runs(experiment.experiment_id) == 2
