@@ -216,13 +216,13 @@ async def aresume_experiment(
         raise SpecError(f"Experiment {experiment.experiment_id} is still running.")
     spec = ExperimentSpec(**experiment.spec)
     scenario, defs, plan = prepare(spec)
+    backend = check_backend(spec, backend or resolve(spec.backend))  # before anything changes
     done = store.run_keys(experiment.experiment_id)
     missing = [p for p in plan if (p.form, p.input_id, p.repetition) not in done]
     store.delete_cancelled_runs(experiment.experiment_id)
     experiment.status, experiment.pid, experiment.finished_at = "running", os.getpid(), None
     store.save_experiment(experiment)
-    ctx = _RunContext(spec, scenario, check_backend(spec, backend or resolve(spec.backend)), defs,
-                      experiment.experiment_id)
+    ctx = _RunContext(spec, scenario, backend, defs, experiment.experiment_id)
     return await _run_plan(missing, ctx, store, on_progress, cancel)
 
 

@@ -167,3 +167,18 @@ def test_a_store_that_fails_mid_experiment_is_reported_and_leaves_no_running_exp
     experiment = store.list_experiments()[0]
     assert experiment.status == "interrupted"  # resumable, not stuck as running
     assert store.count_runs(experiment.experiment_id) == 2
+
+
+def test_a_resume_whose_backend_cannot_start_changes_nothing(store: Store) -> None:
+    from orchlab.backends import BackendError
+    from orchlab.runner import resume_experiment
+
+    spec = ExperimentSpec("sales_email", inputs=["dana-acme"], repetitions=1,
+                          backend="compat:m@http://127.0.0.1:9/v1")  # nothing listens there
+    first = run_experiment(spec, store, backend=sales_backend())
+    store.finish_experiment(first.experiment_id, "interrupted")
+    with pytest.raises(BackendError, match="No OpenAI-compatible server answered"):
+        resume_experiment(first.experiment_id, store)
+    experiment = store.get_experiment(first.experiment_id)
+    assert experiment is not None and experiment.status == "interrupted"  # not stuck "running"
+    assert store.count_runs(first.experiment_id) == 2
