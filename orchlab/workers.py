@@ -103,6 +103,8 @@ async def execute(plan: list[PlannedRun], ctx: _RunContext, commit: Commit,
     finally:
         _stop(links)
         await asyncio.to_thread(_reap, list(links.values()))
+        for conn in links:
+            conn.close()
     if failures:
         raise WorkerError("; ".join(failures))
     return ("cancelled" if cancel.cancelled else "completed"), sum(cpu_s)
@@ -166,11 +168,13 @@ def _stop(links: dict[Connection, BaseProcess]) -> None:
 
 
 def _reap(procs: list[BaseProcess]) -> None:
+    """Wait for every worker (killing one that will not end) and free its handles."""
     for proc in procs:
         proc.join(JOIN_S)
         if proc.is_alive():
             proc.kill()
             proc.join()
+        proc.close()
 
 
 def worker_main(job: WorkerJob, conn: Connection) -> None:

@@ -169,3 +169,15 @@ def test_workers_need_a_backend_each_process_can_open(store: Store) -> None:
     with pytest.raises(SpecError, match="workers must be between 1 and"):
         run_experiment(ExperimentSpec("sales_email", workers=0), store, backend=backend)
     assert store.list_experiments() == []  # nothing half-made is left behind
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts /proc/self/fd")
+def test_worker_experiments_leave_no_open_handles(store: Store) -> None:
+    """A dashboard runs many experiments in one process: pipes and sentinels must not pile up."""
+    with FakeOpenAIServer(latency_s=0.0) as server:
+        run_experiment(spec(server, 1, concurrency=2, workers=2), store)  # fork server is up
+        before = len(list(Path("/proc/self/fd").iterdir()))
+        for _ in range(3):
+            run_experiment(spec(server, 1, concurrency=2, workers=2), store)
+        after = len(list(Path("/proc/self/fd").iterdir()))
+    assert after <= before
