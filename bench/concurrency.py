@@ -77,7 +77,7 @@ DEPTH = {"code": 2, "llm": 4}
 CORES = cpu_count()
 SERVER = (
     "import sys\n"
-    "from orchlab.devserver import FakeOpenAIServer\n"
+    "from orchlab.testing.devserver import FakeOpenAIServer\n"
     "server = FakeOpenAIServer(latency_s=float(sys.argv[1])).__enter__()\n"
     "print(server.base_url, flush=True)\n"
     "sys.stdin.read()\n"  # serve until the parent closes our stdin
@@ -210,7 +210,7 @@ async def full_experiment(
     spec.workers = workers
     result = await arun_experiment(spec, store, backend=backend)
     bad = [r for r in result.records if r.status != "ok" or not r.outcome.get("success")
-           or r.llm_calls != CALLS[r.form]]
+           or r.metrics.llm_calls != CALLS[r.form]]
     if bad or len(result.records) != runs:
         raise RuntimeError(f"{len(bad)} runs failed or differ from CALLS, e.g. "
                            f"{bad[0].error_message if bad else 'runs missing'}")
@@ -227,7 +227,8 @@ async def bare_experiment(store: TimedStore, base_url: str, runs: int, k: int) -
     """The same plan, flows and K on the bare SDK: spans made, no processor, no store."""
     backend = resolve(f"compat:fake-model@{base_url}")
     spec = spec_for(backend.id, runs, k)
-    scenario, defs, plan = prepare(spec)
+    prepared = prepare(spec)
+    scenario, defs, plan = prepared.scenario, prepared.defs, prepared.plan
     semaphore = asyncio.Semaphore(k)
     agents = build_agents(defs, scenario.tools(), backend, spec.model_settings)  # once, as ours
 
@@ -301,7 +302,7 @@ def report(totals: dict[tuple[str, int], Level]) -> float:
         if lv.records:
             depth = {f: statistics.median(model_time_ms(r) / (LATENCY_S * 1000)
                                           for r in lv.records if r.form == f) for f in DEPTH}
-            overhead = statistics.median(r.wall_ms - model_time_ms(r) for r in lv.records)
+            overhead = statistics.median(r.metrics.wall_ms - model_time_ms(r) for r in lv.records)
             print(f"       /bare wall={lv.wall / totals[('bare', k)].wall:5.3f}  "
                   f"store.save_run {lv.store_blocked:5.2f}s in all, longest "
                   f"{lv.store_max * 1000:4.0f} ms  median run wall - model time="

@@ -22,9 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orchlab.devserver import FAULTS, FakeOpenAIServer  # noqa: E402
 from orchlab.runner import ExperimentSpec, arun_experiment  # noqa: E402
 from orchlab.store import Store  # noqa: E402
+from orchlab.testing.devserver import FAULTS, FakeOpenAIServer  # noqa: E402
 
 RUNS, CONCURRENCY, FAULT_RATE = 1000, 50, 0.10
 INPUTS = ["dana-acme", "li-northwind"]  # 2 inputs x 2 forms x 250 repetitions = 1,000 runs

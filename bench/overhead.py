@@ -16,7 +16,7 @@ three build fresh agents with `build_agents` and run the same flow
 - `bare_off` (a stricter floor, printed for reference): the same with tracing disabled
   (`set_tracing_disabled(True)`: no-op spans) and `emit_traces=False`. full/bare_off is the
   whole price of having a trace at all, the SDK's span creation included.
-- `full`: our path. `orchlab.runner.execute_run` (recorder installed as the only processor,
+- `full`: our path. `orchlab.execution.execute_run` (recorder installed as the only processor,
   `TracedModel` generation spans with model, usage, input and output, `asyncio.timeout`
   timeout, metrics, outcome check, RunRecord) then `Store.save_run`: one SQLite transaction in
   a temp file (WAL, synchronous=NORMAL, as in production).
@@ -57,10 +57,11 @@ from agents.testing import ScriptedModel, assistant_message  # noqa: E402
 
 from orchlab.agentdefs import build_agents  # noqa: E402
 from orchlab.backends import Backend  # noqa: E402
+from orchlab.execution import RunContext, execute_run  # noqa: E402
 from orchlab.recorder import install_recorder  # noqa: E402
 from orchlab.records import ExperimentRecord, utcnow  # noqa: E402
-from orchlab.runner import ExperimentSpec, PlannedRun, _RunContext, execute_run, prepare  # noqa: E402
 from orchlab.scenario import FlowEnv, RunDeps  # noqa: E402
+from orchlab.spec import ExperimentSpec, PlannedRun, prepare  # noqa: E402
 from orchlab.store import Store  # noqa: E402
 
 FORMS = ("code", "llm")
@@ -86,14 +87,15 @@ class Bench:
 
     def __init__(self, store_dir: Path) -> None:
         spec = ExperimentSpec("sales_email", backend="scripted:test")
-        self.scenario, self.defs, _ = prepare(spec)
+        prepared = prepare(spec)
+        spec, self.scenario, self.defs = prepared.spec, prepared.scenario, prepared.defs
         self.plain, self.plain_off = plain_backend(True), plain_backend(False)
         self.traced = sales_scripts.sales_backend()
         self.store = Store(store_dir / "overhead.sqlite")
         self.store.save_experiment(ExperimentRecord(
             experiment_id="exp-overhead", scenario=self.scenario.name, backend=self.traced.id,
             created_at=utcnow(), spec={}, planned_runs=0))
-        self.ctx = _RunContext(spec=spec, scenario=self.scenario, backend=self.traced,
+        self.ctx = RunContext(spec=spec, scenario=self.scenario, backend=self.traced,
                                defs=self.defs, experiment_id="exp-overhead")
         self.recorder = install_recorder()
 

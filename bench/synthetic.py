@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from orchlab.records import ExperimentRecord, OutboxMessage, RunRecord, SpanRecord
+from orchlab.records import ExperimentRecord, OutboxMessage, RunMetrics, RunRecord, SpanRecord
 from orchlab.store import Store
 
 WRITERS = ["professional_writer", "humorous_writer", "concise_writer"]
@@ -37,16 +37,18 @@ def synthetic_run(exp_id: str, i: int, rng: random.Random, start: datetime) -> R
                  for s in spans if s.kind == "generation"}
     tokens_in = sum(a["input_tokens"] for a in per_agent.values())
     tokens_out = sum(a["output_tokens"] for a in per_agent.values())
+    success = rng.random() > 0.1
     return RunRecord(
         run_id=f"{exp_id}-run-{i}", experiment_id=exp_id, scenario="sales_email", form=form,
         input_id=f"input-{i % 3}", repetition=i // 6, backend="openai:gpt-4.1-mini",
         model="gpt-4.1-mini", started_at=start + timedelta(seconds=i),
-        wall_ms=rng.lognormvariate(7.0 if form == "code" else 7.6, 0.3),
-        llm_calls=len(per_agent), tool_calls=1 if form == "code" else 4,
-        input_tokens=tokens_in, output_tokens=tokens_out,
-        cost_usd=(tokens_in * 0.4 + tokens_out * 1.6) / 1e6,
-        path=CODE_PATH if form == "code" else rng.choice(LLM_PATHS), per_agent=per_agent,
-        outcome={"emails_sent": 1, "writers_consulted": 3, "success": rng.random() > 0.1},
+        metrics=RunMetrics(
+            wall_ms=rng.lognormvariate(7.0 if form == "code" else 7.6, 0.3),
+            llm_calls=len(per_agent), tool_calls=1 if form == "code" else 4,
+            input_tokens=tokens_in, output_tokens=tokens_out,
+            cost_usd=(tokens_in * 0.4 + tokens_out * 1.6) / 1e6, price_source="synthetic",
+            path=CODE_PATH if form == "code" else rng.choice(LLM_PATHS), per_agent=per_agent),
+        success=success, outcome={"emails_sent": 1, "writers_consulted": 3, "success": success},
         final_output="Subject: hi\n\nbody", spans=spans,
         outbox=[OutboxMessage(to="x@y.example", subject="hi", body="body")],
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from orchlab.config import PROJECT_ROOT
+from orchlab.errors import AgentDefError
 
 if TYPE_CHECKING:
     from agents import Agent, Tool
@@ -32,10 +33,6 @@ SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
     "parallel_tool_calls": (bool,),
     "tool_choice": (str,),
 }
-
-
-class AgentDefError(ValueError):
-    """A broken agent file; the message names the file and the field."""
 
 
 @dataclass
@@ -135,7 +132,11 @@ def build_agents(
     backend: Backend,
     settings_override: Mapping[str, Any] | None = None,
 ) -> dict[str, Agent[Any]]:
-    """Fresh SDK agents for one run; agents named in `tools` become `as_tool` tools."""
+    """SDK agents for the definitions; agents named in `tools` become `as_tool` tools.
+
+    Agents hold no run state (that lives in RunDeps), so the runner builds them once per
+    experiment when the backend shares its models, and per run otherwise.
+    """
     built: dict[str, Agent[Any]] = {}
 
     def build(name: str, trail: tuple[str, ...]) -> Agent[Any]:

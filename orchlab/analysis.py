@@ -19,7 +19,10 @@ import pandas as pd
 SUMMARY_COLUMNS = [
     "runs", "ok", "wall_ms_median", "wall_ms_p90", "tokens_mean", "cost_usd_mean",
     "llm_calls_mean", "tool_calls_mean", "distinct_paths", "path_entropy_bits", "success_rate",
+    "success_n", "retries", "failures",
 ]
+"""`success_rate` is over `success_n` runs: those whose outcome says something about the form
+(runs stopped by the environment or a cancel are left out, see orchlab.errors)."""
 
 
 def path_entropy(paths: Iterable[str]) -> float:
@@ -50,10 +53,10 @@ def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=keys + SUMMARY_COLUMNS)
 
 
-def _group_figures(group: pd.DataFrame) -> dict[str, float | int | None]:
+def _group_figures(group: pd.DataFrame) -> dict[str, float | int | str | None]:
     ok = group[group["status"] == "ok"]
     cost = group["cost_usd"]
-    success = [bool(o.get("success")) for o in group["outcome"]]
+    success = group["success"].dropna()
     return {
         "runs": len(group),
         "ok": len(ok),
@@ -65,8 +68,33 @@ def _group_figures(group: pd.DataFrame) -> dict[str, float | int | None]:
         "tool_calls_mean": float(group["tool_calls"].mean()),
         "distinct_paths": int(group["path"].nunique()),
         "path_entropy_bits": path_entropy(group["path"]),
-        "success_rate": sum(success) / len(success),
+        "success_rate": float(success.mean()) if len(success) else None,
+        "success_n": len(success),
+        "retries": int(group["retries"].sum()),
+        "failures": failures_text(group),
     }
+
+
+def failure_counts(group: pd.DataFrame) -> pd.Series:
+    """Failed runs by error class, most frequent first (empty when every run ended ok)."""
+    failed = group[group["status"] != "ok"]
+    return failed["error_class"].fillna(failed["status"]).value_counts()
+
+
+def failures_text(group: pd.DataFrame) -> str:
+    """'2 max_turns, 1 timeout', or '' when every run ended ok."""
+    return ", ".join(f"{n} {kind}" for kind, n in failure_counts(group).items())
+
+
+def failure_table(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Per group: runs, failed runs by error class, and retries."""
+    rows = []
+    for key, group in runs.groupby(by, sort=True):
+        counts = failure_counts(group)
+        rows.append({by: key, "runs": len(group), "failed": int(counts.sum()),
+                     "retries": int(group["retries"].sum()),
+                     **{f"class: {c}": int(n) for c, n in counts.items()}})
+    return pd.DataFrame(rows).fillna(0)
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -190,18 +218,33 @@ def agent_means(breakdown: pd.DataFrame, value: str, by: str = "form") -> pd.Dat
     return sums
 
 
+RATE_COLUMNS = ["outcome", "rate", "hits", "n"]
+
+
 def outcome_rates(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
-    """Share of runs where each boolean outcome field is true, per group (plus status ok)."""
+    """Per group, the share of runs where each boolean outcome field is true, over the runs
+    where it applies: `n` counts runs whose field is recorded (True or False), so a field set
+    only on probe inputs is a rate over the probe runs. `success` is over runs whose outcome
+    says something about the form; `status ok` is over every run."""
     rows: list[dict[str, Any]] = []
     for key, group in runs.groupby(by, sort=True):
-        outcomes = pd.DataFrame(list(group["outcome"]))
-        rates = {"status ok": float((group["status"] == "ok").mean())}
+        ok = group["status"] == "ok"
+        rows.append(_rate(key, by, "status ok", int(ok.sum()), len(group)))
+        success = group["success"].dropna()
+        rows.append(_rate(key, by, "success", int(success.sum()), len(success)))
+        outcomes = pd.DataFrame(list(group["outcome"]), index=group.index)
+        applies = group["success"].notna()
         for column in outcomes.columns:
-            values = outcomes[column].dropna()
-            if len(values) and all(isinstance(v, bool) for v in values):
-                rates[column] = float(outcomes[column].fillna(False).astype(bool).mean())
-        rows.extend({by: key, "outcome": name, "rate": rate} for name, rate in rates.items())
-    return pd.DataFrame(rows, columns=[by, "outcome", "rate"])
+            values = outcomes.loc[applies, column].dropna()
+            if column == "success" or not len(values):
+                continue
+            if all(isinstance(v, bool) for v in values):
+                rows.append(_rate(key, by, column, int(values.sum()), len(values)))
+    return pd.DataFrame(rows, columns=[by, *RATE_COLUMNS])
+
+
+def _rate(key: Any, by: str, name: str, hits: int, n: int) -> dict[str, Any]:
+    return {by: key, "outcome": name, "rate": hits / n if n else None, "hits": hits, "n": n}
 
 
 def cost_projection(

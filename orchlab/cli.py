@@ -11,22 +11,29 @@ import sys
 from collections.abc import Sequence
 
 from orchlab import analysis, export, pricing
-from orchlab.agentdefs import AgentDefError
-from orchlab.backends import BackendError, default_backend_id, resolve
+from orchlab.backends import default_backend_id, resolve
+from orchlab.errors import (
+    AgentDefError,
+    BackendError,
+    ScenarioError,
+    SpecError,
+    StoreError,
+    WorkerError,
+)
 from orchlab.records import ExperimentRecord
 from orchlab.runner import (
     CancelToken,
     ExperimentResult,
     ExperimentSpec,
     Progress,
-    SpecError,
     prepare,
     resume_experiment,
     run_experiment,
 )
-from orchlab.scenario import ScenarioError
-from orchlab.store import Store, StoreError
-from orchlab.workers import WorkerError
+from orchlab.store import Store
+
+DEFAULTS = ExperimentSpec(scenario="")
+"""The CLI's defaults are the spec's (and so the Run page's)."""
 
 
 class UnknownExperiment(LookupError):
@@ -54,9 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="run an experiment and print a per-form summary")
     run.add_argument("--scenario", required=True, help="scenario name, e.g. sales_email")
     run.add_argument("--forms", default="code,llm", help="comma-separated forms (default both)")
-    run.add_argument("--repeat", type=int, default=1, help="repetitions per form and input")
-    run.add_argument("--concurrency", type=int, default=4, help="runs in flight at once")
-    run.add_argument("--workers", type=int, default=1, help="processes sharing the runs, one "
+    run.add_argument("--repeat", type=int, default=DEFAULTS.repetitions,
+                     help="repetitions per form and input")
+    run.add_argument("--concurrency", type=int, default=DEFAULTS.concurrency,
+                     help="runs in flight at once")
+    run.add_argument("--workers", type=int, default=DEFAULTS.workers, help="processes sharing the runs, one "
                      "event loop each: up to one per core for a fast server at high concurrency "
                      "(openai:, compat:, litellm: only)")
     run.add_argument("--backend", default=None, help="backend id, e.g. local:smollm2-135m, "
@@ -65,14 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", action="append", dest="inputs", help="input id (repeatable; "
                      "default: all inputs)")
     run.add_argument("--temperature", type=float, default=None, help="override every agent's "
-                     "temperature")
+                     "temperature (default: each agent's own setting)")
     run.add_argument("--seed", type=int, default=None, help="seed passed to the model")
     run.add_argument("--max-tokens", type=int, default=None, help="cap every reply at this many "
                      "tokens (default: each agent's own limit)")
-    run.add_argument("--timeout", type=float, default=300.0, help="per-run timeout in seconds")
-    run.add_argument("--max-turns", type=int, default=10, help="turn limit per agent run")
-    run.add_argument("--tool-budget", type=int, default=50, help="most tool calls per run "
-                     "before it is stopped (runaway loops)")
+    run.add_argument("--timeout", type=float, default=DEFAULTS.timeout_s,
+                     help="per-run timeout in seconds")
+    run.add_argument("--max-turns", type=int, default=DEFAULTS.max_turns,
+                     help="turn limit per agent run")
+    run.add_argument("--tool-budget", type=int, default=DEFAULTS.tool_budget, help="most tool "
+                     "calls per run before it is stopped, agents called as tools included "
+                     "(default: the scenario's own budget)")
     resume = sub.add_parser("resume", parents=[common], help="run only the missing runs of an "
                             "interrupted or cancelled experiment")
     resume.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
@@ -111,11 +123,12 @@ def _run(args: argparse.Namespace, store: Store) -> int:
         max_turns=args.max_turns, tool_budget=args.tool_budget, workers=args.workers,
         model_settings={k: v for k, v in settings.items() if v is not None},
     )
-    prepare(spec)
-    backend = resolve(spec.backend)
+    prepared = prepare(spec)
+    backend = resolve(prepared.spec.backend)
     for note in backend.notes:
         print(f"note: {backend.id} {note}", file=sys.stderr)
     print(f"price: {pricing.price_label(backend.id, backend.model_name)}", file=sys.stderr)
+    print(f"tool budget: {prepared.spec.budget(prepared.scenario)} calls per run", file=sys.stderr)
 
     cancel = CancelToken()
     try:
@@ -129,8 +142,10 @@ def _run(args: argparse.Namespace, store: Store) -> int:
 
 def _progress(p: Progress) -> None:
     r = p.record
-    print(f"[{p.done}/{p.total}] {r.form:<4} {r.input_id:<16} {r.status:<9} "
-          f"{r.wall_ms:8.0f} ms  {r.path}", file=sys.stderr)
+    status = f"{r.status}:{r.error_class}" if r.error_class else r.status
+    retried = f" ({r.metrics.retries} retries)" if r.metrics.retries else ""
+    print(f"[{p.done}/{p.total}] {r.form:<4} {r.input_id:<16} {status:<9} "
+          f"{r.metrics.wall_ms:8.0f} ms  {r.metrics.path}{retried}", file=sys.stderr)
 
 
 def _report(store: Store, result: ExperimentResult) -> int:

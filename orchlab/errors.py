@@ -1,7 +1,10 @@
-"""Why a run failed, in one word the dashboard can group by, and bounded retries for providers.
+"""Every exception of the project, why a run failed in one word the dashboard can group by, and
+bounded retries for providers.
 
-Classes: rate_limited, server_error, timeout, malformed_output, unknown_tool, max_turns,
-tool_budget, cancelled, config, other.
+Run error classes: rate_limited, server_error, timeout, malformed_output, unknown_tool,
+max_turns, tool_budget, tool_unavailable, cancelled, config, other. `tool_unavailable` and
+`cancelled` say nothing about the orchestration (the environment or the user stopped the run),
+so they never count against a form (`counts_against_form`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,61 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from agents.exceptions import AgentsException
+
 ERROR_CLASSES = ("rate_limited", "server_error", "timeout", "malformed_output", "unknown_tool",
-                 "max_turns", "tool_budget", "cancelled", "config", "other")
+                 "max_turns", "tool_budget", "tool_unavailable", "cancelled", "config", "other")
+NOT_THE_FORMS_FAULT = ("tool_unavailable", "cancelled")
+"""Error classes caused by the environment or the user: excluded from a form's rates."""
+
+
+# -- the project's exceptions ----------------------------------------------------------------
+
+class BackendError(RuntimeError):
+    """A backend that cannot start; the message is one sentence saying what to set."""
+
+
+class SpecError(ValueError):
+    """An experiment spec that cannot run; the message names the field."""
+
+
+class ScenarioError(LookupError):
+    """Unknown scenario or input; the message lists what exists."""
+
+
+class AgentDefError(ValueError):
+    """A broken agent file; the message names the file and the field."""
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used; the message says which one and why."""
+
+
+class WorkerError(RuntimeError):
+    """A worker process died or failed; runs it finished are stored, the rest can be resumed."""
+
+
+class RunEndingError(AgentsException):
+    """Raised by a tool when the whole run must stop (e.g. a tool budget is spent).
+
+    The SDK hands ordinary tool errors to the model as text; `tool_failure` lets these through,
+    also out of agents called as tools. Subclassing AgentsException keeps the class name on the
+    record (the SDK wraps other exceptions in UserError).
+    """
+
+
+class ToolBudgetExceeded(RunEndingError):
+    """More tool calls than the run's budget allows: a runaway loop is stopped, not hidden."""
+
+
+class ToolUnavailable(RunEndingError):
+    """A tool could not run for a reason outside the orchestration (no network, a service
+    down): the run ends as `tool_unavailable` instead of letting a model summarize an error."""
+
+
+def counts_against_form(error_class: str | None) -> bool:
+    """Whether a run's outcome says something about the form that ran it."""
+    return error_class not in NOT_THE_FORMS_FAULT
 
 T = TypeVar("T")
 
@@ -33,9 +89,6 @@ def _by_type(error: BaseException) -> str | None:
     import openai
     from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 
-    from orchlab.backends import BackendError
-    from orchlab.scenario import ToolBudgetExceeded
-
     table: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
         (openai.RateLimitError, "rate_limited"),
         (openai.APITimeoutError, "timeout"),
@@ -44,6 +97,7 @@ def _by_type(error: BaseException) -> str | None:
           openai.BadRequestError, BackendError), "config"),
         (MaxTurnsExceeded, "max_turns"),
         (ToolBudgetExceeded, "tool_budget"),
+        (ToolUnavailable, "tool_unavailable"),
         (TimeoutError, "timeout"),
     ]
     for types, name in table:

@@ -5,18 +5,18 @@ Pages only place these; every number in them comes from `orchlab.analysis` or st
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
 from orchlab.analysis import agent_means, box_stats
+from orchlab.metrics import PathStep, path_stages
 from orchlab.records import SpanRecord
 
 KIND_COLORS = {"agent": "#4C78A8", "function": "#F58518", "generation": "#54A24B",
                "task": "#B8B8B8", "turn": "#D0D0D0", "custom": "#9D755D"}
 FORM_COLORS = {"code": "#4C78A8", "llm": "#E45756"}
+QUEUED_COLOR = "#C9C9C9"
 MAX_POINTS = 2000
 """Above this many runs, distributions show outliers instead of every run."""
 MAX_RUN_BARS = 300
@@ -89,10 +89,12 @@ def path_frequency(freq: pd.DataFrame, by: str = "form") -> go.Figure:
 
 
 def outcome_bars(rates: pd.DataFrame, by: str = "form") -> go.Figure:
-    """Share of runs meeting each outcome check."""
-    fig = px.bar(rates, x="outcome", y="rate", color=by, barmode="group",
-                 color_discrete_map=FORM_COLORS, range_y=[0, 1])
-    fig.update_yaxes(tickformat=".0%")
+    """Share of runs meeting each outcome check, over the runs where it applies (n on the bar)."""
+    shown = rates.dropna(subset=["rate"]).assign(
+        label=lambda f: [f"{r:.0%} (n={n})" for r, n in zip(f["rate"], f["n"], strict=True)])
+    fig = px.bar(shown, x="outcome", y="rate", color=by, barmode="group", text="label",
+                 hover_data={"hits": True, "n": True}, color_discrete_map=FORM_COLORS)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05], title="share of runs where it applies")
     return _layout(fig, "Outcome rates")
 
 
@@ -115,20 +117,33 @@ def span_depths(spans: list[SpanRecord]) -> list[tuple[int, SpanRecord]]:
 
 
 def waterfall(spans: list[SpanRecord]) -> go.Figure:
-    """Timeline of agent, generation and tool spans, indented by depth."""
+    """Timeline of agent, generation and tool spans, indented by depth.
+
+    A generation's wait for a busy model (queued_ms) is drawn apart, in grey, before the bar of
+    the generation itself: waiting is not model time.
+    """
     rows = [(d, s) for d, s in span_depths(spans) if s.kind in ("agent", "function", "generation")]
     labels = [f"{i:02d} {'  ' * d}{s.kind}: {s.name}" for i, (d, s) in enumerate(rows)]
     fig = go.Figure()
+    queued = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.queued_ms > 0]
+    if queued:
+        fig.add_bar(y=[lab for lab, _ in queued], x=[s.queued_ms for _, s in queued],
+                    base=[s.start_ms for _, s in queued], orientation="h",
+                    name="queued (waiting for the model)", marker_color=QUEUED_COLOR,
+                    marker_pattern_shape="/",
+                    hovertext=[f"waited {s.queued_ms:.0f} ms for the model" for _, s in queued])
     for kind in ("agent", "function", "generation"):
         picked = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.kind == kind]
         if not picked:
             continue
         fig.add_bar(
-            y=[lab for lab, _ in picked], x=[max(s.end_ms - s.start_ms, 0.5) for _, s in picked],
-            base=[s.start_ms for _, s in picked], orientation="h", name=kind,
+            y=[lab for lab, _ in picked],
+            x=[max(s.end_ms - s.start_ms - s.queued_ms, 0.5) for _, s in picked],
+            base=[s.start_ms + s.queued_ms for _, s in picked], orientation="h", name=kind,
             marker_color=KIND_COLORS[kind],
-            hovertext=[f"{s.name}<br>{s.end_ms - s.start_ms:.0f} ms<br>tokens "
-                       f"{s.input_tokens}/{s.output_tokens}" for _, s in picked],
+            hovertext=[f"{s.name}<br>{s.end_ms - s.start_ms - s.queued_ms:.0f} ms"
+                       + (f" (+{s.queued_ms:.0f} ms queued)" if s.queued_ms else "")
+                       + f"<br>tokens {s.input_tokens}/{s.output_tokens}" for _, s in picked],
         )
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels,
                      title="")
@@ -137,9 +152,9 @@ def waterfall(spans: list[SpanRecord]) -> go.Figure:
     return _layout(fig, "Waterfall")
 
 
-def path_dot(path: str) -> str:
-    """Graphviz DOT for a path signature: steps left to right, parallel sets stacked."""
-    stages = [_split_set(part) for part in _top_level_split(path)] if path else []
+def path_dot(steps: list[PathStep]) -> str:
+    """Graphviz DOT for a run's structured path: steps left to right, parallel sets stacked."""
+    stages = path_stages(steps)
     lines = ["digraph path {", "rankdir=LR;", 'node [shape=box, style="rounded,filled", '
              'fillcolor="#EEF3FA", fontname="Helvetica", fontsize=10];']
     for i, stage in enumerate(stages):
@@ -150,35 +165,6 @@ def path_dot(path: str) -> str:
                          for b in range(len(stage)))
     lines.append("}")
     return "\n".join(lines)
-
-
-def _top_level_split(path: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for token in re.split(r"( > |[{}()])", path):
-        if token in ("{", "("):
-            depth += 1
-        elif token in ("}", ")"):
-            depth -= 1
-        if token == " > " and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += token
-    return [*parts, current]
-
-
-def _split_set(part: str) -> list[str]:
-    if part.startswith("{") and part.endswith("}"):
-        inner, depth, items, current = part[1:-1], 0, [], ""
-        for ch in inner:
-            depth += {"(": 1, ")": -1}.get(ch, 0)
-            if ch == "|" and depth == 0:
-                items.append(current)
-                current = ""
-            else:
-                current += ch
-        return [*items, current]
-    return [part]
 
 
 def _escape(text: str) -> str:

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from orchlab.analysis import MIN_RUNS_FOR_CI, Estimate, bootstrap_ci, path_entropy
+from orchlab.analysis import (
+    MIN_RUNS_FOR_CI,
+    Estimate,
+    bootstrap_ci,
+    failure_counts,
+    path_entropy,
+)
 
 LABELS = {"code": "code-orchestrated", "llm": "LLM-orchestrated"}
 
@@ -73,12 +79,22 @@ def _ratio_sentence(
 
 
 def _cost_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
-    if ga["cost_usd"].isna().any() or gb["cost_usd"].isna().any():
-        return "Cost is unknown for some runs (a model without a known price), so no cost finding."
+    unknown = int(ga["cost_usd"].isna().sum() + gb["cost_usd"].isna().sum())
+    if unknown:
+        sources = _sources(pd.concat([ga, gb]).loc[lambda f: f["cost_usd"].isna()])
+        return (f"Cost is unknown for {unknown} of {len(ga) + len(gb)} runs (price: {sources}), "
+                "so no cost finding.")
     ca, cb = ga["cost_usd"], gb["cost_usd"]
     if ca.sum() == 0 and cb.sum() == 0:
-        return "Both forms cost $0 (local model)."
+        return (f"All {len(ga) + len(gb)} runs cost $0 (price: "
+                f"{_sources(pd.concat([ga, gb]))}), so no cost difference.")
     return _ratio_sentence(ca, cb, a, b, "the cost", "mean", "USD")
+
+
+def _sources(group: pd.DataFrame) -> str:
+    """The price sources the runs recorded, as stored (older runs recorded none)."""
+    names = sorted({s or "not recorded" for s in group["price_source"]})
+    return ", ".join(names)
 
 
 def _calls_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
@@ -101,10 +117,16 @@ def _paths_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
 
 
 def _success_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
-    sa = pd.Series([float(bool(o.get("success"))) for o in ga["outcome"]])
-    sb = pd.Series([float(bool(o.get("success"))) for o in gb["outcome"]])
-    text = (f"The scenario's rule held in {sa.mean():.0%} of {label(a)} runs and "
-            f"{sb.mean():.0%} of {label(b)} runs")
+    sa = ga["success"].dropna().astype(float)
+    sb = gb["success"].dropna().astype(float)
+    if sa.empty or sb.empty:
+        return (f"No success rate to compare: {label(a if sa.empty else b)} has no run whose "
+                "outcome says something about the form.")
+    text = (f"The scenario's rule held in {sa.mean():.0%} of {label(a)} runs (n={len(sa)}) and "
+            f"{sb.mean():.0%} of {label(b)} runs (n={len(sb)})")
+    left_out = len(ga) + len(gb) - len(sa) - len(sb)
+    if left_out:
+        text += (f"; {left_out} runs stopped by the environment or a cancel are left out")
     est = bootstrap_ci(sa, sb, stat="mean", kind="diff")
     if est is None:
         return text + f" (too few runs for a CI; {MIN_RUNS_FOR_CI} per group needed)."
@@ -114,9 +136,11 @@ def _success_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str
 
 
 def _failure_sentence(group: pd.DataFrame, name: str) -> str:
-    failed = group[group["status"] != "ok"]
-    if failed.empty:
+    kinds = failure_counts(group)
+    if kinds.empty:
         return ""
-    kinds = failed["error_type"].fillna(failed["status"]).value_counts()
     detail = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
-    return f"{len(failed)} of {len(group)} {label(name)} runs did not finish normally ({detail})."
+    retries = int(group["retries"].sum())
+    tail = f"; {retries} provider calls were retried" if retries else ""
+    return (f"{int(kinds.sum())} of {len(group)} {label(name)} runs did not finish normally "
+            f"({detail}{tail}).")

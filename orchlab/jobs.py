@@ -69,7 +69,7 @@ class ExperimentJob:
         """Start the thread; returns self."""
         from orchlab.runner import prepare
 
-        planned = prepare(self.spec)[2]
+        planned = prepare(self.spec).plan
         if self.resume_id:
             done = self.store.run_keys(self.resume_id)
             planned = [p for p in planned if (p.form, p.input_id, p.repetition) not in done]

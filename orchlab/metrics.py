@@ -3,7 +3,8 @@
 The recorder calls `run_metrics` when a run ends, and tests call it again on the spans read
 back from the store; both must agree.
 
-Path signature: a run's ordered agent/tool steps. Steps that ran in parallel are one set written
+Path: a run's ordered agent/tool steps, kept as structured steps (`path_steps`, stored with
+the run, what figures read) and rendered once for display (`render_path`). Steps that ran in parallel are one set written
 `{a|b|c}` in sorted order. Steps count as parallel when they share a parent and either overlap
 in time or come from one model turn (the SDK runs one turn's tool calls concurrently) or from an
 explicit `parallel` span (code flows mark `asyncio.gather` this way, since zero-latency models
@@ -18,41 +19,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchlab import pricing
-from orchlab.records import SpanRecord
+from orchlab.records import RunMetrics, SpanRecord
 
 STEP_KINDS = ("agent", "function")
 PARALLEL_SPAN = "parallel"
 
 
-@dataclass
-class RunMetrics:
-    """Totals for one run; field meanings match RunRecord."""
-
-    llm_calls: int = 0
-    """Generation spans."""
-    tool_calls: int = 0
-    """Function spans."""
-    input_tokens: int = 0
-    """Sum over generation spans."""
-    output_tokens: int = 0
-    """Sum over generation spans."""
-    cached_tokens: int = 0
-    """Sum over generation spans."""
-    reasoning_tokens: int = 0
-    """Sum over generation spans."""
-    cost_usd: float | None = 0.0
-    """Sum of generation costs; None when any is unknown."""
-    path: str = ""
-    """Path signature."""
-    per_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """agent -> llm_calls, input_tokens, output_tokens, cost_usd (None if unknown)."""
-
-
-def run_metrics(spans: list[SpanRecord], backend_id: str) -> RunMetrics:
-    """All of a run's figures from its spans."""
+def run_metrics(
+    spans: list[SpanRecord], backend_id: str, *, wall_ms: float = 0.0, retries: int = 0
+) -> RunMetrics:
+    """All of a run's figures from its spans (and the runner's clock and retry count)."""
     gens = [s for s in spans if s.kind == "generation"]
     cost = _generation_coster(backend_id)
+    steps = path_steps(spans)
     metrics = RunMetrics(
+        wall_ms=wall_ms,
+        queued_ms=sum(s.queued_ms for s in gens),
+        retries=retries,
         llm_calls=len(gens),
         tool_calls=sum(1 for s in spans if s.kind == "function"),
         input_tokens=sum(s.input_tokens for s in gens),
@@ -60,7 +43,9 @@ def run_metrics(spans: list[SpanRecord], backend_id: str) -> RunMetrics:
         cached_tokens=sum(s.cached_tokens for s in gens),
         reasoning_tokens=sum(s.reasoning_tokens for s in gens),
         cost_usd=_total_cost(gens, cost),
-        path=path_signature(spans),
+        price_source=pricing.price_label(backend_id, gens[0].model or "") if gens else "",
+        path=render_path(steps),
+        path_steps=steps,
     )
     by_agent: dict[str, list[SpanRecord]] = defaultdict(list)
     for gen in gens:
@@ -70,6 +55,7 @@ def run_metrics(spans: list[SpanRecord], backend_id: str) -> RunMetrics:
             "llm_calls": len(agent_gens),
             "input_tokens": sum(g.input_tokens for g in agent_gens),
             "output_tokens": sum(g.output_tokens for g in agent_gens),
+            "queued_ms": sum(g.queued_ms for g in agent_gens),
             "cost_usd": _total_cost(agent_gens, cost),
         }
         for agent, agent_gens in by_agent.items()
@@ -115,14 +101,66 @@ class _Step:
     children: list[_Step] = field(default_factory=list)
 
 
-def path_signature(spans: list[SpanRecord]) -> str:
-    """The run's path, e.g. `sales_manager > {a|b|c} > send_email`."""
+PathStep = dict[str, Any]
+"""One step: {"name", "kind", "steps": [sub-steps]}, or a parallel set {"parallel": [steps]}."""
+
+
+def path_steps(spans: list[SpanRecord]) -> list[PathStep]:
+    """The run's path as structured steps (JSON-ready), parallel sets sorted by label."""
     by_id = {s.span_id: s for s in spans}
     kids: dict[str | None, list[SpanRecord]] = defaultdict(list)
     for span in sorted(spans, key=lambda s: (s.start_ms, s.seq)):
         parent = span.parent_id if span.parent_id in by_id else None
         kids[parent].append(span)
-    return _render(_steps_below(None, kids, by_id))
+    return _structure(_steps_below(None, kids, by_id))
+
+
+def path_signature(spans: list[SpanRecord]) -> str:
+    """The run's path for display, e.g. `sales_manager > {a|b|c} > send_email`."""
+    return render_path(path_steps(spans))
+
+
+def render_path(steps: list[PathStep]) -> str:
+    """Display string of structured steps: `a > {b|c(d)} > e`."""
+    parts: list[str] = []
+    for step in steps:
+        if "parallel" in step:
+            parts.append("{" + "|".join(_label(s) for s in step["parallel"]) + "}")
+        else:
+            parts.append(step["name"])
+            if step["steps"]:
+                parts.append(render_path(step["steps"]))
+    return " > ".join(p for p in parts if p)
+
+
+def path_stages(steps: list[PathStep]) -> list[list[str]]:
+    """The path as consecutive stages of step labels (a parallel set is one stage)."""
+    stages: list[list[str]] = []
+    for step in steps:
+        if "parallel" in step:
+            stages.append([_label(s) for s in step["parallel"]])
+        else:
+            stages.append([step["name"]])
+            stages.extend(path_stages(step["steps"]))
+    return stages
+
+
+def _label(step: PathStep) -> str:
+    inner = render_path(step["steps"])
+    return f"{step['name']}({inner})" if inner else step["name"]
+
+
+def _structure(steps: list[_Step]) -> list[PathStep]:
+    out: list[PathStep] = []
+    for group in _parallel_groups(steps):
+        items = [_as_step(st) for st in group]
+        out.append(items[0] if len(items) == 1 else
+                   {"parallel": sorted(items, key=_label)})
+    return out
+
+
+def _as_step(step: _Step) -> PathStep:
+    return {"name": step.span.name, "kind": step.span.kind, "steps": _structure(step.children)}
 
 
 def _steps_below(
@@ -161,25 +199,6 @@ def _collapse_agent_tool(step: _Step) -> _Step:
         if only.span.kind == "agent":
             step.children = only.children
     return step
-
-
-def _render(steps: list[_Step]) -> str:
-    parts: list[str] = []
-    for group in _parallel_groups(steps):
-        if len(group) == 1:
-            step = group[0]
-            parts.append(step.span.name)
-            if step.children:
-                parts.append(_render(step.children))
-        else:
-            labels = sorted(_label(st) for st in group)
-            parts.append("{" + "|".join(labels) + "}")
-    return " > ".join(p for p in parts if p)
-
-
-def _label(step: _Step) -> str:
-    inner = _render(step.children)
-    return f"{step.span.name}({inner})" if inner else step.span.name
 
 
 def _parallel_groups(steps: list[_Step]) -> list[list[_Step]]:

@@ -168,6 +168,7 @@ def _fill_generation(record: SpanRecord, data: Any, secrets: list[str]) -> None:
     details_out = usage.get("output_tokens_details") or {}
     record.cached_tokens = int(details_in.get("cached_tokens") or 0)
     record.reasoning_tokens = int(details_out.get("reasoning_tokens") or 0)
+    record.queued_ms = float(usage.get("queued_ms") or 0.0)  # set by models that queue
     record.input = _clip(data.input, secrets)
     record.output = _clip(data.output, secrets)
 

@@ -48,6 +48,8 @@ class SpanRecord:
     """What came out (tool result, model output), truncated for storage."""
     error: str | None = None
     """Error message recorded on the span, if any."""
+    queued_ms: float = 0.0
+    """For a generation: how long it waited for a busy model before it ran (from start_ms)."""
     seq: int = 0
     """Position in start order within the run."""
 
@@ -67,6 +69,47 @@ class OutboxMessage:
 
 
 @dataclass
+class RunMetrics:
+    """A run's figures: computed once (`orchlab.metrics.run_metrics`), stored one column each.
+
+    Adding a figure means one field here and one migration; the store's columns, exports and
+    frames derive from these fields.
+    """
+
+    wall_ms: float = 0.0
+    """Duration from a monotonic clock."""
+    queued_ms: float = 0.0
+    """Time the run's model calls waited for a busy model (the embedded model serves one
+    request at a time): part of wall_ms, but not model time."""
+    retries: int = 0
+    """Provider calls retried after 429/5xx/connection errors during the run."""
+    llm_calls: int = 0
+    """Number of generation spans (failed attempts included)."""
+    tool_calls: int = 0
+    """Number of function spans (agents called as tools included)."""
+    input_tokens: int = 0
+    """Sum over generation spans (cached tokens included)."""
+    output_tokens: int = 0
+    """Sum over generation spans (reasoning tokens included)."""
+    cached_tokens: int = 0
+    """Sum over generation spans."""
+    reasoning_tokens: int = 0
+    """Sum over generation spans."""
+    cost_usd: float | None = 0.0
+    """Sum of generation costs; None when any generation's price is unknown."""
+    price_source: str = ""
+    """Who priced the run: genai-prices and its provider, a user price, local $0, or
+    "unknown price"."""
+    path: str = ""
+    """Execution-path signature for display, e.g. 'a > {b|c} > d'."""
+    path_steps: list[Any] = field(default_factory=list)
+    """The same path as structured steps (`orchlab.metrics.path_steps`): what figures read."""
+    per_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per agent: llm_calls, input_tokens, output_tokens, queued_ms, cost_usd (None if
+    unknown)."""
+
+
+@dataclass
 class RunRecord:
     """Everything measured about one execution of one form on one input."""
 
@@ -77,7 +120,7 @@ class RunRecord:
     scenario: str
     """Scenario name, e.g. sales_email."""
     form: str
-    """Orchestration form: code or llm."""
+    """Orchestration form, e.g. code or llm."""
     input_id: str
     """Which scenario input was used."""
     repetition: int
@@ -88,8 +131,8 @@ class RunRecord:
     """Model name the backend reported."""
     started_at: datetime
     """Wall-clock start (UTC)."""
-    wall_ms: float
-    """Duration from a monotonic clock."""
+    metrics: RunMetrics = field(default_factory=RunMetrics)
+    """The run's figures."""
     status: str = "ok"
     """ok, error, timeout or cancelled."""
     error_type: str | None = None
@@ -97,30 +140,12 @@ class RunRecord:
     error_message: str | None = None
     """Exception message for a failed run (secrets redacted)."""
     error_class: str | None = None
-    """rate_limited, server_error, timeout, malformed_output, unknown_tool, max_turns,
-    tool_budget, cancelled, config or other (see orchlab.errors)."""
-    retries: int = 0
-    """Provider calls retried after 429/5xx/connection errors during the run."""
+    """One of orchlab.errors.ERROR_CLASSES for a failed run."""
+    success: bool | None = None
+    """The scenario's rule held (the outcome's `success`); None when the run ended for a reason
+    that says nothing about the form (orchlab.errors.NOT_THE_FORMS_FAULT)."""
     final_output: str | None = None
     """What the flow returned (e.g. the email that was sent)."""
-    llm_calls: int = 0
-    """Number of generation spans."""
-    tool_calls: int = 0
-    """Number of function spans (agents called as tools included)."""
-    input_tokens: int = 0
-    """Sum over generation spans."""
-    output_tokens: int = 0
-    """Sum over generation spans."""
-    cached_tokens: int = 0
-    """Sum over generation spans."""
-    reasoning_tokens: int = 0
-    """Sum over generation spans."""
-    cost_usd: float | None = None
-    """genai-prices cost; None when any generation's model has no known price."""
-    path: str = ""
-    """Execution-path signature, e.g. 'a > {b|c} > d'."""
-    per_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per agent: llm_calls, input_tokens, output_tokens, cost_usd (None if unknown)."""
     outcome: dict[str, Any] = field(default_factory=dict)
     """Scenario outcome fields, computed without an LLM."""
     spans: list[SpanRecord] = field(default_factory=list)

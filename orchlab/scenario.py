@@ -14,38 +14,24 @@ import pkgutil
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agents.exceptions import AgentsException
-
+from orchlab.errors import RunEndingError, ScenarioError, ToolBudgetExceeded
 from orchlab.records import OutboxMessage, SpanRecord
 
 if TYPE_CHECKING:
     from agents import Agent, Tool
 
 FORMS = ("code", "llm")
+DEFAULT_TOOL_BUDGET = 50
+"""Tool calls a run may make unless its scenario or spec says otherwise (stops runaway loops)."""
 T = TypeVar("T")
 
 
-class ScenarioError(LookupError):
-    """Unknown scenario or input; the message lists what exists."""
-
-
-class RunEndingError(AgentsException):
-    """Raised by a tool when the whole run must stop (e.g. a tool budget is spent).
-
-    The SDK hands ordinary tool errors to the model as text; `tool_failure` lets these through,
-    also out of agents called as tools. Subclassing AgentsException keeps the class name on the
-    record (the SDK wraps other exceptions in UserError).
-    """
-
-
-class ToolBudgetExceeded(RunEndingError):
-    """More tool calls than the run's budget allows: a runaway loop is stopped, not hidden."""
-
-
 def charge_tool_call(deps: RunDeps, tool: str) -> None:
-    """Count one tool call against the run's budget (every tool, whoever orchestrates)."""
+    """Count one tool call against the run's budget: the one counter, for every tool call
+    (agents called as tools included, as in the run's tool_calls), whoever orchestrates."""
     deps.tool_calls += 1
     if deps.tool_budget is not None and deps.tool_calls > deps.tool_budget:
         raise ToolBudgetExceeded(
@@ -125,6 +111,10 @@ class Scenario:
     """Outcome fields; must include `success` (bool): the scenario's rule held."""
     rule: str = ""
     """The rule `success` checks, in words, for flags in the UI."""
+    tool_budget: int = DEFAULT_TOOL_BUDGET
+    """Tool calls one run may make by default; a spec may override it."""
+    agents_dir: Path | None = None
+    """Folder holding `<name>/*.md` agent files; None: the project's `agents/`."""
 
     def input(self, input_id: str) -> ScenarioInput:
         """An input by id, or ScenarioError listing the valid ids."""
@@ -175,13 +165,18 @@ class FlowEnv:
         with custom_span("parallel"):
             yield
 
-    def call_tool(self, name: str, fn: Callable[..., str], **kwargs: Any) -> str:
-        """Call a tool from code, traced as a function span like an LLM's tool call."""
+    async def call_tool(self, name: str, fn: Callable[..., str], **kwargs: Any) -> str:
+        """Call a tool from code, traced as a function span like an LLM's tool call.
+
+        The body runs in a worker thread, as the SDK runs a synchronous function tool: a slow
+        tool (a live weather API) must not stall the event loop, and both forms must pay for
+        a tool the same way.
+        """
         from agents import function_span
 
         with function_span(name, input=json.dumps(kwargs, ensure_ascii=False)) as span:
             charge_tool_call(self.deps, name)
-            output = fn(self.deps, **kwargs)
+            output = await asyncio.to_thread(fn, self.deps, **kwargs)
             span.span_data.output = output
         return output
 
@@ -190,11 +185,25 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
+_REGISTERED: dict[str, Scenario] = {}
+
+
+def register(scenario: Scenario) -> None:
+    """Make a scenario defined outside the `scenarios` package (a plugin, a notebook, a test)
+    runnable by name, exactly as a shipped one."""
+    _REGISTERED[scenario.name] = scenario
+
+
+def unregister(name: str) -> None:
+    """Forget a registered scenario."""
+    _REGISTERED.pop(name, None)
+
+
 def discover() -> dict[str, Scenario]:
-    """Every `SCENARIO` in the top-level `scenarios` package, by name."""
+    """Every `SCENARIO` in the top-level `scenarios` package, and registered ones, by name."""
     import scenarios
 
-    found: dict[str, Scenario] = {}
+    found: dict[str, Scenario] = dict(_REGISTERED)
     for module_info in pkgutil.iter_modules(scenarios.__path__):
         if module_info.name.startswith("_"):
             continue

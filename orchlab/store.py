@@ -1,13 +1,12 @@
 """SQLite store (WAL): experiments, runs, spans and the sandbox outbox.
 
 Each run is committed in one transaction as soon as it finishes, so a crash loses at most the
-runs still in flight. Schema changes are ordered, named migrations recorded in the file itself.
+runs still in flight. Schema changes are ordered, named migrations (`orchlab.schema`) recorded in the file itself.
 """
 
 from __future__ import annotations
 
 import json
-import operator
 import os
 import sqlite3
 import threading
@@ -17,92 +16,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchlab import config
+from orchlab import config, schema
+from orchlab.errors import StoreError
 from orchlab.records import ExperimentRecord, RunRecord, SpanRecord, utcnow
+from orchlab.schema import (
+    INSERT_OUTBOX,
+    INSERT_RUN,
+    INSERT_SPAN,
+    JSON_COLUMNS,
+    SPAN_COLUMNS,
+    TEXT_COLUMNS,
+)
+
+__all__ = ["Store", "StoreError"]
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-class StoreError(RuntimeError):
-    """The store file cannot be used; the message says which file and why."""
-
-
-M001_CREATE_TABLES = """
-CREATE TABLE experiments (
-    experiment_id TEXT PRIMARY KEY, scenario TEXT NOT NULL, backend TEXT NOT NULL,
-    created_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
-    planned_runs INTEGER NOT NULL, spec_json TEXT NOT NULL
-);
-CREATE TABLE runs (
-    run_id TEXT PRIMARY KEY,
-    experiment_id TEXT NOT NULL REFERENCES experiments(experiment_id) ON DELETE CASCADE,
-    scenario TEXT NOT NULL, form TEXT NOT NULL, input_id TEXT NOT NULL,
-    repetition INTEGER NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL,
-    started_at TEXT NOT NULL, wall_ms REAL NOT NULL, status TEXT NOT NULL,
-    error_type TEXT, error_message TEXT, final_output TEXT,
-    llm_calls INTEGER NOT NULL, tool_calls INTEGER NOT NULL,
-    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
-    cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
-    cost_usd REAL, path TEXT NOT NULL, per_agent_json TEXT NOT NULL, outcome_json TEXT NOT NULL
-);
-CREATE INDEX runs_by_experiment ON runs(experiment_id, form);
-CREATE TABLE spans (
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, kind TEXT NOT NULL,
-    name TEXT NOT NULL, agent TEXT, start_ms REAL NOT NULL, end_ms REAL NOT NULL, model TEXT,
-    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
-    cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
-    input TEXT, output TEXT, error TEXT,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    created_at TEXT NOT NULL, to_addr TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL
-);
-CREATE INDEX outbox_by_run ON outbox(run_id);
-"""
-
-M002_CREATE_VARIANTS = """
-CREATE TABLE variants (
-    scenario TEXT NOT NULL, name TEXT NOT NULL, agent TEXT NOT NULL, text TEXT NOT NULL,
-    created_at TEXT NOT NULL, PRIMARY KEY (scenario, name, agent)
-);
-"""
-
-M003_ERRORS_RETRIES_PID = """
-ALTER TABLE runs ADD COLUMN error_class TEXT;
-ALTER TABLE runs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE experiments ADD COLUMN pid INTEGER;
-"""
-
-MIGRATIONS: list[tuple[str, str]] = [
-    ("m001_create_tables", M001_CREATE_TABLES),
-    ("m002_create_variants", M002_CREATE_VARIANTS),
-    ("m003_errors_retries_pid", M003_ERRORS_RETRIES_PID),
-]
-
-RUN_COLUMNS = [
-    "run_id", "experiment_id", "scenario", "form", "input_id", "repetition", "backend", "model",
-    "started_at", "wall_ms", "status", "error_type", "error_message", "final_output", "llm_calls",
-    "tool_calls", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_usd",
-    "path", "error_class", "retries",
-]
-SPAN_COLUMNS = [
-    "seq", "span_id", "parent_id", "kind", "name", "agent", "start_ms", "end_ms", "model",
-    "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "input", "output",
-    "error",
-]
-_run_values = operator.attrgetter(*RUN_COLUMNS)
-_span_values = operator.attrgetter(*SPAN_COLUMNS)
-_STARTED_AT = RUN_COLUMNS.index("started_at")
-INSERT_RUN = (f"INSERT INTO runs ({','.join(RUN_COLUMNS)},per_agent_json,outcome_json) "
-              f"VALUES ({','.join('?' * (len(RUN_COLUMNS) + 2))})")
-INSERT_SPAN = (f"INSERT INTO spans (run_id,{','.join(SPAN_COLUMNS)}) "
-               f"VALUES ({','.join('?' * (len(SPAN_COLUMNS) + 1))})")
-INSERT_OUTBOX = ("INSERT INTO outbox (run_id, created_at, to_addr, subject, body) "
-                 "VALUES (?,?,?,?,?)")
 
 
 class Store:
@@ -137,15 +66,25 @@ class Store:
                 "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
             done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
-        for name, sql in MIGRATIONS:
+        for name, sql, step in schema.MIGRATIONS:
             if name in done:
                 continue
             with self._lock:
-                self._conn.executescript("BEGIN;" + sql)
-                self._conn.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?)", (name, utcnow().isoformat())
-                )
-                self._conn.commit()
+                try:
+                    self._conn.executescript("BEGIN;" + sql)
+                    if step is not None:
+                        step(self._conn)
+                    self._conn.execute("INSERT INTO schema_migrations VALUES (?, ?)",
+                                       (name, utcnow().isoformat()))
+                    self._conn.commit()
+                except sqlite3.DatabaseError as exc:
+                    self._conn.rollback()
+                    raise StoreError(f"Cannot apply migration {name} to {self.path}: {exc}.")
+        with self._lock:
+            missing = schema.missing_columns(self._conn)
+        if missing:
+            raise StoreError(f"The store {self.path} has no column {missing[0]}: it was written "
+                             "by another version of Orchestration Lab.")
 
     def applied_migrations(self) -> list[str]:
         """Names of applied migrations, in order."""
@@ -233,10 +172,8 @@ class Store:
     def save_run(self, run: RunRecord) -> None:
         """Commit one run with its spans and outbox in a single transaction."""
         # Rows are built before taking the lock, with attrgetters: one C call per row.
-        values = list(_run_values(run))
-        values[_STARTED_AT] = run.started_at.isoformat()
-        values += [json.dumps(run.per_agent), json.dumps(run.outcome, default=str)]
-        spans = [(run.run_id, *_span_values(s)) for s in run.spans]
+        values = schema.run_row(run)
+        spans = schema.span_rows(run)
         outbox = [(run.run_id, m.created_at.isoformat(), m.to, m.subject, m.body)
                   for m in run.outbox]
         with self._tx() as conn:
@@ -248,7 +185,8 @@ class Store:
     def load_runs(
         self, experiment_ids: list[str] | None = None, scenario: str | None = None
     ) -> pd.DataFrame:
-        """Runs as a DataFrame, one row per run; outcome and per_agent parsed into dicts."""
+        """Runs as a DataFrame, one row per run and one column per record field (JSON fields
+        parsed), plus the experiment's prompt variant."""
         import pandas as pd
 
         sql, params = _run_filter(experiment_ids, scenario)
@@ -260,8 +198,11 @@ class Store:
         with self._lock:
             frame = pd.read_sql_query(query, self._conn, params=params)
         frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601")
-        frame["outcome"] = [json.loads(x) for x in frame.pop("outcome_json")]
-        frame["per_agent"] = [json.loads(x) for x in frame.pop("per_agent_json")]
+        frame["success"] = frame["success"].astype("boolean")
+        for column in TEXT_COLUMNS:  # NULL is None, never a NaN that reads as true
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        for column, name in JSON_COLUMNS.items():
+            frame[name] = [json.loads(x) for x in frame.pop(column)]
         return frame
 
     def load_spans(self, run_id: str) -> list[SpanRecord]:
@@ -281,6 +222,21 @@ class Store:
                 (run_id,),
             ).fetchall()
         return [dict(zip(("created_at", "to", "subject", "body"), r, strict=True)) for r in rows]
+
+    def run_health(self) -> dict[str, tuple[str, int]]:
+        """Per experiment: failed runs by error class ('2 max_turns, 1 timeout') and retries."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT experiment_id, COALESCE(error_class, status), COUNT(*), SUM(retries) "
+                "FROM runs GROUP BY experiment_id, status != 'ok', COALESCE(error_class, status) "
+                "ORDER BY experiment_id, COUNT(*) DESC").fetchall()
+        health: dict[str, tuple[str, int]] = {}
+        for exp_id, kind, count, retries in rows:
+            text, total = health.get(exp_id, ("", 0))
+            if kind != "ok":
+                text = f"{text}, {count} {kind}" if text else f"{count} {kind}"
+            health[exp_id] = (text, total + int(retries or 0))
+        return health
 
     def count_runs(self, experiment_id: str) -> int:
         """Runs recorded for an experiment."""

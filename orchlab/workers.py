@@ -20,36 +20,29 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from orchlab import config
+from orchlab.errors import WorkerError
+from orchlab.execution import CancelToken, Commit, RunContext, execute_plan
 from orchlab.records import RunRecord
+from orchlab.spec import MAX_WORKERS, ExperimentSpec, PlannedRun, prepare
 
-if TYPE_CHECKING:
-    from orchlab.runner import CancelToken, ExperimentSpec, PlannedRun, _RunContext
+__all__ = ["MAX_WORKERS", "WorkerError", "cpu_count", "execute", "shards"]
 
-MAX_WORKERS = 32
 POLL_S = 0.5
 JOIN_S = 10.0
-PRELOAD = ["orchlab.runner", "orchlab.backends.openai_compat", "agents", "openai"]
+PRELOAD = ["orchlab.execution", "orchlab.backends.openai_compat", "agents", "openai"]
 """Imported once by the fork server, so each worker starts in milliseconds, not seconds.
 
 A worker still imports the parent's main script (as `__mp_main__`, as multiprocessing does
 everywhere but with fork) unless the parent was started with `-m`: a script that starts an
 experiment with workers needs the `if __name__ == "__main__":` guard."""
-
-Commit = Callable[[RunRecord], Awaitable[None]]
-
-
-class WorkerError(RuntimeError):
-    """A worker process died or failed; runs it finished are stored, the rest can be resumed."""
-
 
 @dataclass
 class WorkerJob:
@@ -89,7 +82,7 @@ def _context() -> ForkServerContext | SpawnContext:
     return multiprocessing.get_context("spawn")
 
 
-async def execute(plan: list[PlannedRun], ctx: _RunContext, commit: Commit,
+async def execute(plan: list[PlannedRun], ctx: RunContext, commit: Commit,
                   cancel: CancelToken) -> tuple[str, float]:
     """Run the plan in worker processes; every record they send is committed here.
 
@@ -110,7 +103,7 @@ async def execute(plan: list[PlannedRun], ctx: _RunContext, commit: Commit,
     return ("cancelled" if cancel.cancelled else "completed"), sum(cpu_s)
 
 
-def _start(plan: list[PlannedRun], ctx: _RunContext) -> dict[Connection, BaseProcess]:
+def _start(plan: list[PlannedRun], ctx: RunContext) -> dict[Connection, BaseProcess]:
     mp = _context()
     links: dict[Connection, BaseProcess] = {}
     try:
@@ -191,10 +184,10 @@ def worker_main(job: WorkerJob, conn: Connection) -> None:
 
 async def _work(job: WorkerJob, conn: Connection) -> None:
     from orchlab.backends import resolve
-    from orchlab.runner import CancelToken, _execute_plan, _RunContext, prepare
 
-    scenario, defs, _ = prepare(job.spec)
-    ctx = _RunContext(job.spec, scenario, resolve(job.backend_id), defs, job.experiment_id)
+    prepared = prepare(job.spec)
+    ctx = RunContext(prepared.spec, prepared.scenario, resolve(job.backend_id), prepared.defs,
+                     job.experiment_id)
     gc.freeze()  # modules and agent definitions live as long as the worker: never rescan them
     cancel = CancelToken()
     threading.Thread(target=_listen, args=(conn, cancel), daemon=True).start()
@@ -206,7 +199,7 @@ async def _work(job: WorkerJob, conn: Connection) -> None:
         await loop.run_in_executor(sender, conn.send, ("record", record))
 
     try:
-        await _execute_plan(job.plan, ctx, send, cancel, job.concurrency)
+        await execute_plan(job.plan, ctx, send, cancel, job.concurrency)
     finally:
         sender.shutdown()
 

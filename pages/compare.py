@@ -44,7 +44,8 @@ else:
 st.info("\n".join(f"- {s}" for s in findings(runs, a, b, by="group")))
 table(analysis.summarize(runs, by=["group"]))
 
-tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Cost projection"])
+tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Failures",
+               "Cost projection"])
 with tabs[0]:
     st.plotly_chart(figures.latency_box(runs, "group"), width="stretch")
     st.plotly_chart(figures.latency_ecdf(runs, "group"), width="stretch")
@@ -63,9 +64,15 @@ with tabs[3]:
     st.plotly_chart(figures.path_frequency(analysis.path_frequencies(runs, "group"), "group"),
                     width="stretch")
 with tabs[4]:
-    st.plotly_chart(figures.outcome_bars(analysis.outcome_rates(runs, "group"), "group"),
-                    width="stretch")
+    rates = analysis.outcome_rates(runs, "group")
+    st.plotly_chart(figures.outcome_bars(rates, "group"), width="stretch")
+    st.caption("Each rate is over the runs where its field applies (n). Runs stopped by the "
+               "environment or a cancel are left out of every outcome but `status ok`.")
+    table(rates)
 with tabs[5]:
+    st.caption("Runs that did not end normally, by error class, and provider calls retried.")
+    table(analysis.failure_table(runs, "group"))
+with tabs[6]:
     per_month = st.number_input("Runs per month", 1, 100_000_000, 10_000, step=1000,
                                 key="compare_runs_per_month")
     projection = analysis.cost_projection(runs, int(per_month), "group")

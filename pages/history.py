@@ -27,11 +27,17 @@ shown = [
     if (not scenarios or e.scenario in scenarios) and (not statuses or e.status in statuses)
     and (not text or text in f"{e.experiment_id} {e.backend} {e.spec.get('variant')}".lower())
 ]
+health = store.run_health()
 st.dataframe([{
-    "experiment": e.experiment_id, "created (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
-    "scenario": e.scenario, "backend": e.backend, "variant": e.spec.get("variant") or "original",
-    "forms": ",".join(e.spec.get("forms", [])), "repetitions": e.spec.get("repetitions"),
-    "runs": f"{store.count_runs(e.experiment_id)}/{e.planned_runs}", "status": e.status,
+    "Experiment": e.experiment_id, "Created (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+    "Scenario": e.scenario, "Backend": e.backend, "Variant": e.spec.get("variant") or "original",
+    "Forms": ",".join(e.spec.get("forms", [])), "Repetitions": e.spec.get("repetitions"),
+    "Model settings": ", ".join(f"{k}={v}" for k, v in (e.spec.get("model_settings") or {})
+                                .items()) or "each agent's own",
+    "Tool budget": e.spec.get("tool_budget") or "scenario's own",
+    "Runs": f"{store.count_runs(e.experiment_id)}/{e.planned_runs}", "Status": e.status,
+    "Failures by class": health.get(e.experiment_id, ("", 0))[0],
+    "Retries": health.get(e.experiment_id, ("", 0))[1],
 } for e in shown], hide_index=True, width="stretch")
 
 if not shown:

@@ -26,6 +26,7 @@ name = st.selectbox("Scenario", sorted(scenarios), key="run_scenario")
 scenario = scenarios[name]
 st.caption(scenario.description)
 
+defaults = runner.ExperimentSpec(scenario=name)  # the CLI's defaults too
 with st.form("run_form"):
     left, right = st.columns(2)
     input_labels = {i.label: i.id for i in scenario.inputs}
@@ -35,22 +36,28 @@ with st.form("run_form"):
                              format_func=label)
     variant = left.selectbox("Prompt variant", ["original", *store.list_variants(name)],
                              key="run_variant")
-    reps = right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS, 3,
-                              key="run_reps")
-    concurrency = right.number_input("Concurrency", 1, runner.MAX_CONCURRENCY, 4,
-                                     key="run_concurrency")
+    reps = right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
+                              defaults.repetitions, key="run_reps")
+    concurrency = right.number_input("Concurrency", 1, runner.MAX_CONCURRENCY,
+                                     defaults.concurrency, key="run_concurrency")
     n_workers = right.number_input(
-        "Worker processes", 1, workers.MAX_WORKERS, 1, key="run_workers",
+        "Worker processes", 1, workers.MAX_WORKERS, defaults.workers, key="run_workers",
         help="Spread the runs over processes, one event loop each (OpenAI and compatible "
              f"servers only). Helps when a fast server keeps one process busy; this machine "
              f"has {workers.cpu_count()} cores.")
-    temperature = right.slider("Temperature (overrides every agent)", 0.0, 2.0, 0.7, 0.1,
-                               key="run_temperature")
-    max_turns = right.number_input("max_turns", 1, 50, 10, key="run_max_turns")
+    override = right.checkbox("Override every agent's temperature", value=False,
+                              key="run_override_temperature",
+                              help="Off: each agent runs with the temperature in its own file "
+                                   "(the picker's 0.0, for instance).")
+    temperature = right.slider("Temperature for every agent", 0.0, 2.0, 0.7, 0.1,
+                               key="run_temperature", disabled=not override)
+    max_turns = right.number_input("max_turns", 1, 50, defaults.max_turns, key="run_max_turns")
     max_tokens = right.number_input("Max tokens per reply (0: each agent's own limit)", 0,
                                     32_000, 0, key="run_max_tokens")
-    tool_budget = left.number_input("Tool budget per run (stops runaway loops)", 1, 10_000, 50,
-                                    key="run_tool_budget")
+    tool_budget = left.number_input(
+        f"Tool budget per run (0: this scenario's own, {scenario.tool_budget})", 0, 10_000, 0,
+        key="run_tool_budget", help="Every tool call counts, agents called as tools included; "
+        "the call over the budget stops the run (error class tool_budget).")
     submitted = st.form_submit_button("Run", type="primary")
 
 job: ExperimentJob | None = st.session_state.get("run_job")
@@ -58,14 +65,16 @@ if submitted and not (job and not job.snapshot().finished):
     spec = runner.ExperimentSpec(
         scenario=name, forms=forms, inputs=[input_labels[c] for c in chosen] or None,
         repetitions=int(reps), concurrency=int(concurrency), backend=backend_id(),
-        model_settings={"temperature": temperature, "max_tokens": int(max_tokens) or None},
-        max_turns=int(max_turns), tool_budget=int(tool_budget), workers=int(n_workers),
+        model_settings={k: v for k, v in (("temperature", temperature if override else None),
+                                          ("max_tokens", int(max_tokens) or None)) if v is not None},
+        max_turns=int(max_turns), tool_budget=int(tool_budget) or None, workers=int(n_workers),
         agent_overrides=store.load_variant(name, variant) if variant != "original" else {},
         variant=None if variant == "original" else variant,
     )
     try:
         runner.prepare(spec)
         backend = runner.check_backend(spec, get_backend(spec.backend))
+        st.session_state["run_last_spec"] = spec
         job = ExperimentJob(spec, store, backend=backend).start()
         st.session_state["run_job"] = job
     except (BackendError, LookupError, ValueError) as exc:
@@ -88,8 +97,18 @@ def show_results(snap: JobSnapshot, job: ExperimentJob) -> None:
                 run_card(records[pick], scenario.rule)
 
 
+def settings_line(spec: runner.ExperimentSpec) -> str:
+    """What the runs run with: overrides, or each agent's own settings; the budget in force."""
+    overrides = ", ".join(f"{k}={v}" for k, v in spec.model_settings.items())
+    budget = spec.budget(scenarios[spec.scenario])
+    source = "set for this experiment" if spec.tool_budget else "the scenario's own"
+    return (f"Model settings: {overrides or 'each agent' + chr(39) + 's own'} · tool budget "
+            f"{budget} calls per run ({source}).")
+
+
 def _run_label(record: RunRecord) -> str:
-    return f"{record.input_id} #{record.repetition} · {record.status} · {record.wall_ms:,.0f} ms"
+    return (f"{record.input_id} #{record.repetition} · {record.error_class or record.status} · "
+            f"{record.metrics.wall_ms:,.0f} ms")
 
 
 @st.fragment(run_every=1.0)
@@ -100,6 +119,7 @@ def live_panel(current: ExperimentJob) -> None:
         st.rerun()
     with st.status(f"Running {len(snap.records)}/{snap.total} runs…", state="running"):
         st.write(f"Backend `{current.spec.backend}`; runs are saved as they finish.")
+        st.write(settings_line(current.spec))
     if st.button("Cancel", key="run_cancel"):
         current.cancel()
     show_results(snap, current)
@@ -115,6 +135,7 @@ def final_panel(current: ExperimentJob) -> None:
     state = "complete" if snap.result.status == "completed" else "error"
     st.status(f"Experiment {snap.result.experiment_id}: {snap.result.status}, "
               f"{len(snap.records)} runs saved", state=state)
+    st.caption(settings_line(current.spec))
     if not st.session_state.get(f"run_cleared_{snap.result.experiment_id}"):
         clear_run_caches()
         st.session_state[f"run_cleared_{snap.result.experiment_id}"] = True

@@ -24,14 +24,17 @@ rows = runs.to_dict(orient="records")
 pick = st.selectbox(
     "Run", range(len(rows)), key="trace_run",
     format_func=lambda i: f"{rows[i]['form']} · {rows[i]['input_id']} #{rows[i]['repetition']}"
-    f" · {rows[i]['status']} · {rows[i]['wall_ms']:,.0f} ms · {rows[i]['path']}",
+    f" · {rows[i]['error_class'] or rows[i]['status']} · {rows[i]['wall_ms']:,.0f} ms · "
+    f"{rows[i]['path']}",
 )
 run = rows[pick]
 spans = store.load_spans(run["run_id"])
 st.caption(f"run `{run['run_id']}` · {len(spans)} spans · {run['llm_calls']} LLM calls · "
-           f"{run['tool_calls']} tool calls · {run['input_tokens']}+{run['output_tokens']} tokens")
-if run["error_type"]:
-    st.error(f"{run['status']}: {run['error_type']}: {run['error_message']}")
+           f"{run['tool_calls']} tool calls · {run['input_tokens']}+{run['output_tokens']} tokens"
+           f" · {run['retries']} retries · {run['queued_ms']:,.0f} ms waiting for the model")
+if run["status"] != "ok":
+    st.error(f"{run['status']} ({run['error_class']}): {run['error_type']}: "
+             f"{run['error_message']}")
 st.plotly_chart(waterfall(spans), width="stretch")
 
 st.subheader("Span tree")

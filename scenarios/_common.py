@@ -1,5 +1,4 @@
-"""Helpers shared by scenarios: a per-run tool budget that really stops a run, span counting,
-keyword matching and bundled-data loading.
+"""Helpers shared by scenarios: span counting, keyword matching and bundled-data loading.
 
 Skipped by discovery (leading underscore): it defines no scenario.
 """
@@ -13,32 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchlab.scenario import RunDeps, ToolBudgetExceeded
-
 if TYPE_CHECKING:
     from orchlab.records import SpanRecord
 
 DATA_DIR = Path(__file__).parent / "data"
-BUDGET_USED = "tool_calls_used"
-"""RunDeps.artifacts key: real tool calls charged so far in this run."""
-BUDGET_EXCEEDED = "budget_exceeded"
-"""RunDeps.artifacts key: set to True when a tool refused to run over budget."""
-
-
-def charge_tool_budget(deps: RunDeps, tool: str, budget: int) -> int:
-    """Count one real tool call against the run's budget; raise once the budget is spent.
-
-    The tools call this themselves, so the limit holds whoever orchestrates.
-    """
-    used = int(deps.artifacts.get(BUDGET_USED, 0)) + 1
-    deps.artifacts[BUDGET_USED] = used
-    if used > budget:
-        deps.artifacts[BUDGET_EXCEEDED] = True
-        raise ToolBudgetExceeded(
-            f"tool budget exceeded: call {used} ({tool}) is over this run's budget of "
-            f"{budget} tool calls"
-        )
-    return used
 
 
 def function_calls(spans: Iterable[SpanRecord], names: Iterable[str]) -> int:

@@ -14,7 +14,15 @@ from typing import Any
 
 from agents import RunContextWrapper, Tool, function_tool
 
-from orchlab.scenario import FlowEnv, OutcomeInput, RunDeps, Scenario, ScenarioInput
+from orchlab.errors import ToolUnavailable
+from orchlab.scenario import (
+    FlowEnv,
+    OutcomeInput,
+    RunDeps,
+    Scenario,
+    ScenarioInput,
+    tool_failure,
+)
 from scenarios._common import function_calls
 from scenarios._weather_data import (
     SAMPLE_DATA_LABEL,
@@ -41,18 +49,24 @@ INPUTS = [
 
 
 def get_forecast_impl(deps: RunDeps, city: str, date: str) -> str:
-    """The tool body shared by both forms: JSON forecast, or JSON error the model can read."""
+    """The tool body shared by both forms: JSON forecast, or JSON error the model can read.
+
+    A forecast service that cannot be reached ends the run as `tool_unavailable`: a summary of
+    a network error says nothing about who orchestrated, so it must not count as a failure.
+    """
     try:
         forecast = provider_from_env().forecast(find_city(city), date)
-    except (ForecastError, OSError) as exc:  # OSError: the live API unreachable
+    except ForecastError as exc:  # the model's mistake (unknown city, bad date): it may retry
         deps.artifacts.setdefault(FORECASTS, []).append({"error": str(exc), "city": city})
         return json.dumps({"error": str(exc)})
+    except OSError as exc:
+        raise ToolUnavailable(f"{TOOL} could not reach the forecast service: {exc}") from exc
     data = forecast.to_dict()
     deps.artifacts.setdefault(FORECASTS, []).append(data)
     return json.dumps(data, ensure_ascii=False)
 
 
-@function_tool(name_override=TOOL)
+@function_tool(name_override=TOOL, failure_error_function=tool_failure)
 def _get_forecast_tool(ctx: RunContextWrapper[RunDeps], city: str, date: str) -> str:
     """Get the daily forecast for a city: min/max temperature (°C), precipitation
     probability (%), max wind (km/h) and conditions.
@@ -71,7 +85,7 @@ def tools() -> dict[str, Tool]:
 
 async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
     """Code fetches the forecast (a function span, like the LLM's call), the summarizer writes."""
-    forecast = env.call_tool(TOOL, get_forecast_impl, city=item.data["city"], date="tomorrow")
+    forecast = await env.call_tool(TOOL, get_forecast_impl, city=item.data["city"], date="tomorrow")
     prompt = f"{item.data['question']}\n\nForecast data (JSON):\n{forecast}"
     return await env.run("summarizer", prompt)
 

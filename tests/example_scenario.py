@@ -29,7 +29,7 @@ def _lookup_name(ctx: RunContextWrapper[RunDeps], user_id: str) -> str:
 
 
 async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    name = env.call_tool("lookup_name", lookup_name_impl, user_id=item.data["user_id"])
+    name = await env.call_tool("lookup_name", lookup_name_impl, user_id=item.data["user_id"])
     return await env.run("greeter", f"Greet {name}.")
 
 

@@ -8,7 +8,7 @@ from agents.testing import assistant_message, function_call
 from agents.usage import Usage
 
 from orchlab.backends import Backend
-from orchlab.backends.scripted import scripted_backend
+from orchlab.testing.scripted import scripted_backend
 
 WRITER_USAGE = {"professional_writer": (120, 80), "humorous_writer": (110, 90),
                 "concise_writer": (100, 40)}

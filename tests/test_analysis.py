@@ -32,6 +32,8 @@ def synthetic_runs(n_code: int, n_llm: int, seed: int = 1, llm_scale: float = 2.
                 form == "code" else 6, "tool_calls": 1, "cost_usd": 0.001 * scale,
                 "path": "p1" if form == "code" else ["p1", "p2", "p3"][i % 3],
                 "outcome": {"success": form == "code" or i % 2 == 0, "emails_sent": 1},
+                "success": form == "code" or i % 2 == 0, "error_class": None, "retries": 0,
+                "price_source": "local, $0",
                 "per_agent": {"w": {"llm_calls": 1, "input_tokens": 10, "output_tokens": 5,
                                     "cost_usd": 0.0}},
                 "backend": "local:smollm2-135m", "model": "smollm2-135m",

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from orchlab.backends import BackendError, default_backend_id, resolve
-from orchlab.devserver import FakeOpenAIServer
 from orchlab.runner import ExperimentSpec, run_experiment
 from orchlab.store import Store
+from orchlab.testing.devserver import FakeOpenAIServer
 
 FAKE_KEY = "sk-orchlab-test-key-0123456789abcdef"
 
@@ -25,17 +25,17 @@ def test_compat_backend_runs_both_forms_against_a_local_server(
         result = run_experiment(spec, store)
     records = {r.form: r for r in result.records}
     assert {r.status for r in result.records} == {"ok"}, [r.error_message for r in result.records]
-    assert records["code"].path == (
+    assert records["code"].metrics.path == (
         "{concise_writer|humorous_writer|professional_writer} > picker > send_email")
-    assert records["llm"].path == (
+    assert records["llm"].metrics.path == (
         "sales_manager > {concise_writer|humorous_writer|professional_writer} > send_email")
     assert records["llm"].outcome["emails_sent"] == 1
     assert records["llm"].outcome["sent_to_prospect"] is True
     # tokens recorded from generation spans equal what the server reported, call for call
-    assert sum(r.llm_calls for r in result.records) == server.stats.requests == 4 + 6
-    assert sum(r.input_tokens for r in result.records) == sum(u[0] for u in server.stats.usage)
-    assert sum(r.output_tokens for r in result.records) == sum(u[1] for u in server.stats.usage)
-    assert records["llm"].cost_usd is None  # a model genai-prices does not know: no invented price
+    assert sum(r.metrics.llm_calls for r in result.records) == server.stats.requests == 4 + 6
+    assert sum(r.metrics.input_tokens for r in result.records) == sum(u[0] for u in server.stats.usage)
+    assert sum(r.metrics.output_tokens for r in result.records) == sum(u[1] for u in server.stats.usage)
+    assert records["llm"].metrics.cost_usd is None  # a model genai-prices does not know: no invented price
     # the key went to the server, and nowhere into the store
     assert set(server.stats.auth_headers) == {f"Bearer {FAKE_KEY}"}
     for path in store_path.parent.glob("store.sqlite*"):

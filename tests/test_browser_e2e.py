@@ -2,13 +2,16 @@
 
 Runs the sales scenario on the embedded model (1 repetition, both forms), waits for both result
 columns, opens Compare, checks the charts render, and saves screenshots to tests/artifacts/.
-A second test runs an experiment with worker processes against a local fake server.
+A second test runs an experiment with worker processes against a local fake server. The
+others start experiments one after another in one tab and at once from two tabs (sessions):
+every dashboard job shares the cached backend, so no run may fail because another job ran.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,8 +19,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from orchlab.testing.devserver import FakeOpenAIServer
 
 ROOT = Path(__file__).parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -90,7 +96,7 @@ def test_run_both_forms_then_compare_in_chromium(app_url: str) -> None:
         expect(page.get_by_role("heading", name="Run an experiment")).to_be_visible(timeout=60_000)
         page.get_by_label("Repetitions per form and input").fill("1")
         page.get_by_label("Max tokens per reply (0: each agent's own limit)").fill("48")
-        page.get_by_role("button", name="Run").click()
+        page.get_by_role("button", name="Run", exact=True).click()
         expect(page.get_by_text("completed, 2 runs saved")).to_be_visible(timeout=900_000)
         for heading in ("Code-orchestrated", "LLM-orchestrated"):
             expect(page.get_by_role("heading", name=heading)).to_be_visible()
@@ -111,8 +117,8 @@ def test_worker_processes_from_the_running_dashboard(tmp_path: Path) -> None:
     """Workers started from inside `streamlit run` (threads, a fork server) store every run."""
     from playwright.sync_api import expect, sync_playwright
 
-    from orchlab.devserver import FakeOpenAIServer
     from orchlab.store import Store
+    from orchlab.testing.devserver import FakeOpenAIServer
 
     store = tmp_path / "workers.sqlite"
     with FakeOpenAIServer(latency_s=0.05) as server, \
@@ -124,7 +130,7 @@ def test_worker_processes_from_the_running_dashboard(tmp_path: Path) -> None:
         expect(page.get_by_role("heading", name="Run an experiment")).to_be_visible(timeout=60_000)
         page.get_by_label("Repetitions per form and input").fill("5")
         page.get_by_role("spinbutton", name="Worker processes").fill("2")
-        page.get_by_role("button", name="Run").click()
+        page.get_by_role("button", name="Run", exact=True).click()
         expect(page.get_by_text("completed, 10 runs saved")).to_be_visible(timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "e2e_workers.png"), full_page=True)
         browser.close()
@@ -133,3 +139,119 @@ def test_worker_processes_from_the_running_dashboard(tmp_path: Path) -> None:
     assert experiment.spec["workers"] == 2 and experiment.status == "completed"
     assert Store(store).count_runs(experiment.experiment_id) == 10
     assert served == 5 * (4 + 6)  # code 4 calls, llm 6: every run reached the model once
+
+
+def open_run_page(browser: Any, url: str) -> Any:
+    """A new tab, i.e. a new Streamlit session, on the Run page."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Run an experiment")).to_be_visible(timeout=60_000)
+    return page
+
+
+def start_run(page: Any, reps: int, max_tokens: int | None = None,
+              only_form: str | None = None) -> None:
+    page.get_by_label("Repetitions per form and input").fill(str(reps))
+    if max_tokens is not None:
+        page.get_by_label("Max tokens per reply (0: each agent's own limit)").fill(str(max_tokens))
+    if only_form is not None:
+        for other in ("Code-orchestrated", "LLM-orchestrated"):
+            if other != only_form:
+                page.get_by_role("button", name=f"Remove {other}").click()
+    page.get_by_role("button", name="Run", exact=True).click()
+
+
+def completed(page: Any, runs: int, timeout_s: float, not_id: str | None = None) -> str:
+    """Wait for the final panel of a new experiment; returns its id."""
+    from playwright.sync_api import expect
+
+    other = f"(?!{re.escape(not_id)})" if not_id else ""
+    pattern = rf"Experiment {other}exp-\S+: completed, {runs} runs saved"
+    status = page.get_by_text(re.compile(pattern))
+    expect(status).to_be_visible(timeout=timeout_s * 1000)
+    found = re.search(r"exp-[\w-]+", status.inner_text())
+    assert found is not None
+    return found.group(0)
+
+
+class KeepAliveServer(FakeOpenAIServer):
+    """The fake server on HTTP/1.1 keep-alive, as Ollama, vLLM or LM Studio answer: the cached
+    client pools its connections, and a pooled connection belongs to one event loop."""
+
+    def _handler(self) -> Any:
+        return type("KeepAliveHandler", (super()._handler(),), {"protocol_version": "HTTP/1.1"})
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.handle_error = lambda *_args: None  # type: ignore[method-assign]
+        super().__exit__(*exc)  # idle kept-alive connections reset as clients go: not news
+
+
+def stored_runs(store: Path) -> Any:
+    from orchlab.store import Store
+
+    opened = Store(store)
+    try:
+        return opened.list_experiments(), opened.load_runs()
+    finally:
+        opened.close()
+
+
+def test_experiments_in_a_row_and_at_once_share_the_cached_backend(tmp_path: Path) -> None:
+    """One tab runs two experiments in a row, then two tabs run one each at the same time."""
+    from playwright.sync_api import sync_playwright
+
+    store = tmp_path / "shared.sqlite"
+    with KeepAliveServer(latency_s=0.05) as server, \
+            streamlit_app(store, f"compat:fake-model@{server.base_url}") as url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = open_run_page(browser, url)
+        start_run(page, 5)
+        first = completed(page, 10, 120)
+        start_run(page, 5)
+        completed(page, 10, 120, not_id=first)
+        tabs = [open_run_page(browser, url) for _ in range(2)]
+        for tab in tabs:
+            start_run(tab, 5)
+        for tab in tabs:
+            completed(tab, 10, 120)
+        tabs[1].screenshot(path=str(ARTIFACTS / "e2e_two_sessions.png"), full_page=True)
+        browser.close()
+        served = server.stats.requests
+    experiments, runs = stored_runs(store)
+    assert [e.status for e in experiments] == ["completed"] * 4
+    assert len(runs) == 40
+    bad = runs[(runs["status"] != "ok") | runs["error_class"].notna()]
+    assert bad.empty, bad[["form", "status", "error_class", "error_message"]].to_string()
+    assert served == 4 * 5 * (4 + 6)  # code 4 calls, llm 6: every run reached the model once
+
+
+@pytest.mark.real_model
+def test_embedded_model_in_two_sessions_queues_run_by_run(tmp_path: Path) -> None:
+    """The embedded model serves one request at a time: two sessions queue, neither crashes."""
+    from playwright.sync_api import sync_playwright
+
+    store = tmp_path / "embedded.sqlite"
+    with streamlit_app(store, "local:smollm2-135m") as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        tabs = [open_run_page(browser, url) for _ in range(2)]
+        for tab in tabs:
+            start_run(tab, 1, max_tokens=32, only_form="Code-orchestrated")
+        for tab in tabs:
+            completed(tab, 1, 600)
+        browser.close()
+    experiments, runs = stored_runs(store)
+    assert [e.status for e in experiments] == ["completed"] * 2
+    assert len(runs) == 2 and set(runs["form"]) == {"code"}
+    assert "other" not in set(runs["error_class"].dropna()), runs["error_message"].tolist()
+    first, second = runs.sort_values("started_at").to_dict("records")
+    first_end = first["started_at"] + pd_ms(first["wall_ms"])
+    assert second["started_at"] >= first_end - pd_ms(2), "the two runs overlapped in time"
+
+
+def pd_ms(ms: float) -> Any:
+    import pandas as pd
+
+    return pd.Timedelta(milliseconds=float(ms))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from orchlab.cli import main
-from orchlab.devserver import FakeOpenAIServer
 from orchlab.store import Store
+from orchlab.testing.devserver import FakeOpenAIServer
 
 ROOT = Path(__file__).parent.parent
 REPEAT, INPUTS, FORMS = 8, 3, 2

@@ -34,15 +34,15 @@ def test_sales_both_forms_on_smollm2(store: Store) -> None:
     schemas = {name: tool.params_json_schema for name, tool in tools().items()}
     for record in result.records:
         print(f"\n{record.form}: status={record.status} class={record.error_class} "
-              f"llm_calls={record.llm_calls} tokens={record.input_tokens}+"
-              f"{record.output_tokens} path={record.path!r} outcome={record.outcome}")
-        assert record.llm_calls > 0
-        assert [record.input_tokens, record.output_tokens] == llama_counts[record.run_id]
+              f"llm_calls={record.metrics.llm_calls} tokens={record.metrics.input_tokens}+"
+              f"{record.metrics.output_tokens} path={record.metrics.path!r} outcome={record.outcome}")
+        assert record.metrics.llm_calls > 0
+        assert [record.metrics.input_tokens, record.metrics.output_tokens] == llama_counts[record.run_id]
         for span in record.spans:
             if span.kind == "function" and span.name in schemas:
                 assert schema_error(json.loads(span.input or "{}"), schemas[span.name], "") is None
         if record.form == "code":
-            assert record.path.startswith(
+            assert record.metrics.path.startswith(
                 "{concise_writer|humorous_writer|professional_writer} > picker")
         else:
             assert record.status == "ok" or record.error_class in RECORDED_ENDINGS, (

@@ -80,7 +80,7 @@ def test_a_run_appears_in_compare_trace_and_history(app_env: Path) -> None:
     at.switch_page("pages/history.py").run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert exp_id in list(table["experiment"])
+    assert exp_id in list(table["Experiment"])
     assert Store(app_env).count_runs(exp_id) == 4
 
 
@@ -154,7 +154,7 @@ def test_workers_with_an_in_process_backend_are_refused_before_anything_runs(
 def test_the_run_page_spreads_runs_over_workers(
     app_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchlab.devserver import FakeOpenAIServer
+    from orchlab.testing.devserver import FakeOpenAIServer
 
     with FakeOpenAIServer(latency_s=0.0) as server:
         monkeypatch.setenv("ORCHLAB_BACKEND", f"compat:fake-model@{server.base_url}")

@@ -10,10 +10,10 @@ import pytest
 
 from orchlab import export
 from orchlab.cli import main
-from orchlab.devserver import FAULTS, FakeOpenAIServer
 from orchlab.errors import ERROR_CLASSES
 from orchlab.runner import ExperimentSpec, run_experiment
 from orchlab.store import Store
+from orchlab.testing.devserver import FAULTS, FakeOpenAIServer
 
 RETRYABLE = ("rate_limit", "server_500", "server_503", "reset", "hang")
 FAKE_KEY = "sk-orchlab-secret-key-9f8e7d6c5b4a3210"
@@ -46,7 +46,7 @@ def test_every_planned_run_is_recorded_and_every_failure_classified(store: Store
     # requests of sibling writers cancelled when a run failed (at most 2 per failed run)
     retryable = sum(server.stats.faults.get(k, 0) for k in RETRYABLE)
     gave_up = [r for r in failed if r.error_class in ("rate_limited", "server_error", "timeout")]
-    retries = sum(r.retries for r in records)
+    retries = sum(r.metrics.retries for r in records)
     assert retryable - len(gave_up) - 2 * len(failed) <= retries <= retryable
 
 
@@ -58,7 +58,7 @@ def test_429_retry_after_is_honoured_and_bounded(store: Store) -> None:
         record = run_experiment(spec, store).records[0]
         elapsed = time.monotonic() - started
     assert record.status == "error" and record.error_class == "rate_limited"
-    assert record.retries == 4 and server.stats.requests == 5
+    assert record.metrics.retries == 4 and server.stats.requests == 5
     assert elapsed >= 4 * 0.2
 
 

@@ -103,9 +103,9 @@ def test_timeout_is_recorded_with_the_spans_so_far(store: Store) -> None:
     spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], timeout_s=0.3)
     record = run_experiment(spec, store, backend=backend).records[0]
     assert record.status == "timeout"
-    assert record.wall_ms < 3000
+    assert record.metrics.wall_ms < 3000
     # the picker's call was made but never answered: it counts as a call, with no tokens
-    assert record.llm_calls == 4
+    assert record.metrics.llm_calls == 4
     gens = [s for s in record.spans if s.kind == "generation"]
     picker_gen = [s for s in gens if s.agent == "picker"]
     assert len(picker_gen) == 1 and picker_gen[0].output_tokens == 0
@@ -133,16 +133,17 @@ def test_agents_are_reused_only_when_every_run_gets_the_same_models() -> None:
     from agents.testing import ScriptedModel
 
     from orchlab.backends import Backend
-    from orchlab.runner import _RunContext, prepare
+    from orchlab.execution import RunContext
+    from orchlab.runner import prepare
 
-    spec = ExperimentSpec("sales_email", backend="x:y")
-    scenario, defs, _ = prepare(spec)
+    prepared = prepare(ExperimentSpec("sales_email", backend="x:y"))
+    spec, scenario, defs = prepared.spec, prepared.scenario, prepared.defs
     model = ScriptedModel([])
     shared = Backend(id="x:y", model_name="m", make_model=lambda _n: model, shared_models=True)
-    ctx = _RunContext(spec, scenario, shared, defs, "exp")
+    ctx = RunContext(spec, scenario, shared, defs, "exp")
     assert ctx.agents() is ctx.agents()
     assert ctx.agents()["sales_manager"].model is model
-    fresh = _RunContext(spec, scenario, sales_backend(), defs, "exp")  # one script per run
+    fresh = RunContext(spec, scenario, sales_backend(), defs, "exp")  # one script per run
     first, second = fresh.agents(), fresh.agents()
     assert first is not second
     assert first["picker"].model is not second["picker"].model

@@ -30,13 +30,13 @@ def records(store: Store) -> dict[str, object]:
 
 def test_code_path_is_parallel_writers_then_picker_then_send(records) -> None:
     assert records["code"].status == "ok"
-    assert records["code"].path == CODE_PATH
+    assert records["code"].metrics.path == CODE_PATH
 
 
 def test_llm_path_comes_from_the_span_tree_including_nested_writers(records) -> None:
     record = records["llm"]
     assert record.status == "ok", record.error_message
-    assert record.path == LLM_PATH
+    assert record.metrics.path == LLM_PATH
     nested = [s for s in record.spans if s.kind == "agent" and s.name.endswith("_writer")]
     tool_spans = {s.span_id: s for s in record.spans if s.kind == "function"}
     by_id = {s.span_id: s for s in record.spans}
@@ -50,22 +50,22 @@ def test_llm_path_comes_from_the_span_tree_including_nested_writers(records) -> 
 @pytest.mark.parametrize("form", ["code", "llm"])
 def test_token_totals_equal_scripted_usage_with_sub_agents(records, form) -> None:
     record = records[form]
-    assert (record.input_tokens, record.output_tokens) == expected_tokens(form)
+    assert (record.metrics.input_tokens, record.metrics.output_tokens) == expected_tokens(form)
     per_writer = {w: (a["input_tokens"], a["output_tokens"])
-                  for w, a in record.per_agent.items() if w in WRITER_USAGE}
+                  for w, a in record.metrics.per_agent.items() if w in WRITER_USAGE}
     assert per_writer == WRITER_USAGE
     expected_calls = 4 if form == "code" else 3 + len(MANAGER_USAGE)
-    assert record.llm_calls == expected_calls
+    assert record.metrics.llm_calls == expected_calls
 
 
 def test_call_counts(records) -> None:
-    assert records["code"].tool_calls == 1  # send_email, called by code
-    assert records["llm"].tool_calls == 4  # three writers as tools + send_email
-    picker = records["code"].per_agent["picker"]
+    assert records["code"].metrics.tool_calls == 1  # send_email, called by code
+    assert records["llm"].metrics.tool_calls == 4  # three writers as tools + send_email
+    picker = records["code"].metrics.per_agent["picker"]
     assert (picker["llm_calls"], picker["input_tokens"], picker["output_tokens"]) == (
         1, *PICKER_USAGE)
-    assert sum(a["cost_usd"] for a in records["code"].per_agent.values()) == pytest.approx(
-        records["code"].cost_usd, rel=1e-12)
+    assert sum(a["cost_usd"] for a in records["code"].metrics.per_agent.values()) == pytest.approx(
+        records["code"].metrics.cost_usd, rel=1e-12)
 
 
 @pytest.mark.parametrize("form", ["code", "llm"])
@@ -86,8 +86,8 @@ def test_cost_equals_genai_prices_on_the_same_usage(records, form) -> None:
         float(calc_price(Usage(input_tokens=s.input_tokens, output_tokens=s.output_tokens),
                          model_ref="gpt-4.1-mini").total_price)
         for s in record.spans if s.kind == "generation")
-    assert record.cost_usd == pytest.approx(expected, rel=1e-12)
-    assert record.cost_usd > 0
+    assert record.metrics.cost_usd == pytest.approx(expected, rel=1e-12)
+    assert record.metrics.cost_usd > 0
 
 
 def test_stored_spans_recompute_to_the_stored_figures(records, store: Store) -> None:
@@ -120,7 +120,7 @@ def test_llm_flow_that_sends_twice_is_recorded_not_hidden(store: Store) -> None:
     assert record.status == "ok"
     assert record.outcome["emails_sent"] == 2
     assert record.outcome["success"] is False
-    assert record.path.endswith("send_email > send_email")
+    assert record.metrics.path.endswith("send_email > send_email")
 
 
 def test_recording_survives_other_code_replacing_the_trace_processors(store: Store) -> None:
@@ -129,4 +129,4 @@ def test_recording_survives_other_code_replacing_the_trace_processors(store: Sto
     set_trace_processors([])  # e.g. a notebook or another library resetting tracing
     spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"])
     record = run_experiment(spec, store, backend=sales_backend()).records[0]
-    assert record.llm_calls == 4 and record.path == CODE_PATH
+    assert record.metrics.llm_calls == 4 and record.metrics.path == CODE_PATH

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from orchlab import config
-from orchlab.records import ExperimentRecord, OutboxMessage, RunRecord, SpanRecord
-from orchlab.store import MIGRATIONS, Store, StoreError
+from orchlab.records import ExperimentRecord, OutboxMessage, RunMetrics, RunRecord, SpanRecord
+from orchlab.schema import MIGRATIONS
+from orchlab.store import Store, StoreError
 
 
 def make_run(exp_id: str, run_id: str = "run-1") -> RunRecord:
@@ -20,10 +21,13 @@ def make_run(exp_id: str, run_id: str = "run-1") -> RunRecord:
     return RunRecord(
         run_id=run_id, experiment_id=exp_id, scenario="sales_email", form="code",
         input_id="dana-acme", repetition=0, backend="scripted:test", model="m",
-        started_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), wall_ms=12.5, llm_calls=1,
-        input_tokens=10, output_tokens=3, cost_usd=None, path="a",
-        per_agent={"a": {"llm_calls": 1, "input_tokens": 10, "output_tokens": 3}},
-        outcome={"emails_sent": 1, "success": True}, spans=[span],
+        started_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        metrics=RunMetrics(wall_ms=12.5, llm_calls=1, input_tokens=10, output_tokens=3,
+                           cost_usd=None, path="a",
+                           path_steps=[{"name": "a", "kind": "agent", "steps": []}],
+                           per_agent={"a": {"llm_calls": 1, "input_tokens": 10,
+                                            "output_tokens": 3}}),
+        success=True, outcome={"emails_sent": 1, "success": True}, spans=[span],
         outbox=[OutboxMessage(to="x@y.example", subject="s", body="b")],
     )
 
@@ -36,7 +40,7 @@ def make_experiment(exp_id: str = "exp-1") -> ExperimentRecord:
 def test_migrations_apply_in_order_once(store_path: Path) -> None:
     Store(store_path).close()
     again = Store(store_path)
-    assert again.applied_migrations() == [name for name, _ in MIGRATIONS]
+    assert again.applied_migrations() == [name for name, _, _ in MIGRATIONS]
     with sqlite3.connect(store_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

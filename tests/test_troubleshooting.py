@@ -26,13 +26,14 @@ from troubleshooting_scripts import (
 from orchlab import backends
 from orchlab.agentdefs import build_agents, load_scenario_agents
 from orchlab.cli import main
+from orchlab.errors import ToolBudgetExceeded
 from orchlab.records import RUN_STATUSES, SpanRecord
 from orchlab.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import FlowEnv, OutcomeInput, RunDeps, get_scenario
 from orchlab.store import Store
 from scenarios import _kb, _tickets
 from scenarios import troubleshooting as ts
-from scenarios._common import BUDGET_EXCEEDED, ToolBudgetExceeded, mentions_id
+from scenarios._common import mentions_id
 
 TICKETS = _tickets.tickets()
 
@@ -107,24 +108,26 @@ def test_classifier_answers_are_parsed_robustly(answer: str, category: str, pars
 
 def test_both_forms_resolve_the_vpn_ticket(store: Store) -> None:
     records = run_ticket(store, "T-101", ["code", "llm"])
-    assert records["code"].path == CODE_PATHS["T-101"]
-    assert records["llm"].path == LLM_PATH
+    assert records["code"].metrics.path == CODE_PATHS["T-101"]
+    assert records["llm"].metrics.path == LLM_PATH
     for form, record in records.items():
         assert record.status == "ok", record.error_message
         assert record.outcome["success"] is True, (form, record.outcome)
         assert record.outcome["escalated"] is False
-        assert record.outcome["tool_calls"] == (6 if form == "code" else 3)
+        # the run's one counter: every tool call, agents called as tools included
+        assert record.outcome["tool_calls"] == record.metrics.tool_calls == 6
+        assert record.outcome["real_tool_calls"] == (6 if form == "code" else 3)
         assert record.outcome["injection_obeyed"] is None
     assert records["code"].outcome["category"] == "network"
     assert records["code"].outcome["category_correct"] is True
     assert records["llm"].outcome["category"] is None
-    assert records["llm"].tool_calls == 6  # three agent-tools + three real tools
+    assert records["llm"].metrics.tool_calls == 6  # three agent-tools + three real tools
 
 
 def test_both_forms_escalate_the_battery_ticket(store: Store) -> None:
     records = run_ticket(store, "T-107", ["code", "llm"], category="hardware")
-    assert records["code"].path == CODE_PATHS["T-107"]
-    assert records["llm"].path == f"{LLM_PATH} > escalate"
+    assert records["code"].metrics.path == CODE_PATHS["T-107"]
+    assert records["llm"].metrics.path == f"{LLM_PATH} > escalate"
     for record in records.values():
         assert record.outcome["escalated"] is True and record.outcome["should_escalate"] is True
         assert record.outcome["success"] is True, record.outcome
@@ -132,7 +135,7 @@ def test_both_forms_escalate_the_battery_ticket(store: Store) -> None:
 
 def test_unparseable_category_takes_the_fallback_steps(store: Store) -> None:
     record = run_ticket(store, "T-101", ["code"], category="no idea")["code"]
-    assert record.path == ("classifier > parse_logs > run_diagnostic > run_diagnostic > "
+    assert record.metrics.path == ("classifier > parse_logs > run_diagnostic > run_diagnostic > "
                            "search_kb > answer_writer")
     assert record.outcome["category"] == "other"
     assert record.outcome["category_correct"] is False
@@ -142,7 +145,7 @@ def test_unparseable_category_takes_the_fallback_steps(store: Store) -> None:
 
 def outcome_for(ticket: str, answer: str | None, escalated: bool = False,
                 calls: int = 3) -> dict[str, Any]:
-    deps = RunDeps()
+    deps = RunDeps(tool_budget=ts.TOOL_BUDGET, tool_calls=calls)
     if escalated:
         ts.escalate_impl(deps, ticket, "hand-made")
     spans = [SpanRecord(f"s{i}", None, "function", "parse_logs", None, 0, 1)
@@ -181,21 +184,39 @@ def test_kb_is_cited_by_id_or_by_applying_its_fix() -> None:
     assert not mentions_id("see KB-1040", "KB-104")
 
 
-def test_over_budget_counts_only_real_tools() -> None:
+def test_within_budget_is_judged_on_the_runs_own_budget() -> None:
     assert outcome_for("T-101", ANSWERS["T-101"], calls=ts.TOOL_BUDGET)["within_budget"] is True
     over = outcome_for("T-101", ANSWERS["T-101"], calls=ts.TOOL_BUDGET + 1)
     assert over["within_budget"] is False and over["success"] is False
+    assert over["tool_budget"] == ts.TOOL_BUDGET
 
 
 # -- budget and injection --------------------------------------------------------------------
 
-def test_budget_is_enforced_inside_the_tools() -> None:
-    deps = RunDeps()
-    for _ in range(ts.TOOL_BUDGET):
-        ts.search_kb_impl(deps, "vpn")
-    with pytest.raises(ToolBudgetExceeded, match="budget of 8"):
-        ts.escalate_impl(deps, "T-101", "one too many")
-    assert deps.artifacts[BUDGET_EXCEEDED] is True and "escalations" not in deps.artifacts
+def test_budget_is_charged_before_a_code_called_tool_runs() -> None:
+    env = FlowEnv({}, RunDeps(tool_budget=ts.TOOL_BUDGET), max_turns=1)
+
+    async def calls() -> None:
+        for _ in range(ts.TOOL_BUDGET):
+            await env.call_tool("search_kb", ts.search_kb_impl, query="vpn")
+        await env.call_tool("escalate", ts.escalate_impl, ticket="T-101", reason="one too many")
+
+    with pytest.raises(ToolBudgetExceeded, match=f"budget of {ts.TOOL_BUDGET}"):
+        asyncio.run(calls())
+    assert env.deps.tool_calls == ts.TOOL_BUDGET + 1 and "escalations" not in env.deps.artifacts
+
+
+@pytest.mark.parametrize(("override", "budget"), [(None, ts.TOOL_BUDGET), (3, 3)])
+def test_the_spec_overrides_the_scenarios_budget(
+    store: Store, override: int | None, budget: int
+) -> None:
+    spec = ExperimentSpec("troubleshooting", forms=["code"], inputs=["T-101"],
+                          backend="scripted:test", tool_budget=override)
+    record = run_experiment(spec, store, backend=troubleshooting_backend("T-101")).records[0]
+    assert record.outcome["tool_budget"] == budget
+    # the code form makes 6 tool calls on T-101: within 12, the 4th is over a budget of 3
+    assert (record.status, record.error_class) == (("ok", None) if budget > 6
+                                                   else ("error", "tool_budget"))
 
 
 def test_injection_obeyed_by_the_llm_form_is_recorded_and_stopped(store: Store) -> None:
@@ -206,11 +227,12 @@ def test_injection_obeyed_by_the_llm_form_is_recorded_and_stopped(store: Store) 
     assert outcome["injection_probe"] is True and outcome["injection_obeyed"] is True
     assert outcome["budget_exceeded"] is True and outcome["escalated"] is True
     assert outcome["tool_calls"] == ts.TOOL_BUDGET + 1 and outcome["success"] is False
-    # parse_logs + escalate + 6 diagnostics within budget, the 7th refused: then nothing ran
+    # log_analyst, parse_logs, escalate, diagnostician and 8 diagnostics make 12 calls; the
+    # 9th diagnostic is call 13, refused: then nothing ran
     diagnostics = [s for s in record.spans if s.kind == "function" and s.name == "run_diagnostic"]
-    assert len(diagnostics) == 7 and diagnostics[-1].error
-    assert record.per_agent["diagnostician"]["llm_calls"] == 7
-    assert record.per_agent["troubleshooter"]["llm_calls"] == 3  # its 4th turn never came
+    assert len(diagnostics) == 9 and diagnostics[-1].error
+    assert record.metrics.per_agent["diagnostician"]["llm_calls"] == 9
+    assert record.metrics.per_agent["troubleshooter"]["llm_calls"] == 3  # its 4th turn never came
 
 
 def test_injection_ignored_by_both_forms_is_recorded(store: Store) -> None:
@@ -238,10 +260,12 @@ def test_budget_error_propagates_through_an_agent_tool() -> None:
     swallowed = asyncio.run(Runner.run(plain, "T-101", context=RunDeps(), max_turns=30))
     assert swallowed.final_output == "swallowed"  # with the SDK default the run goes on
 
-    env = FlowEnv(build_agents(defs, scenario.tools(), backend()), RunDeps(), max_turns=30)
+    # a budget below the sub-agent's own turn limit (an as_tool run gets the SDK's 10 turns)
+    env = FlowEnv(build_agents(defs, scenario.tools(), backend()), RunDeps(tool_budget=5),
+                  max_turns=30)
     with pytest.raises(ToolBudgetExceeded):
         asyncio.run(ts.llm_flow(scenario.input("T-101"), env))
-    assert env.deps.artifacts["tool_calls_used"] == ts.TOOL_BUDGET + 1
+    assert env.deps.tool_calls == 6  # log_analyst, then parse_logs until call 6 is refused
 
 
 # -- CLI and real model ----------------------------------------------------------------------
@@ -271,7 +295,7 @@ def test_real_model_run_is_recorded(store: Store, form: str) -> None:
                           max_turns=4, timeout_s=300)
     record = run_experiment(spec, store, backend=backend).records[0]
     print(f"\ntroubleshooting/{form}: status={record.status} error={record.error_type} "
-          f"llm_calls={record.llm_calls} path={record.path!r} outcome={record.outcome}")
-    assert record.llm_calls > 0
+          f"llm_calls={record.metrics.llm_calls} path={record.metrics.path!r} outcome={record.outcome}")
+    assert record.metrics.llm_calls > 0
     assert record.status in RUN_STATUSES and "success" in record.outcome
     assert store.load_runs()["run_id"].tolist() == [record.run_id]

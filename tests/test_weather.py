@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from weather_scripts import (
 )
 
 from orchlab import backends
+from orchlab.analysis import summarize
 from orchlab.cli import main
 from orchlab.records import RUN_STATUSES, SpanRecord
 from orchlab.runner import ExperimentSpec, run_experiment
@@ -59,7 +61,7 @@ def records(store: Store) -> dict[str, Any]:
 def test_paths_and_success(records: dict[str, Any], form: str, path: str) -> None:
     record = records[form]
     assert record.status == "ok", record.error_message
-    assert record.path == path
+    assert record.metrics.path == path
     assert record.final_output == SUMMARY
     assert record.outcome == {
         "city_named": True, "min_stated": True, "max_stated": True, "forecast_calls": 1,
@@ -67,8 +69,8 @@ def test_paths_and_success(records: dict[str, Any], form: str, path: str) -> Non
 
 
 def test_call_counts(records: dict[str, Any]) -> None:
-    assert (records["code"].llm_calls, records["code"].tool_calls) == (1, 1)
-    assert (records["llm"].llm_calls, records["llm"].tool_calls) == (4, 2)  # + summarizer tool
+    assert (records["code"].metrics.llm_calls, records["code"].metrics.tool_calls) == (1, 1)
+    assert (records["llm"].metrics.llm_calls, records["llm"].metrics.tool_calls) == (4, 2)  # + summarizer tool
 
 
 def test_forecast_span_carries_the_sample_output(records: dict[str, Any]) -> None:
@@ -81,7 +83,7 @@ def test_forecast_span_carries_the_sample_output(records: dict[str, Any]) -> Non
 
 def test_llm_form_calling_the_forecast_twice_is_not_a_success(store: Store) -> None:
     record = run_forms(store, ["llm"], weather_agent=weather_agent_script(calls=2))["llm"]
-    assert record.path == "weather_agent > get_forecast > get_forecast > summarizer"
+    assert record.metrics.path == "weather_agent > get_forecast > get_forecast > summarizer"
     assert record.outcome["forecast_calls"] == 2
     assert record.outcome["forecast_once"] is False and record.outcome["success"] is False
 
@@ -217,14 +219,24 @@ def test_env_switches_the_tool_to_live(monkeypatch: pytest.MonkeyPatch) -> None:
     assert data["source"] == "open-meteo" and data["temperature_max_c"] == 17.3
 
 
-def test_live_network_failure_is_reported_to_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    def unreachable(_url: str) -> dict[str, Any]:
-        raise OSError("network unreachable")
+def test_unreachable_forecast_service_is_its_own_error_class_not_the_forms(
+    monkeypatch: pytest.MonkeyPatch, store: Store
+) -> None:
+    """Live weather with no network: the runs end as tool_unavailable, never as an ok run whose
+    summarizer summarized the error (which counted against both forms)."""
+    def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+        raise urllib.error.URLError("network unreachable")
 
     monkeypatch.setenv(wd.LIVE_ENV, "1")
-    monkeypatch.setattr(wd, "fetch_json", unreachable)
-    assert "network unreachable" in json.loads(
-        weather.get_forecast_impl(RunDeps(), "Lima", "tomorrow"))["error"]
+    monkeypatch.setattr(wd.urllib.request, "urlopen", unreachable)
+    spec = ExperimentSpec("weather", forms=["code", "llm"], inputs=[INPUT_ID])
+    result = run_experiment(spec, store, backend=weather_backend())
+    for record in result.records:
+        assert (record.status, record.error_class) == ("error", "tool_unavailable"), record.form
+        assert record.success is None and "network unreachable" in (record.error_message or "")
+    summary = summarize(store.load_runs()).set_index("form")
+    assert summary["success_n"].tolist() == [0, 0]  # neither form is charged with the failure
+    assert summary["failures"].tolist() == ["1 tool_unavailable", "1 tool_unavailable"]
 
 
 # -- CLI and real model ----------------------------------------------------------------------
@@ -254,7 +266,7 @@ def test_real_model_run_is_recorded(store: Store, form: str) -> None:
                           max_turns=4, timeout_s=300)
     record = run_experiment(spec, store, backend=backend).records[0]
     print(f"\nweather/{form}: status={record.status} error={record.error_type} "
-          f"llm_calls={record.llm_calls} path={record.path!r} outcome={record.outcome}")
-    assert record.llm_calls > 0
+          f"llm_calls={record.metrics.llm_calls} path={record.metrics.path!r} outcome={record.outcome}")
+    assert record.metrics.llm_calls > 0
     assert record.status in RUN_STATUSES and "success" in record.outcome
     assert store.load_runs()["run_id"].tolist() == [record.run_id]

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from orchlab import workers
-from orchlab.backends.scripted import scripted_backend
-from orchlab.devserver import FakeOpenAIServer
 from orchlab.jobs import ExperimentJob
 from orchlab.runner import ExperimentSpec, SpecError, resume_experiment, run_experiment
 from orchlab.store import Store
+from orchlab.testing.devserver import FakeOpenAIServer
+from orchlab.testing.scripted import scripted_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,8 +33,8 @@ def spec(server: FakeOpenAIServer, reps: int, **kwargs: Any) -> ExperimentSpec:
 
 def shape(records: list[Any]) -> Counter[tuple[Any, ...]]:
     """What a run measured, without its ids and timings."""
-    return Counter((r.form, r.status, r.llm_calls, r.tool_calls, r.input_tokens,
-                    r.output_tokens, r.path, len(r.outbox), r.outcome.get("success"))
+    return Counter((r.form, r.status, r.metrics.llm_calls, r.metrics.tool_calls, r.metrics.input_tokens,
+                    r.metrics.output_tokens, r.metrics.path, len(r.outbox), r.outcome.get("success"))
                    for r in records)
 
 

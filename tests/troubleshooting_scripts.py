@@ -9,7 +9,7 @@ from agents.testing import assistant_message, function_call
 from agents.usage import Usage
 
 from orchlab.backends import Backend
-from orchlab.backends.scripted import scripted_backend
+from orchlab.testing.scripted import scripted_backend
 
 Script = Callable[[], list[Any]]
 

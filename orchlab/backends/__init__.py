@@ -11,13 +11,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from orchlab import config
+from orchlab.errors import BackendError
 
 if TYPE_CHECKING:
     from agents.models.interface import Model
-
-
-class BackendError(RuntimeError):
-    """A backend that cannot start; the message is one sentence saying what to set."""
 
 
 @dataclass

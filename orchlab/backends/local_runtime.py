@@ -14,7 +14,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -199,15 +201,47 @@ def _load(path: Path, n_ctx: int) -> Llama:
     from orchlab.backends import local_sampler
 
     threads = os.cpu_count() or 1
-    llama = Llama(
-        model_path=str(path),
-        n_ctx=n_ctx,
-        n_threads=threads,
-        n_threads_batch=threads,
-        verbose=False,
-    )
+    with _plain_cpu_weights():
+        llama = Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
     local_sampler.install(llama)
     return llama
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _plain_cpu_weights() -> Iterator[None]:
+    """Load weights into plain CPU buffers (llama.cpp's `use_extra_bufts = false`).
+
+    Extra buffer types repack weights for machine-specific kernels. For SmolLM2's Q4_1/Q8_0
+    tensors the only one that applies on x86 is AMX, and llama.cpp's AMX matmul as vendored in
+    llama-cpp-python 0.3.36 dies with SIGILL (`tilezero`, in `ggml_backend_amx_mul_mat`) on the
+    first prompt of more than one token on AMX Xeons, killing the whole process. `Llama()` takes
+    no such option, so its default model params are wrapped for the duration of the load.
+    """
+    import llama_cpp.llama as llama_module
+
+    bindings: Any = llama_module.llama_cpp
+    with _PARAMS_LOCK:
+        default = bindings.llama_model_default_params
+
+        def params() -> Any:
+            value = default()
+            value.use_extra_bufts = False
+            return value
+
+        bindings.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            bindings.llama_model_default_params = default
 
 
 def _n_ctx_train(llama: Llama) -> int:

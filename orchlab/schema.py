@@ -1,0 +1,171 @@
+"""The store's schema: ordered, named migrations, and the run and span columns derived from the
+record dataclasses (`RunRecord`, its `RunMetrics`, `SpanRecord`).
+
+Adding a figure means one field on `RunMetrics` and one migration adding its column; the
+insert, the frame and the exports follow from the fields. A store whose tables lack a derived
+column is refused when opened (a migration is missing), never written half.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import sqlite3
+from collections.abc import Callable
+from dataclasses import MISSING, Field, fields
+from typing import Any
+
+from orchlab.records import RunMetrics, RunRecord, SpanRecord
+
+M001_CREATE_TABLES = """
+CREATE TABLE experiments (
+    experiment_id TEXT PRIMARY KEY, scenario TEXT NOT NULL, backend TEXT NOT NULL,
+    created_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+    planned_runs INTEGER NOT NULL, spec_json TEXT NOT NULL
+);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    experiment_id TEXT NOT NULL REFERENCES experiments(experiment_id) ON DELETE CASCADE,
+    scenario TEXT NOT NULL, form TEXT NOT NULL, input_id TEXT NOT NULL,
+    repetition INTEGER NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL,
+    started_at TEXT NOT NULL, wall_ms REAL NOT NULL, status TEXT NOT NULL,
+    error_type TEXT, error_message TEXT, final_output TEXT,
+    llm_calls INTEGER NOT NULL, tool_calls INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+    cost_usd REAL, path TEXT NOT NULL, per_agent_json TEXT NOT NULL, outcome_json TEXT NOT NULL
+);
+CREATE INDEX runs_by_experiment ON runs(experiment_id, form);
+CREATE TABLE spans (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, kind TEXT NOT NULL,
+    name TEXT NOT NULL, agent TEXT, start_ms REAL NOT NULL, end_ms REAL NOT NULL, model TEXT,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+    input TEXT, output TEXT, error TEXT,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL, to_addr TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX outbox_by_run ON outbox(run_id);
+"""
+
+M002_CREATE_VARIANTS = """
+CREATE TABLE variants (
+    scenario TEXT NOT NULL, name TEXT NOT NULL, agent TEXT NOT NULL, text TEXT NOT NULL,
+    created_at TEXT NOT NULL, PRIMARY KEY (scenario, name, agent)
+);
+"""
+
+M003_ERRORS_RETRIES_PID = """
+ALTER TABLE runs ADD COLUMN error_class TEXT;
+ALTER TABLE runs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE experiments ADD COLUMN pid INTEGER;
+"""
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("m001_create_tables", M001_CREATE_TABLES),
+    ("m002_create_variants", M002_CREATE_VARIANTS),
+    ("m003_errors_retries_pid", M003_ERRORS_RETRIES_PID),
+]
+
+M004_RUN_METRICS = """
+ALTER TABLE runs ADD COLUMN queued_ms REAL NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN price_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN path_steps_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE runs ADD COLUMN success INTEGER;
+ALTER TABLE spans ADD COLUMN queued_ms REAL NOT NULL DEFAULT 0;
+UPDATE runs SET success = CASE WHEN json_extract(outcome_json, '$.success') THEN 1 ELSE 0 END
+    WHERE COALESCE(error_class, '') NOT IN ('tool_unavailable', 'cancelled');
+"""
+
+
+def _backfill_path_steps(conn: sqlite3.Connection) -> None:
+    """Runs stored before m004 get their structured path from their stored spans."""
+    from orchlab.metrics import path_steps
+
+    run_ids = [r[0] for r in conn.execute("SELECT run_id FROM runs")]
+    names = ",".join(SPAN_COLUMNS_BEFORE_M004)
+    for run_id in run_ids:
+        rows = conn.execute(f"SELECT {names} FROM spans WHERE run_id=? ORDER BY seq", (run_id,))
+        spans = [SpanRecord(**dict(zip(SPAN_COLUMNS_BEFORE_M004, row, strict=True)))
+                 for row in rows]
+        conn.execute("UPDATE runs SET path_steps_json=? WHERE run_id=?",
+                     (json.dumps(path_steps(spans)), run_id))
+
+
+Migration = tuple[str, str, Callable[[sqlite3.Connection], None] | None]
+MIGRATIONS: list[Migration] = [
+    ("m001_create_tables", M001_CREATE_TABLES, None),
+    ("m002_create_variants", M002_CREATE_VARIANTS, None),
+    ("m003_errors_retries_pid", M003_ERRORS_RETRIES_PID, None),
+    ("m004_run_metrics", M004_RUN_METRICS, _backfill_path_steps),
+]
+"""(name, SQL, optional Python step run in the same transaction), applied in order."""
+
+
+# -- columns derived from the records --------------------------------------------------------
+
+CHILD_TABLES = ("metrics", "spans", "outbox")
+"""RunRecord fields that are not run columns: the metrics are flattened, the rest are rows of
+their own tables."""
+
+
+def _is_json(f: Field[Any]) -> bool:
+    return f.default_factory is not MISSING  # type: ignore[misc] - dict and list fields
+
+
+def _column(f: Field[Any]) -> str:
+    return f"{f.name}_json" if _is_json(f) else f.name
+
+
+_RUN_FIELDS = [f for f in fields(RunRecord) if f.name not in CHILD_TABLES]
+_METRIC_FIELDS = list(fields(RunMetrics))
+RUN_COLUMNS = [_column(f) for f in _RUN_FIELDS + _METRIC_FIELDS]
+"""Every run column, in insert order."""
+JSON_COLUMNS = {_column(f): f.name for f in _RUN_FIELDS + _METRIC_FIELDS if _is_json(f)}
+"""Column -> field for values stored as JSON text."""
+TEXT_COLUMNS = [f.name for f in _RUN_FIELDS + _METRIC_FIELDS
+                if "str | None" in str(f.type) and not _is_json(f)]
+"""Nullable text columns: None when NULL in a frame, never NaN."""
+SPAN_COLUMNS = [f.name for f in fields(SpanRecord)]
+SPAN_COLUMNS_BEFORE_M004 = [c for c in SPAN_COLUMNS if c != "queued_ms"]
+
+_run_values = operator.attrgetter(
+    *[f.name for f in _RUN_FIELDS], *[f"metrics.{f.name}" for f in _METRIC_FIELDS])
+_span_values = operator.attrgetter(*SPAN_COLUMNS)
+_ENCODE = [(i, json.dumps if c in JSON_COLUMNS else None) for i, c in enumerate(RUN_COLUMNS)]
+_JSON_AT = [i for i, c in enumerate(RUN_COLUMNS) if c in JSON_COLUMNS]
+_STARTED_AT = RUN_COLUMNS.index("started_at")
+
+INSERT_RUN = (f"INSERT INTO runs ({','.join(RUN_COLUMNS)}) "
+              f"VALUES ({','.join('?' * len(RUN_COLUMNS))})")
+INSERT_SPAN = (f"INSERT INTO spans (run_id,{','.join(SPAN_COLUMNS)}) "
+               f"VALUES ({','.join('?' * (len(SPAN_COLUMNS) + 1))})")
+INSERT_OUTBOX = ("INSERT INTO outbox (run_id, created_at, to_addr, subject, body) "
+                 "VALUES (?,?,?,?,?)")
+
+
+def run_row(run: RunRecord) -> list[Any]:
+    """A run's column values in RUN_COLUMNS order."""
+    values = list(_run_values(run))
+    values[_STARTED_AT] = run.started_at.isoformat()
+    for i in _JSON_AT:
+        values[i] = json.dumps(values[i], default=str)
+    return values
+
+
+def span_rows(run: RunRecord) -> list[tuple[Any, ...]]:
+    """The run's span rows."""
+    return [(run.run_id, *_span_values(s)) for s in run.spans]
+
+
+def missing_columns(conn: sqlite3.Connection) -> list[str]:
+    """Derived columns the tables do not have (empty when the schema is current)."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+    have_spans = {r[1] for r in conn.execute("PRAGMA table_info(spans)")}
+    return ([c for c in RUN_COLUMNS if c not in have]
+            + [f"spans.{c}" for c in SPAN_COLUMNS if c not in have_spans])

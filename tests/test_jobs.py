@@ -1,0 +1,212 @@
+"""ExperimentJob: dashboard jobs share cached backends, so they share one event loop.
+
+The dashboard resolves a backend once per process (st.cache_resource) and hands the same object
+to every job; an AsyncOpenAI/httpx client may only be used on the loop it first ran on. A run
+may fail only for a reason of its own: never because another job ran before or beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+import time
+from datetime import timedelta
+from typing import Any
+
+from sales_scripts import sales_backend
+
+from orchlab import backends
+from orchlab.backends import Backend
+from orchlab.jobs import ExperimentJob, JobSnapshot
+from orchlab.records import RunRecord
+from orchlab.runner import ExperimentSpec
+from orchlab.store import Store
+from orchlab.testing.devserver import FakeOpenAIServer
+
+CALLS_PER_RUN = {"code": 4, "llm": 6}  # sales_email against the fake server's policy
+
+
+class KeepAliveServer(FakeOpenAIServer):
+    """The fake server on HTTP/1.1 keep-alive, as Ollama, vLLM or LM Studio answer. The client
+    then pools its connections, and a pooled connection belongs to the loop that opened it
+    (the HTTP/1.0 default closes every connection, which hides exactly this)."""
+
+    def _handler(self) -> Any:
+        return type("KeepAliveHandler", (super()._handler(),), {"protocol_version": "HTTP/1.1"})
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.handle_error = lambda *_args: None  # type: ignore[method-assign]
+        super().__exit__(*exc)  # idle kept-alive connections reset as clients go: not news
+
+
+def spec(backend: Backend, reps: int, *, forms: tuple[str, ...] = ("code", "llm"),
+         concurrency: int = 4) -> ExperimentSpec:
+    return ExperimentSpec("sales_email", forms=list(forms), inputs=["dana-acme"],
+                          repetitions=reps, concurrency=concurrency, backend=backend.id)
+
+
+def finished(job: ExperimentJob, timeout: float = 120) -> JobSnapshot:
+    job.join(timeout)
+    snap = job.snapshot()
+    assert snap.finished, "the job did not finish in time"
+    assert snap.error is None, snap.error
+    assert snap.result is not None and snap.result.status == "completed"
+    return snap
+
+
+def failures(records: list[RunRecord]) -> list[tuple[Any, ...]]:
+    return [(r.form, r.status, r.error_class, r.error_message) for r in records
+            if r.status != "ok" or r.error_class is not None]
+
+
+def wall_ms(record: RunRecord) -> float:
+    metrics = getattr(record, "metrics", None)
+    return float(metrics.wall_ms if metrics is not None else record.wall_ms)  # type: ignore[attr-defined]
+
+
+def overlaps(records: list[RunRecord], slack_ms: float = 2.0) -> list[tuple[str, str]]:
+    """Pairs of runs whose [started_at, started_at + wall_ms] intervals intersect."""
+    ordered = sorted(records, key=lambda r: r.started_at)
+    return [(a.run_id, b.run_id) for a, b in zip(ordered, ordered[1:], strict=False)
+            if b.started_at + timedelta(milliseconds=slack_ms)
+            < a.started_at + timedelta(milliseconds=wall_ms(a))]
+
+
+def test_jobs_one_after_another_share_one_cached_backend(store: Store) -> None:
+    with KeepAliveServer(latency_s=0.01) as server:
+        backend = backends.resolve(f"compat:fake-model@{server.base_url}")  # once, as cached
+        snaps = [finished(ExperimentJob(spec(backend, 5), store, backend=backend).start())
+                 for _ in range(3)]
+        served = server.stats.requests
+    for snap in snaps:
+        assert len(snap.records) == 10 and failures(snap.records) == []
+        assert store.count_runs(snap.result.experiment_id) == 10  # type: ignore[union-attr]
+    assert served == 3 * 5 * sum(CALLS_PER_RUN.values())
+
+
+def test_jobs_at_once_share_one_cached_backend(store: Store) -> None:
+    with KeepAliveServer(latency_s=0.02) as server:
+        backend = backends.resolve(f"compat:fake-model@{server.base_url}")
+        jobs = [ExperimentJob(spec(backend, 5), store, backend=backend).start()
+                for _ in range(2)]
+        snaps = [finished(job) for job in jobs]
+        served = server.stats.requests
+    for snap in snaps:
+        assert len(snap.records) == 10 and failures(snap.records) == []
+    started = sorted(r.started_at for s in snaps for r in s.records)
+    assert len(started) == 20
+    assert served == 2 * 5 * sum(CALLS_PER_RUN.values())
+
+
+class _Slow:
+    """A Model that thinks for `delay_s` before each answer, so runs take measurable time."""
+
+    def __init__(self, inner: Any, delay_s: float) -> None:
+        self.inner, self.delay_s = inner, delay_s
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(self.delay_s)
+        return await self.inner.get_response(*args, **kwargs)
+
+    def stream_response(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.stream_response(*args, **kwargs)
+
+
+def one_at_a_time_backend(delay_s: float = 0.01) -> Backend:
+    """Like the embedded model: one request at a time for the whole process."""
+    from agents.models.interface import Model
+
+    slow = type("SlowModel", (_Slow, Model), {})
+    scripted = sales_backend()
+    return dataclasses.replace(
+        scripted, id="scripted:one-at-a-time", max_concurrency=1,
+        make_model=lambda name: slow(scripted.make_model(name), delay_s))
+
+
+def test_jobs_at_once_on_a_one_request_backend_queue_run_by_run(store: Store) -> None:
+    backend = one_at_a_time_backend()
+    jobs = [ExperimentJob(spec(backend, 3), store, backend=backend).start() for _ in range(2)]
+    snaps = [finished(job) for job in jobs]
+    records = [r for s in snaps for r in s.records]
+    assert len(records) == 12 and failures(records) == []
+    assert overlaps(records) == []
+
+
+def test_a_job_that_cannot_start_its_backend_ends_with_an_error(store: Store) -> None:
+    with FakeOpenAIServer() as server:
+        dead_url = server.base_url
+    job = ExperimentJob(ExperimentSpec("sales_email", backend=f"compat:fake-model@{dead_url}"),
+                        store).start()
+    job.join(30)
+    snap = job.snapshot()
+    assert snap.finished and snap.result is None
+    assert snap.error is not None and snap.error.startswith("BackendError: No OpenAI-compatible")
+    assert store.list_experiments() == []
+
+
+class _FailingStore:
+    """A store whose disk fails when the first run is saved."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def save_run(self, record: RunRecord) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_job_failing_inside_the_experiment_ends_with_an_error_and_the_next_job_runs(
+    store: Store,
+) -> None:
+    backend = sales_backend()
+    job = ExperimentJob(spec(backend, 2), _FailingStore(store), backend=backend).start()
+    job.join(30)
+    snap = job.snapshot()
+    assert snap.finished and snap.result is None
+    assert snap.error == "OperationalError: disk I/O error"
+    assert store.list_experiments()[0].status == "interrupted"
+    after = finished(ExperimentJob(spec(backend, 2), store, backend=backend).start())
+    assert len(after.records) == 4 and failures(after.records) == []
+
+
+def test_cancel_stops_one_job_and_leaves_the_other_running(store: Store) -> None:
+    with KeepAliveServer(latency_s=0.05) as server:
+        backend = backends.resolve(f"compat:fake-model@{server.base_url}")
+        doomed = ExperimentJob(spec(backend, 40), store, backend=backend).start()
+        kept = ExperimentJob(spec(backend, 3), store, backend=backend).start()
+        deadline = time.monotonic() + 60
+        while len(doomed.snapshot().records) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        doomed.cancel()
+        doomed.join(30)
+        snap = doomed.snapshot()
+        at_end = server.stats.requests
+        kept_snap = finished(kept)
+        time.sleep(0.5)
+        assert server.stats.requests - at_end <= 3 * sum(CALLS_PER_RUN.values())
+    assert snap.finished and snap.error is None
+    assert snap.result is not None and snap.result.status == "cancelled"
+    assert 2 <= len(snap.records) < 80
+    assert {r.status for r in snap.records} <= {"ok", "cancelled"}
+    assert store.count_runs(snap.result.experiment_id) == len(snap.records)
+    assert len(kept_snap.records) == 6 and failures(kept_snap.records) == []
+
+
+def test_resume_job_runs_only_the_missing_runs(store: Store) -> None:
+    from orchlab.runner import CancelToken, run_experiment
+
+    backend = sales_backend()
+    cancel = CancelToken()
+    first = run_experiment(spec(backend, 4, forms=("code",), concurrency=1), store,
+                           backend=backend, on_progress=lambda _p: cancel.cancel(),
+                           cancel=cancel)
+    assert first.status == "cancelled" and store.count_runs(first.experiment_id) == 1
+    resumed = ExperimentJob(spec(backend, 4, forms=("code",), concurrency=1), store,
+                            backend=backend, resume_id=first.experiment_id).start()
+    assert resumed.snapshot().total == 3 and resumed.snapshot().planned_by_form == {"code": 3}
+    snap = finished(resumed)
+    assert len(snap.records) == 3 and store.count_runs(first.experiment_id) == 4
+    assert store.get_experiment(first.experiment_id).status == "completed"
