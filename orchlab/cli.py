@@ -114,15 +114,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _run(args: argparse.Namespace, store: Store) -> int:
+def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
+    """The spec a `run` command line asks for: options left out keep the spec's defaults."""
     settings = {"temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens}
-    spec = ExperimentSpec(
+    return ExperimentSpec(
         scenario=args.scenario, forms=[f.strip() for f in args.forms.split(",") if f.strip()],
         inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
         backend=args.backend or default_backend_id(), timeout_s=args.timeout,
         max_turns=args.max_turns, tool_budget=args.tool_budget, workers=args.workers,
         model_settings={k: v for k, v in settings.items() if v is not None},
     )
+
+
+def _run(args: argparse.Namespace, store: Store) -> int:
+    spec = spec_from_args(args)
     prepared = prepare(spec)
     backend = resolve(prepared.spec.backend)
     for note in backend.notes:

@@ -49,8 +49,8 @@ with st.form("run_form"):
                               key="run_override_temperature",
                               help="Off: each agent runs with the temperature in its own file "
                                    "(the picker's 0.0, for instance).")
-    temperature = right.slider("Temperature for every agent", 0.0, 2.0, 0.7, 0.1,
-                               key="run_temperature", disabled=not override)
+    temperature = right.slider("Temperature for every agent (when overridden)", 0.0, 2.0, 0.7,
+                               0.1, key="run_temperature")
     max_turns = right.number_input("max_turns", 1, 50, defaults.max_turns, key="run_max_turns")
     max_tokens = right.number_input("Max tokens per reply (0: each agent's own limit)", 0,
                                     32_000, 0, key="run_max_tokens")
