@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="repetitions per form and input")
     run.add_argument("--concurrency", type=int, default=DEFAULTS.concurrency,
                      help="runs in flight at once")
-    run.add_argument("--workers", type=int, default=DEFAULTS.workers, help="processes sharing the runs, one "
+    run.add_argument("--workers", type=int, default=DEFAULTS.workers, help="processes sharing "
+                     "the runs, one "
                      "event loop each: up to one per core for a fast server at high concurrency "
                      "(openai:, compat:, litellm: only)")
     run.add_argument("--backend", default=None, help="backend id, e.g. local:smollm2-135m, "

@@ -3,12 +3,12 @@
 The recorder calls `run_metrics` when a run ends, and tests call it again on the spans read
 back from the store; both must agree.
 
-Path: a run's ordered agent/tool steps, kept as structured steps (`path_steps`, stored with
-the run, what figures read) and rendered once for display (`render_path`). Steps that ran in parallel are one set written
-`{a|b|c}` in sorted order. Steps count as parallel when they share a parent and either overlap
-in time or come from one model turn (the SDK runs one turn's tool calls concurrently) or from an
-explicit `parallel` span (code flows mark `asyncio.gather` this way, since zero-latency models
-may finish one task before the next starts).
+Path: a run's ordered agent/tool steps, kept as structured steps (`path_steps`, stored with the
+run, what figures read) and rendered once for display (`render_path`). Steps that ran in
+parallel are one set written `{a|b|c}` in sorted order. Steps count as parallel when they share
+a parent and either overlap in time or come from one model turn (the SDK runs one turn's tool
+calls concurrently) or from an explicit `parallel` span (code flows mark `asyncio.gather` this
+way, since zero-latency models may finish one task before the next starts).
 """
 
 from __future__ import annotations

@@ -30,15 +30,16 @@ end where the matched host does (a pattern that stops inside the host, such as m
 
 Speed: `generation_cost` runs for every generation of every run. The backend id is parsed once
 per id, the (provider, model) lookup runs once per model, and a price without tiers is linear
-in the token counts, so its coefficients are computed once from genai-prices itself (per price
-object, which follows genai-prices' date and time-of-day conditions); tiered prices go through
-genai-prices on every call.
+in the token counts between two tier thresholds, so each piece's coefficients are computed once
+from genai-prices itself (per price object, which follows genai-prices' date and time-of-day
+conditions) and checked on a third point.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -175,20 +176,59 @@ class _Found:
 
     def __init__(self, model: Any, provider: Any) -> None:
         self.model = model
-        self.provider = provider
         self.provider_id: str = provider.id
-        self._linear: dict[int, tuple[Any, tuple[float, float, float, float] | None]] = {}
+        self._by_price: dict[int, _Linear] = {}
 
     def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int) -> float:
         prices = self.model.get_prices(datetime.now(tz=UTC))  # date / time-of-day conditions
-        entry = self._linear.get(id(prices))
-        if entry is None or entry[0] is not prices:
-            entry = self._linear[id(prices)] = (prices, _coefficients(prices))
-        coefficients = entry[1]
+        linear = self._by_price.get(id(prices))
+        if linear is None or linear.prices is not prices:
+            linear = self._by_price[id(prices)] = _Linear(prices)
+        return linear.cost(input_tokens, output_tokens, cached_tokens)
+
+
+class _Linear:
+    """One genai-prices price as linear pieces: between two tier thresholds (which apply to the
+    whole request by its input tokens) a price is base + a*input + b*output + c*cached. Each
+    piece's coefficients are read from genai-prices' own arithmetic, then checked on a third
+    point; a piece that is not linear after all is priced by genai-prices on every call."""
+
+    def __init__(self, prices: Any) -> None:
+        from genai_prices.types import TieredPrices
+
+        self.prices = prices
+        self.thresholds = sorted({tier.start for value in vars(prices).values()
+                                  if isinstance(value, TieredPrices) for tier in value.tiers})
+        self._pieces: dict[int, tuple[float, float, float, float] | None] = {}
+
+    def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int) -> float:
+        piece = bisect_left(self.thresholds, input_tokens) if self.thresholds else 0
+        if piece not in self._pieces:
+            self._pieces[piece] = self._coefficients(piece)
+        coefficients = self._pieces[piece]
         if coefficients is None:
-            return _exact(prices, input_tokens, output_tokens, cached_tokens)
+            return _exact(self.prices, input_tokens, output_tokens, cached_tokens)
         base, per_in, per_out, per_cached = coefficients
         return base + input_tokens * per_in + output_tokens * per_out + cached_tokens * per_cached
+
+    def _coefficients(self, piece: int) -> tuple[float, float, float, float] | None:
+        """Piece k holds the input counts above threshold k-1 and up to threshold k."""
+        lo = self.thresholds[piece - 1] + 1 if piece > 0 else 0
+        hi = self.thresholds[piece] if piece < len(self.thresholds) else lo + 1_000_000
+        if hi - lo < 2:
+            return None
+        f = self.prices
+        at_lo, at_hi = _exact(f, lo, 0, 0), _exact(f, hi, 0, 0)
+        per_in = (at_hi - at_lo) / (hi - lo)
+        base = at_lo - lo * per_in
+        per_out = (_exact(f, lo, 1_000_000, 0) - at_lo) / 1_000_000
+        per_cached = (_exact(f, hi, 0, hi) - at_hi) / hi
+        i, o = (lo + hi) // 2, 8_765
+        c = i // 3
+        linear = base + i * per_in + o * per_out + c * per_cached
+        if abs(linear - _exact(f, i, o, c)) > 1e-12 * max(1e-6, abs(linear)):
+            return None
+        return base, per_in, per_out, per_cached
 
 
 @lru_cache(maxsize=4096)
@@ -247,26 +287,6 @@ def _matches_whole_host(pattern: str, url: str) -> bool:
     if match.end() >= host_end:
         return True
     return "." not in url[match.end():host_end]
-
-
-def _coefficients(prices: Any) -> tuple[float, float, float, float] | None:
-    """(base, per input, per output, per cached token) of a price without tiers, read from
-    genai-prices' own arithmetic; None for tiered prices (not linear)."""
-    from genai_prices.types import TieredPrices
-
-    if any(isinstance(v, TieredPrices) for v in vars(prices).values()):
-        return None
-    million = 1_000_000
-    base = _exact(prices, 0, 0, 0)
-    per_in = (_exact(prices, million, 0, 0) - base) / million
-    per_out = (_exact(prices, 0, million, 0) - base) / million
-    per_cached = (_exact(prices, million, 0, million) - base) / million - per_in
-    coefficients = (base, per_in, per_out, per_cached)
-    i, o, c = 123_457, 8_765, 43_210  # a price that is not linear after all is priced exactly
-    linear = base + i * per_in + o * per_out + c * per_cached
-    if abs(linear - _exact(prices, i, o, c)) > 1e-12 * max(1.0, abs(linear)):
-        return None
-    return coefficients
 
 
 def _exact(prices: Any, input_tokens: int, output_tokens: int, cached_tokens: int) -> float:

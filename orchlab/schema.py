@@ -66,12 +66,6 @@ ALTER TABLE runs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE experiments ADD COLUMN pid INTEGER;
 """
 
-MIGRATIONS: list[tuple[str, str]] = [
-    ("m001_create_tables", M001_CREATE_TABLES),
-    ("m002_create_variants", M002_CREATE_VARIANTS),
-    ("m003_errors_retries_pid", M003_ERRORS_RETRIES_PID),
-]
-
 M004_RUN_METRICS = """
 ALTER TABLE runs ADD COLUMN queued_ms REAL NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN price_source TEXT NOT NULL DEFAULT '';
@@ -115,7 +109,7 @@ their own tables."""
 
 
 def _is_json(f: Field[Any]) -> bool:
-    return f.default_factory is not MISSING  # type: ignore[misc] - dict and list fields
+    return f.default_factory is not MISSING  # dict and list fields
 
 
 def _column(f: Field[Any]) -> str:

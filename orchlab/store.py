@@ -1,7 +1,8 @@
 """SQLite store (WAL): experiments, runs, spans and the sandbox outbox.
 
 Each run is committed in one transaction as soon as it finishes, so a crash loses at most the
-runs still in flight. Schema changes are ordered, named migrations (`orchlab.schema`) recorded in the file itself.
+runs still in flight. Schema changes are ordered, named migrations (`orchlab.schema`)
+recorded in the file itself.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ class Store:
                     self._conn.commit()
                 except sqlite3.DatabaseError as exc:
                     self._conn.rollback()
-                    raise StoreError(f"Cannot apply migration {name} to {self.path}: {exc}.")
+                    raise StoreError(
+                        f"Cannot apply migration {name} to {self.path}: {exc}.") from None
         with self._lock:
             missing = schema.missing_columns(self._conn)
         if missing:

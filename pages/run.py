@@ -66,7 +66,8 @@ if submitted and not (job and not job.snapshot().finished):
         scenario=name, forms=forms, inputs=[input_labels[c] for c in chosen] or None,
         repetitions=int(reps), concurrency=int(concurrency), backend=backend_id(),
         model_settings={k: v for k, v in (("temperature", temperature if override else None),
-                                          ("max_tokens", int(max_tokens) or None)) if v is not None},
+                                          ("max_tokens", int(max_tokens) or None))
+                        if v is not None},
         max_turns=int(max_turns), tool_budget=int(tool_budget) or None, workers=int(n_workers),
         agent_overrides=store.load_variant(name, variant) if variant != "original" else {},
         variant=None if variant == "original" else variant,

@@ -84,7 +84,8 @@ async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
     env.deps.artifacts["picker_answer_parsed"] = picked is not None
     chosen = by_writer[picked or WRITERS[0]]
     subject, body = split_subject(chosen, item.data["company"])
-    await env.call_tool("send_email", send_email_impl, to=item.data["email"], subject=subject, body=body)
+    await env.call_tool("send_email", send_email_impl, to=item.data["email"], subject=subject,
+                        body=body)
     return f"Subject: {subject}\n\n{body}"
 
 

@@ -7,8 +7,9 @@ LLM form: a troubleshooter agent with log_analyst, kb_researcher and diagnostici
 tools, each owning one real tool) plus escalate decides everything.
 
 Both forms share the run's one tool budget (this scenario's default: TOOL_BUDGET; a spec may
-override it): the call over budget raises ToolBudgetExceeded and the run ends as status=error. One ticket (T-109) carries a prompt
-injection in its logs; the outcome records whether a form obeyed it.
+override it): the call over budget raises ToolBudgetExceeded and the run ends as status=error.
+One ticket (T-109) carries a prompt injection in its logs; the outcome records whether a form
+obeyed it.
 """
 
 from __future__ import annotations

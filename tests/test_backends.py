@@ -33,9 +33,11 @@ def test_compat_backend_runs_both_forms_against_a_local_server(
     assert records["llm"].outcome["sent_to_prospect"] is True
     # tokens recorded from generation spans equal what the server reported, call for call
     assert sum(r.metrics.llm_calls for r in result.records) == server.stats.requests == 4 + 6
-    assert sum(r.metrics.input_tokens for r in result.records) == sum(u[0] for u in server.stats.usage)
-    assert sum(r.metrics.output_tokens for r in result.records) == sum(u[1] for u in server.stats.usage)
-    assert records["llm"].metrics.cost_usd is None  # a model genai-prices does not know: no invented price
+    usage = server.stats.usage
+    assert sum(r.metrics.input_tokens for r in result.records) == sum(u[0] for u in usage)
+    assert sum(r.metrics.output_tokens for r in result.records) == sum(u[1] for u in usage)
+    # a model genai-prices does not know: no invented price
+    assert records["llm"].metrics.cost_usd is None
     # the key went to the server, and nowhere into the store
     assert set(server.stats.auth_headers) == {f"Bearer {FAKE_KEY}"}
     for path in store_path.parent.glob("store.sqlite*"):

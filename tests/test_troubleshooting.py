@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from agents import Runner
+from real_model import assert_counted_like_llama, assert_recorded_ending
 from troubleshooting_scripts import (
     ANSWERS,
     CODE_PATHS,
@@ -27,7 +28,7 @@ from orchlab import backends
 from orchlab.agentdefs import build_agents, load_scenario_agents
 from orchlab.cli import main
 from orchlab.errors import ToolBudgetExceeded
-from orchlab.records import RUN_STATUSES, SpanRecord
+from orchlab.records import SpanRecord
 from orchlab.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import FlowEnv, OutcomeInput, RunDeps, get_scenario
 from orchlab.store import Store
@@ -291,11 +292,22 @@ def test_cli_runs_the_troubleshooting_scenario(
 @pytest.mark.parametrize("form", ["code", "llm"])
 def test_real_model_run_is_recorded(store: Store, form: str) -> None:
     backend = backends.resolve("local:smollm2-135m")
+    model = backend.model_for("any")
     spec = ExperimentSpec("troubleshooting", forms=[form], inputs=["T-101"], backend=backend.id,
                           max_turns=4, timeout_s=300)
     record = run_experiment(spec, store, backend=backend).records[0]
-    print(f"\ntroubleshooting/{form}: status={record.status} error={record.error_type} "
-          f"llm_calls={record.metrics.llm_calls} path={record.metrics.path!r} outcome={record.outcome}")
-    assert record.metrics.llm_calls > 0
-    assert record.status in RUN_STATUSES and "success" in record.outcome
+    print(f"\ntroubleshooting/{form}: status={record.status} class={record.error_class} "
+          f"llm_calls={record.metrics.llm_calls} path={record.metrics.path!r}")
+    assert_counted_like_llama(record, model)
+    assert record.outcome["tool_calls"] == record.metrics.tool_calls  # one counter
+    if form == "code":  # the decision tree: whatever the model answers, these steps
+        category = record.outcome["category"]
+        assert record.status == "ok" and category in ts.CATEGORIES
+        checks = " > ".join(["run_diagnostic"] * len(ts.CATEGORY_CHECKS[category]))
+        escalate = " > escalate" if category in ts.ESCALATE_CATEGORIES else ""
+        assert record.metrics.path == (f"classifier > parse_logs > {checks} > search_kb"
+                                       f"{escalate} > answer_writer")
+    else:
+        assert record.metrics.path.startswith("troubleshooter")
+        assert_recorded_ending(record)
     assert store.load_runs()["run_id"].tolist() == [record.run_id]

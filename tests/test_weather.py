@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from real_model import assert_counted_like_llama, assert_recorded_ending
 from weather_scripts import (
     CITY,
     CODE_PATH,
@@ -27,7 +28,7 @@ from weather_scripts import (
 from orchlab import backends
 from orchlab.analysis import summarize
 from orchlab.cli import main
-from orchlab.records import RUN_STATUSES, SpanRecord
+from orchlab.records import SpanRecord
 from orchlab.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import OutcomeInput, RunDeps, get_scenario
 from orchlab.store import Store
@@ -70,7 +71,8 @@ def test_paths_and_success(records: dict[str, Any], form: str, path: str) -> Non
 
 def test_call_counts(records: dict[str, Any]) -> None:
     assert (records["code"].metrics.llm_calls, records["code"].metrics.tool_calls) == (1, 1)
-    assert (records["llm"].metrics.llm_calls, records["llm"].metrics.tool_calls) == (4, 2)  # + summarizer tool
+    # + the summarizer, called as a tool
+    assert (records["llm"].metrics.llm_calls, records["llm"].metrics.tool_calls) == (4, 2)
 
 
 def test_forecast_span_carries_the_sample_output(records: dict[str, Any]) -> None:
@@ -262,11 +264,20 @@ def test_cli_runs_the_weather_scenario(
 @pytest.mark.parametrize("form", ["code", "llm"])
 def test_real_model_run_is_recorded(store: Store, form: str) -> None:
     backend = backends.resolve("local:smollm2-135m")
+    model = backend.model_for("any")
     spec = ExperimentSpec("weather", forms=[form], inputs=[INPUT_ID], backend=backend.id,
                           max_turns=4, timeout_s=300)
     record = run_experiment(spec, store, backend=backend).records[0]
-    print(f"\nweather/{form}: status={record.status} error={record.error_type} "
-          f"llm_calls={record.metrics.llm_calls} path={record.metrics.path!r} outcome={record.outcome}")
-    assert record.metrics.llm_calls > 0
-    assert record.status in RUN_STATUSES and "success" in record.outcome
+    print(f"\nweather/{form}: status={record.status} class={record.error_class} "
+          f"llm_calls={record.metrics.llm_calls} path={record.metrics.path!r}")
+    assert_counted_like_llama(record, model)
+    forecasts = [s for s in record.spans if s.kind == "function" and s.name == "get_forecast"]
+    assert record.outcome["forecast_calls"] == len(forecasts)
+    if form == "code":  # code decides the path: one forecast, then the summarizer
+        assert (record.status, record.metrics.path) == ("ok", "get_forecast > summarizer")
+        assert record.outcome["forecast_once"] is True
+        assert record.outcome["forecast_source"] == "sample"
+    else:
+        assert record.metrics.path.startswith("weather_agent")
+        assert_recorded_ending(record)
     assert store.load_runs()["run_id"].tolist() == [record.run_id]

@@ -33,9 +33,9 @@ def spec(server: FakeOpenAIServer, reps: int, **kwargs: Any) -> ExperimentSpec:
 
 def shape(records: list[Any]) -> Counter[tuple[Any, ...]]:
     """What a run measured, without its ids and timings."""
-    return Counter((r.form, r.status, r.metrics.llm_calls, r.metrics.tool_calls, r.metrics.input_tokens,
-                    r.metrics.output_tokens, r.metrics.path, len(r.outbox), r.outcome.get("success"))
-                   for r in records)
+    return Counter((r.form, r.status, r.metrics.llm_calls, r.metrics.tool_calls,
+                    r.metrics.input_tokens, r.metrics.output_tokens, r.metrics.path,
+                    len(r.outbox), r.outcome.get("success")) for r in records)
 
 
 def test_shards_split_the_plan_and_the_concurrency() -> None:

@@ -1,18 +1,23 @@
 """Remote backends: OpenAI, any OpenAI-compatible server, and LiteLLM.
 
-All of them talk Chat Completions, whose model class opens GENERATION spans carrying the model
-name and usage, which is what the recorder sums. The client is passed to the model directly and
+All of them talk Chat Completions; both model classes (the SDK's OpenAIChatCompletionsModel and
+LitellmModel) open GENERATION spans carrying the model name and usage, which is what the
+recorder sums. All are wrapped in RetryingModel with the providers' own retries off, and all are
+probed before the first run. The client is passed to the model directly and
 never installed as the SDK default, so no key ever reaches OpenAI's trace endpoint.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
+from agents import ModelSettings
 from agents.models.interface import Model
 
 from orchlab import config
@@ -68,17 +73,117 @@ def compat_backend(rest: str) -> Backend:
     )
 
 
-def litellm_backend(model: str) -> Backend:
-    """`litellm:<provider/model>` when `openai-agents[litellm]` is installed."""
+def litellm_backend(rest: str) -> Backend:
+    """`litellm:<provider/model>[@<base_url>]` when `openai-agents[litellm]` is installed.
+
+    With a base URL the server is probed as for compat: (it must answer; an OpenAI-compatible
+    one must serve the model) and the key is ORCHLAB_COMPAT_API_KEY; without one, LiteLLM's own
+    check that the provider's key variable is set, which needs no network.
+    """
+    model, base_url = _split_litellm(rest)
+    litellm = _import_litellm()
+    from agents.extensions.models.litellm_model import LitellmModel
+
     try:
-        from agents.extensions.models.litellm_model import LitellmModel
+        served_name, provider, _key, _base = litellm.get_llm_provider(model=model,
+                                                                      api_base=base_url)
+    except Exception:  # noqa: BLE001 - LiteLLM raises its BadRequestError, with a long text
+        raise BackendError(
+            f"LiteLLM does not know the provider of {model!r}: write "
+            "litellm:<provider>/<model>, e.g. litellm:anthropic/claude-3-5-haiku-latest."
+        ) from None
+    key: str | None = None
+    if base_url:
+        key = config.env(config.ENV_COMPAT_KEY) or "not-needed"
+        _probe_server(served_name, base_url.rstrip("/"), key,
+                      openai_api=provider in _litellm_openai_api_providers(litellm))
+    else:
+        _probe_litellm_keys(litellm, model)
+    inner = LitellmModel(model=model, base_url=base_url.rstrip("/") or None, api_key=key)
+    shared = RetryingModel(_OneAttemptLitellm(inner))
+    backend_id = f"litellm:{model}@{base_url}" if base_url else f"litellm:{model}"
+    return Backend(id=backend_id, model_name=model, make_model=lambda _agent: shared,
+                   remote=True, shared_models=True)
+
+
+class _OneAttemptLitellm(Model):
+    """LitellmModel with LiteLLM's own retries off and our request timeout, so RetryingModel
+    is the only retry layer and each attempt is one generation span."""
+
+    def __init__(self, inner: Model) -> None:
+        self.inner = inner
+        self.timeout_s = float(config.env(ENV_REQUEST_TIMEOUT) or DEFAULT_REQUEST_TIMEOUT_S)
+
+    def _settings(self, settings: ModelSettings) -> ModelSettings:
+        extra = dict(settings.extra_args or {})
+        extra.update(num_retries=0, max_retries=0)
+        extra.setdefault("timeout", self.timeout_s)
+        return dataclasses.replace(settings, extra_args=extra)
+
+    async def get_response(self, system_instructions: Any, input: Any,
+                           model_settings: ModelSettings, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.get_response(system_instructions, input,
+                                             self._settings(model_settings), *args, **kwargs)
+
+    def stream_response(self, system_instructions: Any, input: Any,
+                        model_settings: ModelSettings, *args: Any,
+                        **kwargs: Any) -> AsyncIterator[Any]:
+        return self.inner.stream_response(system_instructions, input,
+                                          self._settings(model_settings), *args, **kwargs)
+
+
+def _split_litellm(rest: str) -> tuple[str, str]:
+    """(model, base_url or "") of `<provider/model>[@<base_url>]`."""
+    model, sep, base_url = rest.rpartition("@")
+    if not sep:
+        return rest, ""
+    if not model or not base_url.startswith(("http://", "https://")):
+        raise BackendError(
+            f"litellm backend {rest!r} must look like litellm:<provider>/<model> or "
+            "litellm:<provider>/<model>@http://host:port/v1."
+        )
+    return model, base_url
+
+
+def _import_litellm() -> Any:
+    """LiteLLM, imported without its start-up download of a price list (it would fetch one
+    from the internet at import time; ours come from genai-prices)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+        from agents.extensions.models import litellm_model  # noqa: F401 - the SDK's extra
     except ImportError as exc:
         raise BackendError(
             "LiteLLM is not installed: run pip install 'openai-agents[litellm]'."
         ) from exc
-    shared = LitellmModel(model=model)
-    return Backend(id=f"litellm:{model}", model_name=model, make_model=lambda _agent: shared,
-                   remote=True, shared_models=True)
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on errors
+    return litellm
+
+
+def _litellm_openai_api_providers(litellm: Any) -> set[str]:
+    """LiteLLM providers that speak the OpenAI API, so /models can be asked."""
+    own = {"openai", "custom_openai", "openai_like", "text-completion-openai", "aiohttp_openai"}
+    return own | {str(p) for p in getattr(litellm, "openai_compatible_providers", [])}
+
+
+def _probe_litellm_keys(litellm: Any, model: str) -> None:
+    """Without a base URL nothing can be asked without the network: check, with LiteLLM's own
+    helper, that the provider's settings are in the environment (or `.env`)."""
+    config.load_env()
+    try:
+        report = litellm.validate_environment(model=model)
+    except Exception:  # noqa: BLE001 - an unusual provider: the first call will tell
+        return
+    missing = [str(name) for name in report.get("missing_keys") or []]
+    if report.get("keys_in_environment") or not missing:
+        return
+    if len(missing) == 1:
+        what = f"set {missing[0]}"
+    else:
+        what = f"set the variables LiteLLM reports missing ({', '.join(missing)})"
+    raise BackendError(
+        f"LiteLLM has no key for {model!r}: {what} in the environment or in a .env file."
+    )
 
 
 def _chat_model(model: str, key: str, base_url: str | None) -> Model:
@@ -93,9 +198,13 @@ def _chat_model(model: str, key: str, base_url: str | None) -> Model:
 
 
 def _probe_server(
-    model: str, base_url: str, key: str, key_name: str = config.ENV_COMPAT_KEY
+    model: str, base_url: str, key: str, key_name: str = config.ENV_COMPAT_KEY,
+    openai_api: bool = True,
 ) -> None:
-    """Fail fast, in one sentence, when the server is down or does not serve the model."""
+    """Fail fast, in one sentence, when the server is down or does not serve the model.
+
+    `openai_api=False` (a LiteLLM provider with its own API): only whether anything answers.
+    """
     request = urllib.request.Request(
         f"{base_url}/models", headers={"Authorization": f"Bearer {key}"}
     )
@@ -103,7 +212,7 @@ def _probe_server(
         with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S) as response:
             listing = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
+        if exc.code in (401, 403) and openai_api:
             raise BackendError(
                 f"The server at {base_url} refused the key (HTTP {exc.code}): check {key_name}."
             ) from None
@@ -114,6 +223,8 @@ def _probe_server(
             f"No OpenAI-compatible server answered at {base_url} ({reason}): start it or fix "
             "the base URL."
         ) from None
+    if not openai_api or not isinstance(listing, dict):
+        return
     served = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)]
     if served and model not in served:
         raise BackendError(
@@ -126,4 +237,5 @@ def register_all() -> None:
     """Install the remote prefixes in the registry."""
     register("openai", openai_backend, "OpenAI (needs OPENAI_API_KEY)")
     register("compat", compat_backend, "OpenAI-compatible server: compat:<model>@<base_url>")
-    register("litellm", litellm_backend, "LiteLLM: litellm:<provider/model>")
+    register("litellm", litellm_backend,
+             "LiteLLM: litellm:<provider/model>, optionally @<base_url>")
