@@ -46,3 +46,16 @@ def store(store_path: Path) -> Iterator[Store]:
     opened = Store(store_path)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def app_env(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The dashboard on a temp store, its default backend the scripted sales one."""
+    from sales_scripts import sales_backend
+
+    from orchlab import backends
+
+    backends.register("scripted", lambda _rest: sales_backend(), "test backend")
+    monkeypatch.setenv("ORCHLAB_BACKEND", "scripted:sales")
+    yield store_path
+    backends.unregister("scripted")

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,6 @@ from orchlab.schema import MIGRATIONS
 from orchlab.store import Store, StoreError
 
 APP = str(Path(__file__).parent.parent / "app.py")
-
-
-@pytest.fixture
-def app_env(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    backends.register("scripted", lambda _rest: sales_backend(), "test backend")
-    monkeypatch.setenv("ORCHLAB_BACKEND", "scripted:sales")
-    yield store_path
-    backends.unregister("scripted")
 
 
 def app_on(page: str) -> AppTest:

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sales_scripts import sales_backend
 from streamlit.testing.v1 import AppTest
 
-from orchlab import backends
 from orchlab.store import Store
 
 APP = str(Path(__file__).parent.parent / "app.py")
 PAGES = ["pages/run.py", "pages/compare.py", "pages/trace.py", "pages/history.py",
          "pages/agents.py", "pages/learn.py"]
-
-
-@pytest.fixture
-def app_env(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    backends.register("scripted", lambda _rest: sales_backend(), "test backend")
-    monkeypatch.setenv("ORCHLAB_BACKEND", "scripted:sales")
-    yield store_path
-    backends.unregister("scripted")
 
 
 def fresh_app() -> AppTest:
