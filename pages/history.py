@@ -7,7 +7,7 @@ import streamlit as st
 from orchlab import export
 from orchlab.backends import BackendError
 from orchlab.jobs import ExperimentJob
-from orchlab.runner import ExperimentSpec
+from orchlab.runner import ExperimentSpec, prepare, remaining_runs
 from pages._shared import clear_run_caches, get_backend, store_or_stop
 
 st.title("History")
@@ -52,10 +52,14 @@ a.download_button("Download CSV", export.to_csv(store, chosen), f"{chosen}.csv",
 b.download_button("Download JSON", export.to_json(store, chosen), f"{chosen}.json",
                   "application/json", key="history_json")
 if exp.status in ("interrupted", "cancelled"):
-    missing = exp.planned_runs - len(store.run_keys(chosen))
+    spec = ExperimentSpec(**exp.spec)
+    try:
+        missing = len(remaining_runs(store, chosen, prepare(spec).plan))
+    except (LookupError, ValueError) as exc:  # e.g. an agent file changed since
+        st.error(f"{chosen} cannot be resumed: {exc}")
+        st.stop()
     st.warning(f"{chosen} is {exp.status}: {missing} planned runs never finished.")
     if st.button(f"Resume: run the {missing} missing runs", key="history_resume"):
-        spec = ExperimentSpec(**exp.spec)
         try:
             job = ExperimentJob(spec, store, backend=get_backend(spec.backend),
                                 resume_id=chosen).start()

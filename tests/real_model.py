@@ -8,9 +8,9 @@ from typing import Any
 
 from orchlab.records import RunRecord
 
-RECORDED_ENDINGS = {"max_turns", "malformed_output", "tool_budget", "unknown_tool"}
+RECORDED_ENDINGS = {"max_turns", "malformed_output", "tool_budget", "unknown_tool", "timeout"}
 """How a tiny model's LLM-orchestrated run may end besides 'ok': each is a classified outcome
-(an unclassified 'other' would be a crash of ours)."""
+(an unclassified 'other' would be a crash of ours). A timeout depends on the machine's speed."""
 
 
 def llama_counts(model: Any) -> dict[str, list[int]]:

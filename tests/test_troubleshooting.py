@@ -294,7 +294,8 @@ def test_real_model_run_is_recorded(store: Store, form: str) -> None:
     backend = backends.resolve("local:smollm2-135m")
     model = backend.model_for("any")
     spec = ExperimentSpec("troubleshooting", forms=[form], inputs=["T-101"], backend=backend.id,
-                          max_turns=4, timeout_s=300)
+                          max_turns=4, timeout_s=300,
+                          model_settings={"max_tokens": 128})
     record = run_experiment(spec, store, backend=backend).records[0]
     print(f"\ntroubleshooting/{form}: status={record.status} class={record.error_class} "
           f"llm_calls={record.metrics.llm_calls} path={record.metrics.path!r}")
