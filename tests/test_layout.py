@@ -1,0 +1,88 @@
+"""The core's shape: imports point one way (no circles, lazy imports included), no module imports another's private
+names, test fakes stay out of the product path, and prepare() changes nothing."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from orchlab.runner import ExperimentSpec, prepare
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("orchlab", "scenarios")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) of every import, at load or inside a function (a lazy import still
+    ties two modules together); TYPE_CHECKING blocks are left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+               and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            found.extend((a.name, []) for a in node.names)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+    edges: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for target, names in imports(path):
+            for candidate in [target, *(f"{target}.{n}" for n in names)]:
+                # a package may load its own submodules (the backend registry does)
+                if candidate in modules and candidate != name and not (
+                        candidate.startswith(name + ".") and path.name == "__init__.py"):
+                    edges[name].add(candidate)
+    return edges
+
+
+def test_no_import_circles_at_load() -> None:
+    edges, state, cycles = graph(), {}, []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join([*trail[trail.index(nxt):], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_no_private_names_imported_across_modules() -> None:
+    private = [(module_name(p), target, n)
+               for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
+               for target, names in imports(p) if target.startswith(PACKAGES)
+               for n in names if n.startswith("_") and not n.startswith("__")]
+    private = [(m, t, n) for m, t, n in private if t != "scenarios"]  # scenario helper modules
+    assert private == []
+
+
+def test_the_product_path_never_imports_the_test_fakes() -> None:
+    users = [module_name(p) for pkg in (*PACKAGES, "pages") for p in (ROOT / pkg).rglob("*.py")
+             if "orchlab.testing" in p.read_text(encoding="utf-8")
+             and "orchlab/testing" not in str(p)]
+    assert users == []
+
+
+def test_prepare_changes_nothing_it_is_given() -> None:
+    spec = ExperimentSpec("sales_email")
+    prepared = prepare(spec)
+    assert spec.backend == "" and prepared.spec.backend  # a resolved copy, the original kept
+    assert prepared.spec is not spec
