@@ -1,5 +1,6 @@
-"""The core's shape: imports point one way (no circles, lazy imports included), no module imports another's private
-names, test fakes stay out of the product path, and prepare() changes nothing."""
+"""The core's shape: imports point one way (no circles, lazy imports included), no module
+imports another's private names, test fakes stay out of the product path, and prepare()
+changes nothing."""
 
 from __future__ import annotations
 
