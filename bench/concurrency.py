@@ -55,6 +55,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=200, help="runs per experiment, K=10, 50")
+    parser.add_argument("--k1-runs", type=int, default=40, help="runs per experiment, K=1")
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds per call")
+    parser.add_argument("--k", default="1,10,50", help="concurrency levels (50 is reported)")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()  # --help answers here, before the heavy imports below
 os.environ["ORCHLAB_EXPORT_OPENAI_TRACES"] = "0"  # never export traces: no network
 
 from agents import set_trace_processors, trace  # noqa: E402
@@ -320,13 +334,7 @@ def report(totals: dict[tuple[str, int], Level]) -> float:
     return best.wall / best.ideal
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=200, help="runs per experiment, K=10, 50")
-    parser.add_argument("--k1-runs", type=int, default=40, help="runs per experiment, K=1")
-    parser.add_argument("--latency", type=float, default=LATENCY_S, help="seconds per call")
-    parser.add_argument("--k", default="1,10,50", help="concurrency levels (50 is reported)")
-    args = parser.parse_args()
+def main(args: argparse.Namespace) -> None:
     set_latency(args.latency)
     wanted = {int(k) for k in args.k.split(",")} | {50}
     levels = [lv for lv in [(1, args.k1_runs, 2), (10, args.runs, 3), (50, args.runs, 3)]
@@ -351,4 +359,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

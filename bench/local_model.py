@@ -3,24 +3,43 @@
 Same prompt, same max_tokens, temperature 0 and a fixed seed, so both sides generate the very
 same tokens; calls are interleaved (alternating which goes first) so machine noise hits both.
 The machine is shared, so the headline figure is timeit-style best-of-N per side; the mean is
-printed too. Run from the project root: `python -m bench.local_model`.
-Last line: `ratio=<ours/raw>`.
+printed too. Last line: `ratio=<ours/raw>`.
+
+    python bench/local_model.py [--rounds 10]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from agents import ModelSettings, set_trace_processors, trace
-from agents.models.interface import ModelTracing
-
-from orchlab.backends import resolve
-from orchlab.backends.local_model import LocalModel
-
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]  # `python bench/x.py` puts bench/ on sys.path, not the project
 ROUNDS = 10
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help=f"interleaved rounds, each side once per round (default {ROUNDS})")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()  # --help answers here, before the heavy imports below
+
+from agents import ModelSettings, set_trace_processors, trace  # noqa: E402
+from agents.models.interface import ModelTracing  # noqa: E402
+
+from orchlab.backends import resolve  # noqa: E402
+from orchlab.backends.local_model import LocalModel  # noqa: E402
+
 MAX_TOKENS = 192
 SEED = 1234
 PROMPT = (
@@ -69,7 +88,7 @@ def summary(name: str, samples: list[Sample]) -> float:
     return max(rates)
 
 
-async def main() -> None:
+async def main(rounds: int = ROUNDS) -> None:
     set_trace_processors([])  # spans are created and timed, nothing is exported
     started = time.perf_counter()
     model = resolve("local:smollm2-135m").model_for("bench")
@@ -79,7 +98,7 @@ async def main() -> None:
     await ours(model)  # warm-up both paths (page cache, prompt KV cache)
     raw(model)
     samples: dict[str, list[Sample]] = {"ours": [], "raw": []}
-    for round_ in range(ROUNDS):
+    for round_ in range(rounds):
         for name in ("ours", "raw") if round_ % 2 == 0 else ("raw", "ours"):
             sample = await ours(model) if name == "ours" else raw(model)
             samples[name].append(sample)
@@ -92,4 +111,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(ARGS.rounds))

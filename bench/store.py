@@ -30,6 +30,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10_000,
+                        help="runs written (default %(default)s)")
+    parser.add_argument("--loads", type=int, default=7, help="timed loads (and floors)")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()  # --help answers here, before the heavy imports below
+
 from synthetic import synthetic_run  # noqa: E402
 
 from orchlab.records import ExperimentRecord  # noqa: E402
@@ -75,11 +88,7 @@ def floor(store: Store) -> tuple[float, int]:
     return time.perf_counter() - t0, len(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=10_000)
-    parser.add_argument("--loads", type=int, default=7, help="timed loads (and floors)")
-    args = parser.parse_args()
+def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "store.sqlite"
         store = Store(path)
@@ -116,4 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

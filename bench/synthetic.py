@@ -1,12 +1,42 @@
-"""Synthetic runs written through the real Store, shared by the benchmarks."""
+"""Synthetic runs written through the real Store, shared by the benchmarks.
+
+Run as a script it fills a store, e.g. to look at the dashboard with many runs:
+
+    python bench/synthetic.py --runs 1000 --store /tmp/many.sqlite
+"""
 
 from __future__ import annotations
 
+import argparse
 import random
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from orchlab.records import ExperimentRecord, OutboxMessage, RunMetrics, RunRecord, SpanRecord
-from orchlab.store import Store
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `python bench/x.py` puts bench/ on sys.path, not the project
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1000, help="runs (default %(default)s)")
+    parser.add_argument("--store", required=True, help="SQLite store file to write to")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()  # --help answers here, before the heavy imports below
+
+from orchlab.records import (  # noqa: E402
+    ExperimentRecord,
+    OutboxMessage,
+    RunMetrics,
+    RunRecord,
+    SpanRecord,
+)
+from orchlab.store import Store  # noqa: E402
 
 WRITERS = ["professional_writer", "humorous_writer", "concise_writer"]
 LLM_PATHS = [
@@ -66,3 +96,16 @@ def fill_store(store: Store, n_runs: int, seed: int = 0) -> str:
     for i in range(n_runs):
         store.save_run(synthetic_run(exp_id, i, rng, start))
     return exp_id
+
+
+def main(args: argparse.Namespace) -> None:
+    store = Store(Path(args.store))
+    try:
+        exp_id = fill_store(store, args.runs)
+    finally:
+        store.close()
+    print(f"{args.runs} synthetic runs written to {args.store} as experiment {exp_id}")
+
+
+if __name__ == "__main__":
+    main(ARGS)

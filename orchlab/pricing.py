@@ -264,7 +264,8 @@ def _public_url(url: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not host or _is_private_host(host):
         return None
-    netloc = host if port is None else f"{host}:{port}"
+    netloc = f"[{host}]" if ":" in host else host
+    netloc = netloc if port is None else f"{netloc}:{port}"
     return f"{parts.scheme}://{netloc}{parts.path}"
 
 

@@ -3,8 +3,8 @@
 All of them talk Chat Completions; both model classes (the SDK's OpenAIChatCompletionsModel and
 LitellmModel) open GENERATION spans carrying the model name and usage, which is what the
 recorder sums. All are wrapped in RetryingModel with the providers' own retries off, and all are
-probed before the first run. The client is passed to the model directly and
-never installed as the SDK default, so no key ever reaches OpenAI's trace endpoint.
+probed before the first run. The client is passed to the model directly and never installed as
+the SDK default, so no key ever reaches OpenAI's trace endpoint.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -76,17 +77,17 @@ def compat_backend(rest: str) -> Backend:
 def litellm_backend(rest: str) -> Backend:
     """`litellm:<provider/model>[@<base_url>]` when `openai-agents[litellm]` is installed.
 
-    With a base URL the server is probed as for compat: (it must answer; an OpenAI-compatible
-    one must serve the model) and the key is ORCHLAB_COMPAT_API_KEY; without one, LiteLLM's own
-    check that the provider's key variable is set, which needs no network.
+    With a base URL the server is probed as a `compat:` one is (it must answer; one that speaks
+    the OpenAI API must serve the model) and the key is ORCHLAB_COMPAT_API_KEY, as for compat:.
+    Without one, nothing can be asked without the network: LiteLLM's own check that the
+    provider's key variable is set.
     """
     model, base_url = _split_litellm(rest)
-    litellm = _import_litellm()
-    from agents.extensions.models.litellm_model import LitellmModel
+    litellm, LitellmModel = _import_litellm()  # noqa: N806 - a class
 
     try:
         served_name, provider, _key, _base = litellm.get_llm_provider(model=model,
-                                                                      api_base=base_url)
+                                                                      api_base=base_url or None)
     except Exception:  # noqa: BLE001 - LiteLLM raises its BadRequestError, with a long text
         raise BackendError(
             f"LiteLLM does not know the provider of {model!r}: write "
@@ -145,19 +146,22 @@ def _split_litellm(rest: str) -> tuple[str, str]:
     return model, base_url
 
 
-def _import_litellm() -> Any:
-    """LiteLLM, imported without its start-up download of a price list (it would fetch one
-    from the internet at import time; ours come from genai-prices)."""
+def _import_litellm() -> tuple[Any, Any]:
+    """(litellm, LitellmModel), imported without LiteLLM's start-up download of a price list
+    (it fetches one from the internet at import time; ours come from genai-prices) and without
+    the pydantic warnings its import prints."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
-        import litellm
-        from agents.extensions.models import litellm_model  # noqa: F401 - the SDK's extra
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import litellm
+            from agents.extensions.models.litellm_model import LitellmModel
     except ImportError as exc:
         raise BackendError(
             "LiteLLM is not installed: run pip install 'openai-agents[litellm]'."
         ) from exc
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on errors
-    return litellm
+    return litellm, LitellmModel
 
 
 def _litellm_openai_api_providers(litellm: Any) -> set[str]:

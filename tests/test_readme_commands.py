@@ -1,0 +1,362 @@
+"""Every command README.md shows runs as written, from the project root, in a user's environment.
+
+The README is read when the tests are collected, so a command added to it is checked from then
+on; a command no check here knows fails (`test_readme_command[...]`), so none slips in untested.
+
+Commands are every line of the README's shell code blocks (continuation lines joined) and every
+code span in its tables that starts with a program name. How each kind is checked:
+
+- `python bench/<x>.py ...`: `--help` exits 0 quickly, listing every option the README passes.
+- `python -m orchlab <cmd> ...`: `<cmd> --help` exits 0 and lists every option the README shows
+  (and each of `a|b` alternatives); `list` also runs for real against a temporary store given
+  by ORCHLAB_STORE.
+- `streamlit run app.py`: started headless on a free port on 127.0.0.1, GET /_stcore/health
+  answers "ok" (and / answers 200), then it is stopped.
+- `pip install -r <file>` / `pip install <requirement>`: every requirement (files included with
+  `-r`, and the requirements of each extra asked for) is installed and satisfies its specifier.
+- `python -m pytest ...`: the command `.ci/run` runs; the files it names exist and a `-k`
+  keyword selects a test in them.
+
+Subprocesses get a user's environment: PATH (with this interpreter's directory first, so
+`python`, `pip` and `streamlit` are the ones under test), HOME and locale, and a PYTHONPATH that
+holds only the loopback-only network guard conftest put there: never the project root.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+NETGUARD = (ROOT / "tests" / "netguard").resolve()
+SHELL_LANGUAGES = {"", "bash", "sh", "shell", "console", "zsh"}
+PROGRAMS = {"python", "python3", "pip", "pip3", "streamlit", "bash", "sh", "apt-get", "apt",
+            "sudo", "uv", "pipx", "make", "docker", "npm", "npx", "curl", "wget", "git", "pytest",
+            "ruff", "mypy", "playwright", "export", "cd", "source", "chromium", "orchlab"}
+"""First words that make a table's code span a command (code blocks: every line is one)."""
+HELP_TIMEOUT_S = 60.0
+"""Generous: the machine is shared; a script's --help takes ~0.2 s, the CLI's ~4 s."""
+BENCH_HELP_S = 10.0
+"""A benchmark's --help must answer before its heavy imports."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command shown in the README."""
+
+    text: str
+    """As written, continuation lines joined."""
+    where: str
+    """Where the README shows it."""
+
+    @property
+    def argv(self) -> list[str]:
+        return shlex.split(self.text)
+
+
+def readme_commands(text: str) -> list[Command]:
+    """Commands in code blocks and tables, first occurrence of each, in README order."""
+    found: dict[str, Command] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = re.match(r"^\s*(```+|~~~+)\s*([\w+-]*)", line)
+        if fence:
+            marker, language = fence.group(1), fence.group(2).lower()
+            start = i + 1
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith(marker):
+                i += 1
+            block = lines[start:i]
+            if language in SHELL_LANGUAGES and not _is_file_content(block):
+                for cmd in _block_commands(block):
+                    found.setdefault(cmd, Command(cmd, f"code block at README.md:{start}"))
+        elif line.lstrip().startswith("|"):
+            for span in re.findall(r"`([^`]+)`", line):
+                words = span.split()
+                if words and (words[0] in PROGRAMS or words[0].startswith(("./", ".ci/"))):
+                    found.setdefault(span.strip(), Command(span.strip(),
+                                                           f"table at README.md:{i + 1}"))
+        i += 1
+    return list(found.values())
+
+
+def _is_file_content(block: list[str]) -> bool:
+    """A block that shows a file (its first line a comment naming it, e.g. `# .env`)."""
+    first = next((b.strip() for b in block if b.strip()), "")
+    return bool(re.fullmatch(r"#\s*[\w-]*[./][\w./-]+", first))
+
+
+def _block_commands(block: list[str]) -> list[str]:
+    commands, current = [], ""
+    for raw in block:
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        line = re.sub(r"^\$\s+", "", line)  # a console prompt
+        if line.endswith("\\"):
+            current += line[:-1].strip() + " "
+            continue
+        commands.append((current + line).strip())
+        current = ""
+    if current:
+        commands.append(current.strip())
+    return commands
+
+
+COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+
+
+def test_the_readme_shows_commands() -> None:
+    """The extraction itself works: the README's own install, run and test commands are seen."""
+    texts = {c.text for c in COMMANDS}
+    assert {"streamlit run app.py", "python -m pytest"} <= texts, texts
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c.text[:60] for c in COMMANDS])
+def test_readme_command(command: Command, tmp_path: Path) -> None:
+    check = checker_for(command.argv)
+    if check is None:
+        pytest.fail(f"README command {command.text!r} ({command.where}) has no check in "
+                    "tests/test_readme_commands.py: add one (or fix the README)")
+    check(command.argv, tmp_path)
+
+
+def checker_for(argv: list[str]) -> Callable[[list[str], Path], None] | None:
+    """The check for a README command, or None when no check knows it."""
+    if argv[:2] in (["pip", "install"], ["pip3", "install"]):
+        return lambda argv, _tmp: check_pip_install(argv[2:])
+    if argv[:2] == ["streamlit", "run"] and argv[2:] == ["app.py"]:
+        return check_streamlit
+    if argv[:3] == ["python", "-m", "pytest"]:
+        return lambda argv, _tmp: check_pytest(argv)
+    if argv[:3] == ["python", "-m", "orchlab"] and len(argv) > 3:
+        return check_cli
+    if argv[:1] == ["python"] and len(argv) > 1 and argv[1].startswith("bench/"):
+        return lambda argv, _tmp: check_bench(argv)
+    return None
+
+
+def test_a_new_kind_of_command_cannot_slip_in() -> None:
+    sample = "\n".join([
+        "```bash", "# set up", "make docs", "python -m orchlab list \\", "    --store x", "```",
+        "```", "# .env", "ORCHLAB_BACKEND=x", "```",
+        "```python", "print('not a command')", "```",
+        "| what | command |", "|---|---|", "| serve | `docker compose up` and `local:x` |",
+    ])
+    found = [c.text for c in readme_commands(sample)]
+    assert found == ["make docs", "python -m orchlab list --store x", "docker compose up"]
+    assert checker_for(shlex.split("make docs")) is None
+    assert checker_for(shlex.split("docker compose up")) is None
+    assert checker_for(shlex.split("python -m orchlab list --store x")) is check_cli
+
+
+# -- a user's environment ---------------------------------------------------------------------
+
+def user_env(**extra: str) -> dict[str, str]:
+    """What a user's shell has, plus the network guard; never the project on PYTHONPATH."""
+    guard = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p and Path(p).resolve() == NETGUARD]
+    assert guard, "conftest puts tests/netguard on PYTHONPATH for every subprocess"
+    env = {k: os.environ[k] for k in ("HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR")
+           if k in os.environ}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
+                                   os.environ.get("PATH", os.defpath)])
+    env["PYTHONPATH"] = guard[0]
+    env.update(extra)
+    return env
+
+
+def run(argv: list[str], timeout: float = HELP_TIMEOUT_S,
+        **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=ROOT, env=user_env(**env), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_the_environment_is_a_users() -> None:
+    """The subprocess sees the guard but not the project: `import orchlab` works only from
+    the project root's own mechanisms (python -m from the root, a script's own path setup)."""
+    probe = ("import sys, orchlab_netguard; "
+             "print(orchlab_netguard.installed()); print(repr(sys.path))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd="/", env=user_env(),
+                            capture_output=True, text=True, timeout=HELP_TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+    installed, path = result.stdout.splitlines()
+    assert installed == "True"
+    assert str(ROOT) not in ast.literal_eval(path)
+
+
+def options(argv: list[str]) -> list[str]:
+    """Option names the README passes, brackets of optional parts removed."""
+    return [w.strip("[]").split("=")[0] for w in argv if w.strip("[]").startswith("-")]
+
+
+def alternatives(argv: list[str]) -> list[str]:
+    """Each value of an `a|b` choice the README shows."""
+    return [alt for w in argv if "|" in w for alt in w.strip("[]").split("|")]
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+def check_bench(argv: list[str]) -> None:
+    script = ROOT / argv[1]
+    assert script.is_file(), f"{argv[1]} does not exist"
+    started = time.monotonic()
+    result = run(["python", argv[1], "--help"])
+    took = time.monotonic() - started
+    assert result.returncode == 0, f"{' '.join(argv)} --help failed:\n{result.stderr[-3000:]}"
+    assert result.stdout.startswith("usage:"), result.stdout[:500]
+    assert took < BENCH_HELP_S, f"{argv[1]} --help took {took:.1f}s: parse before importing"
+    for option in options(argv[2:]):
+        assert option in result.stdout, f"{argv[1]} has no option {option}"
+
+
+def check_cli(argv: list[str], tmp_path: Path) -> None:
+    command = argv[3]
+    result = run(["python", "-m", "orchlab", command, "--help"])
+    assert result.returncode == 0, f"python -m orchlab {command} --help:\n{result.stderr}"
+    for option in options(argv[4:]):
+        assert re.search(rf"(^|[\s,\[]){re.escape(option)}\b", result.stdout), (
+            f"python -m orchlab {command} has no option {option}:\n{result.stdout}")
+    for value in alternatives(argv[4:]):
+        assert value in result.stdout, f"python -m orchlab {command} does not offer {value}"
+    if command == "list":
+        from orchlab.records import ExperimentRecord, utcnow
+        from orchlab.store import Store
+
+        store_file = tmp_path / "readme.sqlite"
+        store = Store(store_file)
+        store.save_experiment(ExperimentRecord(
+            experiment_id="exp-readme-list", scenario="sales_email",
+            backend="local:smollm2-135m", created_at=utcnow(), spec={}, planned_runs=2,
+            status="completed"))
+        store.close()
+        listed = run(argv, ORCHLAB_STORE=str(store_file))
+        assert listed.returncode == 0, listed.stderr
+        assert "exp-readme-list" in listed.stdout, listed.stdout
+
+
+def check_streamlit(argv: list[str], tmp_path: Path) -> None:
+    port = _free_port()
+    flags = ["--server.headless", "true", "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    log = tmp_path / "streamlit.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv + flags, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=user_env(ORCHLAB_STORE=str(tmp_path / "ui.sqlite")))
+    try:
+        health = _wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log, 90.0)
+        assert health == "ok", health
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert page.status == 200
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return str(response.read().decode().strip())
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"no answer at {url} after {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+def check_pip_install(args: list[str]) -> None:
+    if args[:1] == ["-r"] and len(args) == 2:
+        path = ROOT / args[1]
+        assert path.is_file(), f"{args[1]} does not exist"
+        requirements = requirement_lines(path)
+    else:
+        assert args and not any(a.startswith("-") for a in args), f"pip install {args}"
+        requirements = args
+    problems = [p for line in requirements for p in unsatisfied(Requirement(line))]
+    assert not problems, "\n".join(problems)
+
+
+def requirement_lines(path: Path) -> list[str]:
+    """Requirement specifiers of a requirements file, following `-r other.txt`."""
+    lines: list[str] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(" #")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(("-r ", "--requirement ")):
+            lines += requirement_lines(path.parent / line.split(maxsplit=1)[1])
+        elif line.startswith("-"):
+            pytest.fail(f"{path.name}: option line {line!r} is not checked here")
+        else:
+            lines.append(line)
+    return lines
+
+
+def unsatisfied(req: Requirement, extra: str = "") -> list[str]:
+    """Why an installed environment does not satisfy `req` (empty: it does)."""
+    if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+        return []
+    try:
+        version = importlib.metadata.version(req.name)
+    except importlib.metadata.PackageNotFoundError:
+        return [f"{req} is not installed"]
+    if not req.specifier.contains(version, prereleases=True):
+        return [f"{req}: {req.name} {version} is installed"]
+    problems = []
+    for extra_name in sorted(req.extras):
+        for dep in importlib.metadata.requires(req.name) or []:
+            dep_req = Requirement(dep)
+            marker = dep_req.marker
+            if marker is not None and marker.evaluate({"extra": extra_name}) and not (
+                    marker.evaluate({"extra": ""})):
+                dep_req.marker = None
+                problems += [f"{p} (for {req.name}[{extra_name}])"
+                             for p in unsatisfied(dep_req)]
+    return problems
+
+
+def check_pytest(argv: list[str]) -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    ci_commands = [line.strip() for line in ci.splitlines()
+                   if line.strip().startswith(("python -m pytest", "pytest"))]
+    assert ci_commands == ["python -m pytest"], f".ci/run runs {ci_commands}"
+    files = [a for a in argv[3:] if not a.startswith("-") and ("/" in a or ".py" in a)]
+    for name in files:
+        assert (ROOT / name.split("::")[0]).exists(), f"{name} does not exist"
+    if "-k" in argv:
+        keyword = argv[argv.index("-k") + 1]
+        sources = [ROOT / f for f in files] or sorted((ROOT / "tests").glob("test_*.py"))
+        names = [n for f in sources for n in re.findall(r"^\s*(?:async )?def (test_\w+)",
+                                                        f.read_text(encoding="utf-8"), re.M)]
+        assert any(keyword in n for n in names), f"-k {keyword} selects no test in {files}"
