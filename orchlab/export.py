@@ -21,8 +21,10 @@ def export_runs(store: Store, experiment_id: str) -> list[dict[str, Any]]:
     frame = store.load_runs([experiment_id])
     runs: list[dict[str, Any]] = []
     for row in frame.to_dict(orient="records"):
+        row = {k: None if _missing(v) else v for k, v in row.items()}
         row["started_at"] = row["started_at"].isoformat()
-        row["cost_usd"] = None if _isnan(row["cost_usd"]) else row["cost_usd"]
+        if row["success"] is not None:
+            row["success"] = bool(row["success"])
         row["spans"] = [
             {f: getattr(s, f) for f in SPAN_EXPORT_FIELDS} | {"parent": s.parent_id}
             for s in store.load_spans(row["run_id"])
@@ -38,12 +40,13 @@ def to_json(store: Store, experiment_id: str) -> str:
 
 
 def to_csv(store: Store, experiment_id: str) -> str:
-    """CSV, one row per run; outcome keys flattened as outcome_<key>, per-agent as JSON."""
+    """CSV, one row per run; outcome keys flattened as outcome_<key>, per-agent and path steps
+    as JSON."""
     runs = export_runs(store, experiment_id)
     rows = []
     for run in runs:
-        row = {k: v for k, v in run.items() if k not in ("spans", "outbox", "outcome")}
-        row["per_agent"] = json.dumps(run["per_agent"])
+        row = {k: json.dumps(v) if isinstance(v, list | dict) else v
+               for k, v in run.items() if k not in ("spans", "outbox", "outcome")}
         row.update({f"outcome_{k}": v for k, v in run["outcome"].items()})
         rows.append(row)
     fields: list[str] = []
@@ -56,5 +59,8 @@ def to_csv(store: Store, experiment_id: str) -> str:
     return buffer.getvalue()
 
 
-def _isnan(value: Any) -> bool:
-    return isinstance(value, float) and value != value
+def _missing(value: Any) -> bool:
+    """NaN, pd.NA and None: a missing value, exported as null (JSON) or empty (CSV)."""
+    import pandas as pd
+
+    return not isinstance(value, list | dict) and bool(pd.isna(value))

@@ -255,3 +255,19 @@ def test_every_metric_has_a_column_and_round_trips(store: Store) -> None:
         stored = row[name]
         assert (json.loads(json.dumps(value)) == stored) or stored == pytest.approx(value), name
     assert summarize(store.load_runs())["success_n"].tolist() == [1]
+
+
+def test_exports_of_ok_and_failed_runs_hold_no_nan(store: Store) -> None:
+    from orchlab import export
+
+    spec = ExperimentSpec("sales_email", inputs=["dana-acme"], max_turns=1,
+                          backend="scripted:sales")
+    exp_id = run_experiment(spec, store, backend=sales_backend()).experiment_id
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    rows = json.loads(export.to_json(store, exp_id), parse_constant=refuse)
+    ok = next(r for r in rows if r["status"] == "ok")
+    assert ok["error_class"] is None and ok["success"] is True
+    assert "nan" not in export.to_csv(store, exp_id).lower().replace("financ", "")
