@@ -1,26 +1,65 @@
-"""Experiments in a background thread, for UIs that must stay responsive (and cancellable).
+"""Experiments in the background, for UIs that must stay responsive (and cancellable).
 
 Streamlit reruns its script on every click, so a long experiment cannot run in the script
-thread: the job runs in its own thread with its own event loop, and the page polls `snapshot()`.
+thread. Every job runs on one long-lived event loop (`job_loop()`, a daemon thread), the page
+polls `snapshot()`. One loop, not one per job: the dashboard caches its backends for the whole
+process, and an AsyncOpenAI/httpx client (its pooled connections, its locks) may only be used
+on the loop it first ran on. A second `asyncio.run` in a new thread would hand it a closed loop
+("Event loop is closed") or a foreign one ("bound to a different event loop"). One loop also
+lets experiments share a backend's own bound (`execution.backend_slots`): two sessions on the
+embedded model queue for it run by run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchlab.backends import Backend
+from orchlab import runner
+from orchlab.backends import Backend, resolve
 from orchlab.records import RunRecord
-from orchlab.runner import (
-    CancelToken,
-    ExperimentResult,
-    ExperimentSpec,
-    Progress,
-    resume_experiment,
-    run_experiment,
-)
+from orchlab.runner import CancelToken, ExperimentResult, ExperimentSpec, Progress
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_thread: threading.Thread | None = None
+_loop_lock = threading.Lock()
+
+
+def job_loop() -> asyncio.AbstractEventLoop:
+    """The process's one event loop for background jobs, started on first use.
+
+    It never stops: a backend cached for the process outlives any one job, and it must keep
+    finding its loop. Whatever goes wrong inside a job ends that job, not the loop.
+    """
+    global _loop, _loop_thread
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=_serve, args=(loop,), name="orchlab-jobs",
+                                      daemon=True)
+            thread.start()
+            _loop, _loop_thread = loop, thread
+        return _loop
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
+
+
+def _forget_loop_in_child() -> None:
+    """A forked child has the loop object but not its thread: it starts its own if asked."""
+    global _loop, _loop_thread, _loop_lock
+    _loop, _loop_thread, _loop_lock = None, None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_loop_in_child)
 
 
 @dataclass
@@ -45,7 +84,7 @@ class JobSnapshot:
 
 @dataclass
 class ExperimentJob:
-    """One experiment running in a daemon thread."""
+    """One experiment (or resume) running on the shared job loop."""
 
     spec: ExperimentSpec
     """What runs."""
@@ -63,20 +102,17 @@ class ExperimentJob:
     _result: ExperimentResult | None = None
     _error: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _thread: threading.Thread | None = None
+    _done: threading.Event = field(default_factory=threading.Event)
+    _future: Future[None] | None = None
 
     def start(self) -> ExperimentJob:
-        """Start the thread; returns self."""
-        from orchlab.runner import prepare
-
-        planned = prepare(self.spec).plan
-        if self.resume_id:
-            done = self.store.run_keys(self.resume_id)
-            planned = [p for p in planned if (p.form, p.input_id, p.repetition) not in done]
+        """Plan (raising on a bad spec, as before), then submit the job; returns self."""
+        prepared = runner.prepare(self.spec)
+        planned = (runner.remaining_runs(self.store, self.resume_id, prepared.plan)
+                   if self.resume_id else prepared.plan)
         self._total = len(planned)
         self._planned_by_form = dict(Counter(p.form for p in planned))
-        self._thread = threading.Thread(target=self._work, name="orchlab-job", daemon=True)
-        self._thread.start()
+        self._future = asyncio.run_coroutine_threadsafe(self._work(), job_loop())
         return self
 
     def cancel(self) -> None:
@@ -84,15 +120,15 @@ class ExperimentJob:
         self.cancel_token.cancel()
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the thread (tests and the CLI)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Wait until the job has stopped (tests and the CLI)."""
+        if self._future is not None:
+            self._done.wait(timeout)
 
     def snapshot(self) -> JobSnapshot:
         """Progress so far."""
         with self._lock:
             records = list(self._records)
-            finished = self._thread is not None and not self._thread.is_alive()
+            finished = self._done.is_set()
             result, error = self._result, self._error
         return JobSnapshot(
             total=self._total, done_by_form=dict(Counter(r.form for r in records)),
@@ -104,15 +140,25 @@ class ExperimentJob:
         with self._lock:
             self._records.append(progress.record)
 
-    def _work(self) -> None:
+    async def _work(self) -> None:
+        """On the job loop. Always ends with the job finished, a result or an error set."""
+        result: ExperimentResult | None = None
+        error: str | None = None
         try:
-            kwargs = {"backend": self.backend, "on_progress": self._on_progress,
-                      "cancel": self.cancel_token}
-            result = (resume_experiment(self.resume_id, self.store, **kwargs) if self.resume_id
-                      else run_experiment(self.spec, self.store, **kwargs))
+            # Starting a backend may block for seconds (a server probe, loading the embedded
+            # model): never on the loop other jobs' runs share.
+            backend = self.backend or await asyncio.to_thread(resolve, self.spec.backend)
+            kwargs: dict[str, Any] = {"backend": backend, "on_progress": self._on_progress,
+                                      "cancel": self.cancel_token}
+            if self.resume_id:
+                result = await runner.aresume_experiment(self.resume_id, self.store, **kwargs)
+            else:
+                result = await runner.arun_experiment(self.spec, self.store, **kwargs)
+        except asyncio.CancelledError:  # the loop's task itself cancelled: not by cancel()
+            error = "CancelledError: the job was stopped before it finished"
         except Exception as exc:  # noqa: BLE001 - shown to the user, one sentence
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
             with self._lock:
-                self._error = f"{type(exc).__name__}: {exc}"
-            return
-        with self._lock:
-            self._result = result
+                self._result, self._error = result, error
+                self._done.set()

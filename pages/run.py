@@ -31,7 +31,7 @@ with st.form("run_form"):
     left, right = st.columns(2)
     input_labels = {i.label: i.id for i in scenario.inputs}
     chosen = left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
-                              key="run_inputs")
+                              key=f"run_inputs_{name}")
     forms = left.multiselect("Forms", list(FORMS), default=list(FORMS), key="run_forms",
                              format_func=label)
     variant = left.selectbox("Prompt variant", ["original", *store.list_variants(name)],
@@ -61,9 +61,11 @@ with st.form("run_form"):
     submitted = st.form_submit_button("Run", type="primary")
 
 job: ExperimentJob | None = st.session_state.get("run_job")
-if submitted and not (job and not job.snapshot().finished):
+if submitted and not chosen:
+    st.error("Choose at least one input.")
+elif submitted and not (job and not job.snapshot().finished):
     spec = runner.ExperimentSpec(
-        scenario=name, forms=forms, inputs=[input_labels[c] for c in chosen] or None,
+        scenario=name, forms=forms, inputs=[input_labels[c] for c in chosen],
         repetitions=int(reps), concurrency=int(concurrency), backend=backend_id(),
         model_settings={k: v for k, v in (("temperature", temperature if override else None),
                                           ("max_tokens", int(max_tokens) or None))

@@ -151,16 +151,31 @@ def open_run_page(browser: Any, url: str) -> Any:
     return page
 
 
-def start_run(page: Any, reps: int, max_tokens: int | None = None,
-              only_form: str | None = None) -> None:
+def fill_run_form(page: Any, reps: int, *, scenario: str | None = None,
+                  only_input: str | None = None, drop_form: str | None = None,
+                  max_tokens: int | None = None) -> None:
+    """Fill the Run form (labels matched loosely: the page's wording moves)."""
+    if scenario is not None:
+        page.get_by_role("combobox", name="Scenario", exact=True).click()
+        page.get_by_role("option", name=scenario, exact=True).click()
+    if only_input is not None:  # a scenario switch empties Inputs, which would mean all inputs
+        page.get_by_role("combobox", name="Inputs", exact=True).click()
+        page.get_by_role("option", name=re.compile(rf"^{re.escape(only_input)}")).click()
+        page.keyboard.press("Escape")
+    if drop_form is not None:
+        page.get_by_role("button", name=re.compile(rf"^Remove {drop_form}", re.I)).click()
     page.get_by_label("Repetitions per form and input").fill(str(reps))
     if max_tokens is not None:
-        page.get_by_label("Max tokens per reply (0: each agent's own limit)").fill(str(max_tokens))
-    if only_form is not None:
-        for other in ("Code-orchestrated", "LLM-orchestrated"):
-            if other != only_form:
-                page.get_by_role("button", name=f"Remove {other}").click()
+        page.get_by_label(re.compile(r"^Max tokens per reply")).fill(str(max_tokens))
+
+
+def press_run(page: Any) -> None:
     page.get_by_role("button", name="Run", exact=True).click()
+
+
+def start_run(page: Any, reps: int, **form: Any) -> None:
+    fill_run_form(page, reps, **form)
+    press_run(page)
 
 
 def completed(page: Any, runs: int, timeout_s: float, not_id: str | None = None) -> str:
@@ -174,18 +189,6 @@ def completed(page: Any, runs: int, timeout_s: float, not_id: str | None = None)
     found = re.search(r"exp-[\w-]+", status.inner_text())
     assert found is not None
     return found.group(0)
-
-
-class KeepAliveServer(FakeOpenAIServer):
-    """The fake server on HTTP/1.1 keep-alive, as Ollama, vLLM or LM Studio answer: the cached
-    client pools its connections, and a pooled connection belongs to one event loop."""
-
-    def _handler(self) -> Any:
-        return type("KeepAliveHandler", (super()._handler(),), {"protocol_version": "HTTP/1.1"})
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.handle_error = lambda *_args: None  # type: ignore[method-assign]
-        super().__exit__(*exc)  # idle kept-alive connections reset as clients go: not news
 
 
 def stored_runs(store: Path) -> Any:
@@ -202,8 +205,9 @@ def test_experiments_in_a_row_and_at_once_share_the_cached_backend(tmp_path: Pat
     """One tab runs two experiments in a row, then two tabs run one each at the same time."""
     from playwright.sync_api import sync_playwright
 
+    ARTIFACTS.mkdir(exist_ok=True)
     store = tmp_path / "shared.sqlite"
-    with KeepAliveServer(latency_s=0.05) as server, \
+    with FakeOpenAIServer(latency_s=0.05, keep_alive=True) as server, \
             streamlit_app(store, f"compat:fake-model@{server.base_url}") as url, \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -214,7 +218,9 @@ def test_experiments_in_a_row_and_at_once_share_the_cached_backend(tmp_path: Pat
         completed(page, 10, 120, not_id=first)
         tabs = [open_run_page(browser, url) for _ in range(2)]
         for tab in tabs:
-            start_run(tab, 5)
+            fill_run_form(tab, 5)
+        for tab in tabs:  # both forms ready first, so the two experiments really overlap
+            press_run(tab)
         for tab in tabs:
             completed(tab, 10, 120)
         tabs[1].screenshot(path=str(ARTIFACTS / "e2e_two_sessions.png"), full_page=True)
@@ -222,6 +228,9 @@ def test_experiments_in_a_row_and_at_once_share_the_cached_backend(tmp_path: Pat
         served = server.stats.requests
     experiments, runs = stored_runs(store)
     assert [e.status for e in experiments] == ["completed"] * 4
+    tab_one, tab_two = experiments[:2]  # newest first
+    assert max(tab_one.created_at, tab_two.created_at) < min(tab_one.finished_at,
+                                                            tab_two.finished_at)  # at once
     assert len(runs) == 40
     bad = runs[(runs["status"] != "ok") | runs["error_class"].notna()]
     assert bad.empty, bad[["form", "status", "error_class", "error_message"]].to_string()
@@ -230,7 +239,9 @@ def test_experiments_in_a_row_and_at_once_share_the_cached_backend(tmp_path: Pat
 
 @pytest.mark.real_model
 def test_embedded_model_in_two_sessions_queues_run_by_run(tmp_path: Path) -> None:
-    """The embedded model serves one request at a time: two sessions queue, neither crashes."""
+    """The embedded model serves one request at a time: two sessions queue, neither crashes.
+
+    Kept small: weather's code form is one model call; one input, one repetition, 16 tokens."""
     from playwright.sync_api import sync_playwright
 
     store = tmp_path / "embedded.sqlite"
@@ -238,16 +249,21 @@ def test_embedded_model_in_two_sessions_queues_run_by_run(tmp_path: Path) -> Non
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         tabs = [open_run_page(browser, url) for _ in range(2)]
         for tab in tabs:
-            start_run(tab, 1, max_tokens=32, only_form="Code-orchestrated")
+            fill_run_form(tab, 1, scenario="weather", only_input="Reykjavik", drop_form="LLM",
+                          max_tokens=16)
+        for tab in tabs:
+            press_run(tab)
         for tab in tabs:
             completed(tab, 1, 600)
         browser.close()
     experiments, runs = stored_runs(store)
     assert [e.status for e in experiments] == ["completed"] * 2
     assert len(runs) == 2 and set(runs["form"]) == {"code"}
+    assert set(runs["input_id"]) == {"reykjavik"}
     assert "other" not in set(runs["error_class"].dropna()), runs["error_message"].tolist()
     first, second = runs.sort_values("started_at").to_dict("records")
     first_end = first["started_at"] + pd_ms(first["wall_ms"])
+    assert max(e.created_at for e in experiments) < first_end  # both were running at once
     assert second["started_at"] >= first_end - pd_ms(2), "the two runs overlapped in time"
 
 

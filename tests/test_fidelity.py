@@ -274,3 +274,16 @@ def test_exports_of_ok_and_failed_runs_hold_no_nan(store: Store) -> None:
     assert ok["error_class"] is None and ok["success"] is True
     cells = [c for row in csv.reader(io.StringIO(export.to_csv(store, exp_id))) for c in row]
     assert not [c for c in cells if c.lower() in ("nan", "<na>", "none")]
+
+
+def test_switching_scenario_keeps_an_input_chosen_and_an_empty_choice_is_refused(
+    app_env: Path
+) -> None:
+    at = app_on("pages/run.py")
+    at.selectbox(key="run_scenario").set_value("weather").run()
+    assert len(at.multiselect(key="run_inputs_weather").value) == 1  # not all 8 silently
+    inputs = at.multiselect(key="run_inputs_weather")
+    inputs.unselect(inputs.value[0])  # a form: the change goes in with the submit
+    next(b for b in at.button if b.label == "Run").click().run()
+    assert [e.value for e in at.error] == ["Choose at least one input."]
+    assert "run_job" not in at.session_state

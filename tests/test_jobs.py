@@ -27,19 +27,6 @@ from orchlab.testing.devserver import FakeOpenAIServer
 CALLS_PER_RUN = {"code": 4, "llm": 6}  # sales_email against the fake server's policy
 
 
-class KeepAliveServer(FakeOpenAIServer):
-    """The fake server on HTTP/1.1 keep-alive, as Ollama, vLLM or LM Studio answer. The client
-    then pools its connections, and a pooled connection belongs to the loop that opened it
-    (the HTTP/1.0 default closes every connection, which hides exactly this)."""
-
-    def _handler(self) -> Any:
-        return type("KeepAliveHandler", (super()._handler(),), {"protocol_version": "HTTP/1.1"})
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.handle_error = lambda *_args: None  # type: ignore[method-assign]
-        super().__exit__(*exc)  # idle kept-alive connections reset as clients go: not news
-
-
 def spec(backend: Backend, reps: int, *, forms: tuple[str, ...] = ("code", "llm"),
          concurrency: int = 4) -> ExperimentSpec:
     return ExperimentSpec("sales_email", forms=list(forms), inputs=["dana-acme"],
@@ -60,21 +47,16 @@ def failures(records: list[RunRecord]) -> list[tuple[Any, ...]]:
             if r.status != "ok" or r.error_class is not None]
 
 
-def wall_ms(record: RunRecord) -> float:
-    metrics = getattr(record, "metrics", None)
-    return float(metrics.wall_ms if metrics is not None else record.wall_ms)  # type: ignore[attr-defined]
-
-
 def overlaps(records: list[RunRecord], slack_ms: float = 2.0) -> list[tuple[str, str]]:
     """Pairs of runs whose [started_at, started_at + wall_ms] intervals intersect."""
     ordered = sorted(records, key=lambda r: r.started_at)
     return [(a.run_id, b.run_id) for a, b in zip(ordered, ordered[1:], strict=False)
             if b.started_at + timedelta(milliseconds=slack_ms)
-            < a.started_at + timedelta(milliseconds=wall_ms(a))]
+            < a.started_at + timedelta(milliseconds=a.metrics.wall_ms)]
 
 
 def test_jobs_one_after_another_share_one_cached_backend(store: Store) -> None:
-    with KeepAliveServer(latency_s=0.01) as server:
+    with FakeOpenAIServer(latency_s=0.01, keep_alive=True) as server:
         backend = backends.resolve(f"compat:fake-model@{server.base_url}")  # once, as cached
         snaps = [finished(ExperimentJob(spec(backend, 5), store, backend=backend).start())
                  for _ in range(3)]
@@ -86,7 +68,7 @@ def test_jobs_one_after_another_share_one_cached_backend(store: Store) -> None:
 
 
 def test_jobs_at_once_share_one_cached_backend(store: Store) -> None:
-    with KeepAliveServer(latency_s=0.02) as server:
+    with FakeOpenAIServer(latency_s=0.02, keep_alive=True) as server:
         backend = backends.resolve(f"compat:fake-model@{server.base_url}")
         jobs = [ExperimentJob(spec(backend, 5), store, backend=backend).start()
                 for _ in range(2)]
@@ -173,7 +155,7 @@ def test_a_job_failing_inside_the_experiment_ends_with_an_error_and_the_next_job
 
 
 def test_cancel_stops_one_job_and_leaves_the_other_running(store: Store) -> None:
-    with KeepAliveServer(latency_s=0.05) as server:
+    with FakeOpenAIServer(latency_s=0.05, keep_alive=True) as server:
         backend = backends.resolve(f"compat:fake-model@{server.base_url}")
         doomed = ExperimentJob(spec(backend, 40), store, backend=backend).start()
         kept = ExperimentJob(spec(backend, 3), store, backend=backend).start()
@@ -209,4 +191,5 @@ def test_resume_job_runs_only_the_missing_runs(store: Store) -> None:
     assert resumed.snapshot().total == 3 and resumed.snapshot().planned_by_form == {"code": 3}
     snap = finished(resumed)
     assert len(snap.records) == 3 and store.count_runs(first.experiment_id) == 4
-    assert store.get_experiment(first.experiment_id).status == "completed"
+    experiment = store.get_experiment(first.experiment_id)
+    assert experiment is not None and experiment.status == "completed"

@@ -124,8 +124,11 @@ class FakeOpenAIServer:
     def __init__(
         self, models: tuple[str, ...] = ("fake-model",), latency_s: float = 0.0,
         faults: dict[str, float] | None = None, seed: int = 0, hang_s: float = 5.0,
-        retry_after_s: float = 0.05, api_key: str | None = None,
+        retry_after_s: float = 0.05, api_key: str | None = None, keep_alive: bool = False,
     ) -> None:
+        """`keep_alive=True` answers HTTP/1.1 keep-alive, as Ollama, vLLM or LM Studio do: the
+        client then pools its connections, and a pooled connection belongs to the event loop
+        that opened it (HTTP/1.0 closes every connection, which hides exactly that)."""
         unknown = set(faults or {}) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULTS}")
@@ -135,6 +138,7 @@ class FakeOpenAIServer:
         self.hang_s = hang_s
         self.retry_after_s = retry_after_s
         self.api_key = api_key
+        self.keep_alive = keep_alive
         self._rng = random.Random(seed)
         self.stats = ServerStats()
         self._lock = threading.Lock()
@@ -151,6 +155,8 @@ class FakeOpenAIServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.keep_alive:  # idle kept-alive connections reset as clients go: not news
+            self._httpd.handle_error = lambda *_args: None  # type: ignore[method-assign]
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -169,6 +175,8 @@ class FakeOpenAIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if server.keep_alive else "HTTP/1.0"
+
             def log_message(self, *args: Any) -> None:
                 pass
 
