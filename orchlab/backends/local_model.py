@@ -137,6 +137,7 @@ class LocalModel(Model):
             "output_tokens": usage.output_tokens,
             "input_tokens_details": {"cached_tokens": 0},
             "output_tokens_details": {"reasoning_tokens": 0},
+            "queued_ms": completion.queued_ms,  # waiting for other requests: not generation time
         }
         if tracing.include_data():
             span.span_data.input = list(completion.messages)

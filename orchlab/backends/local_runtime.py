@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -69,6 +70,8 @@ class Completion:
     finish_reason: str
     messages: list[ChatMessage]
     dropped_messages: int
+    queued_ms: float = 0.0
+    """Time from submission to getting the model (monotonic clock): waiting for other requests."""
 
 
 class LlamaRuntime:
@@ -90,20 +93,31 @@ class LlamaRuntime:
         self._valid_grammars: set[str] = set()
 
     async def acomplete(self, request: Request) -> Completion:
-        """Run `complete` on the worker thread; a cancelled caller stops generation early."""
+        """Run `complete` on the worker thread; a cancelled caller stops generation early.
+
+        The wait in the executor's queue counts as queued time, like a wait for the lock."""
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.executor, self.complete, request)
+        submitted = time.monotonic()
+        future = loop.run_in_executor(
+            self.executor, functools.partial(self.complete, request, submitted=submitted)
+        )
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             request.cancel.set()
             raise
 
-    def complete(self, request: Request) -> Completion:
-        """Blocking generation under the lock, bounded by max_tokens and the context window."""
+    def complete(self, request: Request, *, submitted: float | None = None) -> Completion:
+        """Blocking generation under the lock, bounded by max_tokens and the context window.
+
+        `submitted` is when the caller handed the request over (time.monotonic(); default: now);
+        the time until the lock is held is reported as `Completion.queued_ms`."""
         from llama_cpp import LlamaGrammar, StoppingCriteriaList
 
+        if submitted is None:
+            submitted = time.monotonic()
         with self.lock:
+            queued_ms = (time.monotonic() - submitted) * 1000.0
             if request.cancel.is_set():  # the caller gave up while this waited in the queue
                 raise RuntimeError("local model request cancelled before it started")
             tokens, rendered, messages = self.fit(request.messages, request.max_tokens)
@@ -133,6 +147,7 @@ class LlamaRuntime:
             finish_reason=str(choice.get("finish_reason") or ""),
             messages=messages,
             dropped_messages=len(request.messages) - len(messages),
+            queued_ms=queued_ms,
         )
 
     def fit(

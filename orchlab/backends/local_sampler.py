@@ -1,9 +1,17 @@
 """Grammar sampling that checks the sampled token first, as llama.cpp's own common sampler does.
 
 llama-cpp-python runs the grammar over the whole vocabulary (49k tokens for SmolLM2) at every
-step, which costs about as much as the forward pass of a 135M model. Sampling without the grammar
-and checking only that token gives the same token whenever it is allowed (always, for greedy
-decoding); only a rejected token pays for the full pass.
+step. We sample without the grammar and check only that token; a rejected token pays for the full
+pass (grammar over the vocabulary, then the usual chain), so only a few steps of a turn do.
+
+Greedy decoding picks exactly llama-cpp-python's token from the same logits: the argmax is either
+allowed (then it is also the best allowed token) or the full pass picks the best allowed token,
+with the same lowest-id tie-break (tests/test_local_model.py checks every step). Two runs of the
+same request can still differ when their logits do: llama.cpp's CPU kernels round differently per
+evaluation batch shape, and the prompt cache decides which prompt tokens are re-evaluated.
+With temperature > 0 this is llama.cpp's common-sampler scheme, not llama-cpp-python's chain: top-k
+/top-p see the unconstrained distribution first, and a rejected draw costs a second random draw,
+so seeded samples differ from llama-cpp-python's own.
 """
 
 from __future__ import annotations
