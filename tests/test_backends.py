@@ -62,23 +62,29 @@ def test_compat_backend_runs_both_forms_against_a_local_server(
     # a model genai-prices does not know: no invented price
     assert records["llm"].metrics.cost_usd is None
     # the key went to the server, and nowhere into the store
+    assert_key_went_to_the_server_only(server, store_path)
+
+
+def assert_key_went_to_the_server_only(server: FakeOpenAIServer, store_path: Path) -> None:
     assert set(server.stats.auth_headers) == {f"Bearer {FAKE_KEY}"}
     for path in store_path.parent.glob("store.sqlite*"):
         assert FAKE_KEY.encode() not in path.read_bytes()
 
 
-def test_compat_server_down_is_one_sentence() -> None:
+@pytest.mark.parametrize("prefix", ["compat:", "litellm:openai/"])
+def test_server_down_is_one_sentence(prefix: str) -> None:
     with FakeOpenAIServer() as server:
         url = server.base_url
-    with pytest.raises(BackendError, match=r"No OpenAI-compatible server answered at .*start it"):
-        resolve(f"compat:fake-model@{url}")
+    with pytest.raises(BackendError, match=r"^No OpenAI-compatible server answered at .*start it"):
+        resolve(f"{prefix}fake-model@{url}")
 
 
-def test_compat_unknown_model_lists_what_is_served() -> None:
+@pytest.mark.parametrize("prefix", ["compat:", "litellm:openai/"])
+def test_unknown_model_lists_what_is_served(prefix: str) -> None:
     with FakeOpenAIServer(models=("a", "b")) as server, pytest.raises(
-        BackendError, match="does not serve model 'zzz'; it serves: a, b"
+        BackendError, match=r"^The server at .* does not serve model 'zzz'; it serves: a, b\.$"
     ):
-        resolve(f"compat:zzz@{server.base_url}")
+        resolve(f"{prefix}zzz@{server.base_url}")
 
 
 @pytest.mark.parametrize("backend_id,needle", [
@@ -207,23 +213,7 @@ def test_litellm_runs_record_tokens_and_retries_from_generation_spans(
     # a self-hosted model: no invented price, and the run says so
     assert records["llm"].metrics.cost_usd is None
     assert records["llm"].metrics.price_source == "unknown price"
-    assert set(server.stats.auth_headers) == {f"Bearer {FAKE_KEY}"}
-    for path in store_path.parent.glob("store.sqlite*"):
-        assert FAKE_KEY.encode() not in path.read_bytes()
-
-
-def test_litellm_server_down_is_one_sentence() -> None:
-    with FakeOpenAIServer() as server:
-        url = server.base_url
-    with pytest.raises(BackendError, match=r"^No OpenAI-compatible server answered at .*start it"):
-        resolve(f"litellm:openai/fake-model@{url}")
-
-
-def test_litellm_unknown_model_lists_what_is_served() -> None:
-    with FakeOpenAIServer(models=("a", "b")) as server, pytest.raises(
-        BackendError, match=r"^The server at .* does not serve model 'zzz'; it serves: a, b\.$"
-    ):
-        resolve(f"litellm:openai/zzz@{server.base_url}")
+    assert_key_went_to_the_server_only(server, store_path)
 
 
 def test_litellm_wrong_key_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
