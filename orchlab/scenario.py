@@ -104,7 +104,8 @@ class Scenario:
     inputs: list[ScenarioInput]
     """Inputs, at least one."""
     tools: Callable[[], dict[str, Tool]]
-    """Tool objects by name, made fresh for each run."""
+    """Tool objects by name; the same objects may serve many runs at once, so a tool keeps no
+    state of its own (a run's state lives in RunDeps)."""
     flows: dict[str, Flow]
     """Form name -> async flow."""
     check_outcome: Callable[[OutcomeInput], dict[str, Any]]
