@@ -155,13 +155,20 @@ def fill_run_form(page: Any, reps: int, *, scenario: str | None = None,
                   only_input: str | None = None, drop_form: str | None = None,
                   max_tokens: int | None = None) -> None:
     """Fill the Run form (labels matched loosely: the page's wording moves)."""
+    from playwright.sync_api import expect
+
     if scenario is not None:
         page.get_by_role("combobox", name="Scenario", exact=True).click()
         page.get_by_role("option", name=scenario, exact=True).click()
-    if only_input is not None:  # a scenario switch empties Inputs, which would mean all inputs
-        page.get_by_role("combobox", name="Inputs", exact=True).click()
-        page.get_by_role("option", name=re.compile(rf"^{re.escape(only_input)}")).click()
-        page.keyboard.press("Escape")
+    if only_input is not None:  # each scenario starts with its first input chosen
+        chip = page.get_by_role("button", name=re.compile(rf"^Remove {re.escape(only_input)}"))
+        try:  # the switch reruns the page: wait for its inputs before looking
+            expect(chip).to_have_count(1, timeout=10_000)
+        except AssertionError:  # another input is the scenario's first: choose this one
+            page.get_by_role("combobox", name="Inputs", exact=True).click()
+            page.get_by_role("option", name=re.compile(rf"^{re.escape(only_input)}")).click()
+            page.keyboard.press("Escape")
+        expect(chip).to_have_count(1)
     if drop_form is not None:
         page.get_by_role("button", name=re.compile(rf"^Remove {drop_form}", re.I)).click()
     page.get_by_label("Repetitions per form and input").fill(str(reps))
