@@ -56,7 +56,7 @@ def render_compare(store_path: Path, trace_memory: bool = False) -> tuple[float,
     if trace_memory:
         tracemalloc.start()
     t0 = time.perf_counter()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     elapsed = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace_memory else 0.0
     tracemalloc.stop()

@@ -278,3 +278,24 @@ def pd_ms(ms: float) -> Any:
     import pandas as pd
 
     return pd.Timedelta(milliseconds=float(ms))
+
+
+@pytest.mark.parametrize("page_path", ["compare", "history"])
+def test_a_deep_link_right_after_start_shows_the_apps_own_navigation(
+    tmp_path: Path, page_path: str
+) -> None:
+    """The first request of a fresh server is a page URL: the sidebar is the app's own (no
+    helper module listed as a page, the Backend section present)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with streamlit_app(tmp_path / "deep.sqlite", "compat:none@http://127.0.0.1:9/v1") as url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(f"{url}/{page_path}")
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Backend", exact=True)).to_be_visible(timeout=60_000)
+        nav = page.get_by_test_id("stSidebarNav")
+        links = [t.strip() for t in nav.get_by_role("link").all_inner_texts()]
+        assert links == ["Run", "Compare", "Trace", "History", "Agents", "Learn"], links
+        browser.close()

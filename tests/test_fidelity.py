@@ -74,7 +74,7 @@ def test_runs_stopped_by_the_environment_are_left_out_of_success() -> None:
 # -- 3. the Run page and the CLI run the same experiment -------------------------------------
 
 def test_run_page_default_spec_equals_the_cli_default_spec(app_env: Path) -> None:
-    at = app_on("pages/run.py")
+    at = app_on("views/run.py")
     next(b for b in at.button if b.label == "Run").click().run()
     assert not at.exception, at.exception
     page_spec = at.session_state["run_last_spec"]
@@ -87,7 +87,7 @@ def test_run_page_default_spec_equals_the_cli_default_spec(app_env: Path) -> Non
 
 
 def test_an_explicit_temperature_override_is_stored_and_shown(app_env: Path) -> None:
-    at = app_on("pages/run.py")
+    at = app_on("views/run.py")
     at.checkbox(key="run_override_temperature").check()
     at.slider(key="run_temperature").set_value(0.3)
     next(b for b in at.button if b.label == "Run").click().run()
@@ -96,7 +96,7 @@ def test_an_explicit_temperature_override_is_stored_and_shown(app_env: Path) -> 
     store = Store(app_env)
     exp = store.list_experiments()[0]
     assert exp.spec["model_settings"] == {"temperature": 0.3}
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     table = at.dataframe[0].value
     assert table["Model settings"].tolist() == ["temperature=0.3"]
 
@@ -159,12 +159,12 @@ def test_failures_by_class_on_compare_history_and_trace(app_env: Path) -> None:
     spec = ExperimentSpec("sales_email", forms=["code", "llm"], inputs=["dana-acme"],
                           max_turns=1, backend="scripted:sales")
     run_experiment(spec, store, backend=sales_backend())
-    at = app_on("pages/compare.py")
+    at = app_on("views/compare.py")
     failures = [d.value for d in at.dataframe if "class: max_turns" in d.value.columns]
     assert failures and failures[0]["class: max_turns"].tolist() == [0, 1]
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     assert at.dataframe[0].value["Failures by class"].tolist() == ["1 max_turns"]
-    at.switch_page("pages/trace.py").run()
+    at.switch_page("views/trace.py").run()
     labels = at.selectbox(key="trace_run").options
     assert any("max_turns" in option for option in labels)
 
@@ -177,7 +177,7 @@ def test_trace_page_shows_no_error_for_an_ok_run_beside_a_failed_one(app_env: Pa
                           max_turns=1, backend="scripted:sales")
     records = run_experiment(spec, store, backend=sales_backend()).records
     assert sorted(r.status for r in records) == ["error", "ok"]
-    at = app_on("pages/trace.py")
+    at = app_on("views/trace.py")
     for index in range(2):
         at.selectbox(key="trace_run").set_value(index).run()
         status = store.load_runs().iloc[index]["status"]
@@ -279,7 +279,7 @@ def test_exports_of_ok_and_failed_runs_hold_no_nan(store: Store) -> None:
 def test_switching_scenario_keeps_an_input_chosen_and_an_empty_choice_is_refused(
     app_env: Path
 ) -> None:
-    at = app_on("pages/run.py")
+    at = app_on("views/run.py")
     at.selectbox(key="run_scenario").set_value("weather").run()
     assert len(at.multiselect(key="run_inputs_weather").value) == 1  # not all 8 silently
     inputs = at.multiselect(key="run_inputs_weather")

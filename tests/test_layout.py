@@ -76,7 +76,7 @@ def test_no_private_names_imported_across_modules() -> None:
 
 
 def test_the_product_path_never_imports_the_test_fakes() -> None:
-    users = [module_name(p) for pkg in (*PACKAGES, "pages") for p in (ROOT / pkg).rglob("*.py")
+    users = [module_name(p) for pkg in (*PACKAGES, "views") for p in (ROOT / pkg).rglob("*.py")
              if "orchlab.testing" in p.read_text(encoding="utf-8")
              and "orchlab/testing" not in str(p)]
     assert users == []

@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 from orchlab.store import Store
 
 APP = str(Path(__file__).parent.parent / "app.py")
-PAGES = ["pages/run.py", "pages/compare.py", "pages/trace.py", "pages/history.py",
-         "pages/agents.py", "pages/learn.py"]
+PAGES = ["views/run.py", "views/compare.py", "views/trace.py", "views/history.py",
+         "views/agents.py", "views/learn.py"]
 
 
 def fresh_app() -> AppTest:
@@ -55,19 +55,19 @@ def test_a_run_appears_in_compare_trace_and_history(app_env: Path) -> None:
     metrics = {m.label for m in at.metric}
     assert {"Latency", "Tokens", "Cost", "LLM / tool calls"} <= metrics
 
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     assert not at.exception, at.exception
     findings = " ".join(i.value for i in at.info)
     assert "LLM-orchestrated" in findings and "distinct path" in findings
     assert len(at.get("plotly_chart")) >= 2
 
-    at.switch_page("pages/trace.py").run()
+    at.switch_page("views/trace.py").run()
     assert not at.exception, at.exception
     titles = [e.label for e in at.expander]
     assert any("function: send_email" in t for t in titles)
     assert any("generation:" in t for t in titles)
 
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     assert exp_id in list(table["Experiment"])
@@ -76,7 +76,7 @@ def test_a_run_appears_in_compare_trace_and_history(app_env: Path) -> None:
 
 def test_a_variant_saved_on_agents_is_listed(app_env: Path) -> None:
     at = fresh_app()
-    at.switch_page("pages/agents.py").run()
+    at.switch_page("views/agents.py").run()
     at.selectbox(key="agents_agent").set_value("sales_manager").run()
     area = at.text_area[0]
     assert "Never send more than one email." in area.value
@@ -88,13 +88,13 @@ def test_a_variant_saved_on_agents_is_listed(app_env: Path) -> None:
     assert any("Saved variant 'strict'" in s.value for s in at.success)
     assert Store(app_env).list_variants("sales_email") == ["strict"]
     assert any("strict" in m.value for m in at.markdown)
-    at.switch_page("pages/run.py").run()
+    at.switch_page("views/run.py").run()
     assert "strict" in at.selectbox(key="run_variant").options
 
 
 def test_a_broken_variant_is_refused_with_the_field_named(app_env: Path) -> None:
     at = fresh_app()
-    at.switch_page("pages/agents.py").run()
+    at.switch_page("views/agents.py").run()
     at.selectbox(key="agents_agent").set_value("sales_manager").run()
     at.text_area[0].set_value("---\nname: sales_manager\n---\nno description").run()
     at.text_input(key="agents_variant_name").set_value("broken").run()
@@ -119,7 +119,7 @@ def test_resume_from_history_runs_only_the_missing_runs(app_env: Path) -> None:
     assert first.status == "cancelled" and store.count_runs(first.experiment_id) == 1
 
     at = fresh_app()
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     assert any("3 planned runs never finished" in w.value for w in at.warning)
     next(b for b in at.button if b.label.startswith("Resume")).click().run()
     assert not at.exception, at.exception

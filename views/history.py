@@ -8,7 +8,7 @@ from orchlab import export
 from orchlab.backends import BackendError
 from orchlab.jobs import ExperimentJob
 from orchlab.runner import ExperimentSpec, prepare, remaining_runs
-from pages._shared import clear_run_caches, get_backend, store_or_stop
+from views._shared import clear_run_caches, get_backend, store_or_stop
 
 st.title("History")
 store = store_or_stop()
@@ -67,7 +67,7 @@ if exp.status in ("interrupted", "cancelled"):
             st.error(str(exc))
         else:
             st.session_state["run_job"] = job
-            st.switch_page("pages/run.py")
+            st.switch_page("views/run.py")
 st.divider()
 confirm = st.checkbox(f"Yes, delete {chosen} and its runs", key="history_confirm")
 if st.button("Delete experiment", disabled=not confirm, key="history_delete"):

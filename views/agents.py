@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from orchlab.agentdefs import AgentDefError, agent_sources, check_variant, overwrite_shipped
-from pages._shared import get_scenarios, store_or_stop
+from views._shared import get_scenarios, store_or_stop
 
 st.title("Agents")
 st.caption("Prompts live in `agents/<scenario>/*.md`. Edits are saved as named variants in the "

@@ -10,14 +10,14 @@ from orchlab.findings import label, title
 from orchlab.jobs import ExperimentJob, JobSnapshot
 from orchlab.records import RunRecord
 from orchlab.scenario import FORMS
-from pages._shared import (
+from views._shared import (
     backend_id,
     clear_run_caches,
     get_backend,
     get_scenarios,
     store_or_stop,
 )
-from pages._widgets import run_card
+from views._widgets import run_card
 
 st.title("Run an experiment")
 store = store_or_stop()

@@ -6,8 +6,8 @@ import streamlit as st
 
 from orchlab import analysis, figures
 from orchlab.findings import findings, label
-from pages._shared import experiment_label, get_scenarios, runs_frame, store_or_stop
-from pages._widgets import money, table
+from views._shared import experiment_label, get_scenarios, runs_frame, store_or_stop
+from views._widgets import money, table
 
 st.title("Compare")
 store = store_or_stop()

@@ -46,5 +46,5 @@ call and then follows a fixed decision tree.
 A small local model is a weak orchestrator: watch it loop on a tool until `max_turns`. That is
 a real result about the pattern, not a bug in the lab.
 """)
-st.page_link("pages/run.py", label="Go to Run", icon=":material/play_arrow:")
-st.page_link("pages/compare.py", label="Go to Compare", icon=":material/bar_chart:")
+st.page_link("views/run.py", label="Go to Run", icon=":material/play_arrow:")
+st.page_link("views/compare.py", label="Go to Compare", icon=":material/bar_chart:")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from orchlab.figures import span_depths, waterfall
-from pages._shared import experiment_label, runs_frame, store_or_stop
+from views._shared import experiment_label, runs_frame, store_or_stop
 
 st.title("Trace")
 store = store_or_stop()
