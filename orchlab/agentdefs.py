@@ -7,6 +7,7 @@ record exactly which text it ran with.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,7 @@ def parse_agent_text(text: str, source: str) -> AgentDef:
     try:
         meta = yaml.safe_load(front) or {}
     except yaml.YAMLError as exc:
-        raise AgentDefError(f"{source}: malformed YAML front matter: {exc}") from None
+        raise AgentDefError(_yaml_problem(exc, front, source)) from None
     if not isinstance(meta, dict):
         raise AgentDefError(f"{source}: front matter must be a mapping of fields.")
     _check_fields(meta, source)
@@ -76,6 +77,23 @@ def parse_agent_text(text: str, source: str) -> AgentDef:
         instructions=instructions, tools=list(meta.get("tools") or []),
         model_settings=dict(meta.get("model_settings") or {}), source=source,
     )
+
+
+def _yaml_problem(exc: yaml.YAMLError, front: str, source: str) -> str:
+    """One sentence for a YAML error: the parser's own text names "<unicode string>" and a
+    column in the front matter alone, which means nothing to someone editing the whole file."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = str(getattr(exc, "problem", "") or "").strip() or "it cannot be parsed"
+    problem = problem.replace("'<stream end>'", "the end of the front matter").replace(
+        "end of stream", "end of the front matter")
+    if mark is None:
+        return f"{source}: the front matter is not valid YAML ({problem})."
+    line = mark.line + 1  # the front matter starts on the file's first line, after the ---
+    lines = front.split("\n")
+    key = re.match(r"\s*-?\s*([A-Za-z_][\w-]*)\s*:", lines[mark.line]) if mark.line < len(
+        lines) else None
+    field_part = f", field '{key.group(1)}'" if key else ""
+    return f"{source}: the front matter is not valid YAML at line {line}{field_part} ({problem})."
 
 
 def _check_fields(meta: dict[str, Any], source: str) -> None:

@@ -279,3 +279,43 @@ def with_group(runs: pd.DataFrame, by_variant: bool) -> pd.DataFrame:
     grouped["group"] = (grouped["form"] + " · " + grouped["variant"]) if by_variant \
         else grouped["form"]
     return grouped
+
+
+GROUP_SEPARATOR = " · "
+"""Between form and variant in a `with_group` name ("llm · terse-both")."""
+
+
+def _factors(group: str) -> tuple[str, str | None]:
+    form, _, variant = group.partition(GROUP_SEPARATOR)
+    return form, variant or None
+
+
+def pair_factor(a: str, b: str) -> str:
+    """What a comparison of groups `a` and `b` varies: "form", "prompt variant", both, or
+    "nothing", so a page can say what its finding is evidence about."""
+    (form_a, variant_a), (form_b, variant_b) = _factors(a), _factors(b)
+    changed = [name for name, differs in (("form", form_a != form_b),
+                                          ("prompt variant", variant_a != variant_b)) if differs]
+    return " and ".join(changed) or "nothing"
+
+
+def default_pair(groups: Sequence[str]) -> tuple[str, str, str]:
+    """The groups (A, B) a page compares first, and the factor they differ in.
+
+    One factor at a time: the two forms on one variant (the original when it has both),
+    else two variants of one form; only when no such pair exists do both factors change.
+    """
+    names = sorted(set(groups))
+    if not names:
+        return "", "", "nothing"
+    by_key = {_factors(g): g for g in names}
+    variants = sorted({v for _, v in by_key}, key=lambda v: (v not in (None, "original"), v or ""))
+    for variant in variants:
+        if ("llm", variant) in by_key and ("code", variant) in by_key:
+            return by_key[("llm", variant)], by_key[("code", variant)], "form"
+    for form in sorted({f for f, _ in by_key}):
+        mine = [by_key[(form, v)] for v in variants if (form, v) in by_key]
+        if len(mine) > 1:
+            return mine[1], mine[0], "prompt variant"
+    a, b = names[-1], names[0]
+    return a, b, pair_factor(a, b)

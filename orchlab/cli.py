@@ -157,17 +157,21 @@ def _progress(p: Progress) -> None:
 def _report(store: Store, result: ExperimentResult) -> int:
     frame = store.load_runs([result.experiment_id])
     print(analysis.summarize(frame).to_string(index=False))
-    print(f"experiment: {result.experiment_id} ({result.status}, {len(frame)} runs, "
+    counts = store.run_counts(result.experiment_id)
+    print(f"experiment: {result.experiment_id} ({result.status}, {counts.sentence()}, "
           f"store {store.path})")
+    if counts.missing:
+        print(f"resume: python -m orchlab resume {result.experiment_id} runs the "
+              f"{counts.missing} that never finished", file=sys.stderr)
     return 0
 
 
 def _resume(args: argparse.Namespace, store: Store) -> int:
     exp = _experiment(store, args.experiment_id)
-    before = store.count_runs(exp.experiment_id)
+    before = store.run_counts(exp.experiment_id).finished
     result = resume_experiment(exp.experiment_id, store, on_progress=_progress)
-    print(f"resumed: {len(result.records)} missing runs executed ({before} were kept)",
-          file=sys.stderr)
+    print(f"resumed: {len(result.records)} missing runs executed ({before} finished runs "
+          "were kept)", file=sys.stderr)
     return _report(store, result)
 
 
@@ -181,18 +185,20 @@ def _experiment(store: Store, experiment_id: str) -> ExperimentRecord:
 
 def _list(store: Store) -> int:
     for exp in store.list_experiments():
-        runs = store.count_runs(exp.experiment_id)
+        counts = store.run_counts(exp.experiment_id)
         print(f"{exp.experiment_id}  {exp.created_at:%Y-%m-%d %H:%M}  {exp.scenario:<16} "
-              f"{exp.backend:<28} {exp.status:<10} {runs}/{exp.planned_runs} runs")
+              f"{exp.backend:<28} {exp.status:<10} {counts.finished}/{counts.planned} runs"
+              + (f", {counts.missing} never finished" if counts.missing else ""))
     return 0
 
 
 def _export(args: argparse.Namespace, store: Store) -> int:
+    """The same bytes History's download buttons serve (`export.export_file`)."""
     exp = _experiment(store, args.experiment_id)
-    text = (export.to_csv if args.format == "csv" else export.to_json)(store, exp.experiment_id)
+    exported = export.export_file(store, exp.experiment_id, args.format)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(args.output, "wb") as handle:  # bytes: no newline or encoding translation
+            handle.write(exported.data)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(exported.data.decode("utf-8"))
     return 0

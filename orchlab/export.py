@@ -1,6 +1,9 @@
-"""Exports of one experiment: JSON (runs with their spans and outbox) and CSV (a row per run).
+"""Exports of one experiment: JSON (the experiment, then its runs with spans and outbox) and
+CSV (a row per run).
 
-The CLI and the History page both call these, so a download and `orchlab export` are identical.
+This module is the one export path: the CLI's `export`, History's download buttons and any
+later report call `export_file`, so a download and `orchlab export -o FILE` are the same bytes.
+A missing value is `null` in JSON (never NaN, which strict parsers refuse) and an empty CSV cell.
 """
 
 from __future__ import annotations
@@ -8,12 +11,50 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from orchlab.records import ExperimentRecord
 from orchlab.store import Store
 
 SPAN_EXPORT_FIELDS = ("span_id", "name", "kind", "start_ms", "end_ms", "model",
                       "input_tokens", "output_tokens", "agent", "error")
+Format = Literal["csv", "json"]
+MIME_TYPES: dict[str, str] = {"csv": "text/csv", "json": "application/json"}
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One experiment's export as bytes, with the file name and type a download needs."""
+
+    data: bytes
+    file_name: str
+    mime: str
+
+
+def export_file(store: Store, experiment_id: str, fmt: Format) -> ExportFile:
+    """The export every caller writes or serves, so they cannot drift apart."""
+    text = to_csv(store, experiment_id) if fmt == "csv" else to_json(store, experiment_id)
+    return ExportFile(text.encode("utf-8"), f"{experiment_id}.{fmt}", MIME_TYPES[fmt])
+
+
+def export_experiment(store: Store, experiment_id: str) -> dict[str, Any]:
+    """The experiment's own record: its spec and variant say what its runs were asked to do."""
+    exp = store.get_experiment(experiment_id)
+    if exp is None:
+        raise LookupError(f"No experiment {experiment_id!r} in the store.")
+    return _experiment_dict(exp)
+
+
+def _experiment_dict(exp: ExperimentRecord) -> dict[str, Any]:
+    return _clean({
+        "experiment_id": exp.experiment_id, "scenario": exp.scenario, "backend": exp.backend,
+        "variant": exp.spec.get("variant") or "original", "status": exp.status,
+        "planned_runs": exp.planned_runs, "created_at": exp.created_at.isoformat(),
+        "finished_at": exp.finished_at.isoformat() if exp.finished_at else None,
+        "spec": exp.spec,
+    })
 
 
 def export_runs(store: Store, experiment_id: str) -> list[dict[str, Any]]:
@@ -21,33 +62,33 @@ def export_runs(store: Store, experiment_id: str) -> list[dict[str, Any]]:
     frame = store.load_runs([experiment_id])
     runs: list[dict[str, Any]] = []
     for row in frame.to_dict(orient="records"):
-        row = {k: None if _missing(v) else v for k, v in row.items()}
+        row = {k: _clean(v) for k, v in row.items()}
         row["started_at"] = row["started_at"].isoformat()
         if row["success"] is not None:
             row["success"] = bool(row["success"])
         row["spans"] = [
-            {f: getattr(s, f) for f in SPAN_EXPORT_FIELDS} | {"parent": s.parent_id}
+            _clean({f: getattr(s, f) for f in SPAN_EXPORT_FIELDS} | {"parent": s.parent_id})
             for s in store.load_spans(row["run_id"])
         ]
-        row["outbox"] = store.load_outbox(row["run_id"])
+        row["outbox"] = _clean(store.load_outbox(row["run_id"]))
         runs.append(row)
     return runs
 
 
 def to_json(store: Store, experiment_id: str) -> str:
-    """JSON list of runs."""
-    return json.dumps(export_runs(store, experiment_id), indent=2, default=str)
+    """`{"experiment": {...}, "runs": [...]}`; strict JSON (allow_nan=False guards it)."""
+    document = {"experiment": export_experiment(store, experiment_id),
+                "runs": export_runs(store, experiment_id)}
+    return json.dumps(document, indent=2, default=str, allow_nan=False) + "\n"
 
 
 def to_csv(store: Store, experiment_id: str) -> str:
     """CSV, one row per run; outcome keys flattened as outcome_<key>, per-agent and path steps
-    as JSON."""
-    runs = export_runs(store, experiment_id)
+    as JSON; a missing value is an empty cell."""
     rows = []
-    for run in runs:
-        row = {k: json.dumps(v) if isinstance(v, list | dict) else v
-               for k, v in run.items() if k not in ("spans", "outbox", "outcome")}
-        row.update({f"outcome_{k}": v for k, v in run["outcome"].items()})
+    for run in export_runs(store, experiment_id):
+        row = {k: _cell(v) for k, v in run.items() if k not in ("spans", "outbox", "outcome")}
+        row.update({f"outcome_{k}": _cell(v) for k, v in run["outcome"].items()})
         rows.append(row)
     fields: list[str] = []
     for row in rows:
@@ -59,8 +100,26 @@ def to_csv(store: Store, experiment_id: str) -> str:
     return buffer.getvalue()
 
 
+def _cell(value: Any) -> Any:
+    """A CSV cell: lists and dicts as strict JSON, None as empty (DictWriter writes "")."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str, allow_nan=False)
+    return value
+
+
+def _clean(value: Any) -> Any:
+    """NaN, pd.NA and None become None, also inside lists and dicts: a missing value."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    return None if _missing(value) else value
+
+
 def _missing(value: Any) -> bool:
-    """NaN, pd.NA and None: a missing value, exported as null (JSON) or empty (CSV)."""
+    """pd.NA, NaT and numpy NaN: the missing values a DataFrame hands out besides None."""
     import pandas as pd
 
-    return not isinstance(value, list | dict) and bool(pd.isna(value))
+    return value is None or bool(pd.isna(value))

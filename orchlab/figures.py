@@ -21,6 +21,31 @@ MAX_POINTS = 2000
 """Above this many runs, distributions show outliers instead of every run."""
 MAX_RUN_BARS = 300
 """Above this many runs, per-agent stacks show the mean run instead of one bar per run."""
+FORM_SHADES = {"code": ["#4C78A8", "#9ECAE9", "#2F4B7C", "#6BAED6"],
+               "llm": ["#E45756", "#FF9D98", "#9E2A2B", "#F4A582"]}
+"""Per form, the shades its variants take: a form · variant group stays in its form's hue."""
+GROUP_PALETTE = ["#72B7B2", "#F58518", "#54A24B", "#B279A2", "#EECA3B", "#9D755D", "#BAB0AC"]
+"""Colours for groups of any other form, assigned in sorted order."""
+Colors = dict[str, str]
+MAX_LR_STAGES = 4
+"""Path diagrams with more stages than this run top to bottom, so their boxes stay readable."""
+
+
+def group_colors(groups: list[str]) -> Colors:
+    """One colour per group for a whole render: a form keeps its hue (its variants take shades
+    of it, in sorted order); groups of another form get palette colours. Pass the map to every
+    figure so a group has the same colour on every tab."""
+    colors: Colors = {}
+    used = {form: 0 for form in FORM_SHADES}
+    spare = iter(GROUP_PALETTE * (len(groups) // len(GROUP_PALETTE) + 1))
+    for group in sorted(set(groups)):
+        form = group.split(" · ")[0]
+        if form in FORM_SHADES and used[form] < len(FORM_SHADES[form]):
+            colors[group] = FORM_SHADES[form][used[form]]
+            used[form] += 1
+        else:
+            colors[group] = next(spare)
+    return colors
 
 
 def _layout(fig: go.Figure, title: str) -> go.Figure:
@@ -29,16 +54,17 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
     return fig
 
 
-def latency_box(runs: pd.DataFrame, by: str = "form") -> go.Figure:
+def latency_box(runs: pd.DataFrame, by: str = "form", colors: Colors | None = None) -> go.Figure:
     """Wall time per run: box with every run as a point; quartiles + outliers when many."""
+    colors = colors or FORM_COLORS
     if len(runs) <= MAX_POINTS:
         fig = px.box(runs, x=by, y="wall_ms", color=by, points="all",
-                     color_discrete_map=FORM_COLORS, hover_data=["run_id", "input_id", "status"],
+                     color_discrete_map=colors, hover_data=["run_id", "input_id", "status"],
                      labels={"wall_ms": "wall time (ms)"})
         return _layout(fig, "Latency per run")
     fig = go.Figure()
     for row in box_stats(runs, "wall_ms", by).itertuples(index=False):
-        name, color = str(getattr(row, by)), FORM_COLORS.get(str(getattr(row, by)))
+        name, color = str(getattr(row, by)), colors.get(str(getattr(row, by)))
         fig.add_trace(go.Box(name=name, x=[name], q1=[row.q1], median=[row.median], q3=[row.q3],
                              lowerfence=[row.lowerfence], upperfence=[row.upperfence],
                              marker_color=color, showlegend=True))
@@ -48,9 +74,9 @@ def latency_box(runs: pd.DataFrame, by: str = "form") -> go.Figure:
     return _layout(fig, f"Latency per run ({len(runs):,} runs: quartiles and outliers)")
 
 
-def latency_ecdf(runs: pd.DataFrame, by: str = "form") -> go.Figure:
+def latency_ecdf(runs: pd.DataFrame, by: str = "form", colors: Colors | None = None) -> go.Figure:
     """Empirical CDF of wall time."""
-    fig = px.ecdf(runs, x="wall_ms", color=by, color_discrete_map=FORM_COLORS,
+    fig = px.ecdf(runs, x="wall_ms", color=by, color_discrete_map=colors or FORM_COLORS,
                   labels={"wall_ms": "wall time (ms)"})
     return _layout(fig, "Latency ECDF")
 
@@ -68,32 +94,37 @@ def agent_stack(breakdown: pd.DataFrame, value: str, by: str = "form") -> go.Fig
     return _layout(fig, f"{what} per run, by agent")
 
 
-def calls_per_run(runs: pd.DataFrame, by: str = "form") -> go.Figure:
+def calls_per_run(runs: pd.DataFrame, by: str = "form", colors: Colors | None = None
+                  ) -> go.Figure:
     """LLM and tool calls per run."""
+    colors = colors or FORM_COLORS
     long = runs.melt(id_vars=["run_id", by], value_vars=["llm_calls", "tool_calls"],
                      var_name="kind", value_name="calls")
     if len(runs) > MAX_POINTS:
-        fig = px.box(long, x="kind", y="calls", color=by, color_discrete_map=FORM_COLORS)
+        fig = px.box(long, x="kind", y="calls", color=by, color_discrete_map=colors)
     else:
-        fig = px.strip(long, x="kind", y="calls", color=by, color_discrete_map=FORM_COLORS,
+        fig = px.strip(long, x="kind", y="calls", color=by, color_discrete_map=colors,
                        hover_data=["run_id"])
     return _layout(fig, "LLM and tool calls per run")
 
 
-def path_frequency(freq: pd.DataFrame, by: str = "form") -> go.Figure:
+def path_frequency(freq: pd.DataFrame, by: str = "form", colors: Colors | None = None
+                   ) -> go.Figure:
     """Share of runs per path, per group."""
     fig = px.bar(freq, x="share", y="path", color=by, orientation="h", barmode="group",
-                 color_discrete_map=FORM_COLORS, hover_data=["count"])
+                 color_discrete_map=colors or FORM_COLORS, hover_data=["count"])
     fig.update_yaxes(automargin=True, title="")
     return _layout(fig, "Path frequencies")
 
 
-def outcome_bars(rates: pd.DataFrame, by: str = "form") -> go.Figure:
+def outcome_bars(rates: pd.DataFrame, by: str = "form", colors: Colors | None = None
+                 ) -> go.Figure:
     """Share of runs meeting each outcome check, over the runs where it applies (n on the bar)."""
     shown = rates.dropna(subset=["rate"]).assign(
         label=lambda f: [f"{r:.0%} (n={n})" for r, n in zip(f["rate"], f["n"], strict=True)])
     fig = px.bar(shown, x="outcome", y="rate", color=by, barmode="group", text="label",
-                 hover_data={"hits": True, "n": True}, color_discrete_map=FORM_COLORS)
+                 hover_data={"hits": True, "n": True},
+                 color_discrete_map=colors or FORM_COLORS)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05], title="share of runs where it applies")
     return _layout(fig, "Outcome rates")
 
@@ -114,6 +145,24 @@ def span_depths(spans: list[SpanRecord]) -> list[tuple[int, SpanRecord]]:
 
     walk(None, 0)
     return ordered
+
+
+def errored_ancestors(spans: list[SpanRecord], hidden: set[str]) -> set[str]:
+    """Ids of the spans to mark as failed inside: every ancestor of an errored span whose kind
+    is not hidden. A failure often sits on a `turn` span, which the default tree hides, so
+    without these marks the tree would not show where the run failed."""
+    parents = {s.span_id: s.parent_id for s in spans}
+    kinds = {s.span_id: s.kind for s in spans}
+    marked: set[str] = set()
+    for span in spans:
+        if not span.error:
+            continue
+        parent = parents.get(span.span_id)
+        while parent in parents and parent not in marked:
+            if kinds[parent] not in hidden:
+                marked.add(parent)
+            parent = parents[parent]
+    return marked
 
 
 def waterfall(spans: list[SpanRecord]) -> go.Figure:
@@ -153,9 +202,14 @@ def waterfall(spans: list[SpanRecord]) -> go.Figure:
 
 
 def path_dot(steps: list[PathStep]) -> str:
-    """Graphviz DOT for a run's structured path: steps left to right, parallel sets stacked."""
+    """Graphviz DOT for a run's structured path: steps left to right, parallel sets stacked.
+
+    Past MAX_LR_STAGES stages a left-to-right diagram shrinks to fit the column until its
+    boxes are unreadable, so long paths run top to bottom.
+    """
     stages = path_stages(steps)
-    lines = ["digraph path {", "rankdir=LR;", 'node [shape=box, style="rounded,filled", '
+    direction = "LR" if len(stages) <= MAX_LR_STAGES else "TB"
+    lines = ["digraph path {", f"rankdir={direction};", 'node [shape=box, style="rounded,filled", '
              'fillcolor="#EEF3FA", fontname="Helvetica", fontsize=10];']
     for i, stage in enumerate(stages):
         for j, step in enumerate(stage):

@@ -19,8 +19,10 @@ LABELS = {"code": "code-orchestrated", "llm": "LLM-orchestrated"}
 
 
 def label(group: str) -> str:
-    """Readable group name."""
-    return LABELS.get(group, group)
+    """Readable group name: 'LLM-orchestrated', or 'LLM-orchestrated · terse' for a form and
+    prompt variant group."""
+    form, sep, variant = group.partition(" · ")
+    return f"{LABELS.get(form, form)}{sep}{variant}"
 
 
 def title(group: str) -> str:

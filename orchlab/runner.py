@@ -34,7 +34,7 @@ __all__ = [
     "MAX_CONCURRENCY", "MAX_REPETITIONS", "CancelToken", "ExperimentResult", "ExperimentSpec",
     "PlannedRun", "Progress", "SpecError", "aresume_experiment", "arun_experiment",
     "check_backend", "new_experiment_id", "prepare", "remaining_runs", "resume_experiment",
-    "run_experiment",
+    "run_experiment", "server_answers",
 ]
 
 
@@ -93,6 +93,7 @@ async def arun_experiment(
     """Run a spec to the end (or a cancel), committing each run as it finishes."""
     prepared = prepare(spec)
     backend = check_backend(prepared.spec, backend or resolve(prepared.spec.backend))
+    await server_answers(backend)
     experiment = ExperimentRecord(
         experiment_id=new_experiment_id(), scenario=prepared.scenario.name, backend=backend.id,
         created_at=utcnow(), spec=asdict(prepared.spec), planned_runs=len(prepared.plan),
@@ -111,7 +112,9 @@ async def aresume_experiment(
     on_progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> ExperimentResult:
-    """Run only the planned runs an interrupted or cancelled experiment never finished."""
+    """Run only the planned runs an experiment never finished (`store.RERUN_SQL`): never
+    started, cancelled, or ended by the environment (a server that could not be reached,
+    tool_unavailable). The stored runs a resume replaces are deleted just before it runs."""
     experiment = store.get_experiment(experiment_id)
     if experiment is None:
         raise SpecError(f"No single experiment matches {experiment_id!r}.")
@@ -119,6 +122,7 @@ async def aresume_experiment(
         raise SpecError(f"Experiment {experiment.experiment_id} is still running.")
     prepared = prepare(ExperimentSpec(**experiment.spec))
     backend = check_backend(prepared.spec, backend or resolve(prepared.spec.backend))
+    await server_answers(backend)
     missing = remaining_runs(store, experiment.experiment_id, prepared.plan)
     store.delete_cancelled_runs(experiment.experiment_id)
     experiment.status, experiment.pid, experiment.finished_at = "running", os.getpid(), None
@@ -128,8 +132,15 @@ async def aresume_experiment(
 
 
 def remaining_runs(store: Any, experiment_id: str, plan: list[PlannedRun]) -> list[PlannedRun]:
-    """The planned runs an experiment has not finished (cancelled runs count as not)."""
+    """The planned runs an experiment has not finished, as `Store.run_counts` counts them."""
     return missing_runs(plan, store.run_keys(experiment_id))
+
+
+async def server_answers(backend: Backend) -> None:
+    """A cached backend outlives its server: ask it again before an experiment, so a dead
+    server is one sentence (BackendError) and nothing is stored, not N failed runs."""
+    if backend.check is not None:
+        await asyncio.to_thread(backend.check)
 
 
 def check_backend(spec: ExperimentSpec, backend: Backend) -> Backend:

@@ -13,12 +13,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchlab import config, schema
-from orchlab.errors import StoreError
+from orchlab.errors import NOT_THE_FORMS_FAULT, StoreError
 from orchlab.records import ExperimentRecord, RunRecord, SpanRecord, utcnow
 from orchlab.schema import (
     INSERT_OUTBOX,
@@ -29,10 +30,66 @@ from orchlab.schema import (
     TEXT_COLUMNS,
 )
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["RERUN_SQL", "RunCounts", "Store", "StoreError"]
+
+CONNECTION_ERRORS = ("APIConnectionError", "ConnectError", "ConnectionRefusedError",
+                     "ConnectionResetError")
+"""Exception types of a request that never reached a server: the run says nothing about it."""
+
+RERUN_SQL = (
+    "(status = 'cancelled' OR COALESCE(error_class, '') IN ("
+    + ",".join(f"'{c}'" for c in NOT_THE_FORMS_FAULT)
+    + ") OR (COALESCE(error_class, '') = 'server_error' AND COALESCE(error_type, '') IN ("
+    + ",".join(f"'{t}'" for t in CONNECTION_ERRORS) + ")))"
+)
+"""A stored run that is not finished: it ended for a reason that is not the form's (cancelled,
+tool_unavailable, or a server that could not be reached), so a resume runs it again. A run the
+model answered, even with a 500 or past max_turns, is a result and is kept."""
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """An experiment's runs against its plan, in the one definition every view states."""
+
+    planned: int
+    """Runs the plan holds."""
+    finished: int
+    """Stored runs that are a result (ok, or failed for the form's own reasons)."""
+    ok: int
+    """Finished runs whose status is ok."""
+    cancelled: int
+    """Stored runs a cancel interrupted."""
+    rerun_classes: dict[str, int] = field(default_factory=dict)
+    """Stored runs failed for an environment reason, by error class (a resume reruns them)."""
+
+    @property
+    def to_rerun(self) -> int:
+        """Stored runs a resume runs again: environment failures and cancelled runs."""
+        return sum(self.rerun_classes.values()) + self.cancelled
+
+    @property
+    def missing(self) -> int:
+        """Planned runs not finished: what a resume runs (never started, cancelled, failed
+        for an environment reason)."""
+        return max(self.planned - self.finished, 0)
+
+    def sentence(self) -> str:
+        """'8 of 60 runs finished, 1 cancelled, 52 planned runs never finished'."""
+        if self.missing == 0:
+            return f"{self.finished} runs saved"
+        parts = [f"{self.finished} of {self.planned} runs finished"]
+        failed = sum(self.rerun_classes.values())
+        if failed:
+            classes = ", ".join(f"{n} {c}" for c, n in sorted(self.rerun_classes.items()))
+            every = f"all {failed}" if failed == self.planned else str(failed)
+            parts.append(f"{every} failed for a reason outside the form ({classes})")
+        if self.cancelled:
+            parts.append(f"{self.cancelled} cancelled")
+        parts.append(f"{self.missing} planned runs never finished")
+        return ", ".join(parts)
 
 
 class Store:
@@ -134,19 +191,42 @@ class Store:
         return dead
 
     def run_keys(self, experiment_id: str) -> set[tuple[str, str, int]]:
-        """(form, input_id, repetition) of every run that finished (cancelled ones excluded)."""
+        """(form, input_id, repetition) of every finished run (`RERUN_SQL` ones excluded)."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT form, input_id, repetition FROM runs WHERE experiment_id=? "
-                "AND status != 'cancelled'", (experiment_id,)).fetchall()
+                f"AND NOT {RERUN_SQL}", (experiment_id,)).fetchall()
         return {(f, i, int(r)) for f, i, r in rows}
 
     def delete_cancelled_runs(self, experiment_id: str) -> int:
-        """Drop runs a cancel interrupted, before a resume runs them again."""
+        """Drop the runs a resume runs again (cancelled, or ended by the environment), just
+        before it does: the experiment keeps one run per planned key."""
         with self._tx() as conn:
             cursor = conn.execute(
-                "DELETE FROM runs WHERE experiment_id=? AND status='cancelled'", (experiment_id,))
+                f"DELETE FROM runs WHERE experiment_id=? AND {RERUN_SQL}", (experiment_id,))
             return cursor.rowcount
+
+    def run_counts(self, experiment_id: str) -> RunCounts:
+        """The one count of an experiment's runs that every page and command states."""
+        with self._lock:
+            planned = self._conn.execute(
+                "SELECT planned_runs FROM experiments WHERE experiment_id=?",
+                (experiment_id,)).fetchone()
+            rows = self._conn.execute(
+                f"SELECT {RERUN_SQL}, status, COALESCE(error_class, status), COUNT(*) "
+                "FROM runs WHERE experiment_id=? GROUP BY 1, 2, 3",
+                (experiment_id,)).fetchall()
+        finished = ok = cancelled = 0
+        rerun: dict[str, int] = {}
+        for again, status, kind, count in rows:
+            if not again:
+                finished += count
+                ok += count if status == "ok" else 0
+            elif status == "cancelled":
+                cancelled += count
+            else:
+                rerun[kind] = rerun.get(kind, 0) + count
+        return RunCounts(int(planned[0]) if planned else 0, finished, ok, cancelled, rerun)
 
     def list_experiments(self) -> list[ExperimentRecord]:
         """Experiments, newest first."""
@@ -251,13 +331,31 @@ class Store:
 
     # -- prompt variants ---------------------------------------------------------------------
 
-    def save_variant(self, scenario: str, name: str, texts: dict[str, str]) -> None:
-        """Store a named variant: edited definition text per agent (replaces a same-named one)."""
+    def save_variant(
+        self, scenario: str, name: str, texts: dict[str, str], on_existing: str = "refuse"
+    ) -> dict[str, str]:
+        """Store a named variant (edited definition text per agent); returns what it now holds.
+
+        A same-named variant is never dropped by default: `on_existing` is "refuse" (raise
+        StoreError), "merge" (agents in `texts` get the new text, the others are kept) or
+        "replace" (only `texts` remain). The check and the write share one transaction.
+        """
+        if on_existing not in ("refuse", "merge", "replace"):
+            raise ValueError(f"on_existing must be refuse, merge or replace, not {on_existing!r}")
         now = utcnow().isoformat()
         with self._tx() as conn:
-            conn.execute("DELETE FROM variants WHERE scenario=? AND name=?", (scenario, name))
-            conn.executemany("INSERT INTO variants VALUES (?,?,?,?,?)",
+            exists = conn.execute("SELECT 1 FROM variants WHERE scenario=? AND name=? LIMIT 1",
+                                  (scenario, name)).fetchone()
+            if exists and on_existing == "refuse":
+                raise StoreError(f"A variant named {name!r} already exists for {scenario}: "
+                                 "merge into it or replace it.")
+            if on_existing == "replace":
+                conn.execute("DELETE FROM variants WHERE scenario=? AND name=?", (scenario, name))
+            conn.executemany("INSERT OR REPLACE INTO variants VALUES (?,?,?,?,?)",
                              [(scenario, name, agent, text, now) for agent, text in texts.items()])
+            rows = conn.execute("SELECT agent, text FROM variants WHERE scenario=? AND name=?",
+                                (scenario, name)).fetchall()
+        return dict(rows)
 
     def list_variants(self, scenario: str) -> list[str]:
         """Variant names of a scenario, newest first."""

@@ -34,7 +34,7 @@ def test_no_init_file_shadows_the_sdk() -> None:
 
 @pytest.mark.parametrize("text,needle", [
     ("name: w\n", "missing YAML front matter"),
-    ("---\nname: [unclosed\n---\nbody", "malformed YAML"),
+    ("---\nname: [unclosed\n---\nbody", "the front matter is not valid YAML at line"),
     ("---\ndescription: d\n---\nbody", "field 'name'"),
     ("---\nname: w\n---\nbody", "field 'description'"),
     ("---\nname: w\ndescription: d\ncolour: red\n---\nbody", "unknown field 'colour'"),
@@ -79,3 +79,21 @@ def test_run_overrides_win_but_unset_ones_keep_the_agents_own_settings() -> None
     assert built["picker"].model_settings.temperature == 0.1
     assert built["picker"].model_settings.max_tokens == 20  # from picker.md, not erased
     assert built["sales_manager"].model_settings.max_tokens == 600
+
+
+def test_bad_yaml_names_the_line_and_the_field_in_one_sentence() -> None:
+    text = "---\nname: picker\ndescription: picks\ntools: a: b\n---\nPick."
+    with pytest.raises(AgentDefError) as info:
+        load_scenario_agents("sales_email", {"send_email"}, overrides={"picker": text})
+    message = str(info.value)
+    assert message == ("variant of picker: the front matter is not valid YAML at line 4, "
+                       "field 'tools' (mapping values are not allowed here).")
+
+
+def test_bad_yaml_without_a_field_still_names_the_line() -> None:
+    with pytest.raises(AgentDefError) as info:
+        parse_agent_text("---\nname: w\ndescription: d\n  - x: 'open\n---\nbody", "f.md")
+    message = str(info.value)
+    assert message.startswith("f.md: the front matter is not valid YAML at line ")
+    assert "<unicode string>" not in message and "column" not in message
+    assert message.endswith(").") and message.count(".") <= 2

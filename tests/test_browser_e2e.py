@@ -172,6 +172,10 @@ def fill_run_form(page: Any, reps: int, *, scenario: str | None = None,
     if drop_form is not None:
         page.get_by_role("button", name=re.compile(rf"^Remove {drop_form}", re.I)).click()
     page.get_by_label("Repetitions per form and input").fill(str(reps))
+    page.keyboard.press("Tab")  # commit it: the rerun it causes would otherwise eat the Run click
+    word = "repetition" if reps == 1 else "repetitions"
+    expect(page.get_by_text(re.compile(rf"^This will start \d+ runs?: .* x {reps} {word}\."))
+           ).to_be_visible(timeout=30_000)
     if max_tokens is not None:
         page.get_by_label(re.compile(r"^Max tokens per reply")).fill(str(max_tokens))
 

@@ -45,7 +45,7 @@ def test_run_list_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     assert code == 0 and exp_id in out and "4/4 runs" in out
 
     code, out, _ = run_cli(capsys, "export", exp_id, "--format", "json", "--store", store)
-    runs = json.loads(out)
+    runs = json.loads(out)["runs"]
     assert len(runs) == 4
     first = runs[0]
     for field in ("run_id", "experiment_id", "scenario", "form", "input_id", "repetition",

@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from apptest_pages import app_on
 from sales_scripts import sales_backend
-from streamlit.testing.v1 import AppTest
 
 from orchlab import backends, cli, figures
 from orchlab.analysis import outcome_rates, summarize
@@ -33,17 +33,6 @@ from orchlab.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import FlowEnv, RunDeps
 from orchlab.schema import MIGRATIONS
 from orchlab.store import Store, StoreError
-
-APP = str(Path(__file__).parent.parent / "app.py")
-
-
-def app_on(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
 
 # -- 2. rates over the runs they apply to ----------------------------------------------------
 
@@ -269,7 +258,7 @@ def test_exports_of_ok_and_failed_runs_hold_no_nan(store: Store) -> None:
     def refuse(constant: str) -> None:
         raise ValueError(f"not JSON: {constant}")
 
-    rows = json.loads(export.to_json(store, exp_id), parse_constant=refuse)
+    rows = json.loads(export.to_json(store, exp_id), parse_constant=refuse)["runs"]
     ok = next(r for r in rows if r["status"] == "ok")
     assert ok["error_class"] is None and ok["success"] is True
     cells = [c for row in csv.reader(io.StringIO(export.to_csv(store, exp_id))) for c in row]

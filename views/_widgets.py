@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -12,15 +14,27 @@ from orchlab.records import RunRecord
 
 
 def money(value: float | None) -> str:
-    """Cost for display: unknown prices stay visibly unknown."""
-    return "unknown" if value is None or value != value else f"${value:.5f}"
+    """Cost for display, by magnitude: cents for a dollar or more ("$19.00"), three significant
+    digits below ("$0.0123"); unknown prices stay visibly unknown."""
+    if value is None or value != value:
+        return "unknown"
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    decimals = min(8, 2 - math.floor(math.log10(abs(value))))
+    return f"${value:.{decimals}f}"
 
 
-SUMMARY_FORMATS = {
-    "wall_ms_median": "%.0f ms", "wall_ms_p90": "%.0f ms", "tokens_mean": "%.0f",
-    "cost_usd_mean": "$%.5f", "llm_calls_mean": "%.1f", "tool_calls_mean": "%.1f",
-    "path_entropy_bits": "%.2f bits", "success_rate": "percent", "entropy_bits": "%.2f bits",
-    "top_path_share": "percent", "rate": "percent",
+MISSING = "—"
+"""What a table shows for a value that was not recorded or does not apply."""
+SUMMARY_FORMATS: dict[str, Callable[[Any], str]] = {
+    "wall_ms_median": lambda v: f"{v:,.0f} ms", "wall_ms_p90": lambda v: f"{v:,.0f} ms",
+    "tokens_mean": lambda v: f"{v:,.0f}", "cost_usd_mean": money,
+    "llm_calls_mean": lambda v: f"{v:.1f}", "tool_calls_mean": lambda v: f"{v:.1f}",
+    "path_entropy_bits": lambda v: f"{v:.2f} bits", "entropy_bits": lambda v: f"{v:.2f} bits",
+    "success_rate": lambda v: f"{v:.0%}", "top_path_share": lambda v: f"{v:.0%}",
+    "rate": lambda v: f"{v:.0%}", "failures": lambda v: v or "none",
 }
 COLUMN_LABELS = {
     "group": "Group", "form": "Form", "runs": "Runs", "ok": "Ended ok",
@@ -30,34 +44,52 @@ COLUMN_LABELS = {
     "path_entropy_bits": "Path entropy", "success_rate": "Success rate",
     "success_n": "Success n", "retries": "Retries", "failures": "Failures by class",
     "entropy_bits": "Path entropy", "top_path_share": "Top path share", "failed": "Failed",
-    "outcome": "Outcome", "rate": "Rate", "hits": "True", "n": "n",
+    "outcome": "Outcome", "rate": "Rate", "hits": "Runs where true",
+    "n": "Runs where it applies (n)",
 }
 
 
 def table(frame: pd.DataFrame) -> None:
-    """A summary frame with readable number formats."""
-    config: dict[str, Any] = {
-        c: st.column_config.NumberColumn(COLUMN_LABELS.get(c), format=f)
-        for c, f in SUMMARY_FORMATS.items() if c in frame.columns}
-    config.update({c: st.column_config.Column(label) for c, label in COLUMN_LABELS.items()
-                   if c in frame.columns and c not in config})
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
+    """A summary frame as people read it: labelled columns, formatted numbers, "—" for a
+    value that is missing (never a raw `None`)."""
+    st.dataframe(display_frame(frame), hide_index=True, width="stretch")
+
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame `table` shows: SUMMARY_FORMATS applied, missing values as MISSING, columns
+    renamed by COLUMN_LABELS (others, such as "class: max_turns", keep their name)."""
+    shown = frame.copy()
+    for column in shown.columns:
+        fmt = SUMMARY_FORMATS.get(column)
+        if fmt is not None or shown[column].isna().any():
+            shown[column] = [MISSING if _missing(v) else (fmt(v) if fmt else v)
+                             for v in shown[column]]
+    return shown.rename(columns=lambda c: COLUMN_LABELS.get(c, c))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def run_card(record: RunRecord, rule: str) -> None:
     """One run: rule flag, final output, path diagram, figures."""
     m = record.metrics
-    if record.status != "ok":
+    if record.status == "cancelled":
+        st.warning("Cancelled before it finished: the spans so far are kept, and its outcome is "
+                   "not counted for the form.")
+    elif record.status != "ok":
         st.error(f"{record.status} ({record.error_class}): {record.error_type}: "
                  f"{record.error_message}")
-    if record.success is None:
+    if record.success is None and record.status != "cancelled":
         st.info("This run's outcome is not counted for the form: it was stopped by the "
                 "environment or a cancel.")
     elif not record.success:
         emails = record.outcome.get("emails_sent")
         detail = f"sent {emails} emails; " if emails is not None and emails != 1 else ""
         st.warning(f"Rule broken: {detail}expected {rule or 'the scenario rule'}.")
-    a, b, c, d = st.columns(4)
+    # Two by two: four metrics in one row of a half-page column are cut ("1,82…", "unk…").
+    a, b = st.columns(2)
+    c, d = st.columns(2)
     a.metric("Latency", f"{m.wall_ms:,.0f} ms",
              help=f"of which {m.queued_ms:,.0f} ms waiting for a busy model" if m.queued_ms
              else None)

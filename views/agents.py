@@ -5,7 +5,66 @@ from __future__ import annotations
 import streamlit as st
 
 from orchlab.agentdefs import AgentDefError, agent_sources, check_variant, overwrite_shipped
+from orchlab.errors import StoreError
+from orchlab.store import Store
 from views._shared import get_scenarios, store_or_stop
+
+SAVED_VERBS = {"refuse": "Saved variant", "merge": "Merged into", "replace": "Replaced"}
+
+
+def write_variant(store: Store, scenario: str, name: str, texts: dict[str, str],
+                  tools: set[str], on_existing: str) -> None:
+    """Check what the variant will hold, write it, and rerun so every list on the page shows
+    the stored state; the message is kept for the rerun."""
+    existing = store.load_variant(scenario, name) if on_existing == "merge" else {}
+    try:
+        check_variant(scenario, tools, {**existing, **texts})
+        held = store.save_variant(scenario, name, texts, on_existing)
+    except (AgentDefError, StoreError) as exc:
+        st.error(str(exc))
+        return
+    st.session_state["agents_notice"] = (
+        f"{SAVED_VERBS[on_existing]} {name!r}, which now holds {', '.join(sorted(held))}: "
+        "choose it on the Run page, then compare it with the original on Compare.")
+    st.rerun()
+
+
+def describe_overlap(name: str, existing: dict[str, str], texts: dict[str, str]) -> None:
+    """What the name holds and what this save would change, before anything is written."""
+    added = sorted(set(texts) - set(existing))
+    changed = sorted(a for a in texts if a in existing and texts[a] != existing[a])
+    same = sorted(a for a in texts if a in existing and texts[a] == existing[a])
+    only_old = sorted(set(existing) - set(texts))
+    st.warning(f"A variant named {name!r} already exists; it holds "
+               f"{', '.join(sorted(existing))}. Nothing is written until you merge into it "
+               "or replace it.")
+    lines = [f"- This save adds {', '.join(added)}." if added else "",
+             f"- It changes the text of {', '.join(changed)}." if changed else "",
+             f"- Same text in both: {', '.join(same)}." if same else "",
+             f"- Only in {name}: {', '.join(only_old)} (Merge keeps it, Replace drops it)."
+             if only_old else "",
+             "- This save changes nothing." if not (added or changed) else ""]
+    st.markdown("\n".join(line for line in lines if line))
+
+
+def existing_name_actions(store: Store, scenario: str, name: str, existing: dict[str, str],
+                          texts: dict[str, str], tools: set[str]) -> None:
+    """Merge or Replace, each an explicit choice; Replace only after its own confirmation,
+    which belongs to this name (its key holds the name) and resets after each replace."""
+    describe_overlap(name, existing, texts)
+    dropped = sorted(set(existing) - set(texts))
+    nonce = st.session_state.get("agents_replace_nonce", 0)
+    merge_col, replace_col = st.columns(2)
+    if merge_col.button(f"Merge into {name}", type="primary", key="agents_merge"):
+        write_variant(store, scenario, name, texts, tools, "merge")
+    sure = replace_col.checkbox(
+        f"Yes, replace {name}" + (f" and drop {', '.join(dropped)}" if dropped else ""),
+        key=f"agents_replace_confirm_{scenario}_{name}_{nonce}")
+    if replace_col.button(f"Replace {name}", disabled=not sure, key="agents_replace") and sure:
+        st.session_state["agents_replace_nonce"] = nonce + 1  # a fresh, unticked box next
+        write_variant(store, scenario, name, texts, tools, "replace")
+        st.session_state["agents_replace_nonce"] = nonce  # not written: the tick stays
+
 
 st.title("Agents")
 st.caption("Prompts live in `agents/<scenario>/*.md`. Edits are saved as named variants in the "
@@ -15,15 +74,18 @@ scenarios = get_scenarios()
 scenario = st.selectbox("Scenario", sorted(scenarios), key="agents_scenario")
 tools = set(scenarios[scenario].tools())
 sources = agent_sources(scenario)
-edits: dict[str, str] = st.session_state.setdefault("agents_edits", {}).setdefault(scenario, {})
 
 variants = store.list_variants(scenario)
 base = st.selectbox("Start from", ["original", *variants], key="agents_base")
 base_texts = store.load_variant(scenario, base) if base != "original" else {}
+# Edits belong to their starting point: a text typed over the original is not an edit of a
+# variant, and the definition box is keyed by base so it shows the chosen base's text.
+edits: dict[str, str] = (st.session_state.setdefault("agents_edits", {})
+                         .setdefault(scenario, {}).setdefault(base, {}))
 agent = st.selectbox("Agent", list(sources), key="agents_agent")
 original = base_texts.get(agent) or sources[agent].read_text(encoding="utf-8")
-text = st.text_area("Definition (YAML front matter + instructions)",
-                    edits.get(agent, original), height=360, key=f"agents_text_{scenario}_{agent}")
+text = st.text_area("Definition (YAML front matter + instructions)", edits.get(agent, original),
+                    height=360, key=f"agents_text_{scenario}_{base}_{agent}")
 if text != original:
     edits[agent] = text
 elif agent in edits:
@@ -31,18 +93,20 @@ elif agent in edits:
 merged = {**base_texts, **edits}
 st.caption(f"Edited in this variant: {', '.join(sorted(merged)) or 'nothing yet'}")
 
+if notice := st.session_state.pop("agents_notice", None):
+    st.success(notice)
 name = st.text_input("Variant name", key="agents_variant_name",
-                     placeholder="e.g. stricter-manager")
-if st.button("Save as variant", type="primary", disabled=not (name.strip() and merged),
+                     placeholder="e.g. stricter-manager").strip()
+existing = store.load_variant(scenario, name) if name else {}
+if st.button("Save as variant", type="primary", disabled=not (name and merged),
              key="agents_save"):
-    try:
-        check_variant(scenario, tools, merged)
-    except AgentDefError as exc:
-        st.error(str(exc))
+    if existing:
+        st.warning(f"Nothing saved: a variant named {name!r} already exists. Merge into it or "
+                   "replace it below.")
     else:
-        store.save_variant(scenario, name.strip(), merged)
-        st.success(f"Saved variant {name.strip()!r}: choose it on the Run page, then compare it "
-                   "with the original on Compare.")
+        write_variant(store, scenario, name, merged, tools, "refuse")
+if existing and merged:
+    existing_name_actions(store, scenario, name, existing, merged, tools)
 
 with st.expander("Overwrite the shipped file instead"):
     sure = st.checkbox(f"Yes, overwrite {sources[agent].name} with the text above",

@@ -2,12 +2,58 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from orchlab import analysis, figures
 from orchlab.findings import findings, label
 from views._shared import experiment_label, get_scenarios, runs_frame, store_or_stop
 from views._widgets import money, table
+
+
+def runs_per_experiment(runs: pd.DataFrame, names: dict[str, str]) -> str:
+    """Which runs come from which experiment, so a mixed comparison is never a surprise."""
+    counts = runs.groupby("experiment_id").size()
+    parts = [f"{n} run{'s' if n != 1 else ''} from {names.get(exp_id, exp_id)}"
+             for exp_id, n in counts.items()]
+    return "Runs compared: " + "; ".join(parts) + "."
+
+
+def pick_pair(groups: list[str]) -> tuple[str, str]:
+    """Groups A and B: the two forms when those are the only groups, else two pickers whose
+    defaults change one factor at a time; the caption says what the finding compares."""
+    default_a, default_b, _ = analysis.default_pair(groups)
+    if len(groups) > 2 or set(groups) != {"llm", "code"}:
+        left, right = st.columns(2)
+        a = left.selectbox("Group A", groups, index=groups.index(default_a), key="compare_a")
+        b = right.selectbox("Group B", groups, index=groups.index(default_b), key="compare_b")
+    else:
+        a, b = default_a, default_b
+    factor = analysis.pair_factor(a, b)
+    if factor == "form and prompt variant":
+        st.warning("A and B differ in both form and prompt variant: a difference below cannot "
+                   "be put down to either one. Pick groups that share one of them.")
+    elif factor == "nothing":
+        st.warning("A and B are the same group: pick two different groups.")
+    else:
+        st.caption(f"This finding compares the {factor}: {label(a)} against {label(b)}.")
+    return a, b
+
+
+def cost_projection(runs: pd.DataFrame) -> None:
+    """Monthly cost per group at a chosen volume, money formatted by magnitude."""
+    per_month = st.number_input("Runs per month", 1, 100_000_000, 10_000, step=1000,
+                                key="compare_runs_per_month")
+    projection = analysis.cost_projection(runs, int(per_month), "group")
+    for row in projection.itertuples(index=False):
+        if row.priced:
+            st.metric(f"{label(row.group)} per month", money(row.monthly_mean),
+                      help=f"95% range {money(row.monthly_low)} – {money(row.monthly_high)}")
+            st.caption(f"95% range {money(row.monthly_low)} – {money(row.monthly_high)} "
+                       f"from {row.runs} runs")
+        else:
+            st.metric(f"{label(row.group)} per month", "unknown price")
+
 
 st.title("Compare")
 store = store_or_stop()
@@ -22,33 +68,37 @@ mine = [e for e in experiments if e.scenario == scenario]
 labels = {experiment_label(e.experiment_id, e.scenario, e.spec.get("variant"),
                            f"{e.created_at:%Y-%m-%d %H:%M}"): e.experiment_id for e in mine}
 chosen = st.multiselect("Experiments", list(labels), default=list(labels)[:1],
-                        key="compare_experiments")
+                        key=f"compare_experiments_{scenario}")  # one choice per scenario
 if not chosen:
+    st.info(f"Pick at least one experiment of {scenario} above to compare its runs.")
     st.stop()
 runs = runs_frame(str(store.path), tuple(labels[c] for c in chosen))
 if runs.empty:
-    st.warning("These experiments have no finished runs yet.")
+    st.warning("These experiments have no finished runs yet: pick another experiment, or run "
+               "this scenario on the Run page.")
     st.stop()
+if len(chosen) > 1:
+    st.caption(runs_per_experiment(runs, {v: k for k, v in labels.items()}))
 by_variant = runs["variant"].nunique() > 1 and st.toggle(
     "Split groups by prompt variant", value=True, key="compare_by_variant")
 runs = analysis.with_group(runs, by_variant)
 groups = sorted(runs["group"].unique())
+colors = figures.group_colors(groups)  # one map per render: a group keeps its colour everywhere
 
 st.subheader("Findings")
-if len(groups) > 2 or "llm" not in groups or "code" not in groups:
-    left, right = st.columns(2)
-    a = left.selectbox("Group A", groups, index=len(groups) - 1, key="compare_a")
-    b = right.selectbox("Group B", groups, index=0, key="compare_b")
-else:
-    a, b = "llm", "code"
+a, b = pick_pair(groups)
 st.info("\n".join(f"- {s}" for s in findings(runs, a, b, by="group")))
 table(analysis.summarize(runs, by=["group"]))
 
 tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Failures",
                "Cost projection"])
 with tabs[0]:
-    st.plotly_chart(figures.latency_box(runs, "group"), width="stretch")
-    st.plotly_chart(figures.latency_ecdf(runs, "group"), width="stretch")
+    st.plotly_chart(figures.latency_box(runs, "group", colors), width="stretch")
+    if runs.groupby("group").size().max() < 2:
+        st.caption("Latency ECDF: with one run per group there is no distribution to draw; "
+                   "run more repetitions to see one.")
+    else:
+        st.plotly_chart(figures.latency_ecdf(runs, "group", colors), width="stretch")
 with tabs[1]:
     breakdown = analysis.agent_breakdown(runs, "group")
     st.plotly_chart(figures.agent_stack(breakdown, "tokens", "group"), width="stretch")
@@ -58,30 +108,19 @@ with tabs[1]:
         st.plotly_chart(figures.agent_stack(breakdown, "cost_usd", "group"),
                         width="stretch")
 with tabs[2]:
-    st.plotly_chart(figures.calls_per_run(runs, "group"), width="stretch")
+    st.plotly_chart(figures.calls_per_run(runs, "group", colors), width="stretch")
 with tabs[3]:
     table(analysis.path_variance(runs, "group"))
-    st.plotly_chart(figures.path_frequency(analysis.path_frequencies(runs, "group"), "group"),
-                    width="stretch")
+    st.plotly_chart(figures.path_frequency(analysis.path_frequencies(runs, "group"), "group",
+                                           colors), width="stretch")
 with tabs[4]:
     rates = analysis.outcome_rates(runs, "group")
-    st.plotly_chart(figures.outcome_bars(rates, "group"), width="stretch")
+    st.plotly_chart(figures.outcome_bars(rates, "group", colors), width="stretch")
     st.caption("Each rate is over the runs where its field applies (n). Runs stopped by the "
                "environment or a cancel are left out of every outcome but `status ok`.")
-    table(rates)
+    table(rates.assign(outcome=rates["outcome"].str.replace("_", " ")))
 with tabs[5]:
     st.caption("Runs that did not end normally, by error class, and provider calls retried.")
     table(analysis.failure_table(runs, "group"))
 with tabs[6]:
-    per_month = st.number_input("Runs per month", 1, 100_000_000, 10_000, step=1000,
-                                key="compare_runs_per_month")
-    projection = analysis.cost_projection(runs, int(per_month), "group")
-    for row in projection.itertuples(index=False):
-        if row.priced:
-            st.metric(f"{label(row.group)} per month",
-                      f"{money(row.monthly_mean)}",
-                      help=f"95% range {money(row.monthly_low)} – {money(row.monthly_high)}")
-            st.caption(f"95% range {money(row.monthly_low)} – {money(row.monthly_high)} "
-                       f"from {row.runs} runs")
-        else:
-            st.metric(f"{label(row.group)} per month", "unknown price")
+    cost_projection(runs)

@@ -7,11 +7,13 @@ import streamlit as st
 from orchlab import export
 from orchlab.backends import BackendError
 from orchlab.jobs import ExperimentJob
-from orchlab.runner import ExperimentSpec, prepare, remaining_runs
+from orchlab.runner import ExperimentSpec
 from views._shared import clear_run_caches, get_backend, store_or_stop
 
 st.title("History")
 store = store_or_stop()
+if deleted := st.session_state.pop("history_deleted", None):  # set by the Delete callback
+    st.success(deleted)
 experiments = store.list_experiments()
 if not experiments:
     st.info("No experiments yet: run one on the Run page or with `python -m orchlab run`.")
@@ -35,7 +37,8 @@ st.dataframe([{
     "Model settings": ", ".join(f"{k}={v}" for k, v in (e.spec.get("model_settings") or {})
                                 .items()) or "each agent's own",
     "Tool budget": e.spec.get("tool_budget") or "scenario's own",
-    "Runs": f"{store.count_runs(e.experiment_id)}/{e.planned_runs}", "Status": e.status,
+    "Runs": "{0.finished}/{0.planned}".format(store.run_counts(e.experiment_id)),
+    "Status": e.status,
     "Failures by class": health.get(e.experiment_id, ("", 0))[0],
     "Retries": health.get(e.experiment_id, ("", 0))[1],
 } for e in shown], hide_index=True, width="stretch")
@@ -46,32 +49,36 @@ chosen = st.selectbox("Experiment", [e.experiment_id for e in shown], key="histo
 exp = next(e for e in shown if e.experiment_id == chosen)
 with st.expander("Spec"):
     st.json(exp.spec)
-a, b = st.columns(2)
-a.download_button("Download CSV", export.to_csv(store, chosen), f"{chosen}.csv", "text/csv",
-                  key="history_csv")
-b.download_button("Download JSON", export.to_json(store, chosen), f"{chosen}.json",
-                  "application/json", key="history_json")
-if exp.status in ("interrupted", "cancelled"):
-    spec = ExperimentSpec(**exp.spec)
-    try:
-        missing = len(remaining_runs(store, chosen, prepare(spec).plan))
-    except (LookupError, ValueError) as exc:  # e.g. an agent file changed since
-        st.error(f"{chosen} cannot be resumed: {exc}")
-        st.stop()
-    st.warning(f"{chosen} is {exp.status}: {missing} planned runs never finished.")
-    if st.button(f"Resume: run the {missing} missing runs", key="history_resume"):
-        try:
+for column, fmt in zip(st.columns(2), ("csv", "json"), strict=True):
+    exported = export.export_file(store, chosen, fmt)  # the bytes `orchlab export` writes
+    column.download_button(f"Download {fmt.upper()}", exported.data, exported.file_name,
+                           exported.mime, key=f"history_{fmt}")
+counts = store.run_counts(chosen)  # what the Run page, the table and the CLI state
+if exp.status != "running" and counts.missing:
+    st.warning(f"{chosen} is {exp.status}: {counts.sentence()}.")
+    if st.button(f"Resume: run the {counts.missing} missing runs", key="history_resume"):
+        spec = ExperimentSpec(**exp.spec)
+        try:  # start() plans again: an agent file changed since is one sentence here
             job = ExperimentJob(spec, store, backend=get_backend(spec.backend),
                                 resume_id=chosen).start()
         except (BackendError, LookupError, ValueError) as exc:
-            st.error(str(exc))
+            st.error(f"{chosen} cannot be resumed: {exc}")
         else:
             st.session_state["run_job"] = job
             st.switch_page("views/run.py")
 st.divider()
-confirm = st.checkbox(f"Yes, delete {chosen} and its runs", key="history_confirm")
-if st.button("Delete experiment", disabled=not confirm, key="history_delete"):
-    store.delete_experiment(chosen)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """The Delete button's callback: it runs before the next render, so that render shows the
+    message and starts from a fresh selection (a confirmation is never carried over)."""
+    store.delete_experiment(experiment_id)
     clear_run_caches()
-    st.success(f"Deleted {chosen}.")
-    st.rerun()
+    st.session_state.pop("history_chosen", None)
+    st.session_state["history_deleted"] = f"Deleted {experiment_id}."
+
+
+# Keyed by experiment: a tick confirms this one only, and is gone once another is chosen.
+confirm = st.checkbox(f"Yes, delete {chosen} and its runs", key=f"history_confirm_{chosen}")
+st.button("Delete experiment", disabled=not confirm, key="history_delete",
+          on_click=delete_experiment, args=(chosen,))

@@ -10,6 +10,7 @@ from orchlab.findings import label, title
 from orchlab.jobs import ExperimentJob, JobSnapshot
 from orchlab.records import RunRecord
 from orchlab.scenario import FORMS
+from orchlab.spec import plan_runs
 from views._shared import (
     backend_id,
     clear_run_caches,
@@ -26,18 +27,36 @@ name = st.selectbox("Scenario", sorted(scenarios), key="run_scenario")
 scenario = scenarios[name]
 st.caption(scenario.description)
 
+
+
+def plan_line(forms: list[str], input_ids: list[str], reps: int) -> str:
+    """How many runs Run will start, counted by the core's own plan (never recounted here)."""
+    if not forms or not input_ids:
+        return f"Choose at least one {'form' if not forms else 'input'}: nothing would run."
+    size = len(plan_runs(runner.ExperimentSpec(scenario=name, forms=forms, repetitions=reps),
+                         input_ids))
+
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}{'s' if count != 1 else ''}"
+
+    return (f"This will start {n(size, 'run')}: {n(len(forms), 'form')} x "
+            f"{n(len(input_ids), 'input')} x {n(reps, 'repetition')}.")
+
+
 defaults = runner.ExperimentSpec(scenario=name)  # the CLI's defaults too
+# What the run count depends on sits outside the form: widgets in a form update on submit only.
+top_left, top_right = st.columns(2)
+input_labels = {i.label: i.id for i in scenario.inputs}
+chosen = top_left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
+                              key=f"run_inputs_{name}")
+forms = top_left.multiselect("Forms", list(FORMS), default=list(FORMS), key="run_forms",
+                             format_func=label)
+reps = top_right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
+                              defaults.repetitions, key="run_reps")
 with st.form("run_form"):
     left, right = st.columns(2)
-    input_labels = {i.label: i.id for i in scenario.inputs}
-    chosen = left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
-                              key=f"run_inputs_{name}")
-    forms = left.multiselect("Forms", list(FORMS), default=list(FORMS), key="run_forms",
-                             format_func=label)
     variant = left.selectbox("Prompt variant", ["original", *store.list_variants(name)],
                              key="run_variant")
-    reps = right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
-                              defaults.repetitions, key="run_reps")
     concurrency = right.number_input("Concurrency", 1, runner.MAX_CONCURRENCY,
                                      defaults.concurrency, key="run_concurrency")
     n_workers = right.number_input(
@@ -58,6 +77,7 @@ with st.form("run_form"):
         f"Tool budget per run (0: this scenario's own, {scenario.tool_budget})", 0, 10_000, 0,
         key="run_tool_budget", help="Every tool call counts, agents called as tools included; "
         "the call over the budget stops the run (error class tool_budget).")
+    st.caption(plan_line(forms, [input_labels[c] for c in chosen], int(reps)))
     submitted = st.form_submit_button("Run", type="primary")
 
 job: ExperimentJob | None = st.session_state.get("run_job")
@@ -94,10 +114,26 @@ def show_results(snap: JobSnapshot, job: ExperimentJob) -> None:
             done, planned = snap.done_by_form.get(form, 0), snap.planned_by_form.get(form, 0)
             st.progress(done / max(planned, 1), text=f"{done}/{planned} runs")
             if records:
-                pick = st.selectbox("Run", range(len(records)), index=len(records) - 1,
-                                    key=f"run_pick_{form}",
-                                    format_func=lambda i, rs=records: _run_label(rs[i]))
-                run_card(records[pick], scenario.rule)
+                run_card(_picked_run(form, records), scenario.rule)
+
+
+def _picked_run(form: str, records: list[RunRecord]) -> RunRecord:
+    """The run shown for a form: the latest, unless the user picked one that still exists.
+
+    Options are run ids, not positions, and the latest is set before the widget is drawn:
+    a position kept from an earlier rerun would point at another run once runs are added."""
+    by_id = {r.run_id: r for r in records}
+    key = f"run_pick_{form}"
+    if st.session_state.get(f"run_pinned_{form}") not in by_id:
+        st.session_state[key] = records[-1].run_id
+    chosen = st.selectbox("Run", list(by_id), key=key, on_change=_pin, args=(form,),
+                          format_func=lambda run_id: _run_label(by_id[run_id]))
+    return by_id[chosen]
+
+
+def _pin(form: str) -> None:
+    """The user picked a run: keep showing it while later runs arrive."""
+    st.session_state[f"run_pinned_{form}"] = st.session_state[f"run_pick_{form}"]
 
 
 def settings_line(spec: runner.ExperimentSpec) -> str:
@@ -129,15 +165,21 @@ def live_panel(current: ExperimentJob) -> None:
 
 
 def final_panel(current: ExperimentJob) -> None:
+    """The experiment as the store counts it (`Store.run_counts`, as History and the CLI):
+    green only when every planned run finished, so a dead server is never a success."""
     snap = current.snapshot()
     if snap.error:
         st.error(snap.error)
         return
     if snap.result is None:
         return
-    state = "complete" if snap.result.status == "completed" else "error"
+    counts = current.store.run_counts(snap.result.experiment_id)
+    done = snap.result.status == "completed" and counts.missing == 0
     st.status(f"Experiment {snap.result.experiment_id}: {snap.result.status}, "
-              f"{len(snap.records)} runs saved", state=state)
+              f"{counts.sentence()}", state="complete" if done else "error")
+    if counts.missing:
+        st.caption(f"History can resume it: a resume runs the {counts.missing} planned runs "
+                   "that never finished, under the same experiment id.")
     st.caption(settings_line(current.spec))
     if not st.session_state.get(f"run_cleared_{snap.result.experiment_id}"):
         clear_run_caches()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab.figures import span_depths, waterfall
+from orchlab.figures import errored_ancestors, span_depths, waterfall
 from views._shared import experiment_label, runs_frame, store_or_stop
 
 st.title("Trace")
@@ -32,17 +32,24 @@ spans = store.load_spans(run["run_id"])
 st.caption(f"run `{run['run_id']}` · {len(spans)} spans · {run['llm_calls']} LLM calls · "
            f"{run['tool_calls']} tool calls · {run['input_tokens']}+{run['output_tokens']} tokens"
            f" · {run['retries']} retries · {run['queued_ms']:,.0f} ms waiting for the model")
-if run["status"] != "ok":
+if run["status"] == "cancelled":
+    st.warning("Cancelled: the run was stopped before it finished; the spans so far are kept "
+               "and its outcome is not counted for the form.")
+elif run["status"] != "ok":
     st.error(f"{run['status']} ({run['error_class']}): {run['error_type']}: "
              f"{run['error_message']}")
 st.plotly_chart(waterfall(spans), width="stretch")
 
 st.subheader("Span tree")
 show_all = st.toggle("Show task and turn spans", value=False, key="trace_show_all")
+hidden: set[str] = set() if show_all else {"task", "turn"}
+failed_inside = errored_ancestors(spans, hidden)
+if failed_inside:
+    st.caption("⚠️ marks a span that failed, or one with a failure inside it.")
 for depth, span in span_depths(spans):
-    if not show_all and span.kind in ("task", "turn"):
+    if span.kind in hidden:
         continue
-    marker = "⚠️ " if span.error else ""
+    marker = "⚠️ " if span.error or span.span_id in failed_inside else ""
     tokens = f" · {span.input_tokens}+{span.output_tokens} tok" if span.kind == "generation" else ""
     title = (f"{'— ' * depth}{marker}{span.kind}: {span.name} · "
              f"{span.end_ms - span.start_ms:,.0f} ms{tokens}")

@@ -37,6 +37,10 @@ class Backend:
     """Talks to a server by id alone, so worker processes can each open it again."""
     notes: list[str] = field(default_factory=list)
     """Facts the UI and CLI should show, e.g. 'runs one request at a time'."""
+    check: Callable[[], None] | None = None
+    """Asks the server again whether it answers (BackendError in one sentence if not); the
+    runner calls it before each experiment, since a cached backend outlives its server.
+    None: nothing outside this process to ask."""
 
     def model_for(self, agent_name: str) -> Model:
         """The Model this agent runs on for one run."""

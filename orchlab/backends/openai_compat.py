@@ -55,7 +55,9 @@ def openai_backend(model: str) -> Backend:
     _probe_server(model, base_url.rstrip("/"), key, key_name="OPENAI_API_KEY")
     shared = _chat_model(model, key, base_url)
     return Backend(id=f"openai:{model}", model_name=model, make_model=lambda _agent: shared,
-                   remote=True, shared_models=True)
+                   remote=True, shared_models=True,
+                   check=lambda: _probe_server(model, base_url.rstrip("/"), key,
+                                               key_name="OPENAI_API_KEY"))
 
 
 def compat_backend(rest: str) -> Backend:
@@ -71,6 +73,7 @@ def compat_backend(rest: str) -> Backend:
     return Backend(
         id=f"compat:{model}@{base_url}", model_name=model, make_model=lambda _agent: shared,
         remote=True, shared_models=True,
+        check=lambda: _probe_server(model, base_url.rstrip("/"), key),
     )
 
 
@@ -104,7 +107,11 @@ def litellm_backend(rest: str) -> Backend:
     shared = RetryingModel(_OneAttemptLitellm(inner))
     backend_id = f"litellm:{model}@{base_url}" if base_url else f"litellm:{model}"
     return Backend(id=backend_id, model_name=model, make_model=lambda _agent: shared,
-                   remote=True, shared_models=True)
+                   remote=True, shared_models=True,
+                   check=(lambda: _probe_server(
+                       served_name, base_url.rstrip("/"), key or "",
+                       openai_api=provider in _litellm_openai_api_providers(litellm),
+                   )) if base_url else None)
 
 
 class _OneAttemptLitellm(Model):

@@ -125,10 +125,12 @@ class FakeOpenAIServer:
         self, models: tuple[str, ...] = ("fake-model",), latency_s: float = 0.0,
         faults: dict[str, float] | None = None, seed: int = 0, hang_s: float = 5.0,
         retry_after_s: float = 0.05, api_key: str | None = None, keep_alive: bool = False,
+        port: int = 0,
     ) -> None:
         """`keep_alive=True` answers HTTP/1.1 keep-alive, as Ollama, vLLM or LM Studio do: the
         client then pools its connections, and a pooled connection belongs to the event loop
-        that opened it (HTTP/1.0 closes every connection, which hides exactly that)."""
+        that opened it (HTTP/1.0 closes every connection, which hides exactly that).
+        `port` (0: a free one) lets a test bring a server back where a stopped one was."""
         unknown = set(faults or {}) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULTS}")
@@ -142,7 +144,7 @@ class FakeOpenAIServer:
         self._rng = random.Random(seed)
         self.stats = ServerStats()
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), self._handler())
+        self._httpd = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property

@@ -1,0 +1,90 @@
+"""In chromium at 1,400 px: the Run page's metrics are not cut, and Compare draws its charts.
+
+AppTest cannot see layout, so this runs `streamlit run` against the fake server (see
+tests/test_browser_e2e.py for the helpers) and measures the rendered metric values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_browser_e2e import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    completed,
+    fill_run_form,
+    press_run,
+    streamlit_app,
+)
+
+from orchlab.testing.devserver import FakeOpenAIServer
+
+pytestmark = [pytest.mark.browser]
+
+CUT_METRICS = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
+  .filter(el => [el, ...el.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))
+  .map(el => el.innerText)"""
+
+
+def test_run_page_metrics_fit_at_1400_px(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    store = tmp_path / "metrics.sqlite"
+    with FakeOpenAIServer(latency_s=0.6) as server, \
+            streamlit_app(store, f"compat:fake-model@{server.base_url}") as url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        expect(page.get_by_role("heading", name="Run an experiment")).to_be_visible(
+            timeout=60_000)
+        fill_run_form(page, 1)
+        press_run(page)
+        completed(page, 2, timeout_s=120)
+        values = page.locator('[data-testid="stMetricValue"]')
+        expect(values.first).to_be_visible()
+        values.first.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "run_metrics_1400.png"), full_page=True)
+        assert values.count() == 8
+        cut = page.evaluate(CUT_METRICS)
+        browser.close()
+    assert cut == [], f"metric values cut at 1,400 px: {cut}"
+
+
+def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None:
+    """Two experiments, the original and a prompt variant, both forms: split by variant, the
+    default finding compares the form on one variant, and says so."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+    from sales_scripts import sales_backend
+
+    from orchlab.agentdefs import agent_sources
+    from orchlab.runner import ExperimentSpec, run_experiment
+    from orchlab.store import Store
+
+    path = tmp_path / "split.sqlite"
+    store = Store(path)
+    text = agent_sources("sales_email")["picker"].read_text(encoding="utf-8") + "\nBe terse.\n"
+    for variant, overrides in ((None, {}), ("terse", {"picker": text})):
+        spec = ExperimentSpec("sales_email", inputs=["dana-acme"], backend="scripted:sales",
+                              variant=variant, agent_overrides=overrides)
+        run_experiment(spec, store, backend=sales_backend())
+    store.close()
+    with streamlit_app(path, "compat:none@http://127.0.0.1:9/v1") as url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(f"{url}/compare")
+        expect(page.get_by_role("heading", name="Compare")).to_be_visible(timeout=60_000)
+        page.get_by_role("combobox", name="Experiments").click()  # the newest (terse) is chosen
+        page.get_by_role("option", name=re.compile("original")).click()
+        page.keyboard.press("Escape")
+        caption = page.get_by_text(re.compile(r"^This finding compares the form"))
+        expect(caption).to_be_visible(timeout=30_000)
+        assert "both form and prompt variant" not in page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "compare_variant_split.png"), full_page=True)
+        browser.close()

@@ -1,0 +1,151 @@
+"""Compare page: one factor at a time, one colour per group, nothing blank or raw."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from apptest_pages import app_on
+from sales_scripts import sales_backend
+from streamlit.testing.v1 import AppTest
+
+from orchlab import analysis, figures
+from orchlab.records import ExperimentRecord, utcnow
+from orchlab.runner import ExperimentSpec, run_experiment
+from orchlab.store import Store
+from views._widgets import COLUMN_LABELS, money
+
+
+def make_experiment(path: Path, variant: str | None = None, reps: int = 1) -> str:
+    store = Store(path)
+    spec = ExperimentSpec("sales_email", inputs=["dana-acme"], repetitions=reps,
+                          concurrency=2, backend="scripted:sales", variant=variant)
+    result = run_experiment(spec, store, backend=sales_backend())
+    store.close()
+    return result.experiment_id
+
+
+
+
+def select_all_experiments(at: AppTest) -> None:
+    box = at.multiselect(key="compare_experiments_sales_email")
+    box.set_value(list(box.options)).run()
+    assert not at.exception, at.exception
+
+
+def test_default_pair_compares_one_factor_at_a_time() -> None:
+    groups = ["code · original", "code · terse-both", "llm · original", "llm · terse-both"]
+    a, b, factor = analysis.default_pair(groups)
+    assert (a, b) == ("llm · original", "code · original") and factor == "form"
+    assert analysis.default_pair(["code", "llm"]) == ("llm", "code", "form")
+    a, b, factor = analysis.default_pair(["llm · original", "llm · terse-both"])
+    assert factor == "prompt variant" and {a, b} == {"llm · original", "llm · terse-both"}
+    a, b, factor = analysis.default_pair(["code · terse-both", "llm · original"])
+    assert factor == "form and prompt variant"
+    assert analysis.default_pair(["code"]) == ("code", "code", "nothing")
+
+
+def test_compare_by_variant_defaults_to_one_factor_and_says_which(app_env: Path) -> None:
+    make_experiment(app_env)
+    make_experiment(app_env, "terse-both")
+    at = app_on("views/compare.py")
+    select_all_experiments(at)
+    a, b = at.selectbox(key="compare_a").value, at.selectbox(key="compare_b").value
+    assert a.split(" · ")[1] == b.split(" · ")[1] or a.split(" · ")[0] == b.split(" · ")[0]
+    assert any("compares the form" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def _trace_colors(at: AppTest) -> dict[str, set[str]]:
+    """Group name -> every colour its traces have, over every chart of the page (all tabs)."""
+    seen: dict[str, set[str]] = {}
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        for trace in spec["data"]:
+            color = (trace.get("marker") or {}).get("color") or (trace.get("line") or {}).get(
+                "color")
+            if trace.get("name") and isinstance(color, str):
+                seen.setdefault(trace["name"], set()).add(color)
+    return seen
+
+
+def test_a_group_keeps_one_colour_on_every_chart(app_env: Path) -> None:
+    make_experiment(app_env, reps=2)
+    make_experiment(app_env, "terse-both", reps=2)
+    at = app_on("views/compare.py")
+    select_all_experiments(at)
+    colors = _trace_colors(at)
+    groups = {"code · original", "code · terse-both", "llm · original", "llm · terse-both"}
+    assert groups <= set(colors), colors
+    assert all(len(colors[g]) == 1 for g in groups), colors
+    assert len({next(iter(colors[g])) for g in groups}) == 4, colors
+
+
+def test_group_colors_are_stable_and_distinct() -> None:
+    palette = figures.group_colors(["llm", "code"])
+    assert palette == {"code": figures.FORM_COLORS["code"], "llm": figures.FORM_COLORS["llm"]}
+    many = figures.group_colors(["code · a", "code · b", "llm · a", "llm · b"])
+    assert len(set(many.values())) == 4
+
+
+def test_an_emptied_experiment_list_says_what_to_pick(app_env: Path) -> None:
+    make_experiment(app_env)
+    at = app_on("views/compare.py")
+    at.multiselect(key="compare_experiments_sales_email").set_value([]).run()
+    assert not at.exception, at.exception
+    assert any("Pick at least one experiment" in i.value for i in at.info), at.info
+
+
+def test_changing_the_scenario_never_leaves_a_blank_page(app_env: Path) -> None:
+    make_experiment(app_env)
+    store = Store(app_env)
+    store.save_experiment(ExperimentRecord("weather-empty", "weather", "scripted:sales",
+                                           utcnow(), {}, 2, status="completed"))
+    store.close()
+    at = app_on("views/compare.py")
+    at.selectbox(key="compare_scenario").set_value("weather").run()
+    assert not at.exception, at.exception
+    said = [m.value for m in [*at.info, *at.warning]]
+    assert any("no finished runs" in s for s in said), said
+    at.selectbox(key="compare_scenario").set_value("sales_email").run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="compare_experiments_sales_email").value and at.dataframe
+
+
+def test_one_run_per_form_shows_a_note_instead_of_an_empty_ecdf(app_env: Path) -> None:
+    make_experiment(app_env)
+    at = app_on("views/compare.py")
+    assert any("one run per group" in c.value for c in at.caption), [c.value for c in at.caption]
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "Latency ECDF" not in titles
+
+
+def test_tables_use_human_labels_and_no_raw_none(app_env: Path) -> None:
+    make_experiment(app_env)
+    at = app_on("views/compare.py")
+    raw = set(COLUMN_LABELS) | {"monthly_mean", "priced", "experiment_id"}
+    for frame in at.dataframe:
+        value: pd.DataFrame = frame.value
+        assert not set(value.columns) & raw, list(value.columns)
+        assert all("_" not in str(c) for c in value.columns if not str(c).startswith("class: ")
+                   ), list(value.columns)
+        text = value.astype(str)
+        assert not text.isin(["None", "nan", "NaN", "<NA>"]).any().any(), value
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (19.0, "$19.00"), (1234.5, "$1,234.50"), (0.5, "$0.500"), (0.0123, "$0.0123"),
+    (0.000123, "$0.000123"), (0.0, "$0"), (None, "unknown"), (float("nan"), "unknown"),
+])
+def test_money_is_formatted_by_magnitude(value: float | None, shown: str) -> None:
+    assert money(value) == shown
+
+
+def test_two_experiments_say_which_runs_come_from_which(app_env: Path) -> None:
+    make_experiment(app_env)
+    make_experiment(app_env, "terse-both")
+    at = app_on("views/compare.py")
+    select_all_experiments(at)
+    assert any("2 runs from" in c.value and "original" in c.value and "terse-both" in c.value
+               for c in at.caption), [c.value for c in at.caption]

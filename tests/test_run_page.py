@@ -1,0 +1,111 @@
+"""Run page: the run count before Run, readable diagrams, the latest run kept after a cancel."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from apptest_pages import app_on
+from sales_scripts import sales_backend
+from streamlit.testing.v1 import AppTest
+
+from orchlab.figures import MAX_LR_STAGES, path_dot
+from orchlab.jobs import ExperimentJob
+from orchlab.runner import ExperimentSpec
+from orchlab.store import Store
+
+APP = str(Path(__file__).parent.parent / "app.py")
+
+
+
+
+def count_line(at: AppTest) -> str:
+    return next((c.value for c in at.caption if c.value.startswith("This will start")), "")
+
+
+def test_the_number_of_runs_is_shown_before_run_and_follows_the_choices(app_env: Path) -> None:
+    at = app_on()
+    assert count_line(at) == "This will start 2 runs: 2 forms x 1 input x 1 repetition."
+    inputs = at.multiselect(key="run_inputs_sales_email")
+    inputs.set_value(list(inputs.options)).run()
+    at.number_input(key="run_reps").set_value(2).run()
+    assert count_line(at) == "This will start 12 runs: 2 forms x 3 inputs x 2 repetitions."
+    at.multiselect(key="run_forms").set_value(["code"]).run()
+    assert count_line(at) == "This will start 6 runs: 1 form x 3 inputs x 2 repetitions."
+    assert "run_job" not in at.session_state
+
+
+def test_long_paths_run_top_to_bottom() -> None:
+    short = [{"name": f"s{i}", "kind": "agent", "steps": []} for i in range(MAX_LR_STAGES)]
+    long = [{"name": f"s{i}", "kind": "agent", "steps": []} for i in range(MAX_LR_STAGES + 3)]
+    assert "rankdir=LR;" in path_dot(short)  # type: ignore[arg-type]
+    assert "rankdir=TB;" in path_dot(long)  # type: ignore[arg-type]
+
+
+def slow_sales_backend() -> object:
+    backend = sales_backend()
+    make = backend.make_model
+
+    def slowly(name: str) -> object:
+        time.sleep(0.05)
+        return make(name)
+
+    backend.make_model = slowly  # type: ignore[method-assign]
+    return backend
+
+
+def test_after_a_cancel_the_picker_keeps_the_latest_run(app_env: Path) -> None:
+    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
+                          concurrency=1, backend="scripted:sales")
+    job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
+    while len(job.snapshot().records) < 1:
+        job.join(timeout=0.02)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["run_job"] = job
+    at.run()
+    while len(job.snapshot().records) < 3:
+        job.join(timeout=0.02)
+    job.cancel()
+    job.join(timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    records = job.snapshot().records
+    assert len(records) >= 3
+    picked = at.selectbox(key="run_pick_code").value
+    shown = picked if isinstance(picked, str) else records[picked].run_id
+    assert shown == records[-1].run_id, (picked, [r.run_id for r in records])
+
+
+def test_a_run_the_user_picked_stays_picked_while_runs_arrive(app_env: Path) -> None:
+    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
+                          concurrency=1, backend="scripted:sales")
+    job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
+    while len(job.snapshot().records) < 2:
+        job.join(timeout=0.02)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["run_job"] = job
+    at.run()
+    first = job.snapshot().records[0].run_id
+    at.selectbox(key="run_pick_code").set_value(first).run()
+    while len(job.snapshot().records) < 4:
+        job.join(timeout=0.02)
+    at.run()
+    job.cancel()
+    job.join(timeout=60)
+    assert at.selectbox(key="run_pick_code").value == first
+
+
+def test_a_cancelled_run_card_is_a_warning_not_an_error(app_env: Path) -> None:
+    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
+                          concurrency=1, backend="scripted:sales")
+    job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
+    while len(job.snapshot().records) < 1:
+        job.join(timeout=0.02)
+    job.cancel()
+    job.join(timeout=60)
+    records = job.snapshot().records
+    assert records[-1].status == "cancelled", [r.status for r in records]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["run_job"] = job
+    at.run()
+    assert not any("cancelled (" in e.value for e in at.error), [e.value for e in at.error]
