@@ -41,9 +41,8 @@ def graph() -> dict[str, set[str]]:
     for name, path in modules.items():
         for target, names in imports(path):
             for candidate in [target, *(f"{target}.{n}" for n in names)]:
-                # a package may load its own submodules (the backend registry does)
-                if candidate in modules and candidate != name and not (
-                        candidate.startswith(name + ".") and path.name == "__init__.py"):
+                # `from pkg import mod` loads pkg too: an edge to both
+                if candidate in modules and candidate != name:
                     edges[name].add(candidate)
     return edges
 

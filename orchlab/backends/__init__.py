@@ -6,48 +6,13 @@ dependencies itself, so importing this package stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from orchlab import config
+from orchlab.backends.base import Backend, Factory
 from orchlab.errors import BackendError
 
-if TYPE_CHECKING:
-    from agents.models.interface import Model
+__all__ = ["Backend", "BackendError", "Factory", "default_backend_id", "is_local_id", "prefixes",
+           "register", "resolve", "unregister"]
 
-
-@dataclass
-class Backend:
-    """A resolved backend: hands out the Model each agent runs on."""
-
-    id: str
-    """Registry key it was resolved from."""
-    model_name: str
-    """Model name recorded on runs and used for pricing."""
-    make_model: Callable[[str], Model]
-    """Returns the Model for the named agent; real backends ignore the name."""
-    local: bool = False
-    """Runs on this machine: priced at $0 unless the user sets a price."""
-    max_concurrency: int | None = None
-    """Upper bound on simultaneous requests (1 for the in-process model); None: no bound."""
-    shared_models: bool = False
-    """make_model hands every run the same Model objects, so a run's agents can be reused."""
-    remote: bool = False
-    """Talks to a server by id alone, so worker processes can each open it again."""
-    notes: list[str] = field(default_factory=list)
-    """Facts the UI and CLI should show, e.g. 'runs one request at a time'."""
-    check: Callable[[], None] | None = None
-    """Asks the server again whether it answers (BackendError in one sentence if not); the
-    runner calls it before each experiment, since a cached backend outlives its server.
-    None: nothing outside this process to ask."""
-
-    def model_for(self, agent_name: str) -> Model:
-        """The Model this agent runs on for one run."""
-        return self.make_model(agent_name)
-
-
-Factory = Callable[[str], Backend]
 _FACTORIES: dict[str, Factory] = {}
 _DESCRIPTIONS: dict[str, str] = {}
 LOCAL_DEFAULT = "local:smollm2-135m"
@@ -115,9 +80,11 @@ def _register_builtins() -> None:
     _builtins_registered = True
     from orchlab.backends import openai_compat
 
-    openai_compat.register_all()
+    for prefix, (factory, description) in openai_compat.FACTORIES.items():
+        register(prefix, factory, description)
     try:
         from orchlab.backends import local
     except ImportError:  # pragma: no cover - the local backend module is optional at import
         return
-    local.register_all()
+    for prefix, (factory, description) in local.FACTORIES.items():
+        register(prefix, factory, description)

@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchlab.backends import Backend, BackendError, register
+from orchlab.backends.base import Backend, Factory
+from orchlab.errors import BackendError
 
 if TYPE_CHECKING:
     from orchlab.backends.local_model import LocalModel
@@ -99,10 +100,8 @@ def _ggufs(root: Path) -> list[Path]:
     return [p for p in root.rglob("*.gguf") if p.is_file()]
 
 
-def register_all() -> None:
-    """Install the `local` prefix in the registry."""
-    register(
-        "local",
-        local_backend,
-        f"Embedded llama.cpp model, offline: local:{SMOLLM2} or local:<path to .gguf>",
-    )
+FACTORIES: dict[str, tuple[Factory, str]] = {
+    "local": (local_backend,
+              f"Embedded llama.cpp model, offline: local:{SMOLLM2} or local:<path to .gguf>"),
+}
+"""The `local` prefix, as the registry installs it."""

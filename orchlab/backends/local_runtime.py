@@ -213,7 +213,7 @@ def check_grammar(llama: Llama, grammar: str) -> None:
 def _load(path: Path, n_ctx: int) -> Llama:
     from llama_cpp import Llama
 
-    from orchlab.backends import local_sampler
+    from orchlab.backends.local_sampler import install
 
     threads = os.cpu_count() or 1
     with _plain_cpu_weights():
@@ -224,7 +224,7 @@ def _load(path: Path, n_ctx: int) -> Llama:
             n_threads_batch=threads,
             verbose=False,
         )
-    local_sampler.install(llama)
+    install(llama)
     return llama
 
 

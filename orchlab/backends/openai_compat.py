@@ -22,8 +22,8 @@ from agents import ModelSettings
 from agents.models.interface import Model
 
 from orchlab import config
-from orchlab.backends import Backend, BackendError, register
-from orchlab.errors import RetryPolicy, with_retries
+from orchlab.backends.base import Backend, Factory
+from orchlab.errors import BackendError, RetryPolicy, with_retries
 
 
 class RetryingModel(Model):
@@ -244,9 +244,9 @@ def _probe_server(
         )
 
 
-def register_all() -> None:
-    """Install the remote prefixes in the registry."""
-    register("openai", openai_backend, "OpenAI (needs OPENAI_API_KEY)")
-    register("compat", compat_backend, "OpenAI-compatible server: compat:<model>@<base_url>")
-    register("litellm", litellm_backend,
-             "LiteLLM: litellm:<provider/model>, optionally @<base_url>")
+FACTORIES: dict[str, tuple[Factory, str]] = {
+    "openai": (openai_backend, "OpenAI (needs OPENAI_API_KEY)"),
+    "compat": (compat_backend, "OpenAI-compatible server: compat:<model>@<base_url>"),
+    "litellm": (litellm_backend, "LiteLLM: litellm:<provider/model>, optionally @<base_url>"),
+}
+"""The remote prefixes, as the registry installs them."""

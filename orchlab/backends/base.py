@@ -1,0 +1,48 @@
+"""The resolved-backend record every factory returns.
+
+A leaf module: the factories (`openai_compat`, `local`) import it, and the registry in the
+package imports them, so nothing imports its way back up to the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agents.models.interface import Model
+
+
+@dataclass
+class Backend:
+    """A resolved backend: hands out the Model each agent runs on."""
+
+    id: str
+    """Registry key it was resolved from."""
+    model_name: str
+    """Model name recorded on runs and used for pricing."""
+    make_model: Callable[[str], Model]
+    """Returns the Model for the named agent; real backends ignore the name."""
+    local: bool = False
+    """Runs on this machine: priced at $0 unless the user sets a price."""
+    max_concurrency: int | None = None
+    """Upper bound on simultaneous requests (1 for the in-process model); None: no bound."""
+    shared_models: bool = False
+    """make_model hands every run the same Model objects, so a run's agents can be reused."""
+    remote: bool = False
+    """Talks to a server by id alone, so worker processes can each open it again."""
+    notes: list[str] = field(default_factory=list)
+    """Facts the UI and CLI should show, e.g. 'runs one request at a time'."""
+    check: Callable[[], None] | None = None
+    """Asks the server again whether it answers (BackendError in one sentence if not); the
+    runner calls it before each experiment, since a cached backend outlives its server.
+    None: nothing outside this process to ask."""
+
+    def model_for(self, agent_name: str) -> Model:
+        """The Model this agent runs on for one run."""
+        return self.make_model(agent_name)
+
+
+Factory = Callable[[str], Backend]
+"""Builds the backend for the part of an id after its prefix."""
