@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from orchlab.errors import count_text
+
 SUMMARY_COLUMNS = [
     "runs", "ok", "wall_ms_median", "wall_ms_p90", "tokens_mean", "cost_usd_mean",
     "llm_calls_mean", "tool_calls_mean", "distinct_paths", "path_entropy_bits", "success_rate",
@@ -83,7 +85,7 @@ def failure_counts(group: pd.DataFrame) -> pd.Series:
 
 def failures_text(group: pd.DataFrame) -> str:
     """'2 max_turns, 1 timeout', or '' when every run ended ok."""
-    return ", ".join(f"{n} {kind}" for kind, n in failure_counts(group).items())
+    return count_text(failure_counts(group).to_dict())
 
 
 def failure_table(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:

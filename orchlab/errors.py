@@ -13,7 +13,7 @@ import asyncio
 import contextvars
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -67,6 +67,13 @@ class ToolBudgetExceeded(RunEndingError):
 class ToolUnavailable(RunEndingError):
     """A tool could not run for a reason outside the orchestration (no network, a service
     down): the run ends as `tool_unavailable` instead of letting a model summarize an error."""
+
+
+def count_text(counts: Mapping[str, int]) -> str:
+    """'2 max_turns, 1 timeout': most frequent first (ties by name); '' when there are none.
+    The one wording of failures by class, for the CLI, findings, History and the Run page."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{n} {kind}" for kind, n in ordered if n)
 
 
 def counts_against_form(error_class: str | None) -> bool:

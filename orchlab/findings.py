@@ -12,6 +12,7 @@ from orchlab.analysis import (
     Estimate,
     bootstrap_ci,
     failure_counts,
+    failures_text,
     path_entropy,
 )
 
@@ -141,7 +142,7 @@ def _failure_sentence(group: pd.DataFrame, name: str) -> str:
     kinds = failure_counts(group)
     if kinds.empty:
         return ""
-    detail = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+    detail = failures_text(group)
     retries = int(group["retries"].sum())
     tail = f"; {retries} provider calls were retried" if retries else ""
     return (f"{int(kinds.sum())} of {len(group)} {label(name)} runs did not finish normally "

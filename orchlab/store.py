@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchlab import config, schema
-from orchlab.errors import NOT_THE_FORMS_FAULT, StoreError
+from orchlab.errors import NOT_THE_FORMS_FAULT, StoreError, count_text
 from orchlab.records import ExperimentRecord, RunRecord, SpanRecord, utcnow
 from orchlab.schema import (
     INSERT_OUTBOX,
@@ -83,7 +83,7 @@ class RunCounts:
         parts = [f"{self.finished} of {self.planned} runs finished"]
         failed = sum(self.rerun_classes.values())
         if failed:
-            classes = ", ".join(f"{n} {c}" for c, n in sorted(self.rerun_classes.items()))
+            classes = count_text(self.rerun_classes)
             every = f"all {failed}" if failed == self.planned else str(failed)
             parts.append(f"{every} failed for a reason outside the form ({classes})")
         if self.cancelled:
@@ -309,16 +309,18 @@ class Store:
         """Per experiment: failed runs by error class ('2 max_turns, 1 timeout') and retries."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT experiment_id, COALESCE(error_class, status), COUNT(*), SUM(retries) "
-                "FROM runs GROUP BY experiment_id, status != 'ok', COALESCE(error_class, status) "
-                "ORDER BY experiment_id, COUNT(*) DESC").fetchall()
-        health: dict[str, tuple[str, int]] = {}
-        for exp_id, kind, count, retries in rows:
-            text, total = health.get(exp_id, ("", 0))
-            if kind != "ok":
-                text = f"{text}, {count} {kind}" if text else f"{count} {kind}"
-            health[exp_id] = (text, total + int(retries or 0))
-        return health
+                "SELECT experiment_id, COALESCE(error_class, status), status != 'ok', COUNT(*), "
+                "SUM(retries) FROM runs GROUP BY experiment_id, status != 'ok', "
+                "COALESCE(error_class, status)").fetchall()
+        failed: dict[str, dict[str, int]] = {}
+        retries: dict[str, int] = {}
+        for exp_id, kind, is_failure, count, retried in rows:
+            classes = failed.setdefault(exp_id, {})
+            if is_failure:
+                classes[kind] = count
+            retries[exp_id] = retries.get(exp_id, 0) + int(retried or 0)
+        return {exp_id: (count_text(classes), retries[exp_id])
+                for exp_id, classes in failed.items()}
 
     def count_runs(self, experiment_id: str) -> int:
         """Runs recorded for an experiment."""
