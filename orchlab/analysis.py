@@ -18,6 +18,13 @@ import pandas as pd
 
 from orchlab.errors import count_text
 
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, pd.NA or NaT: a value a frame hands out for "not recorded" (a list or a dict
+    is a value, never missing)."""
+    return not isinstance(value, list | tuple | dict) and bool(pd.isna(value))
+
+
 SUMMARY_COLUMNS = [
     "runs", "ok", "wall_ms_median", "wall_ms_p90", "tokens_mean", "cost_usd_mean",
     "llm_calls_mean", "tool_calls_mean", "distinct_paths", "path_entropy_bits", "success_rate",

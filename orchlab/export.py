@@ -11,10 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from orchlab.analysis import is_missing
 from orchlab.records import ExperimentRecord
 from orchlab.store import Store
 
@@ -113,13 +113,4 @@ def _clean(value: Any) -> Any:
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    return None if _missing(value) else value
-
-
-def _missing(value: Any) -> bool:
-    """pd.NA, NaT and numpy NaN: the missing values a DataFrame hands out besides None."""
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))
+    return None if is_missing(value) else value

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from orchlab.analysis import is_missing
 from orchlab.figures import path_dot
 from orchlab.records import RunRecord
 
@@ -16,7 +17,7 @@ from orchlab.records import RunRecord
 def money(value: float | None) -> str:
     """Cost for display, by magnitude: cents for a dollar or more ("$19.00"), three significant
     digits below ("$0.0123"); unknown prices stay visibly unknown."""
-    if value is None or value != value:
+    if value is None or is_missing(value):
         return "unknown"
     if value == 0:
         return "$0"
@@ -62,13 +63,9 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for column in shown.columns:
         fmt = SUMMARY_FORMATS.get(column)
         if fmt is not None or shown[column].isna().any():
-            shown[column] = [MISSING if _missing(v) else (fmt(v) if fmt else v)
+            shown[column] = [MISSING if is_missing(v) else (fmt(v) if fmt else v)
                              for v in shown[column]]
     return shown.rename(columns=lambda c: COLUMN_LABELS.get(c, c))
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def run_card(record: RunRecord, rule: str) -> None:
