@@ -282,16 +282,17 @@ def _mean_ci(values: np.ndarray, seed: int, n_boot: int = N_BOOT) -> tuple[float
     return float(low), float(high)
 
 
+GROUP_SEPARATOR = " · "
+"""Between form and variant in a `with_group` name ("llm · terse-both")."""
+
+
 def with_group(runs: pd.DataFrame, by_variant: bool) -> pd.DataFrame:
     """Add the `group` column charts and findings split on: form, or form · variant."""
     grouped = runs.copy()
-    grouped["group"] = (grouped["form"] + " · " + grouped["variant"]) if by_variant \
+    grouped["group"] = (grouped["form"] + GROUP_SEPARATOR + grouped["variant"]) if by_variant \
         else grouped["form"]
     return grouped
 
-
-GROUP_SEPARATOR = " · "
-"""Between form and variant in a `with_group` name ("llm · terse-both")."""
 
 
 def _factors(group: str) -> tuple[str, str | None]:

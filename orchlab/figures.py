@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from orchlab.analysis import agent_means, box_stats
+from orchlab.analysis import GROUP_SEPARATOR, agent_means, box_stats
 from orchlab.metrics import PathStep, path_stages
 from orchlab.records import SpanRecord
 
@@ -39,7 +39,7 @@ def group_colors(groups: list[str]) -> Colors:
     used = {form: 0 for form in FORM_SHADES}
     spare = iter(GROUP_PALETTE * (len(groups) // len(GROUP_PALETTE) + 1))
     for group in sorted(set(groups)):
-        form = group.split(" · ")[0]
+        form = group.partition(GROUP_SEPARATOR)[0]
         if form in FORM_SHADES and used[form] < len(FORM_SHADES[form]):
             colors[group] = FORM_SHADES[form][used[form]]
             used[form] += 1

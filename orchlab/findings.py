@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from orchlab.analysis import (
+    GROUP_SEPARATOR,
     MIN_RUNS_FOR_CI,
     Estimate,
     bootstrap_ci,
@@ -22,7 +23,7 @@ LABELS = {"code": "code-orchestrated", "llm": "LLM-orchestrated"}
 def label(group: str) -> str:
     """Readable group name: 'LLM-orchestrated', or 'LLM-orchestrated · terse' for a form and
     prompt variant group."""
-    form, sep, variant = group.partition(" · ")
+    form, sep, variant = group.partition(GROUP_SEPARATOR)
     return f"{LABELS.get(form, form)}{sep}{variant}"
 
 
