@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from waiting import wait_until
 
 from orchlab import cli
 from orchlab.backends import BackendError, resolve
@@ -85,8 +86,7 @@ def test_run_page_history_and_cli_state_the_same_numbers(
                           repetitions=PLANNED // 2, concurrency=3,
                           backend=f"compat:fake-model@{server.base_url}")
     job = ExperimentJob(spec, store).start()
-    while len(job.snapshot().records) < 2:
-        job.join(timeout=0.05)
+    wait_until(lambda: len(job.snapshot().records) >= 2)
     job.cancel()
     job.join(timeout=60)
     assert job.snapshot().result is not None

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from sales_scripts import sales_backend
+from waiting import wait_until
 
 from orchlab import backends
 from orchlab.backends import Backend
@@ -159,9 +160,7 @@ def test_cancel_stops_one_job_and_leaves_the_other_running(store: Store) -> None
         backend = backends.resolve(f"compat:fake-model@{server.base_url}")
         doomed = ExperimentJob(spec(backend, 40), store, backend=backend).start()
         kept = ExperimentJob(spec(backend, 3), store, backend=backend).start()
-        deadline = time.monotonic() + 60
-        while len(doomed.snapshot().records) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(doomed.snapshot().records) >= 2, poll_s=0.02)
         doomed.cancel()
         doomed.join(30)
         snap = doomed.snapshot()

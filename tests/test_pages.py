@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from sales_scripts import sales_backend
 from streamlit.testing.v1 import AppTest
+from waiting import wait_until
 
 from orchlab.store import Store
 
@@ -29,9 +29,7 @@ def run_experiment_on_run_page(at: AppTest) -> str:
     submit.click().run()
     assert not at.exception, at.exception
     job = at.session_state["run_job"]
-    deadline = time.monotonic() + 60
-    while not job.snapshot().finished and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: job.snapshot().finished, poll_s=0.1)
     at.run()
     assert not at.exception, at.exception
     snap = job.snapshot()

@@ -8,6 +8,7 @@ from pathlib import Path
 from apptest_pages import app_on
 from sales_scripts import sales_backend
 from streamlit.testing.v1 import AppTest
+from waiting import wait_until
 
 from orchlab.figures import MAX_LR_STAGES, path_dot
 from orchlab.jobs import ExperimentJob
@@ -58,13 +59,11 @@ def test_after_a_cancel_the_picker_keeps_the_latest_run(app_env: Path) -> None:
     spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
                           concurrency=1, backend="scripted:sales")
     job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
-    while len(job.snapshot().records) < 1:
-        job.join(timeout=0.02)
+    wait_until(lambda: len(job.snapshot().records) >= 1)
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["run_job"] = job
     at.run()
-    while len(job.snapshot().records) < 3:
-        job.join(timeout=0.02)
+    wait_until(lambda: len(job.snapshot().records) >= 3)
     job.cancel()
     job.join(timeout=60)
     at.run()
@@ -80,15 +79,13 @@ def test_a_run_the_user_picked_stays_picked_while_runs_arrive(app_env: Path) -> 
     spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
                           concurrency=1, backend="scripted:sales")
     job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
-    while len(job.snapshot().records) < 2:
-        job.join(timeout=0.02)
+    wait_until(lambda: len(job.snapshot().records) >= 2)
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["run_job"] = job
     at.run()
     first = job.snapshot().records[0].run_id
     at.selectbox(key="run_pick_code").set_value(first).run()
-    while len(job.snapshot().records) < 4:
-        job.join(timeout=0.02)
+    wait_until(lambda: len(job.snapshot().records) >= 4)
     at.run()
     job.cancel()
     job.join(timeout=60)
@@ -99,8 +96,7 @@ def test_a_cancelled_run_card_is_a_warning_not_an_error(app_env: Path) -> None:
     spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
                           concurrency=1, backend="scripted:sales")
     job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
-    while len(job.snapshot().records) < 1:
-        job.join(timeout=0.02)
+    wait_until(lambda: len(job.snapshot().records) >= 1)
     job.cancel()
     job.join(timeout=60)
     records = job.snapshot().records

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from orchlab import workers
 from orchlab.jobs import ExperimentJob
@@ -77,9 +78,7 @@ def test_workers_see_the_environment_of_the_moment(
 def test_cancel_stops_every_worker_and_keeps_finished_runs(store: Store) -> None:
     with FakeOpenAIServer(latency_s=0.2) as server:
         job = ExperimentJob(spec(server, 40, concurrency=4, workers=2), store).start()
-        deadline = time.monotonic() + 60
-        while len(job.snapshot().records) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(job.snapshot().records) >= 2, poll_s=0.05)
         job.cancel()
         job.join(60)
         snap = job.snapshot()
@@ -93,9 +92,7 @@ def test_cancel_stops_every_worker_and_keeps_finished_runs(store: Store) -> None
 
 
 def _kill_a_worker_when_runs_are_in_flight(server: FakeOpenAIServer) -> None:
-    deadline = time.monotonic() + 60
-    while server.stats.requests < 6 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: server.stats.requests >= 6, poll_s=0.02)
     forkserver = multiprocessing.forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
     children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
                 and _ppid(p) == forkserver]
@@ -135,9 +132,7 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
              "--workers", "2", "--backend", f"compat:fake-model@{server.base_url}"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 60
-        while server.stats.requests < 8 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: server.stats.requests >= 8, poll_s=0.05)
         parent.kill()
         parent.wait()
         time.sleep(2.0)  # in-flight calls finish; the workers notice within 0.05 s
