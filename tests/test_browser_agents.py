@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, streamlit_app
+from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
 
 from orchlab.store import Store
 
@@ -59,9 +59,7 @@ def test_save_then_save_again_under_the_same_name_then_merge(tmp_path: Path) -> 
     with streamlit_app(store, "compat:none@http://127.0.0.1:9/v1") as url, \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(f"{url}/agents")
-        expect(page.get_by_role("heading", name="Agents")).to_be_visible(timeout=60_000)
+        page = open_page(browser, url, "agents", "Agents")
         edit_agent(page, "sales_manager", "Never send more", "Never, ever send more")
         name_variant(page, NAME)
         page.get_by_role("button", name="Save as variant").click()

@@ -15,6 +15,7 @@ from test_browser_e2e import (
     CHROMIUM_FLAGS,
     completed,
     fill_run_form,
+    open_page,
     press_run,
     streamlit_app,
 )
@@ -77,9 +78,7 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
     with streamlit_app(path, "compat:none@http://127.0.0.1:9/v1") as url, \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(f"{url}/compare")
-        expect(page.get_by_role("heading", name="Compare")).to_be_visible(timeout=60_000)
+        page = open_page(browser, url, "compare", "Compare", width=1400)
         page.get_by_role("combobox", name="Experiments").click()  # the newest (terse) is chosen
         page.get_by_role("option", name=re.compile("original")).click()
         page.keyboard.press("Escape")

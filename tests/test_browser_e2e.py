@@ -91,9 +91,7 @@ def test_run_both_forms_then_compare_in_chromium(app_url: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(app_url)
-        expect(page.get_by_role("heading", name="Run an experiment")).to_be_visible(timeout=60_000)
+        page = open_page(browser, app_url)
         page.get_by_label("Repetitions per form and input").fill("1")
         page.get_by_label("Max tokens per reply (0: each agent's own limit)").fill("48")
         page.get_by_role("button", name="Run", exact=True).click()
@@ -125,9 +123,7 @@ def test_worker_processes_from_the_running_dashboard(tmp_path: Path) -> None:
             streamlit_app(store, f"compat:fake-model@{server.base_url}") as url, \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(url)
-        expect(page.get_by_role("heading", name="Run an experiment")).to_be_visible(timeout=60_000)
+        page = open_page(browser, url)
         page.get_by_label("Repetitions per form and input").fill("5")
         page.get_by_role("spinbutton", name="Worker processes").fill("2")
         page.get_by_role("button", name="Run", exact=True).click()
@@ -141,14 +137,20 @@ def test_worker_processes_from_the_running_dashboard(tmp_path: Path) -> None:
     assert served == 5 * (4 + 6)  # code 4 calls, llm 6: every run reached the model once
 
 
-def open_run_page(browser: Any, url: str) -> Any:
-    """A new tab, i.e. a new Streamlit session, on the Run page."""
+def open_page(browser: Any, url: str, path: str = "", heading: str = "Run an experiment",
+              width: int = 1500, **options: Any) -> Any:
+    """A new tab, i.e. a new Streamlit session, on a page, once its heading is drawn."""
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport={"width": 1500, "height": 1100})
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Run an experiment")).to_be_visible(timeout=60_000)
+    page = browser.new_page(viewport={"width": width, "height": 1100}, **options)
+    page.goto(f"{url}/{path}" if path else url)
+    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=60_000)
     return page
+
+
+def open_run_page(browser: Any, url: str) -> Any:
+    """A new tab on the Run page."""
+    return open_page(browser, url)
 
 
 def fill_run_form(page: Any, reps: int, *, scenario: str | None = None,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser_e2e import CHROMIUM, CHROMIUM_FLAGS, streamlit_app
+from test_browser_e2e import CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
 from test_history import strict_json, two_experiments
 
 from orchlab.cli import main
@@ -49,9 +49,7 @@ def test_history_downloads_and_delete_in_chromium(tmp_path: Path) -> None:
                 for fmt in ("json", "csv")}
     with streamlit_app(store, NO_BACKEND) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
-        page.goto(f"{url}/history")
-        expect(page.get_by_role("heading", name="History")).to_be_visible(timeout=60_000)
+        page = open_page(browser, url, "history", "History", accept_downloads=True)
         got = {fmt: download(page, f"Download {fmt.upper()}") for fmt in ("json", "csv")}
 
         delete = page.get_by_role("button", name="Delete experiment")
