@@ -42,7 +42,7 @@ def run_metrics(
         output_tokens=sum(s.output_tokens for s in gens),
         cached_tokens=sum(s.cached_tokens for s in gens),
         reasoning_tokens=sum(s.reasoning_tokens for s in gens),
-        cost_usd=_total_cost(gens, cost),
+        cost_usd=pricing.run_cost(gens, backend_id, cost),
         price_source=pricing.price_label(backend_id, gens[0].model or "") if gens else "",
         path=render_path(steps),
         path_steps=steps,
@@ -56,7 +56,7 @@ def run_metrics(
             "input_tokens": sum(g.input_tokens for g in agent_gens),
             "output_tokens": sum(g.output_tokens for g in agent_gens),
             "queued_ms": sum(g.queued_ms for g in agent_gens),
-            "cost_usd": _total_cost(agent_gens, cost),
+            "cost_usd": pricing.run_cost(agent_gens, backend_id, cost),
         }
         for agent, agent_gens in by_agent.items()
     }
@@ -78,19 +78,6 @@ def _generation_coster(backend_id: str) -> Callable[[SpanRecord], float | None]:
         return memo[key]
 
     return cost
-
-
-def _total_cost(
-    gens: list[SpanRecord], cost: Callable[[SpanRecord], float | None]
-) -> float | None:
-    """`pricing.run_cost` with a memoised cost: None as soon as one price is unknown."""
-    total = 0.0
-    for gen in gens:
-        value = cost(gen)
-        if value is None:
-            return None
-        total += value
-    return total
 
 
 @dataclass

@@ -40,7 +40,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -65,16 +65,20 @@ _PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", 
                      ".corp", ".home")
 
 
-def run_cost(generations: Iterable[SpanRecord], backend_id: str) -> float | None:
-    """Sum of generation costs; None as soon as one generation has no known price."""
+def run_cost(
+    generations: Iterable[SpanRecord], backend_id: str,
+    cost: Callable[[SpanRecord], float | None] | None = None,
+) -> float | None:
+    """Sum of generation costs; None as soon as one generation has no known price. `cost`
+    prices one generation (default: `generation_cost`; the run metrics pass a memoised one)."""
+    price = cost or (lambda gen: generation_cost(
+        backend_id, gen.model or "", gen.input_tokens, gen.output_tokens, gen.cached_tokens))
     total = 0.0
     for gen in generations:
-        cost = generation_cost(
-            backend_id, gen.model or "", gen.input_tokens, gen.output_tokens, gen.cached_tokens
-        )
-        if cost is None:
+        value = price(gen)
+        if value is None:
             return None
-        total += cost
+        total += value
     return total
 
 
