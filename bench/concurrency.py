@@ -250,7 +250,7 @@ async def bare_experiment(store: TimedStore, base_url: str, runs: int, k: int) -
         async with semaphore:
             deps = RunDeps()
             with trace(f"bare:{form}"):
-                await scenario.flows[form](scenario.input(input_id), FlowEnv(
+                await scenario.form(form).flow(scenario.input(input_id), FlowEnv(
                     agents, deps, spec.max_turns))
             if len(deps.outbox) != 1:
                 raise RuntimeError(f"bare {form} run sent {len(deps.outbox)} emails")

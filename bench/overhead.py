@@ -2,7 +2,7 @@
 
 Variants, interleaved run by run (order shuffled each round), both forms, same inputs. All
 three build fresh agents with `build_agents` and run the same flow
-(`scenario.flows[form](input, FlowEnv(...))`) on the same scripts:
+(`scenario.form(form).flow(input, FlowEnv(...))`) on the same scripts:
 
 - `bare` (the baseline: the bare SDK as it runs by default, minus the network). Runner.run
   with the SDK's tracing on, which is its default, but with no processor
@@ -129,7 +129,7 @@ class Bench:
         agents = build_agents(self.defs, self.scenario.tools(), backend)
         deps = RunDeps()
         env = FlowEnv(agents, deps, self.ctx.spec.max_turns)
-        await self.scenario.flows[form](self.scenario.input(input_id), env)
+        await self.scenario.form(form).flow(self.scenario.input(input_id), env)
         if len(deps.outbox) != 1:
             raise RuntimeError(f"bare {form} run sent {len(deps.outbox)} emails, not 1")
 

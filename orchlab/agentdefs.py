@@ -6,7 +6,6 @@ record exactly which text it ran with.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 
 AGENTS_DIR = PROJECT_ROOT / "agents"
 REQUIRED = ("name", "description")
-ALLOWED = {"name", "description", "tools", "model_settings"}
+ALLOWED = {"name", "description", "tools", "handoffs", "model_settings"}
 SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
     "temperature": (int, float),
     "top_p": (int, float),
@@ -48,6 +47,8 @@ class AgentDef:
     """The Markdown body: the system prompt."""
     tools: list[str] = field(default_factory=list)
     """Tool names and other agents' names it may call."""
+    handoffs: list[str] = field(default_factory=list)
+    """Agents it may hand the conversation to (the SDK's handoffs)."""
     model_settings: dict[str, Any] = field(default_factory=dict)
     """temperature, top_p, max_tokens, seed, parallel_tool_calls, tool_choice."""
     source: str = ""
@@ -75,6 +76,7 @@ def parse_agent_text(text: str, source: str) -> AgentDef:
     return AgentDef(
         name=meta["name"], description=str(meta["description"]).strip(),
         instructions=instructions, tools=list(meta.get("tools") or []),
+        handoffs=list(meta.get("handoffs") or []),
         model_settings=dict(meta.get("model_settings") or {}), source=source,
     )
 
@@ -104,9 +106,10 @@ def _check_fields(meta: dict[str, Any], source: str) -> None:
     if unknown:
         names = ", ".join(sorted(ALLOWED))
         raise AgentDefError(f"{source}: unknown field '{sorted(unknown)[0]}' (allowed: {names}).")
-    tools = meta.get("tools") or []
-    if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
-        raise AgentDefError(f"{source}: field 'tools' must be a list of tool names.")
+    for key, what in (("tools", "tool names"), ("handoffs", "agent names")):
+        listed = meta.get(key) or []
+        if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
+            raise AgentDefError(f"{source}: field '{key}' must be a list of {what}.")
     settings = meta.get("model_settings") or {}
     if not isinstance(settings, dict):
         raise AgentDefError(f"{source}: field 'model_settings' must be a mapping.")
@@ -141,6 +144,12 @@ def load_scenario_agents(
                     f"{definition.source}: field 'tools' names unknown tool {tool!r} "
                     f"(known: {', '.join(sorted(known_tools | set(defs)))})."
                 )
+        for target in definition.handoffs:
+            if target not in defs or target == definition.name:
+                raise AgentDefError(
+                    f"{definition.source}: field 'handoffs' names {target!r}, which is not "
+                    f"another agent of this scenario (agents: {', '.join(sorted(defs))})."
+                )
     return defs
 
 
@@ -168,6 +177,8 @@ def build_agents(
 
     for name in defs:
         build(name, ())
+    for name, definition in defs.items():  # after all are built: handoffs may form cycles
+        built[name].handoffs = [built[target] for target in definition.handoffs]
     return built
 
 
@@ -177,7 +188,7 @@ def _make_agent(
 ) -> Agent[Any]:
     from agents import Agent
 
-    from orchlab.scenario import tool_failure
+    from orchlab.tools import budgeted, tool_failure
 
     overrides = {k: v for k, v in (settings_override or {}).items() if v is not None}
     agent_tools: list[Tool] = []
@@ -198,24 +209,6 @@ def _make_agent(
         model=backend.model_for(definition.name),
         model_settings=model_settings({**definition.model_settings, **overrides}),
     )
-
-
-def budgeted(tool: Tool) -> Tool:
-    """The same tool, charging each call to the run's tool budget before it runs."""
-    from agents import FunctionTool
-
-    from orchlab.scenario import RunDeps, charge_tool_call
-
-    if not isinstance(tool, FunctionTool):
-        return tool
-    inner = tool.on_invoke_tool
-
-    async def invoke(ctx: Any, arguments: str) -> Any:
-        if isinstance(ctx.context, RunDeps):
-            charge_tool_call(ctx.context, tool.name)
-        return await inner(ctx, arguments)
-
-    return dataclasses.replace(tool, on_invoke_tool=invoke)
 
 
 def model_settings(values: Mapping[str, Any]) -> Any:

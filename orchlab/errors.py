@@ -2,9 +2,9 @@
 bounded retries for providers.
 
 Run error classes: rate_limited, server_error, timeout, malformed_output, unknown_tool,
-max_turns, tool_budget, tool_unavailable, cancelled, config, other. `tool_unavailable` and
-`cancelled` say nothing about the orchestration (the environment or the user stopped the run),
-so they never count against a form (`counts_against_form`).
+max_turns, tool_budget, invalid_plan, tool_unavailable, cancelled, config, other.
+`tool_unavailable` and `cancelled` say nothing about the orchestration (the environment or the
+user stopped the run), so they never count against a form (`counts_against_form`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import TypeVar
 from agents.exceptions import AgentsException
 
 ERROR_CLASSES = ("rate_limited", "server_error", "timeout", "malformed_output", "unknown_tool",
-                 "max_turns", "tool_budget", "tool_unavailable", "cancelled", "config", "other")
+                 "max_turns", "tool_budget", "invalid_plan", "tool_unavailable", "cancelled",
+                 "config", "other")
 NOT_THE_FORMS_FAULT = ("tool_unavailable", "cancelled")
 """Error classes caused by the environment or the user: excluded from a form's rates."""
 
@@ -64,6 +65,11 @@ class ToolBudgetExceeded(RunEndingError):
     """More tool calls than the run's budget allows: a runaway loop is stopped, not hidden."""
 
 
+class InvalidPlan(RunEndingError):
+    """A planner's plan that code refuses to execute (unparseable, or failing its checks): the
+    plan-then-execute form stops before it acts, and the record says why."""
+
+
 class ToolUnavailable(RunEndingError):
     """A tool could not run for a reason outside the orchestration (no network, a service
     down): the run ends as `tool_unavailable` instead of letting a model summarize an error."""
@@ -104,6 +110,7 @@ def _by_type(error: BaseException) -> str | None:
           openai.BadRequestError, BackendError), "config"),
         (MaxTurnsExceeded, "max_turns"),
         (ToolBudgetExceeded, "tool_budget"),
+        (InvalidPlan, "invalid_plan"),
         (ToolUnavailable, "tool_unavailable"),
         (TimeoutError, "timeout"),
     ]

@@ -61,13 +61,20 @@ class RunContext:
     experiment_id: str
     """Runs are recorded under it."""
     _agents: dict[str, Any] | None = None
+    _tools: dict[str, Any] | None = None
+
+    def tools(self) -> dict[str, Any]:
+        """The scenario's tools, unwrapped: what a guarded form puts its guards around."""
+        if self._tools is None:
+            self._tools = self.scenario.tools()
+        return self._tools
 
     def agents(self) -> dict[str, Any]:
         """SDK agents hold no run state: built once when every run gets the same models (the
         tool schemas alone cost ~2 ms a run), else fresh per run (e.g. one script each)."""
         if self._agents is not None:
             return self._agents
-        built = build_agents(self.defs, self.scenario.tools(), self.backend,
+        built = build_agents(self.defs, self.tools(), self.backend,
                              self.spec.model_settings)
         if self.backend.shared_models:
             self._agents = built
@@ -146,12 +153,12 @@ async def execute_run(planned: PlannedRun, ctx: RunContext) -> RunRecord:
     output: str | None = None
     status, error = "ok", cast(BaseException | None, None)
     try:
-        env = FlowEnv(ctx.agents(), deps, ctx.spec.max_turns)
+        env = FlowEnv(ctx.agents(), deps, ctx.spec.max_turns, ctx.tools())
         metadata = {"experiment_id": ctx.experiment_id, "run_id": run_id, "form": planned.form}
         with trace(f"orchlab:{ctx.scenario.name}:{planned.form}", trace_id=run_id,
                    group_id=ctx.experiment_id, metadata=metadata):
             async with asyncio.timeout(ctx.spec.timeout_s):  # no extra task, as wait_for makes
-                output = await ctx.scenario.flows[planned.form](item, env)
+                output = await ctx.scenario.form(planned.form).flow(item, env)
     except TimeoutError as exc:
         status, error = "timeout", exc
     except asyncio.CancelledError as exc:
@@ -177,11 +184,14 @@ async def execute_run(planned: PlannedRun, ctx: RunContext) -> RunRecord:
 
 
 def _outcome(scenario: Scenario, result: OutcomeInput) -> dict[str, Any]:
-    """A broken outcome check is recorded on the run, not allowed to stop the experiment."""
+    """A broken outcome check is recorded on the run, not allowed to stop the experiment.
+    A run whose form guarded tools also records how many calls the guards refused."""
+    guards = {"guard_refusals": len(result.deps.guard_refusals)} if result.deps.guarded_tools \
+        else {}
     try:
-        return scenario.check_outcome(result)
+        return {**scenario.check_outcome(result), **guards}
     except Exception as exc:  # noqa: BLE001
-        return {"success": False, "check_error": f"{type(exc).__name__}: {exc}"}
+        return {"success": False, "check_error": f"{type(exc).__name__}: {exc}", **guards}
 
 
 def _error_message(error: BaseException | None, timeout_s: float) -> str | None:

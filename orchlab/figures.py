@@ -9,23 +9,22 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from orchlab import forms
 from orchlab.analysis import GROUP_SEPARATOR, agent_means, box_stats
 from orchlab.metrics import PathStep, path_stages
 from orchlab.records import SpanRecord
 
 KIND_COLORS = {"agent": "#4C78A8", "function": "#F58518", "generation": "#54A24B",
                "task": "#B8B8B8", "turn": "#D0D0D0", "custom": "#9D755D"}
-FORM_COLORS = {"code": "#4C78A8", "llm": "#E45756"}
+FORM_SHADES = {p.id: list(p.shades) for p in forms.PATTERNS}
+"""Per form, its colour then the shades its variants take: a form · variant group stays in its
+form's hue, and a form has one colour on every page."""
+FORM_COLORS = {form: shades[0] for form, shades in FORM_SHADES.items()}
 QUEUED_COLOR = "#C9C9C9"
 MAX_POINTS = 2000
 """Above this many runs, distributions show outliers instead of every run."""
 MAX_RUN_BARS = 300
 """Above this many runs, per-agent stacks show the mean run instead of one bar per run."""
-FORM_SHADES = {"code": ["#4C78A8", "#9ECAE9", "#2F4B7C", "#6BAED6"],
-               "llm": ["#E45756", "#FF9D98", "#9E2A2B", "#F4A582"]}
-"""Per form, the shades its variants take: a form · variant group stays in its form's hue."""
-GROUP_PALETTE = ["#72B7B2", "#F58518", "#54A24B", "#B279A2", "#EECA3B", "#9D755D", "#BAB0AC"]
-"""Colours for groups of any other form, assigned in sorted order."""
 Colors = dict[str, str]
 MAX_LR_STAGES = 4
 """Path diagrams with more stages than this run top to bottom, so their boxes stay readable."""
@@ -37,7 +36,7 @@ def group_colors(groups: list[str]) -> Colors:
     figure so a group has the same colour on every tab."""
     colors: Colors = {}
     used = {form: 0 for form in FORM_SHADES}
-    spare = iter(GROUP_PALETTE * (len(groups) // len(GROUP_PALETTE) + 1))
+    spare = iter(forms.PALETTE * (len(groups) // len(forms.PALETTE) + 1))
     for group in sorted(set(groups)):
         form = group.partition(GROUP_SEPARATOR)[0]
         if form in FORM_SHADES and used[form] < len(FORM_SHADES[form]):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from orchlab import forms
 from orchlab.analysis import (
     GROUP_SEPARATOR,
     MIN_RUNS_FOR_CI,
@@ -17,14 +18,12 @@ from orchlab.analysis import (
     path_entropy,
 )
 
-LABELS = {"code": "code-orchestrated", "llm": "LLM-orchestrated"}
-
 
 def label(group: str) -> str:
     """Readable group name: 'LLM-orchestrated', or 'LLM-orchestrated · terse' for a form and
     prompt variant group."""
     form, sep, variant = group.partition(GROUP_SEPARATOR)
-    return f"{LABELS.get(form, form)}{sep}{variant}"
+    return f"{forms.label(form)}{sep}{variant}"
 
 
 def title(group: str) -> str:

@@ -21,8 +21,10 @@ from typing import Any
 from orchlab import pricing
 from orchlab.records import RunMetrics, SpanRecord
 
-STEP_KINDS = ("agent", "function")
+STEP_KINDS = ("agent", "function", "handoff")
 PARALLEL_SPAN = "parallel"
+HANDOFF_ARROW = " => "
+"""Between the two agents in a handoff step's name (the recorder names handoff spans so)."""
 
 
 def run_metrics(
@@ -165,7 +167,23 @@ def _steps_below(
         elif child.kind != "generation":
             found.extend(_steps_below(child.span_id, kids, by_id))
     found.sort(key=lambda st: (st.span.start_ms, st.span.seq))
-    return found
+    return _follow_handoffs(found)
+
+
+def _follow_handoffs(steps: list[_Step]) -> list[_Step]:
+    """An agent that takes over through a handoff is not a new step: its steps follow the
+    handoff (`triage > triage => network_agent > parse_logs`), as the conversation does."""
+    kept: list[_Step] = []
+    pending: _Step | None = None
+    for step in steps:
+        target = pending.span.name.partition(HANDOFF_ARROW)[2] if pending else None
+        if pending is not None and step.span.kind == "agent" and step.span.name == target:
+            pending.children = step.children
+        else:
+            kept.append(step)
+        last = step.children[-1] if step.children else None
+        pending = last if last is not None and last.span.kind == "handoff" else None
+    return kept
 
 
 def _make_step(span: SpanRecord, by_id: dict[str, SpanRecord]) -> _Step:

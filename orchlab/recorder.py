@@ -179,7 +179,7 @@ def _name(kind: str, data: Any) -> str:
     if kind == "turn":
         return f"turn {data.turn}"
     if kind == "handoff":
-        return f"{data.from_agent} -> {data.to_agent}"
+        return f"{data.from_agent} => {data.to_agent}"  # metrics.HANDOFF_ARROW
     return str(getattr(data, "name", None) or kind)
 
 

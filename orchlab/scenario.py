@@ -1,8 +1,8 @@
 """The scenario contract, the per-run environment flows get, and scenario discovery.
 
-A scenario module in `scenarios/` exposes `SCENARIO = Scenario(...)`. Both of its flows receive
-the same input and the same FlowEnv (agents built on the same backend), so the only thing that
-differs between forms is who orchestrates.
+A scenario module in `scenarios/` exposes `SCENARIO = Scenario(...)`. Every one of its forms
+receives the same input and the same FlowEnv (agents built on the same backend, the same
+tools), so the only thing that differs between forms is who orchestrates.
 """
 
 from __future__ import annotations
@@ -13,39 +13,29 @@ import json
 import pkgutil
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from orchlab.errors import RunEndingError, ScenarioError, ToolBudgetExceeded
-from orchlab.records import OutboxMessage, SpanRecord
+from orchlab import forms
+from orchlab.errors import InvalidPlan, ScenarioError
+from orchlab.records import SpanRecord
+from orchlab.tools import Guard, RunDeps, budgeted, charge_tool_call, guard, record_output
+from orchlab.tools import tool_failure as tool_failure
 
 if TYPE_CHECKING:
     from agents import Agent, Tool
+    from pydantic import BaseModel
 
-FORMS = ("code", "llm")
+DEFAULT_FORMS = ("code", "llm")
+"""What an experiment runs unless it says otherwise: the two pure forms."""
 DEFAULT_TOOL_BUDGET = 50
 """Tool calls a run may make unless its scenario or spec says otherwise (stops runaway loops)."""
 T = TypeVar("T")
-
-
-def charge_tool_call(deps: RunDeps, tool: str) -> None:
-    """Count one tool call against the run's budget: the one counter, for every tool call
-    (agents called as tools included, as in the run's tool_calls), whoever orchestrates."""
-    deps.tool_calls += 1
-    if deps.tool_budget is not None and deps.tool_calls > deps.tool_budget:
-        raise ToolBudgetExceeded(
-            f"tool budget exceeded: call {deps.tool_calls} ({tool}) is over this run's budget "
-            f"of {deps.tool_budget} tool calls")
-
-
-def tool_failure(ctx: Any, error: Exception) -> str:
-    """Tool failure handler: run-ending errors propagate, anything else goes to the model."""
-    from agents import default_tool_error_function
-
-    if isinstance(error, RunEndingError):
-        raise error
-    return default_tool_error_function(ctx, error)
+P = TypeVar("P", bound="BaseModel")
+__all__ = ["DEFAULT_FORMS", "FlowEnv", "Form", "OutcomeInput", "RunDeps", "Scenario",
+           "ScenarioInput", "discover", "get_scenario", "register", "tool_failure",
+           "unregister"]
 
 
 @dataclass
@@ -61,27 +51,13 @@ class ScenarioInput:
 
 
 @dataclass
-class RunDeps:
-    """Per-run context handed to tools (as the SDK run context): where side effects land."""
-
-    outbox: list[OutboxMessage] = field(default_factory=list)
-    """Sandbox for send_email."""
-    artifacts: dict[str, Any] = field(default_factory=dict)
-    """Anything a flow wants the outcome check to see (e.g. drafts by writer)."""
-    tool_budget: int | None = None
-    """Most tool calls this run may make; None: unlimited."""
-    tool_calls: int = 0
-    """Tool calls charged so far."""
-
-
-@dataclass
 class OutcomeInput:
     """What an outcome check may look at: no LLM involved."""
 
     input: ScenarioInput
     """The input the run used."""
     form: str
-    """code or llm."""
+    """The form id that ran (code, llm, plan, ...)."""
     final_output: str | None
     """What the flow returned (None if it failed)."""
     deps: RunDeps
@@ -93,9 +69,23 @@ class OutcomeInput:
 Flow = Callable[[ScenarioInput, "FlowEnv"], Awaitable[str]]
 
 
+@dataclass(frozen=True)
+class Form:
+    """One way to orchestrate a scenario: the data the runner, pages and exports go by."""
+
+    id: str
+    """Form id (code, llm, plan, guarded, router, handoff, or a plugin's own)."""
+    family: str
+    """Who decides what runs next: code, hybrid or llm (orchlab.forms.FAMILIES)."""
+    description: str
+    """One line: what this form does in this scenario."""
+    flow: Flow
+    """async (input, FlowEnv) -> the run's final output."""
+
+
 @dataclass
 class Scenario:
-    """A scenario: inputs, tools, both flows and an LLM-free outcome check."""
+    """A scenario: inputs, tools, its forms and an LLM-free outcome check."""
 
     name: str
     """Registry name, e.g. sales_email."""
@@ -106,8 +96,8 @@ class Scenario:
     tools: Callable[[], dict[str, Tool]]
     """Tool objects by name; the same objects may serve many runs at once, so a tool keeps no
     state of its own (a run's state lives in RunDeps)."""
-    flows: dict[str, Flow]
-    """Form name -> async flow."""
+    forms: list[Form]
+    """The forms it can run, in the catalogue's order (code-driven first)."""
     check_outcome: Callable[[OutcomeInput], dict[str, Any]]
     """Outcome fields; must include `success` (bool): the scenario's rule held."""
     rule: str = ""
@@ -116,6 +106,28 @@ class Scenario:
     """Tool calls one run may make by default; a spec may override it."""
     agents_dir: Path | None = None
     """Folder holding `<name>/*.md` agent files; None: the project's `agents/`."""
+
+    def __post_init__(self) -> None:
+        ids = [f.id for f in self.forms]
+        if not ids or len(set(ids)) != len(ids):
+            raise ScenarioError(f"Scenario {self.name!r} needs forms with distinct ids; got {ids}.")
+        for form in self.forms:
+            if form.family not in forms.FAMILIES:
+                raise ScenarioError(f"Scenario {self.name!r}: form {form.id!r} has family "
+                                    f"{form.family!r}; families: {', '.join(forms.FAMILIES)}.")
+
+    @property
+    def form_ids(self) -> list[str]:
+        """Its form ids, as declared."""
+        return [f.id for f in self.forms]
+
+    def form(self, form_id: str) -> Form:
+        """A form by id, or ScenarioError listing the scenario's forms."""
+        for form in self.forms:
+            if form.id == form_id:
+                return form
+        raise ScenarioError(f"Scenario {self.name!r} has no form {form_id!r}; forms: "
+                            f"{', '.join(self.form_ids)}.")
 
     def input(self, input_id: str) -> ScenarioInput:
         """An input by id, or ScenarioError listing the valid ids."""
@@ -129,21 +141,60 @@ class Scenario:
 
 
 class FlowEnv:
-    """What a flow gets for one run: built agents, the run context and turn limits."""
+    """What a flow gets for one run: built agents, the scenario's tools, the run context and
+    turn limits."""
 
-    def __init__(self, agents: dict[str, Agent[Any]], deps: RunDeps, max_turns: int) -> None:
+    def __init__(self, agents: dict[str, Agent[Any]], deps: RunDeps, max_turns: int,
+                 tools: dict[str, Tool] | None = None) -> None:
         self.agents = agents
         self.deps = deps
         self.max_turns = max_turns
+        self.tools = tools or {}
 
-    async def run(self, agent_name: str, prompt: str) -> str:
-        """Run one agent to its final output (one SDK task span in the run's trace)."""
+    async def run(self, agent: str | Agent[Any], prompt: str) -> str:
+        """Run one agent (by name, or a variant from `guarded`) to its final output (one SDK
+        task span in the run's trace)."""
         from agents import Runner
 
-        result = await Runner.run(
-            self.agents[agent_name], prompt, context=self.deps, max_turns=self.max_turns
-        )
+        chosen = self.agents[agent] if isinstance(agent, str) else agent
+        result = await Runner.run(chosen, prompt, context=self.deps, max_turns=self.max_turns)
         return str(result.final_output)
+
+    async def plan(self, agent_name: str, prompt: str, plan_type: type[P],
+                   check: Callable[[P], list[str]] | None = None) -> P:
+        """A typed plan from a planner agent (the SDK's `output_type`), checked by code before
+        anything runs. A reply that is not a valid `plan_type`, or a plan `check` finds
+        problems in, ends the run as `invalid_plan`; the accepted plan is kept in
+        `deps.artifacts["plan"]` for the outcome check."""
+        from agents import Runner
+        from agents.exceptions import ModelBehaviorError
+
+        agent = self.agents[agent_name].clone(output_type=plan_type)
+        try:
+            result = await Runner.run(agent, prompt, context=self.deps, max_turns=self.max_turns)
+        except ModelBehaviorError as exc:
+            raise InvalidPlan(f"{agent_name} returned no valid plan: {exc}") from exc
+        plan = result.final_output
+        if not isinstance(plan, plan_type):
+            raise InvalidPlan(f"{agent_name} returned {type(plan).__name__}, not a plan.")
+        problems = check(plan) if check else []
+        if problems:
+            raise InvalidPlan(f"{agent_name}'s plan was refused: {'; '.join(problems)}.")
+        self.deps.artifacts["plan"] = plan.model_dump(mode="json")
+        return plan
+
+    def guarded(self, agent_name: str, guards: dict[str, Guard]) -> Agent[Any]:
+        """The same agent (prompt, model, settings) with the named tools behind code guards.
+        A guarded call is charged to the budget like any other, refused or not."""
+        agent = self.agents[agent_name]
+        unknown = set(guards) - {t.name for t in agent.tools} or set(guards) - set(self.tools)
+        if unknown:
+            raise ScenarioError(f"{agent_name} has no scenario tool {sorted(unknown)[0]!r} to "
+                                "guard.")
+        tools = [budgeted(guard(self.tools[t.name], guards[t.name])) if t.name in guards
+                 else t for t in agent.tools]
+        self.deps.guarded_tools.extend(sorted(guards))
+        return agent.clone(tools=tools)
 
     async def gather(self, *aws: Awaitable[T]) -> list[T]:
         """Run concurrently as one parallel step; a failure cancels the siblings.
@@ -179,6 +230,7 @@ class FlowEnv:
             charge_tool_call(self.deps, name)
             output = await asyncio.to_thread(fn, self.deps, **kwargs)
             span.span_data.output = output
+            record_output(self.deps, name, output)
         return output
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from orchlab.agentdefs import AgentDef, load_scenario_agents
 from orchlab.backends import default_backend_id
 from orchlab.errors import SpecError
-from orchlab.scenario import FORMS, Scenario, get_scenario
+from orchlab.scenario import DEFAULT_FORMS, Scenario, get_scenario
 
 MAX_REPETITIONS = 1000
 MAX_CONCURRENCY = 200
@@ -26,8 +26,8 @@ class ExperimentSpec:
 
     scenario: str
     """Scenario name."""
-    forms: list[str] = field(default_factory=lambda: list(FORMS))
-    """Forms to run: code, llm or both."""
+    forms: list[str] = field(default_factory=lambda: list(DEFAULT_FORMS))
+    """Form ids to run: any of the scenario's forms (default: code and llm)."""
     inputs: list[str] | None = None
     """Input ids; None means all of the scenario's inputs."""
     repetitions: int = 1
@@ -54,9 +54,11 @@ class ExperimentSpec:
 
     def validate(self, scenario: Scenario) -> list[str]:
         """Check every field; returns the input ids to run."""
-        bad_forms = [f for f in self.forms if f not in scenario.flows]
-        if not self.forms or bad_forms:
-            raise SpecError(f"forms must be some of {', '.join(scenario.flows)}; got {self.forms}.")
+        bad_forms = [f for f in self.forms if f not in scenario.form_ids]
+        if not self.forms or bad_forms or len(set(self.forms)) != len(self.forms):
+            got = ", ".join(self.forms) or "none"
+            raise SpecError(f"forms must be distinct forms of {scenario.name} "
+                            f"({', '.join(scenario.form_ids)}); got {got}.")
         _check_range("repetitions", self.repetitions, MAX_REPETITIONS)
         _check_range("concurrency", self.concurrency, MAX_CONCURRENCY)
         _check_range("workers", self.workers, MAX_WORKERS)

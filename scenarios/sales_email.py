@@ -12,7 +12,7 @@ from typing import Any
 from agents import RunContextWrapper, Tool, function_tool
 
 from orchlab.records import OutboxMessage
-from orchlab.scenario import FlowEnv, OutcomeInput, RunDeps, Scenario, ScenarioInput
+from orchlab.scenario import FlowEnv, Form, OutcomeInput, RunDeps, Scenario, ScenarioInput
 
 WRITERS = ("professional_writer", "humorous_writer", "concise_writer")
 SAME_DRAFT_MIN_OVERLAP = 0.6
@@ -138,7 +138,12 @@ SCENARIO = Scenario(
     ),
     inputs=INPUTS,
     tools=tools,
-    flows={"code": code_flow, "llm": llm_flow},
+    forms=[
+        Form("code", "code", "The three writers run in parallel, the picker picks, code sends "
+             "the chosen draft.", code_flow),
+        Form("llm", "llm", "A sales manager agent gets the writers and send_email as tools and "
+             "decides.", llm_flow),
+    ],
     check_outcome=check_outcome,
     rule="exactly one email sent, after consulting all three writers",
 )

@@ -22,6 +22,7 @@ from agents import RunContextWrapper, Tool, function_tool
 
 from orchlab.scenario import (
     FlowEnv,
+    Form,
     OutcomeInput,
     RunDeps,
     Scenario,
@@ -239,7 +240,12 @@ SCENARIO = Scenario(
     ),
     inputs=INPUTS,
     tools=tools,
-    flows={"code": code_flow, "llm": llm_flow},
+    forms=[
+        Form("code", "code", "A classifier agent names the category, then fixed tool steps per "
+             "category and an answer writer.", code_flow),
+        Form("llm", "llm", "A troubleshooter with log, KB and diagnostics specialists as tools "
+             "(plus escalate) decides everything.", llm_flow),
+    ],
     check_outcome=check_outcome,
     rule="right root cause and KB article, escalated iff it should, within the tool budget",
     tool_budget=TOOL_BUDGET,

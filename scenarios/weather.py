@@ -17,6 +17,7 @@ from agents import RunContextWrapper, Tool, function_tool
 from orchlab.errors import ToolUnavailable
 from orchlab.scenario import (
     FlowEnv,
+    Form,
     OutcomeInput,
     RunDeps,
     Scenario,
@@ -179,7 +180,12 @@ SCENARIO = Scenario(
     ),
     inputs=INPUTS,
     tools=tools,
-    flows={"code": code_flow, "llm": llm_flow},
+    forms=[
+        Form("code", "code", "Code calls get_forecast, then the summarizer writes the summary.",
+             code_flow),
+        Form("llm", "llm", "A weather agent with get_forecast and the summarizer as tools "
+             "decides.", llm_flow),
+    ],
     check_outcome=check_outcome,
     rule="names the city, states the tool's min and max temperature, one forecast call",
 )

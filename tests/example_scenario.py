@@ -8,7 +8,7 @@ from typing import Any
 
 from agents import RunContextWrapper, function_tool
 
-from orchlab.scenario import FlowEnv, OutcomeInput, RunDeps, Scenario, ScenarioInput
+from orchlab.scenario import FlowEnv, Form, OutcomeInput, RunDeps, Scenario, ScenarioInput
 
 NAMES = {"u1": "Ada", "u2": "Grace"}
 
@@ -49,6 +49,8 @@ SCENARIO = Scenario(
     inputs=[ScenarioInput("u1", "Ada", {"user_id": "u1"}),
             ScenarioInput("u2", "Grace", {"user_id": "u2"})],
     tools=lambda: {"lookup_name": _lookup_name},
-    flows={"code": code_flow, "llm": llm_flow},
+    forms=[Form("code", "code", "Code looks the name up, the greeter writes.", code_flow),
+           Form("llm", "llm", "A host agent with the lookup and the greeter as tools.",
+                llm_flow)],
     check_outcome=check_outcome,
 )

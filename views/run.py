@@ -9,7 +9,7 @@ from orchlab.backends import BackendError
 from orchlab.findings import label, title
 from orchlab.jobs import ExperimentJob, JobSnapshot
 from orchlab.records import RunRecord
-from orchlab.scenario import FORMS
+from orchlab.scenario import DEFAULT_FORMS
 from orchlab.spec import plan_runs
 from views._shared import (
     backend_id,
@@ -49,8 +49,8 @@ top_left, top_right = st.columns(2)
 input_labels = {i.label: i.id for i in scenario.inputs}
 chosen = top_left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
                               key=f"run_inputs_{name}")
-forms = top_left.multiselect("Forms", list(FORMS), default=list(FORMS), key="run_forms",
-                             format_func=label)
+forms = top_left.multiselect("Forms", scenario.form_ids, default=list(DEFAULT_FORMS),
+                             key=f"run_forms_{name}", format_func=label)
 reps = top_right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
                               defaults.repetitions, key="run_reps")
 with st.form("run_form"):
