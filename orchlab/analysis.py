@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from orchlab import forms
 from orchlab.errors import count_text
 
 
@@ -50,13 +51,25 @@ def top_path_share(paths: Iterable[str]) -> float:
     return max(counts.values()) / total if total else 0.0
 
 
+def in_group_order(runs: pd.DataFrame, keys: list[str]) -> list[tuple[Any, pd.DataFrame]]:
+    """`groupby(keys)` in the one order of groups (`group_key` of the first key), so every
+    table lists forms as every chart does."""
+    groups = list(runs.groupby(keys if len(keys) > 1 else keys[0], sort=True))
+
+    def order(item: tuple[Any, pd.DataFrame]) -> tuple[Any, ...]:
+        key = item[0] if isinstance(item[0], tuple) else (item[0],)
+        return (group_key(str(key[0])), *map(str, key[1:]))
+
+    return sorted(groups, key=order)
+
+
 def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
     """Per-group figures (default: per form) in SUMMARY_COLUMNS order."""
     keys = by or ["form"]
     if runs.empty:
         return pd.DataFrame(columns=keys + SUMMARY_COLUMNS)
     rows = []
-    for key, group in runs.groupby(keys, sort=True):
+    for key, group in in_group_order(runs, keys):
         values = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(keys, values, strict=True)), **_group_figures(group)})
     return pd.DataFrame(rows, columns=keys + SUMMARY_COLUMNS)
@@ -98,7 +111,7 @@ def failures_text(group: pd.DataFrame) -> str:
 def failure_table(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
     """Per group: runs, failed runs by error class, and retries."""
     rows = []
-    for key, group in runs.groupby(by, sort=True):
+    for key, group in in_group_order(runs, [by]):
         counts = failure_counts(group)
         rows.append({by: key, "runs": len(group), "failed": int(counts.sum()),
                      "retries": int(group["retries"].sum()),
@@ -178,7 +191,7 @@ def bootstrap_ci(
 def box_stats(runs: pd.DataFrame, value: str, by: str = "form") -> pd.DataFrame:
     """Tukey box per group (quartiles, 1.5 IQR fences clipped to the data) and its outliers."""
     rows = []
-    for key, group in runs.groupby(by, sort=True):
+    for key, group in in_group_order(runs, [by]):
         values = group[value].to_numpy(dtype=float)
         q1, median, q3 = np.percentile(values, [25, 50, 75])
         low_fence, high_fence = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
@@ -193,7 +206,7 @@ def path_variance(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
     """Per group: distinct paths, entropy in bits, share of the most common path."""
     rows = [{by: key, "runs": len(g), "distinct_paths": g["path"].nunique(),
              "entropy_bits": path_entropy(g["path"]), "top_path_share": top_path_share(g["path"])}
-            for key, g in runs.groupby(by, sort=True)]
+            for key, g in in_group_order(runs, [by])]
     return pd.DataFrame(rows, columns=[by, "runs", "distinct_paths", "entropy_bits",
                                        "top_path_share"])
 
@@ -202,7 +215,9 @@ def path_frequencies(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
     """Count and share of each path within each group, most common first."""
     counts = runs.groupby([by, "path"]).size().rename("count").reset_index()
     counts["share"] = counts["count"] / counts.groupby(by)["count"].transform("sum")
-    return counts.sort_values([by, "count"], ascending=[True, False], ignore_index=True)
+    counts["order"] = [group_key(str(g)) for g in counts[by]]
+    counts = counts.sort_values(["order", "count"], ascending=[True, False], ignore_index=True)
+    return counts.drop(columns="order")
 
 
 def agent_breakdown(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
@@ -236,7 +251,7 @@ def outcome_rates(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
     only on probe inputs is a rate over the probe runs. `success` is over runs whose outcome
     says something about the form; `status ok` is over every run."""
     rows: list[dict[str, Any]] = []
-    for key, group in runs.groupby(by, sort=True):
+    for key, group in in_group_order(runs, [by]):
         ok = group["status"] == "ok"
         rows.append(_rate(key, by, "status ok", int(ok.sum()), len(group)))
         success = group["success"].dropna()
@@ -252,6 +267,26 @@ def outcome_rates(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[by, *RATE_COLUMNS])
 
 
+COUNT_COLUMNS = ["outcome", "mean", "total", "n"]
+
+
+def outcome_counts(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Per group, the mean of each whole-number outcome field (emails sent, guard refusals,
+    forecast calls), over the runs where it is recorded and the outcome counts for the form:
+    what a guard prevented shows as fewer emails and as refusals."""
+    rows: list[dict[str, Any]] = []
+    for key, group in in_group_order(runs, [by]):
+        applies = group[group["success"].notna()]
+        outcomes = pd.DataFrame(list(applies["outcome"]), index=applies.index)
+        for column in outcomes.columns:
+            values = outcomes[column].dropna()
+            if len(values) and all(isinstance(v, int) and not isinstance(v, bool)
+                                   for v in values):
+                rows.append({by: key, "outcome": column, "mean": float(values.mean()),
+                             "total": int(values.sum()), "n": len(values)})
+    return pd.DataFrame(rows, columns=[by, *COUNT_COLUMNS])
+
+
 def _rate(key: Any, by: str, name: str, hits: int, n: int) -> dict[str, Any]:
     return {by: key, "outcome": name, "rate": hits / n if n else None, "hits": hits, "n": n}
 
@@ -261,7 +296,7 @@ def cost_projection(
 ) -> pd.DataFrame:
     """Monthly cost per group: runs_per_month x mean cost, with a 95% bootstrap range."""
     rows = []
-    for key, group in runs.groupby(by, sort=True):
+    for key, group in in_group_order(runs, [by]):
         costs = group["cost_usd"]
         row: dict[str, Any] = {by: key, "runs": len(group), "priced": not costs.isna().any()}
         if row["priced"] and len(costs):
@@ -309,23 +344,30 @@ def pair_factor(a: str, b: str) -> str:
     return " and ".join(changed) or "nothing"
 
 
-def default_pair(groups: Sequence[str]) -> tuple[str, str, str]:
-    """The groups (A, B) a page compares first, and the factor they differ in.
+def group_key(group: str) -> tuple[tuple[int, str], int, str]:
+    """The one order of groups on every page: forms in the catalogue's order (code-driven
+    first), then the original prompt before variants, by name."""
+    form, variant = _factors(group)
+    return forms.order_key(form), variant not in (None, "original"), variant or ""
 
-    One factor at a time: the two forms on one variant (the original when it has both),
-    else two variants of one form; only when no such pair exists do both factors change.
-    """
-    names = sorted(set(groups))
-    if not names:
-        return "", "", "nothing"
-    by_key = {_factors(g): g for g in names}
-    variants = sorted({v for _, v in by_key}, key=lambda v: (v not in (None, "original"), v or ""))
-    for variant in variants:
-        if ("llm", variant) in by_key and ("code", variant) in by_key:
-            return by_key[("llm", variant)], by_key[("code", variant)], "form"
-    for form in sorted({f for f, _ in by_key}):
-        mine = [by_key[(form, v)] for v in variants if (form, v) in by_key]
-        if len(mine) > 1:
-            return mine[1], mine[0], "prompt variant"
-    a, b = names[-1], names[0]
-    return a, b, pair_factor(a, b)
+
+def ordered_groups(groups: Iterable[str]) -> list[str]:
+    """Distinct groups in `group_key` order."""
+    return sorted(set(groups), key=group_key)
+
+
+def default_baseline(groups: Sequence[str]) -> str:
+    """The group every other is compared with first: the most code-driven form on the original
+    prompt (`code` when it ran)."""
+    names = ordered_groups(groups)
+    return names[0] if names else ""
+
+
+def comparisons(groups: Sequence[str], baseline: str) -> list[tuple[str, str]]:
+    """(group, factor) for every other group against the baseline: those differing in one
+    factor first (form, then prompt variant), those differing in both last, each in group
+    order, so the page leads with what a comparison can be put down to."""
+    others = [g for g in ordered_groups(groups) if g != baseline]
+    rank = {"form": 0, "prompt variant": 1, "form and prompt variant": 2}
+    pairs = [(g, pair_factor(g, baseline)) for g in others]
+    return sorted(pairs, key=lambda p: rank.get(p[1], 3))

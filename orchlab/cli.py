@@ -30,6 +30,7 @@ from orchlab.runner import (
     resume_experiment,
     run_experiment,
 )
+from orchlab.scenario import discover, get_scenario
 from orchlab.store import Store
 
 DEFAULTS = ExperimentSpec(scenario="")
@@ -60,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common],
                          help="run an experiment and print a per-form summary")
     run.add_argument("--scenario", required=True, help="scenario name, e.g. sales_email")
-    run.add_argument("--forms", default="code,llm", help="comma-separated forms (default both)")
+    run.add_argument("--forms", default=",".join(DEFAULTS.forms), help="comma-separated form "
+                     "ids, or all (default: code,llm; `python -m orchlab forms` lists each "
+                     "scenario's)")
     run.add_argument("--repeat", type=int, default=DEFAULTS.repetitions,
                      help="repetitions per form and input")
     run.add_argument("--concurrency", type=int, default=DEFAULTS.concurrency,
@@ -90,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "interrupted or cancelled experiment")
     resume.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
     sub.add_parser("list", parents=[common], help="list experiments in the store")
+    forms = sub.add_parser("forms", help="list each scenario's forms: id, family, description")
+    forms.add_argument("--scenario", help="only this scenario")
     exp = sub.add_parser("export", parents=[common], help="export one experiment's runs")
     exp.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
     exp.add_argument("--format", choices=("csv", "json"), default="json", help="output format")
@@ -102,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     store_override = getattr(args, "sub_store", None) or args.store
     try:
+        if args.command == "forms":  # needs no store
+            return _forms(args.scenario)
         store = Store(store_override)
         if args.command == "run":
             return _run(args, store)
@@ -118,13 +125,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     """The spec a `run` command line asks for: options left out keep the spec's defaults."""
     settings = {"temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens}
+    forms = [f.strip() for f in args.forms.split(",") if f.strip()]
+    if forms == ["all"]:
+        forms = get_scenario(args.scenario).form_ids
     return ExperimentSpec(
-        scenario=args.scenario, forms=[f.strip() for f in args.forms.split(",") if f.strip()],
+        scenario=args.scenario, forms=forms,
         inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
         backend=args.backend or default_backend_id(), timeout_s=args.timeout,
         max_turns=args.max_turns, tool_budget=args.tool_budget, workers=args.workers,
         model_settings={k: v for k, v in settings.items() if v is not None},
     )
+
+
+def _forms(only: str | None) -> int:
+    scenarios = [get_scenario(only)] if only else sorted(discover().values(),
+                                                            key=lambda s: s.name)
+    for scenario in scenarios:
+        print(scenario.name)
+        for form in scenario.forms:
+            print(f"  {form.id:<9} {form.family:<7} {form.description}")
+    return 0
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:

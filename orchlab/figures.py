@@ -10,7 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from orchlab import forms
-from orchlab.analysis import GROUP_SEPARATOR, agent_means, box_stats
+from orchlab.analysis import GROUP_SEPARATOR, agent_means, box_stats, ordered_groups
 from orchlab.metrics import PathStep, path_stages
 from orchlab.records import SpanRecord
 
@@ -47,6 +47,11 @@ def group_colors(groups: list[str]) -> Colors:
     return colors
 
 
+def _order(groups: pd.Series) -> list[str]:
+    """Groups in the one order of every page (plotly would use first appearance)."""
+    return ordered_groups(str(g) for g in groups)
+
+
 def _layout(fig: go.Figure, title: str) -> go.Figure:
     fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend_title_text="")
@@ -59,6 +64,7 @@ def latency_box(runs: pd.DataFrame, by: str = "form", colors: Colors | None = No
     if len(runs) <= MAX_POINTS:
         fig = px.box(runs, x=by, y="wall_ms", color=by, points="all",
                      color_discrete_map=colors, hover_data=["run_id", "input_id", "status"],
+                     category_orders={by: _order(runs[by])},
                      labels={"wall_ms": "wall time (ms)"})
         return _layout(fig, "Latency per run")
     fig = go.Figure()
@@ -76,6 +82,7 @@ def latency_box(runs: pd.DataFrame, by: str = "form", colors: Colors | None = No
 def latency_ecdf(runs: pd.DataFrame, by: str = "form", colors: Colors | None = None) -> go.Figure:
     """Empirical CDF of wall time."""
     fig = px.ecdf(runs, x="wall_ms", color=by, color_discrete_map=colors or FORM_COLORS,
+                  category_orders={by: _order(runs[by])},
                   labels={"wall_ms": "wall time (ms)"})
     return _layout(fig, "Latency ECDF")
 
@@ -86,9 +93,11 @@ def agent_stack(breakdown: pd.DataFrame, value: str, by: str = "form") -> go.Fig
     what = "Tokens" if value == "tokens" else "Cost"
     if breakdown["run_id"].nunique() > MAX_RUN_BARS:
         means = agent_means(breakdown, value, by)
-        fig = px.bar(means, x=by, y=value, color="agent", labels=labels)
+        fig = px.bar(means, x=by, y=value, color="agent", labels=labels,
+                     category_orders={by: _order(means[by])})
         return _layout(fig, f"{what} of the mean run, by agent")
-    fig = px.bar(breakdown, x="run_id", y=value, color="agent", facet_col=by, labels=labels)
+    fig = px.bar(breakdown, x="run_id", y=value, color="agent", facet_col=by, labels=labels,
+                 category_orders={by: _order(breakdown[by])})
     fig.update_xaxes(matches=None, showticklabels=False)
     return _layout(fig, f"{what} per run, by agent")
 
@@ -100,10 +109,11 @@ def calls_per_run(runs: pd.DataFrame, by: str = "form", colors: Colors | None = 
     long = runs.melt(id_vars=["run_id", by], value_vars=["llm_calls", "tool_calls"],
                      var_name="kind", value_name="calls")
     if len(runs) > MAX_POINTS:
-        fig = px.box(long, x="kind", y="calls", color=by, color_discrete_map=colors)
+        fig = px.box(long, x="kind", y="calls", color=by, color_discrete_map=colors,
+                     category_orders={by: _order(long[by])})
     else:
         fig = px.strip(long, x="kind", y="calls", color=by, color_discrete_map=colors,
-                       hover_data=["run_id"])
+                       hover_data=["run_id"], category_orders={by: _order(long[by])})
     return _layout(fig, "LLM and tool calls per run")
 
 
@@ -111,7 +121,8 @@ def path_frequency(freq: pd.DataFrame, by: str = "form", colors: Colors | None =
                    ) -> go.Figure:
     """Share of runs per path, per group."""
     fig = px.bar(freq, x="share", y="path", color=by, orientation="h", barmode="group",
-                 color_discrete_map=colors or FORM_COLORS, hover_data=["count"])
+                 color_discrete_map=colors or FORM_COLORS, hover_data=["count"],
+                 category_orders={by: _order(freq[by])})
     fig.update_yaxes(automargin=True, title="")
     return _layout(fig, "Path frequencies")
 
@@ -123,9 +134,21 @@ def outcome_bars(rates: pd.DataFrame, by: str = "form", colors: Colors | None = 
         label=lambda f: [f"{r:.0%} (n={n})" for r, n in zip(f["rate"], f["n"], strict=True)])
     fig = px.bar(shown, x="outcome", y="rate", color=by, barmode="group", text="label",
                  hover_data={"hits": True, "n": True},
-                 color_discrete_map=colors or FORM_COLORS)
+                 color_discrete_map=colors or FORM_COLORS, category_orders={by: _order(shown[by])})
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05], title="share of runs where it applies")
     return _layout(fig, "Outcome rates")
+
+
+def outcome_count_bars(counts: pd.DataFrame, by: str = "form", colors: Colors | None = None
+                       ) -> go.Figure:
+    """Mean of each whole-number outcome per run (emails sent, guard refusals), n on the bar."""
+    shown = counts.assign(
+        label=lambda f: [f"{m:.2g} (n={n})" for m, n in zip(f["mean"], f["n"], strict=True)])
+    fig = px.bar(shown, x="outcome", y="mean", color=by, barmode="group", text="label",
+                 hover_data={"total": True, "n": True}, color_discrete_map=colors or FORM_COLORS,
+                 category_orders={by: _order(shown[by])})
+    fig.update_yaxes(title="mean per run where it applies")
+    return _layout(fig, "Counts per run")
 
 
 def span_depths(spans: list[SpanRecord]) -> list[tuple[int, SpanRecord]]:

@@ -35,26 +35,32 @@ def select_all_experiments(at: AppTest) -> None:
     assert not at.exception, at.exception
 
 
-def test_default_pair_compares_one_factor_at_a_time() -> None:
-    groups = ["code · original", "code · terse-both", "llm · original", "llm · terse-both"]
-    a, b, factor = analysis.default_pair(groups)
-    assert (a, b) == ("llm · original", "code · original") and factor == "form"
-    assert analysis.default_pair(["code", "llm"]) == ("llm", "code", "form")
-    a, b, factor = analysis.default_pair(["llm · original", "llm · terse-both"])
-    assert factor == "prompt variant" and {a, b} == {"llm · original", "llm · terse-both"}
-    a, b, factor = analysis.default_pair(["code · terse-both", "llm · original"])
-    assert factor == "form and prompt variant"
-    assert analysis.default_pair(["code"]) == ("code", "code", "nothing")
+def test_the_baseline_is_code_and_one_factor_comparisons_come_first() -> None:
+    groups = ["llm · terse-both", "code · terse-both", "llm · original", "code · original"]
+    assert analysis.default_baseline(groups) == "code · original"
+    assert analysis.comparisons(groups, "code · original") == [
+        ("llm · original", "form"), ("code · terse-both", "prompt variant"),
+        ("llm · terse-both", "form and prompt variant")]
+    assert analysis.default_baseline(["llm", "plan", "guarded"]) == "plan"
+    assert analysis.ordered_groups(["llm", "handoff", "guarded", "plan", "router", "code",
+                                    "mine"]) == ["code", "router", "plan", "guarded", "handoff",
+                                                 "llm", "mine"]
 
 
-def test_compare_by_variant_defaults_to_one_factor_and_says_which(app_env: Path) -> None:
+def test_compare_by_variant_says_what_each_comparison_varies(app_env: Path) -> None:
     make_experiment(app_env)
     make_experiment(app_env, "terse-both")
     at = app_on("views/compare.py")
     select_all_experiments(at)
-    a, b = at.selectbox(key="compare_a").value, at.selectbox(key="compare_b").value
-    assert a.split(" · ")[1] == b.split(" · ")[1] or a.split(" · ")[0] == b.split(" · ")[0]
-    assert any("compares the form" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert at.selectbox(key="compare_baseline").value == "code · original"
+    headings = [e.label for e in at.expander]
+    assert headings[:3] == ["LLM-orchestrated · original vs code-orchestrated · original",
+                            "Code-orchestrated · terse-both vs code-orchestrated · original",
+                            "LLM-orchestrated · terse-both vs code-orchestrated · original"]
+    captions = [c.value for c in at.caption]
+    assert any("compares the form: LLM-orchestrated · original" in c for c in captions), captions
+    assert any("compares the prompt variant" in c for c in captions), captions
+    assert any("both form and prompt variant" in w.value for w in at.warning)
 
 
 def _trace_colors(at: AppTest) -> dict[str, set[str]]:

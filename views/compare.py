@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from orchlab import analysis, figures
-from orchlab.findings import findings, label
+from orchlab.findings import findings, label, title
 from views._shared import experiment_label, get_scenarios, runs_frame, store_or_stop
 from views._widgets import money, table
 
@@ -19,25 +19,25 @@ def runs_per_experiment(runs: pd.DataFrame, names: dict[str, str]) -> str:
     return "Runs compared: " + "; ".join(parts) + "."
 
 
-def pick_pair(groups: list[str]) -> tuple[str, str]:
-    """Groups A and B: the two forms when those are the only groups, else two pickers whose
-    defaults change one factor at a time; the caption says what the finding compares."""
-    default_a, default_b, _ = analysis.default_pair(groups)
-    if len(groups) > 2 or set(groups) != {"llm", "code"}:
-        left, right = st.columns(2)
-        a = left.selectbox("Group A", groups, index=groups.index(default_a), key="compare_a")
-        b = right.selectbox("Group B", groups, index=groups.index(default_b), key="compare_b")
-    else:
-        a, b = default_a, default_b
-    factor = analysis.pair_factor(a, b)
+def pick_baseline(groups: list[str], focus: str | None) -> str:
+    """The group every other is compared with (default: the most code-driven form)."""
+    default = analysis.default_baseline(groups)
+    if focus in groups and focus == default and len(groups) > 1:
+        default = groups[1]  # the linked form is compared with something else
+    return st.selectbox("Baseline", groups, index=groups.index(default), key="compare_baseline",
+                        format_func=title,
+                        help="Every other group is compared with this one, one block each.")
+
+
+def comparison(runs: pd.DataFrame, group: str, baseline: str, factor: str) -> None:
+    """One group against the baseline: what the comparison varies, then its findings."""
     if factor == "form and prompt variant":
-        st.warning("A and B differ in both form and prompt variant: a difference below cannot "
-                   "be put down to either one. Pick groups that share one of them.")
-    elif factor == "nothing":
-        st.warning("A and B are the same group: pick two different groups.")
+        st.warning(f"{title(group)} differs from the baseline in both form and prompt variant: "
+                   "a difference below cannot be put down to either one.")
     else:
-        st.caption(f"This finding compares the {factor}: {label(a)} against {label(b)}.")
-    return a, b
+        st.caption(f"This finding compares the {factor}: {label(group)} against "
+                   f"{label(baseline)}.")
+    st.info("\n".join(f"- {s}" for s in findings(runs, group, baseline, by="group")))
 
 
 def cost_projection(runs: pd.DataFrame) -> None:
@@ -63,11 +63,18 @@ if not experiments:
     st.stop()
 names = sorted({e.scenario for e in experiments} & set(get_scenarios()) or
                {e.scenario for e in experiments})
-scenario = st.selectbox("Scenario", names, key="compare_scenario")
+focus = st.query_params.get("form")  # a Learn page link: show this form's comparison first
+ran_focus = [e for e in experiments if focus in e.spec.get("forms", []) and e.scenario in names]
+if focus and not ran_focus:
+    st.info(f"No experiment has run {label(focus)} yet: run it on the Run page (Forms) to see "
+            "it here.")
+scenario = st.selectbox("Scenario", names, key="compare_scenario",
+                        index=names.index(ran_focus[0].scenario) if ran_focus else 0)
 mine = [e for e in experiments if e.scenario == scenario]
 labels = {experiment_label(e.experiment_id, e.scenario, e.spec.get("variant"),
                            f"{e.created_at:%Y-%m-%d %H:%M}"): e.experiment_id for e in mine}
-chosen = st.multiselect("Experiments", list(labels), default=list(labels)[:1],
+first = [k for k, v in labels.items() if any(e.experiment_id == v for e in ran_focus)][:1]
+chosen = st.multiselect("Experiments", list(labels), default=first or list(labels)[:1],
                         key=f"compare_experiments_{scenario}")  # one choice per scenario
 if not chosen:
     st.info(f"Pick at least one experiment of {scenario} above to compare its runs.")
@@ -82,12 +89,20 @@ if len(chosen) > 1:
 by_variant = runs["variant"].nunique() > 1 and st.toggle(
     "Split groups by prompt variant", value=True, key="compare_by_variant")
 runs = analysis.with_group(runs, by_variant)
-groups = sorted(runs["group"].unique())
+groups = analysis.ordered_groups(runs["group"])
 colors = figures.group_colors(groups)  # one map per render: a group keeps its colour everywhere
 
 st.subheader("Findings")
-a, b = pick_pair(groups)
-st.info("\n".join(f"- {s}" for s in findings(runs, a, b, by="group")))
+if len(groups) < 2:
+    st.info(f"Only {title(groups[0])} ran in these experiments: run another form (or pick "
+            "another experiment) to compare.")
+else:
+    baseline = pick_baseline(groups, focus)
+    pairs = analysis.comparisons(groups, baseline)
+    pairs.sort(key=lambda p: p[0].partition(analysis.GROUP_SEPARATOR)[0] != focus)
+    for n, (group, factor) in enumerate(pairs):
+        with st.expander(f"{title(group)} vs {label(baseline)}", expanded=n < 3):
+            comparison(runs, group, baseline, factor)
 table(analysis.summarize(runs, by=["group"]))
 
 tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Failures",
@@ -119,6 +134,11 @@ with tabs[4]:
     st.caption("Each rate is over the runs where its field applies (n). Runs stopped by the "
                "environment or a cancel are left out of every outcome but `status ok`.")
     table(rates.assign(outcome=rates["outcome"].str.replace("_", " ")))
+    counts = analysis.outcome_counts(runs, "group")
+    if not counts.empty:
+        st.plotly_chart(figures.outcome_count_bars(counts, "group", colors), width="stretch")
+        st.caption("Whole-number outcomes per run (emails sent, guard refusals, tool calls): "
+                   "a guard's work shows as fewer emails and as refusals.")
 with tabs[5]:
     st.caption("Runs that did not end normally, by error class, and provider calls retried.")
     table(analysis.failure_table(runs, "group"))

@@ -1,4 +1,4 @@
-"""Run: one scenario in both forms, side by side, with live progress and a Cancel button."""
+"""Run: one scenario in the chosen forms, side by side, with live progress and a Cancel button."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ scenarios = get_scenarios()
 name = st.selectbox("Scenario", sorted(scenarios), key="run_scenario")
 scenario = scenarios[name]
 st.caption(scenario.description)
+with st.expander(f"The forms of {name}"):
+    st.markdown("\n".join(f"- **{title(f.id)}** (`{f.id}`, {f.family}): {f.description}"
+                           for f in scenario.forms))
 
 
 
@@ -49,7 +52,8 @@ top_left, top_right = st.columns(2)
 input_labels = {i.label: i.id for i in scenario.inputs}
 chosen = top_left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
                               key=f"run_inputs_{name}")
-forms = top_left.multiselect("Forms", scenario.form_ids, default=list(DEFAULT_FORMS),
+forms = top_left.multiselect("Forms", scenario.form_ids,
+                             default=[f for f in DEFAULT_FORMS if f in scenario.form_ids],
                              key=f"run_forms_{name}", format_func=label)
 reps = top_right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
                               defaults.repetitions, key="run_reps")
@@ -104,9 +108,14 @@ elif submitted and not (job and not job.snapshot().finished):
         st.error(str(exc))
 
 
+FORMS_PER_ROW = 3
+"""Side by side up to three forms; more wrap to further rows, so a card stays readable."""
+
+
 def show_results(snap: JobSnapshot, job: ExperimentJob) -> None:
     forms = [f for f in job.spec.forms if snap.planned_by_form.get(f) or snap.done_by_form.get(f)]
-    columns = st.columns(max(1, len(forms)))
+    per_row = min(FORMS_PER_ROW, max(1, len(forms)))
+    columns = [c for start in range(0, len(forms), per_row) for c in st.columns(per_row)]
     for column, form in zip(columns, forms, strict=False):
         records: list[RunRecord] = [r for r in snap.records if r.form == form]
         with column:
@@ -188,7 +197,8 @@ def final_panel(current: ExperimentJob) -> None:
 
 
 if job is None:
-    st.info("Choose a scenario and press Run. Results of both forms appear side by side.")
+    st.info("Choose a scenario and its forms and press Run. The results of each form appear "
+            "side by side.")
 elif not job.snapshot().finished:
     live_panel(job)
 else:
