@@ -8,6 +8,7 @@ guard or an outcome check reads what the tools returned instead of parsing spans
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Callable
@@ -43,6 +44,9 @@ class RunDeps:
     """Tools the form put behind guards in this run (FlowEnv.guarded)."""
     guard_refusals: list[dict[str, str]] = field(default_factory=list)
     """Calls a guard refused: {"tool", "reason"}, in order."""
+    guard_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    """Guarded calls of one run check and run one at a time: the SDK runs a turn's tool calls
+    concurrently, and three sends in one turn must not all pass "nothing sent yet"."""
 
 
 def charge_tool_call(deps: RunDeps, tool: str) -> None:
@@ -106,10 +110,12 @@ def guard(tool: Tool, check: Guard) -> Tool:
             args = json.loads(arguments or "{}")
         except json.JSONDecodeError:
             args = None  # the tool's own parser reports bad JSON to the model
-        reason = check(ctx.context, args) if isinstance(args, dict) else None
-        if not reason:
-            return await inner(ctx, arguments)
-        ctx.context.guard_refusals.append({"tool": tool.name, "reason": reason})
+        deps = ctx.context
+        async with deps.guard_lock:
+            reason = check(deps, args) if isinstance(args, dict) else None
+            if not reason:
+                return await inner(ctx, arguments)
+        deps.guard_refusals.append({"tool": tool.name, "reason": reason})
         message = f"Refused by a guard in code: {reason}"
         span = get_current_span()
         if span is not None:

@@ -105,6 +105,17 @@ def test_a_refused_call_never_runs_is_charged_and_counted(store: Store) -> None:
     assert record.metrics.tool_calls == 3  # refused calls are calls: the budget counts them
 
 
+def test_a_guard_sees_the_calls_before_it_in_the_same_turn(store: Store) -> None:
+    """The SDK runs one turn's calls concurrently: the guard must still let only one through."""
+    looks = [function_call("lookup_name", {"user_id": "u1"}, call_id=f"l{i}") for i in range(3)]
+    host = lambda: [{"output": looks}, {"output": [assistant_message("Hi Ada!")]}]  # noqa: E731
+    record = run(store, "guarded", host=host)
+    assert record.status == "ok", record.error_message
+    outputs = sorted(s.output for s in record.spans if s.name == "lookup_name")
+    assert outputs[0] == "Ada" and all(o.startswith("Refused") for o in outputs[1:]), outputs
+    assert record.outcome["guard_refusals"] == 2
+
+
 def test_only_guarded_forms_record_guard_refusals(store: Store) -> None:
     host = lambda: [  # noqa: E731
         {"output": [function_call("lookup_name", {"user_id": "u1"}, call_id="l")]},
