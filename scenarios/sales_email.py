@@ -1,22 +1,30 @@
 """Sales email: three writers draft, a picker chooses, exactly one email goes out.
 
 Code form: the three writers run concurrently, the picker chooses, code sends the email.
+Plan form: a planner agent names the writers and an emphasis; code checks the plan, runs those
+writers, lets the picker choose and sends the email.
+Guarded form: the LLM form's sales manager, with send_email behind a code guard (one email per
+run, and only a body a writer drafted).
 LLM form: a sales manager agent gets the writers as tools plus send_email and decides.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from agents import RunContextWrapper, Tool, function_tool
+from pydantic import BaseModel
 
 from orchlab.records import OutboxMessage
 from orchlab.scenario import FlowEnv, Form, OutcomeInput, RunDeps, Scenario, ScenarioInput
+from orchlab.tools import Guard
 
 WRITERS = ("professional_writer", "humorous_writer", "concise_writer")
 SAME_DRAFT_MIN_OVERLAP = 0.6
 """Word-set overlap above which a sent email counts as a given writer's draft."""
+EMPHASIS_MAX_CHARS = 160
+"""Longest emphasis a plan may carry: a phrase for the writers, not a draft of its own."""
 
 INPUTS = [
     ScenarioInput("dana-acme", "Dana Reyes, CFO at Acme Freight", {
@@ -66,27 +74,94 @@ def split_subject(draft: str, company: str) -> tuple[str, str]:
     return f"An idea for {company}", draft.strip()
 
 
-def parse_pick(answer: str) -> str | None:
-    """Which writer the picker named first, or None."""
-    hits = [(m.start(), w) for w in WRITERS
+def parse_pick(answer: str, among: tuple[str, ...] = WRITERS) -> str | None:
+    """Which writer (of those that drafted) the picker named first, or None."""
+    hits = [(m.start(), w) for w in among
             if (m := re.search(w.split("_")[0], answer, re.IGNORECASE))]
     return min(hits)[1] if hits else None
 
 
 async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    prompt = brief(item)
-    drafts = await env.gather(*(env.run(w, prompt) for w in WRITERS))
-    by_writer = dict(zip(WRITERS, drafts, strict=True))
+    drafts = await env.gather(*(env.run(w, brief(item)) for w in WRITERS))
+    return await pick_and_send(item, env, dict(zip(WRITERS, drafts, strict=True)))
+
+
+async def pick_and_send(item: ScenarioInput, env: FlowEnv, by_writer: dict[str, str]) -> str:
+    """Record the drafts, let the picker choose among two or more (one is taken as it is), and
+    send exactly one email from code: the part the code and plan forms share."""
     env.deps.artifacts["drafts"] = by_writer
-    labelled = "\n\n".join(f"[{w.split('_')[0]}]\n{d}" for w, d in by_writer.items())
-    answer = await env.run("picker", f"{prompt}\n\nDrafts:\n\n{labelled}")
-    picked = parse_pick(answer)
+    writers = tuple(by_writer)
+    picked: str | None = writers[0]
+    if len(writers) > 1:
+        labelled = "\n\n".join(f"[{w.split('_')[0]}]\n{d}" for w, d in by_writer.items())
+        answer = await env.run("picker", f"{brief(item)}\n\nDrafts:\n\n{labelled}")
+        picked = parse_pick(answer, writers)
     env.deps.artifacts["picker_answer_parsed"] = picked is not None
-    chosen = by_writer[picked or WRITERS[0]]
+    chosen = by_writer[picked or writers[0]]
     subject, body = split_subject(chosen, item.data["company"])
     await env.call_tool("send_email", send_email_impl, to=item.data["email"], subject=subject,
                         body=body)
     return f"Subject: {subject}\n\n{body}"
+
+
+class SalesPlan(BaseModel):
+    """The planner's typed plan: every field required (the SDK's strict schema)."""
+
+    writers: list[Literal["professional_writer", "humorous_writer", "concise_writer"]]
+    """Writers to consult, each at most once."""
+    emphasis: str
+    """What the email should stress for this prospect: one short phrase."""
+
+
+def check_plan(plan: SalesPlan) -> list[str]:
+    """What code refuses in a plan before anything runs (the type already rules out unknown
+    writers)."""
+    problems = []
+    if not plan.writers:
+        problems.append("it names no writer")
+    if len(set(plan.writers)) != len(plan.writers):
+        problems.append("it names a writer more than once")
+    if not plan.emphasis.strip():
+        problems.append("its emphasis is empty")
+    elif len(plan.emphasis) > EMPHASIS_MAX_CHARS:
+        problems.append(f"its emphasis is longer than {EMPHASIS_MAX_CHARS} characters")
+    return problems
+
+
+async def plan_flow(item: ScenarioInput, env: FlowEnv) -> str:
+    plan = await env.plan("planner", brief(item), SalesPlan, check_plan)
+    prompt = f"{brief(item)}\nStress: {plan.emphasis.strip()}"
+    drafts = await env.gather(*(env.run(w, prompt) for w in plan.writers))
+    return await pick_and_send(item, env, dict(zip(plan.writers, drafts, strict=True)))
+
+
+def send_guard(item: ScenarioInput) -> Guard:
+    """send_email's contract under the guarded form: one email per run, and its body is one of
+    the drafts the writers returned in this run (the outcome check's own overlap rule).
+    Guarded calls of one run check and run one at a time (`orchlab.tools.guard`), so the
+    outbox already holds a send of the same model turn when the next one is checked."""
+
+    def check(deps: RunDeps, args: dict[str, Any]) -> str | None:
+        if deps.outbox:
+            return ("One email was already sent in this run, so do not send another; reply "
+                    "with which writer's draft you sent.")
+        drafts = [split_subject(d, item.data["company"])[1]
+                  for w in WRITERS for d in deps.tool_outputs.get(w, [])]
+        if not drafts:
+            return ("No writer has returned a draft in this run yet; call the writer tools "
+                    "first and send one of their drafts.")
+        body = str(args.get("body", ""))
+        if not any(_overlap(body, d) >= SAME_DRAFT_MIN_OVERLAP for d in drafts):
+            return ("The body is not one of the drafts the writers returned in this run; send "
+                    "one writer's draft body unchanged.")
+        return None
+
+    return check
+
+
+async def guarded_flow(item: ScenarioInput, env: FlowEnv) -> str:
+    manager = env.guarded("sales_manager", {"send_email": send_guard(item)})
+    return await env.run(manager, brief(item))
 
 
 async def llm_flow(item: ScenarioInput, env: FlowEnv) -> str:
@@ -102,13 +177,14 @@ def _overlap(a: str, b: str) -> float:
     return len(wa & wb) / max(1, min(len(wa), len(wb)))
 
 
-def drafts_from_spans(result: OutcomeInput) -> dict[str, str]:
-    """Writer outputs: recorded by the code flow, or read from the LLM's tool-call spans."""
+def drafts_of_run(result: OutcomeInput) -> dict[str, str]:
+    """Writer outputs: recorded by the code and plan flows, else what the writer tools returned
+    (each writer's last call, as its last tool span used to give)."""
     recorded = result.deps.artifacts.get("drafts")
     if recorded:
         return dict(recorded)
-    return {s.name: s.output or "" for s in result.spans
-            if s.kind == "function" and s.name in WRITERS}
+    outputs = result.deps.tool_outputs
+    return {w: outputs[w][-1] for w in WRITERS if outputs.get(w)}
 
 
 def check_outcome(result: OutcomeInput) -> dict[str, Any]:
@@ -117,7 +193,7 @@ def check_outcome(result: OutcomeInput) -> dict[str, Any]:
     sent = result.deps.outbox
     picked: str | None = None
     if sent:
-        drafts = drafts_from_spans(result)
+        drafts = drafts_of_run(result)
         scores = {w: _overlap(sent[0].body, d) for w, d in drafts.items() if d}
         best = max(scores, key=lambda w: scores[w], default=None)
         picked = best if best and scores[best] >= SAME_DRAFT_MIN_OVERLAP else "own_text"
@@ -141,6 +217,11 @@ SCENARIO = Scenario(
     forms=[
         Form("code", "code", "The three writers run in parallel, the picker picks, code sends "
              "the chosen draft.", code_flow),
+        Form("plan", "hybrid", "A planner names the writers to consult and what to stress; "
+             "code checks the plan, runs those writers, the picker picks, code sends.",
+             plan_flow),
+        Form("guarded", "hybrid", "The sales manager agent, with send_email behind a code "
+             "guard: one email per run, and only a body a writer drafted.", guarded_flow),
         Form("llm", "llm", "A sales manager agent gets the writers and send_email as tools and "
              "decides.", llm_flow),
     ],

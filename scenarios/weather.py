@@ -2,42 +2,33 @@
 
 Code form: code calls get_forecast (a function span), then the summarizer agent writes the
 summary. LLM form: a weather agent with get_forecast and the summarizer (as a tool) decides.
+The hybrid forms (plan, guarded) live in scenarios/_weather_forms.py.
 Outcome (no LLM): the summary states the min and max temperature the tool returned and names
 the city, and the forecast tool ran exactly once.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from agents import RunContextWrapper, Tool, function_tool
-
-from orchlab.errors import ToolUnavailable
 from orchlab.scenario import (
     FlowEnv,
     Form,
     OutcomeInput,
-    RunDeps,
     Scenario,
     ScenarioInput,
-    tool_failure,
 )
 from scenarios._common import function_calls
 from scenarios._weather_data import (
     SAMPLE_DATA_LABEL,
-    ForecastError,
     cities,
-    find_city,
-    provider_from_env,
 )
+from scenarios._weather_forms import guarded_flow, plan_flow
+from scenarios._weather_tools import FORECASTS, TOOL, get_forecast_impl, summary_prompt, tools
 
 __all__ = ["SAMPLE_DATA_LABEL", "SCENARIO"]
 
-TOOL = "get_forecast"
-FORECASTS = "forecasts"
-"""RunDeps.artifacts key: every forecast the tool returned in this run (dicts)."""
 TEMPERATURE_TOLERANCE = 0.6
 """A stated number matches a temperature within this many degrees (covers rounding)."""
 QUESTION = "What's the weather tomorrow in {city}? Give me a short summary."
@@ -49,46 +40,10 @@ INPUTS = [
 ]
 
 
-def get_forecast_impl(deps: RunDeps, city: str, date: str) -> str:
-    """The tool body shared by both forms: JSON forecast, or JSON error the model can read.
-
-    A forecast service that cannot be reached ends the run as `tool_unavailable`: a summary of
-    a network error says nothing about who orchestrated, so it must not count as a failure.
-    """
-    try:
-        forecast = provider_from_env().forecast(find_city(city), date)
-    except ForecastError as exc:  # the model's mistake (unknown city, bad date): it may retry
-        deps.artifacts.setdefault(FORECASTS, []).append({"error": str(exc), "city": city})
-        return json.dumps({"error": str(exc)})
-    except OSError as exc:
-        raise ToolUnavailable(f"{TOOL} could not reach the forecast service: {exc}") from exc
-    data = forecast.to_dict()
-    deps.artifacts.setdefault(FORECASTS, []).append(data)
-    return json.dumps(data, ensure_ascii=False)
-
-
-@function_tool(name_override=TOOL, failure_error_function=tool_failure)
-def _get_forecast_tool(ctx: RunContextWrapper[RunDeps], city: str, date: str) -> str:
-    """Get the daily forecast for a city: min/max temperature (°C), precipitation
-    probability (%), max wind (km/h) and conditions.
-
-    Args:
-        city: City name, e.g. "Lima".
-        date: "tomorrow", "today" or an ISO date (YYYY-MM-DD).
-    """
-    return get_forecast_impl(ctx.context, city, date)
-
-
-def tools() -> dict[str, Tool]:
-    """The one real tool; the summarizer becomes a tool via weather_agent's agent file."""
-    return {TOOL: _get_forecast_tool}
-
-
 async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
     """Code fetches the forecast (a function span, like the LLM's call), the summarizer writes."""
     forecast = await env.call_tool(TOOL, get_forecast_impl, city=item.data["city"], date="tomorrow")
-    prompt = f"{item.data['question']}\n\nForecast data (JSON):\n{forecast}"
-    return await env.run("summarizer", prompt)
+    return await env.run("summarizer", summary_prompt(item.data["question"], [forecast]))
 
 
 async def llm_flow(item: ScenarioInput, env: FlowEnv) -> str:
@@ -151,10 +106,20 @@ def tool_forecast(result: OutcomeInput) -> dict[str, Any] | None:
 
 
 def check_outcome(result: OutcomeInput) -> dict[str, Any]:
-    """Temperatures against the tool's own output; tool calls from the run's function spans."""
+    """Temperatures against the tool's own output.
+
+    `forecast_calls` counts the run's get_forecast function spans: every call the orchestrator
+    made, a call a guard refused included (it is a span, marked with an error). `forecast_once`
+    asks whether the forecast service ran exactly once, so it counts what the tool body really
+    returned (`deps.artifacts["forecasts"]`, errors included): a refused call never reached the
+    service. In the code and LLM forms nothing is refused and the two counts agree, except for
+    a call whose arguments the SDK rejected before the tool body ran, which never reached the
+    service either. The `guarded` run's outcome also has `guard_refusals` (added by the runner).
+    """
     summary = result.final_output
     forecast = tool_forecast(result)
     calls = function_calls(result.spans, [TOOL])
+    served = len(result.deps.artifacts.get(FORECASTS, []))
     outcome: dict[str, Any] = {
         "city_named": names_city(summary, result.input.data["city"]),
         "min_stated": forecast is not None
@@ -162,7 +127,7 @@ def check_outcome(result: OutcomeInput) -> dict[str, Any]:
         "max_stated": forecast is not None
         and states_temperature(summary, forecast["temperature_max_c"]),
         "forecast_calls": calls,
-        "forecast_once": calls == 1,
+        "forecast_once": served == 1,
         "forecast_source": forecast["source"] if forecast else None,
     }
     keys = ("city_named", "min_stated", "max_stated", "forecast_once")
@@ -183,6 +148,11 @@ SCENARIO = Scenario(
     forms=[
         Form("code", "code", "Code calls get_forecast, then the summarizer writes the summary.",
              code_flow),
+        Form("plan", "hybrid", "A planner returns the forecast lookups as a typed plan; code "
+             "checks the city and date, calls get_forecast, then the summarizer writes.",
+             plan_flow),
+        Form("guarded", "hybrid", "The LLM form's weather agent, with a code guard refusing a "
+             "second get_forecast for a city it has already looked up.", guarded_flow),
         Form("llm", "llm", "A weather agent with get_forecast and the summarizer as tools "
              "decides.", llm_flow),
     ],

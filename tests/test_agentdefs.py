@@ -21,7 +21,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 def test_shipped_sales_agents_load() -> None:
     defs = load_scenario_agents("sales_email", {"send_email"})
     assert set(defs) == {"professional_writer", "humorous_writer", "concise_writer", "picker",
-                         "sales_manager"}
+                         "sales_manager", "planner"}
     manager = defs["sales_manager"]
     assert manager.tools == ["professional_writer", "humorous_writer", "concise_writer",
                              "send_email"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ SUMMARY = ("Tomorrow in Denver expect light snow, with temperatures from -2 to 1
            "chance of precipitation and gusts up to 31 km/h. (sample data)")
 CODE_PATH = "get_forecast > summarizer"
 LLM_PATH = "weather_agent > get_forecast > summarizer"
+PLAN_PATH = "planner > get_forecast > summarizer"
+GUARDED_PATH = LLM_PATH
 
 
 def step(items: list[Any], tokens: tuple[int, int] = (100, 20)) -> dict[str, Any]:
@@ -45,8 +48,18 @@ def weather_agent_script(city: str = CITY, calls: int = 1) -> Callable[[], list[
     return script
 
 
+def planner_script(lookups: list[dict[str, str]] | None = None,
+                   reply: str | None = None) -> Callable[[], list[Any]]:
+    """One turn: the plan as JSON (by default one lookup, Denver tomorrow), or `reply` as is."""
+    plan = {"lookups": [{"city": CITY, "date": "tomorrow"}] if lookups is None else lookups}
+    text = json.dumps(plan) if reply is None else reply
+    return lambda: [step([assistant_message(text)], (80, 15))]
+
+
 def weather_backend(**overrides: Callable[[], list[Any]]) -> Backend:
+    """Every agent of the scenario has a script (each one is built for every run)."""
     scripts: dict[str, Callable[[], list[Any]]] = {
-        "summarizer": summarizer_script(), "weather_agent": weather_agent_script()}
+        "summarizer": summarizer_script(), "weather_agent": weather_agent_script(),
+        "planner": planner_script()}
     scripts.update(overrides)
     return scripted_backend(scripts)
