@@ -63,9 +63,10 @@ def _ci(est: Estimate, digits: int = 1, suffix: str = "") -> str:
 
 def _too_few(a: pd.Series, b: pd.Series, what: str, stat: str, unit: str) -> str:
     fn = "median" if stat == "median" else "mean"
+    va, vb = getattr(a, fn)(), getattr(b, fn)()
+    shown = f"${va:.3g} vs ${vb:.3g}" if unit == "USD" else f"{va:,.0f} vs {vb:,.0f} {unit}"
     return (f"Too few runs for a confidence interval on {what} (n={len(a)} and {len(b)}; "
-            f"{MIN_RUNS_FOR_CI} per group needed): {fn}s {getattr(a, fn)():,.0f} vs "
-            f"{getattr(b, fn)():,.0f} {unit}.")
+            f"{MIN_RUNS_FOR_CI} per group needed): {fn}s {shown}.")
 
 
 def _ratio_sentence(

@@ -109,6 +109,12 @@ def test_findings_are_sentences_with_cis_or_a_too_few_warning() -> None:
         "Run both LLM-orchestrated and code-orchestrated to compare them."]
 
 
+def test_a_too_few_cost_sentence_shows_cents_not_zero() -> None:
+    runs = synthetic_runs(2, 2).assign(cost_usd=[0.00123, 0.00125, 0.0004, 0.0005])
+    [cost] = [s for s in findings(runs) if "on the cost" in s]
+    assert "means $0.00045 vs $0.00124." in cost, cost  # llm (A) first, code second
+
+
 def test_findings_say_when_a_difference_is_not_significant() -> None:
     text = " ".join(findings(synthetic_runs(12, 12, llm_scale=1.0)))
     assert "not a significant difference" in text

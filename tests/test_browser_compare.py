@@ -87,3 +87,39 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
         assert "both form and prompt variant" not in page.inner_text("body")
         page.screenshot(path=str(ARTIFACTS / "compare_variant_split.png"), full_page=True)
         browser.close()
+
+
+def test_compare_shows_four_forms_each_against_the_baseline_in_chromium(tmp_path: Path) -> None:
+    """sales_email in all four forms: a baseline picker, one comparison per other form, and
+    every chart with the four forms in the catalogue's order, each in its own colour."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+    from sales_scripts import sales_backend
+
+    from orchlab.runner import ExperimentSpec, run_experiment
+    from orchlab.store import Store
+
+    path = tmp_path / "four.sqlite"
+    store = Store(path)
+    spec = ExperimentSpec("sales_email", forms=["code", "plan", "guarded", "llm"],
+                          inputs=["dana-acme"], repetitions=2, backend="scripted:sales")
+    run_experiment(spec, store, backend=sales_backend())
+    store.close()
+    with streamlit_app(path, "compat:none@http://127.0.0.1:9/v1") as url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = open_page(browser, url, "compare", "Compare", width=1400)
+        baseline = page.get_by_role("combobox", name="Baseline")
+        expect(baseline).to_have_accessible_name("Baseline", timeout=30_000)
+        assert "Code-orchestrated" in page.get_by_role("group").filter(
+            has=baseline).aria_snapshot()
+        for other in ("Plan-then-execute", "Guarded LLM", "LLM-orchestrated"):
+            expect(page.get_by_text(f"{other} vs code-orchestrated")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^This finding compares the form"))).to_have_count(3)
+        legend = page.locator(".js-plotly-plot").first.locator(".legendtext")
+        expect(legend).to_have_count(4, timeout=30_000)
+        names = legend.evaluate_all("els => els.map(e => e.textContent)")
+        assert names == ["code", "plan", "guarded", "llm"], names
+        page.screenshot(path=str(ARTIFACTS / "compare_four_forms.png"), full_page=True)
+        browser.close()
