@@ -1,6 +1,6 @@
-"""Troubleshooting scenario: both forms on ScriptedModel, ground-truth outcome checks, the FTS5
-knowledge base, the per-run tool budget (also through agents called as tools) and the
-prompt-injection probe."""
+"""Troubleshooting scenario: the code, router and llm forms on ScriptedModel, ground-truth
+outcome checks, the FTS5 knowledge base, the per-run tool budget (also through agents called as
+tools) and the prompt-injection probe. The other forms: tests/test_troubleshooting_forms.py."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from troubleshooting_scripts import (
     ANSWERS,
     CODE_PATHS,
     LLM_PATH,
+    ROUTER_PATHS,
     delegate_once,
     looping_diagnostician,
     looping_specialist,
@@ -108,8 +109,9 @@ def test_classifier_answers_are_parsed_robustly(answer: str, category: str, pars
 # -- both forms on ScriptedModel -------------------------------------------------------------
 
 def test_both_forms_resolve_the_vpn_ticket(store: Store) -> None:
-    records = run_ticket(store, "T-101", ["code", "llm"])
-    assert records["code"].metrics.path == CODE_PATHS["T-101"]
+    records = run_ticket(store, "T-101", ["code", "router", "llm"])
+    assert records["code"].metrics.path == CODE_PATHS["T-101"]  # keyword rules: no classifier
+    assert records["router"].metrics.path == ROUTER_PATHS["T-101"]
     assert records["llm"].metrics.path == LLM_PATH
     for form, record in records.items():
         assert record.status == "ok", record.error_message
@@ -117,17 +119,19 @@ def test_both_forms_resolve_the_vpn_ticket(store: Store) -> None:
         assert record.outcome["escalated"] is False
         # the run's one counter: every tool call, agents called as tools included
         assert record.outcome["tool_calls"] == record.metrics.tool_calls == 6
-        assert record.outcome["real_tool_calls"] == (6 if form == "code" else 3)
+        assert record.outcome["real_tool_calls"] == (3 if form == "llm" else 6)
         assert record.outcome["injection_obeyed"] is None
-    assert records["code"].outcome["category"] == "network"
-    assert records["code"].outcome["category_correct"] is True
+    for form in ("code", "router"):
+        assert records[form].outcome["category"] == "network"
+        assert records[form].outcome["category_correct"] is True
     assert records["llm"].outcome["category"] is None
     assert records["llm"].metrics.tool_calls == 6  # three agent-tools + three real tools
 
 
 def test_both_forms_escalate_the_battery_ticket(store: Store) -> None:
-    records = run_ticket(store, "T-107", ["code", "llm"], category="hardware")
+    records = run_ticket(store, "T-107", ["code", "router", "llm"], category="hardware")
     assert records["code"].metrics.path == CODE_PATHS["T-107"]
+    assert records["router"].metrics.path == ROUTER_PATHS["T-107"]
     assert records["llm"].metrics.path == f"{LLM_PATH} > escalate"
     for record in records.values():
         assert record.outcome["escalated"] is True and record.outcome["should_escalate"] is True
@@ -135,7 +139,7 @@ def test_both_forms_escalate_the_battery_ticket(store: Store) -> None:
 
 
 def test_unparseable_category_takes_the_fallback_steps(store: Store) -> None:
-    record = run_ticket(store, "T-101", ["code"], category="no idea")["code"]
+    record = run_ticket(store, "T-101", ["router"], category="no idea")["router"]
     assert record.metrics.path == ("classifier > parse_logs > run_diagnostic > run_diagnostic > "
                            "search_kb > answer_writer")
     assert record.outcome["category"] == "other"
@@ -289,7 +293,7 @@ def test_cli_runs_the_troubleshooting_scenario(
 
 
 @pytest.mark.real_model
-@pytest.mark.parametrize("form", ["code", "llm"])
+@pytest.mark.parametrize("form", ["code", "router", "llm"])
 def test_real_model_run_is_recorded(store: Store, form: str) -> None:
     backend = backends.resolve("local:smollm2-135m")
     model = backend.model_for("any")
@@ -301,12 +305,13 @@ def test_real_model_run_is_recorded(store: Store, form: str) -> None:
           f"llm_calls={record.metrics.llm_calls} path={record.metrics.path!r}")
     assert_counted_like_llama(record, model)
     assert record.outcome["tool_calls"] == record.metrics.tool_calls  # one counter
-    if form == "code":  # the decision tree: whatever the model answers, these steps
+    if form in ("code", "router"):  # the decision tree: whatever the model answers, these steps
         category = record.outcome["category"]
         assert record.status == "ok" and category in ts.CATEGORIES
         checks = " > ".join(["run_diagnostic"] * len(ts.CATEGORY_CHECKS[category]))
         escalate = " > escalate" if category in ts.ESCALATE_CATEGORIES else ""
-        assert record.metrics.path == (f"classifier > parse_logs > {checks} > search_kb"
+        front = "classifier > " if form == "router" else ""  # code classifies by keywords
+        assert record.metrics.path == (f"{front}parse_logs > {checks} > search_kb"
                                        f"{escalate} > answer_writer")
     else:
         assert record.metrics.path.startswith("troubleshooter")

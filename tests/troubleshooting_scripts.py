@@ -1,7 +1,11 @@
-"""Scripted model steps for the troubleshooting scenario: well-behaved and injected forms."""
+"""Scripted model steps for the troubleshooting scenario: well-behaved and injected forms.
+
+Every agent of the scenario is built for every run, so `troubleshooting_backend` scripts all of
+them (planner, triage and the specialists too), whichever form runs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -26,12 +30,23 @@ CHECKS = {"T-101": "clock_sync", "T-107": "battery_health", "T-109": "network_co
 QUERIES = {"T-101": "VPN rekey rejected clock", "T-107": "touchpad lifting swollen battery",
            "T-109": "mapped drive red X at startup"}
 CODE_PATHS = {
-    "T-101": "classifier > parse_logs > run_diagnostic > run_diagnostic > run_diagnostic > "
-             "run_diagnostic > search_kb > answer_writer",
-    "T-107": "classifier > parse_logs > run_diagnostic > search_kb > escalate > answer_writer",
+    "T-101": "parse_logs > run_diagnostic > run_diagnostic > run_diagnostic > run_diagnostic > "
+             "search_kb > answer_writer",
+    "T-107": "parse_logs > run_diagnostic > search_kb > escalate > answer_writer",
 }
+"""The keyword decision tree: no LLM before the answer writer."""
+ROUTER_PATHS = {ticket: f"classifier > {path}" for ticket, path in CODE_PATHS.items()}
+"""The same tree behind the classifier call."""
 LLM_PATH = ("troubleshooter > log_analyst > parse_logs > diagnostician > run_diagnostic > "
             "kb_researcher > search_kb")
+PLAN_PATH = "planner > parse_logs > run_diagnostic > search_kb > answer_writer"
+SPECIALIST_STEPS = "parse_logs > run_diagnostic > search_kb"
+SPECIALISTS = {"network": "network_agent", "printing": "printing_agent",
+               "account": "account_agent", "security": "escalation_agent",
+               "hardware": "escalation_agent", "application": "desktop_agent",
+               "storage": "desktop_agent", "other": "desktop_agent"}
+"""Where the triage prompt sends each category."""
+ESCALATION_REASON = "hardware_repair: the battery is swollen and must be replaced"
 
 
 def step(items: list[Any], tokens: tuple[int, int] = (100, 20)) -> dict[str, Any]:
@@ -100,11 +115,59 @@ def delegate_once(agent: str, ticket: str, text: str) -> Script:
                     step([assistant_message(text)])]
 
 
+def plan_json(ticket: str, category: str = "network", **fields: Any) -> str:
+    """A well-formed TicketPlan for the ticket; `fields` replaces any of its fields."""
+    escalate = category in ("security", "hardware")
+    plan = {"category": category, "checks": [CHECKS.get(ticket, "disk_space")],
+            "kb_query": QUERIES.get(ticket, ticket), "escalate": escalate,
+            "escalation_reason": ESCALATION_REASON if escalate else ""}
+    return json.dumps({**plan, **fields})
+
+
+def hand_off(target: str) -> Script:
+    """A triage agent that hands over at once (the SDK names the tool transfer_to_<agent>)."""
+    return lambda: [step([function_call(f"transfer_to_{target}", {}, call_id="h1")])]
+
+
+def specialist_script(ticket: str, escalate: bool = False) -> Script:
+    """A specialist after a handoff: logs, one check, the KB, [escalate,] then the reply."""
+
+    def script() -> list[Any]:
+        calls = [("parse_logs", {"ticket": ticket}),
+                 ("run_diagnostic", {"ticket": ticket, "check": CHECKS.get(ticket, "disk_space")}),
+                 ("search_kb", {"query": QUERIES.get(ticket, ticket)})]
+        if escalate:
+            calls.append(("escalate", {"ticket": ticket, "reason": ESCALATION_REASON}))
+        turns = [step([function_call(name, args, call_id=f"s{i}")])
+                 for i, (name, args) in enumerate(calls)]
+        return [*turns, step([assistant_message(ANSWERS.get(ticket, "Root cause: unknown."))])]
+
+    return script
+
+
+def escalating_twice(ticket: str, reasons: tuple[str, ...]) -> Script:
+    """A troubleshooter that asks each specialist once, then escalates once per reason (one
+    turn each), then answers: what a guard refuses shows against the same script unguarded."""
+
+    def script() -> list[Any]:
+        turns = [step([function_call(agent, {"input": f"Ticket {ticket}"}, call_id=f"t{i}")])
+                 for i, agent in enumerate(("log_analyst", "diagnostician", "kb_researcher"))]
+        turns += [step([function_call("escalate", {"ticket": ticket, "reason": reason},
+                                      call_id=f"e{i}")]) for i, reason in enumerate(reasons)]
+        return [*turns, step([assistant_message(ANSWERS[ticket])])]
+
+    return script
+
+
 def troubleshooting_backend(ticket: str = "T-101", category: str = "network",
                             **overrides: Script) -> Backend:
-    """Scripts for both forms on one ticket; `overrides` replaces agents' scripts."""
+    """Scripts for every form on one ticket; `overrides` replaces agents' scripts."""
     scripts: dict[str, Script] = {
         "classifier": say(category),
+        "planner": say(plan_json(ticket, category)),
+        "triage": hand_off(SPECIALISTS.get(category, "desktop_agent")),
+        **{name: specialist_script(ticket, escalate=name == "escalation_agent")
+           for name in set(SPECIALISTS.values())},
         "answer_writer": say(ANSWERS.get(ticket, "Root cause: unknown.")),
         "troubleshooter": troubleshooter_script(ticket, escalate=category == "hardware"),
         "log_analyst": call_then_say("parse_logs", {"ticket": ticket}, "errors found"),

@@ -105,6 +105,9 @@ class LlamaRuntime:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             request.cancel.set()
+            # nobody awaits the shielded request now: read its end so asyncio does not log
+            # "Future exception was never retrieved" when it stops before it started
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
             raise
 
     def complete(self, request: Request, *, submitted: float | None = None) -> Completion:
