@@ -255,3 +255,15 @@ def test_a_link_to_a_form_opens_compare_on_an_experiment_that_ran_it(app_env: Pa
     [chosen] = at.multiselect(key="compare_experiments_sales_email").value
     assert ran_llm[:8] in chosen
     assert at.expander[0].label == "LLM-orchestrated vs code-orchestrated"
+
+
+def test_the_readme_tables_of_forms_are_the_scenarios_own() -> None:
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Scenarios"):readme.index("Prompts live in")]
+    for name in ("sales_email", "weather", "troubleshooting"):
+        part = section[section.index(f"**{name}**"):]
+        rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (.+) \|$", part.split("\n\n**")[0], re.M)
+        scenario = discover()[name]
+        assert rows == [(f.id, f.family, f.description) for f in scenario.forms], name
