@@ -31,7 +31,7 @@ def test_the_number_of_runs_is_shown_before_run_and_follows_the_choices(app_env:
     inputs.set_value(list(inputs.options)).run()
     at.number_input(key="run_reps").set_value(2).run()
     assert count_line(at) == "This will start 12 runs: 2 forms x 3 inputs x 2 repetitions."
-    at.multiselect(key="run_forms").set_value(["code"]).run()
+    at.multiselect(key="run_forms_sales_email").set_value(["code"]).run()
     assert count_line(at) == "This will start 6 runs: 1 form x 3 inputs x 2 repetitions."
     assert "run_job" not in at.session_state
 
@@ -105,3 +105,30 @@ def test_a_cancelled_run_card_is_a_warning_not_an_error(app_env: Path) -> None:
     at.session_state["run_job"] = job
     at.run()
     assert not any("cancelled (" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def _forms_by_row(node: object, row: object = None, found: dict | None = None) -> list[list[str]]:
+    """Form headings of the result panel, grouped by the row of columns they sit in."""
+    found = {} if found is None else found
+    if type(node).__name__ == "Subheader":
+        found.setdefault(id(row), []).append(node.value)  # type: ignore[attr-defined]
+    children = getattr(node, "children", None)
+    if isinstance(children, dict):
+        here = node if getattr(node, "type", None) == "flex_container" else row
+        for child in children.values():
+            _forms_by_row(child, here, found)
+    return list(found.values())
+
+
+def test_forms_past_three_wrap_to_a_second_row_in_catalogue_order(app_env: Path) -> None:
+    spec = ExperimentSpec("sales_email", forms=["code", "plan", "guarded", "llm"],
+                          inputs=["dana-acme"], backend="scripted:sales")
+    job = ExperimentJob(spec, Store(app_env), backend=sales_backend()).start()
+    job.join(timeout=60)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["run_job"] = job
+    at.run()
+    assert not at.exception, at.exception
+    rows = [r for r in _forms_by_row(at.main) if r[0] != "Run an experiment"]
+    assert rows == [["Code-orchestrated", "Plan-then-execute", "Guarded LLM"],
+                    ["LLM-orchestrated"]], rows
