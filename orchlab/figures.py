@@ -15,12 +15,15 @@ from orchlab.metrics import PathStep, path_stages
 from orchlab.records import SpanRecord
 
 KIND_COLORS = {"agent": "#4C78A8", "function": "#F58518", "generation": "#54A24B",
+               "handoff": "#B279A2",
                "task": "#B8B8B8", "turn": "#D0D0D0", "custom": "#9D755D"}
 FORM_SHADES = {p.id: list(p.shades) for p in forms.PATTERNS}
 """Per form, its colour then the shades its variants take: a form · variant group stays in its
 form's hue, and a form has one colour on every page."""
 FORM_COLORS = {form: shades[0] for form, shades in FORM_SHADES.items()}
 QUEUED_COLOR = "#C9C9C9"
+WATERFALL_KINDS = ("agent", "handoff", "function", "generation")
+"""Spans a waterfall draws: what ran, who handed over, and the model's time."""
 MAX_POINTS = 2000
 """Above this many runs, distributions show outliers instead of every run."""
 MAX_RUN_BARS = 300
@@ -193,7 +196,7 @@ def waterfall(spans: list[SpanRecord]) -> go.Figure:
     A generation's wait for a busy model (queued_ms) is drawn apart, in grey, before the bar of
     the generation itself: waiting is not model time.
     """
-    rows = [(d, s) for d, s in span_depths(spans) if s.kind in ("agent", "function", "generation")]
+    rows = [(d, s) for d, s in span_depths(spans) if s.kind in WATERFALL_KINDS]
     labels = [f"{i:02d} {'  ' * d}{s.kind}: {s.name}" for i, (d, s) in enumerate(rows)]
     fig = go.Figure()
     queued = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.queued_ms > 0]
@@ -203,7 +206,7 @@ def waterfall(spans: list[SpanRecord]) -> go.Figure:
                     name="queued (waiting for the model)", marker_color=QUEUED_COLOR,
                     marker_pattern_shape="/",
                     hovertext=[f"waited {s.queued_ms:.0f} ms for the model" for _, s in queued])
-    for kind in ("agent", "function", "generation"):
+    for kind in WATERFALL_KINDS:
         picked = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.kind == kind]
         if not picked:
             continue

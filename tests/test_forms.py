@@ -267,3 +267,11 @@ def test_the_readme_tables_of_forms_are_the_scenarios_own() -> None:
         rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (.+) \|$", part.split("\n\n**")[0], re.M)
         scenario = discover()[name]
         assert rows == [(f.id, f.family, f.description) for f in scenario.forms], name
+
+
+def test_the_waterfall_draws_the_handoff(store: Store) -> None:
+    record = run(store, "handoff",
+                 desk=lambda: [{"output": [function_call("transfer_to_greeter", {}, call_id="h")]}])
+    fig = figures.waterfall(record.spans)
+    bars = {trace.name: list(trace.y) for trace in fig.data}
+    assert any("handoff: desk => greeter" in label for label in bars["handoff"]), bars
