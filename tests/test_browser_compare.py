@@ -6,7 +6,10 @@ tests/test_browser_e2e.py for the helpers) and measures the rendered metric valu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from test_browser_e2e import (
@@ -22,7 +25,24 @@ from test_browser_e2e import (
 
 from orchlab.testing.devserver import FakeOpenAIServer
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 pytestmark = [pytest.mark.browser]
+
+@contextmanager
+def compare_page(store_path: Path) -> Iterator[Page]:
+    """Compare at 1,400 px in chromium, on a dashboard over the given store (no model needed)."""
+    from playwright.sync_api import sync_playwright
+
+    with streamlit_app(store_path, "compat:none@http://127.0.0.1:9/v1") as url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield open_page(browser, url, "compare", "Compare", width=1400)
+        finally:
+            browser.close()
+
 
 CUT_METRICS = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
   .filter(el => [el, ...el.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))
@@ -60,7 +80,7 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
     default finding compares the form on one variant, and says so."""
     import re
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     from sales_scripts import sales_backend
 
     from orchlab.agentdefs import agent_sources
@@ -75,10 +95,7 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
                               variant=variant, agent_overrides=overrides)
         run_experiment(spec, store, backend=sales_backend())
     store.close()
-    with streamlit_app(path, "compat:none@http://127.0.0.1:9/v1") as url, \
-            sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = open_page(browser, url, "compare", "Compare", width=1400)
+    with compare_page(path) as page:
         page.get_by_role("combobox", name="Experiments").click()  # the newest (terse) is chosen
         page.get_by_role("option", name=re.compile("original")).click()
         page.keyboard.press("Escape")
@@ -86,7 +103,6 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
         expect(caption).to_be_visible(timeout=30_000)
         assert "both form and prompt variant" not in page.inner_text("body")
         page.screenshot(path=str(ARTIFACTS / "compare_variant_split.png"), full_page=True)
-        browser.close()
 
 
 def test_compare_shows_four_forms_each_against_the_baseline_in_chromium(tmp_path: Path) -> None:
@@ -94,7 +110,7 @@ def test_compare_shows_four_forms_each_against_the_baseline_in_chromium(tmp_path
     every chart with the four forms in the catalogue's order, each in its own colour."""
     import re
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     from sales_scripts import sales_backend
 
     from orchlab.runner import ExperimentSpec, run_experiment
@@ -106,10 +122,7 @@ def test_compare_shows_four_forms_each_against_the_baseline_in_chromium(tmp_path
                           inputs=["dana-acme"], repetitions=2, backend="scripted:sales")
     run_experiment(spec, store, backend=sales_backend())
     store.close()
-    with streamlit_app(path, "compat:none@http://127.0.0.1:9/v1") as url, \
-            sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = open_page(browser, url, "compare", "Compare", width=1400)
+    with compare_page(path) as page:
         baseline = page.get_by_role("combobox", name="Baseline")
         expect(baseline).to_have_accessible_name("Baseline", timeout=30_000)
         assert "Code-orchestrated" in page.get_by_role("group").filter(
@@ -122,4 +135,3 @@ def test_compare_shows_four_forms_each_against_the_baseline_in_chromium(tmp_path
         names = legend.evaluate_all("els => els.map(e => e.textContent)")
         assert names == ["code", "plan", "guarded", "llm"], names
         page.screenshot(path=str(ARTIFACTS / "compare_four_forms.png"), full_page=True)
-        browser.close()
