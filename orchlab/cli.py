@@ -7,6 +7,7 @@ stderr and exit code 2; a run that fails inside an experiment is data, not a CLI
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ from orchlab.errors import (
     StoreError,
     WorkerError,
 )
+from orchlab.gate import failed_requirements, parse_requirement, render_text
 from orchlab.records import ExperimentRecord
 from orchlab.runner import (
     CancelToken,
@@ -32,6 +34,7 @@ from orchlab.runner import (
 )
 from orchlab.scenario import discover, get_scenario
 from orchlab.store import Store
+from orchlab.summary import DETECT, summarize_runs
 
 DEFAULTS = ExperimentSpec(scenario="")
 """The CLI's defaults are the spec's (and so the Run page's)."""
@@ -95,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", parents=[common], help="list experiments in the store")
     forms = sub.add_parser("forms", help="list each scenario's forms: id, family, description")
     forms.add_argument("--scenario", help="only this scenario")
+    summ = sub.add_parser("summary", parents=[common], help="print every figure Compare shows "
+                          "for one or more experiments; --require makes it a CI gate")
+    summ.add_argument("experiment_ids", nargs="+", metavar="EXPERIMENT_ID",
+                      help="experiment id (a unique prefix is enough), one or more")
+    summ.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    summ.add_argument("--baseline", help="group the others are compared with (default: the "
+                      "most code-driven form)")
+    summ.add_argument("--by-variant", action="store_true", help="groups are form · prompt "
+                      "variant (as Compare's split)")
+    summ.add_argument("--detect", type=float, default=DETECT, help="difference to detect for "
+                      "the runs-needed figure, as a share of the baseline mean (default 0.2)")
+    summ.add_argument("--require", action="append", default=[], metavar="GROUP.FIGURE>=X",
+                      help="threshold that must hold, e.g. llm.success>=0.9 or "
+                      "guarded.pass^3>=0.8 (repeatable); exit code 1 names each that fails")
     exp = sub.add_parser("export", parents=[common], help="export one experiment's runs")
     exp.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
     exp.add_argument("--format", choices=("csv", "json"), default="json", help="output format")
@@ -116,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list(store)
         if args.command == "resume":
             return _resume(args, store)
+        if args.command == "summary":
+            return _summary(args, store)
         return _export(args, store)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -210,6 +229,25 @@ def _list(store: Store) -> int:
               f"{exp.backend:<28} {exp.status:<10} {counts.finished}/{counts.planned} runs"
               + (f", {counts.missing} never finished" if counts.missing else ""))
     return 0
+
+
+def _summary(args: argparse.Namespace, store: Store) -> int:
+    """Every figure Compare shows (`summary.summarize_runs`), and the thresholds' verdict."""
+    reqs = [parse_requirement(text) for text in args.require]  # a typo fails before any work
+    ids = [_experiment(store, e).experiment_id for e in args.experiment_ids]
+    runs = store.load_runs(ids)
+    if runs.empty:
+        raise UnknownExperiment("These experiments have no finished runs to summarize.")
+    result = summarize_runs(analysis.with_group(runs, args.by_variant), args.baseline,
+                            detect=args.detect)
+    if args.format == "json":
+        print(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print(render_text(result))
+    failed = failed_requirements(result, reqs)
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _export(args: argparse.Namespace, store: Store) -> int:

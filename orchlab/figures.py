@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from orchlab import forms
 from orchlab.analysis import GROUP_SEPARATOR, agent_means, box_stats, ordered_groups
@@ -154,6 +155,24 @@ def outcome_count_bars(counts: pd.DataFrame, by: str = "form", colors: Colors | 
     return _layout(fig, "Counts per run")
 
 
+def pass_k_chart(reliability: pd.DataFrame, by: str = "form", colors: Colors | None = None
+                 ) -> go.Figure:
+    """pass^k (solid) and pass@k (dotted) against k per group: does it still work the k-th
+    time, and does it work at least once in k?"""
+    fig = go.Figure()
+    for group in _order(reliability[by]):
+        rows = reliability[reliability[by] == group]
+        color = (colors or FORM_COLORS).get(group)
+        fig.add_scatter(x=rows["k"], y=rows["pass_hat_k"], mode="lines+markers", name=group,
+                        line={"color": color}, legendgroup=group)
+        fig.add_scatter(x=rows["k"], y=rows["pass_at_k"], mode="lines+markers",
+                        name=f"{group} pass@k", line={"color": color, "dash": "dot"},
+                        legendgroup=group)
+    fig.update_xaxes(title="k (runs of the same input)", dtick=1)
+    fig.update_yaxes(title="pass^k (solid), pass@k (dotted)", range=[0, 1.05])
+    return _layout(fig, "Reliability across repetitions")
+
+
 def span_depths(spans: list[SpanRecord]) -> list[tuple[int, SpanRecord]]:
     """Spans in tree order (depth-first, by start) with their depth: sub-agents nest in tools."""
     children: dict[str | None, list[SpanRecord]] = {}
@@ -196,16 +215,53 @@ def waterfall(spans: list[SpanRecord]) -> go.Figure:
     A generation's wait for a busy model (queued_ms) is drawn apart, in grey, before the bar of
     the generation itself: waiting is not model time.
     """
+    fig = go.Figure()
+    labels = _add_waterfall_bars(fig, spans)
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels,
+                     title="")
+    fig.update_xaxes(title="ms since run start")
+    fig.update_layout(height=max(250, 24 * len(labels) + 80), barmode="overlay")
+    return _layout(fig, "Waterfall")
+
+
+def waterfall_pair(spans_a: list[SpanRecord], spans_b: list[SpanRecord], label_a: str,
+                   label_b: str) -> go.Figure:
+    """Two runs' waterfalls one above the other on one time axis (ms since each run's start),
+    so where one run spends its time against the other shows at a glance. A kind has one
+    legend entry for both panels."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=(label_a, label_b))
+    counts = []
+    for row, spans in ((1, spans_a), (2, spans_b)):
+        labels = _add_waterfall_bars(fig, spans, row=row)
+        fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels,
+                         title="", row=row, col=1)
+        counts.append(len(labels))
+    shown: set[str] = set()
+    for trace in fig.data:
+        trace.legendgroup = trace.name
+        trace.showlegend = trace.name not in shown
+        shown.add(trace.name)
+    fig.update_xaxes(title="ms since run start", row=2, col=1)
+    fig.update_layout(height=max(400, 24 * sum(counts) + 160), barmode="overlay")
+    return _layout(fig, "Waterfalls of the two runs")
+
+
+def _add_waterfall_bars(fig: go.Figure, spans: list[SpanRecord], row: int | None = None
+                        ) -> list[str]:
+    """Add a run's waterfall bars to `fig` (in subplot `row`, column 1, when given); returns
+    the bars' labels, top to bottom."""
+    cell = {"row": row, "col": 1} if row is not None else {}
     rows = [(d, s) for d, s in span_depths(spans) if s.kind in WATERFALL_KINDS]
     labels = [f"{i:02d} {'  ' * d}{s.kind}: {s.name}" for i, (d, s) in enumerate(rows)]
-    fig = go.Figure()
     queued = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.queued_ms > 0]
     if queued:
         fig.add_bar(y=[lab for lab, _ in queued], x=[s.queued_ms for _, s in queued],
                     base=[s.start_ms for _, s in queued], orientation="h",
                     name="queued (waiting for the model)", marker_color=QUEUED_COLOR,
                     marker_pattern_shape="/",
-                    hovertext=[f"waited {s.queued_ms:.0f} ms for the model" for _, s in queued])
+                    hovertext=[f"waited {s.queued_ms:.0f} ms for the model" for _, s in queued],
+                    **cell)
     for kind in WATERFALL_KINDS:
         picked = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.kind == kind]
         if not picked:
@@ -218,12 +274,9 @@ def waterfall(spans: list[SpanRecord]) -> go.Figure:
             hovertext=[f"{s.name}<br>{s.end_ms - s.start_ms - s.queued_ms:.0f} ms"
                        + (f" (+{s.queued_ms:.0f} ms queued)" if s.queued_ms else "")
                        + f"<br>tokens {s.input_tokens}/{s.output_tokens}" for _, s in picked],
+            **cell,
         )
-    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels,
-                     title="")
-    fig.update_xaxes(title="ms since run start")
-    fig.update_layout(height=max(250, 24 * len(rows) + 80), barmode="overlay")
-    return _layout(fig, "Waterfall")
+    return labels
 
 
 def path_dot(steps: list[PathStep]) -> str:

@@ -15,7 +15,7 @@ from orchlab.analysis import (
     path_variance,
     summarize,
 )
-from orchlab.findings import findings
+from orchlab.summary import findings
 
 
 def synthetic_runs(n_code: int, n_llm: int, seed: int = 1, llm_scale: float = 2.0) -> pd.DataFrame:
@@ -26,11 +26,13 @@ def synthetic_runs(n_code: int, n_llm: int, seed: int = 1, llm_scale: float = 2.
             scale = llm_scale if form == "llm" else 1.0
             rows.append({
                 "run_id": f"{form}-{i}", "experiment_id": "e1", "form": form,
-                "input_id": "in-a" if i % 2 else "in-b", "status": "ok", "error_type": None,
+                "input_id": "in-a" if i % 2 else "in-b", "repetition": i // 2,
+                "status": "ok", "error_type": None,
                 "wall_ms": float(1000 * scale * rng.lognormal(0, 0.2)),
                 "input_tokens": int(500 * scale), "output_tokens": 100, "llm_calls": 4 if
                 form == "code" else 6, "tool_calls": 1, "cost_usd": 0.001 * scale,
-                "path": "p1" if form == "code" else ["p1", "p2", "p3"][i % 3],
+                "path": (path := "p1" if form == "code" else ["p1", "p2", "p3"][i % 3]),
+                "path_steps": [{"name": path, "kind": "agent", "steps": []}],
                 "outcome": {"success": form == "code" or i % 2 == 0, "emails_sent": 1},
                 "success": form == "code" or i % 2 == 0, "error_class": None, "retries": 0,
                 "price_source": "local, $0",
@@ -100,24 +102,24 @@ def test_path_tables_outcomes_agents_and_projection() -> None:
 
 def test_findings_are_sentences_with_cis_or_a_too_few_warning() -> None:
     text = " ".join(findings(synthetic_runs(10, 10)))
-    assert "LLM-orchestrated took" in text and "x the wall time of code-orchestrated" in text
-    assert "95% CI [" in text
+    assert "LLM-orchestrated was slower than code-orchestrated: " in text
+    assert "(paired by input and repetition, 10 pairs; Wilcoxon signed-rank p" in text
     assert "LLM-orchestrated used 3 distinct paths" in text and "code-orchestrated used 1" in text
     few = " ".join(findings(synthetic_runs(2, 3)))
-    assert "Too few runs for a confidence interval on the wall time (n=3 and 2" in few
+    assert "Too few runs for a confidence interval on latency (3 and 2 runs" in few
     assert findings(synthetic_runs(4, 0)) == [
         "Run both LLM-orchestrated and code-orchestrated to compare them."]
 
 
 def test_a_too_few_cost_sentence_shows_cents_not_zero() -> None:
     runs = synthetic_runs(2, 2).assign(cost_usd=[0.00123, 0.00125, 0.0004, 0.0005])
-    [cost] = [s for s in findings(runs) if "on the cost" in s]
-    assert "means $0.00045 vs $0.00124." in cost, cost  # llm (A) first, code second
+    [cost] = [s for s in findings(runs) if "on cost" in s]
+    assert "means $0.00045 vs $0.00124" in cost, cost  # llm (A) first, code second
 
 
 def test_findings_say_when_a_difference_is_not_significant() -> None:
     text = " ".join(findings(synthetic_runs(12, 12, llm_scale=1.0)))
-    assert "not a significant difference" in text
+    assert "No evidence of a difference in latency" in text
 
 
 def test_agent_means_divide_by_runs_in_the_group() -> None:

@@ -25,7 +25,6 @@ from sales_scripts import sales_backend
 
 from orchlab import backends, cli, figures
 from orchlab.analysis import outcome_rates, summarize
-from orchlab.findings import findings
 from orchlab.metrics import run_metrics
 from orchlab.recorder import install_recorder
 from orchlab.records import utcnow
@@ -33,11 +32,13 @@ from orchlab.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import FlowEnv, RunDeps
 from orchlab.schema import MIGRATIONS
 from orchlab.store import Store, StoreError
+from orchlab.summary import findings
 
 # -- 2. rates over the runs they apply to ----------------------------------------------------
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    base = {"status": "ok", "error_class": None, "retries": 0}
+    base = {"status": "ok", "error_class": None, "retries": 0, "experiment_id": "e1",
+            "input_id": "in-a", "repetition": 0, "path_steps": []}
     return pd.DataFrame([{**base, **row} for row in rows])
 
 

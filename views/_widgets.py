@@ -36,6 +36,7 @@ SUMMARY_FORMATS: dict[str, Callable[[Any], str]] = {
     "path_entropy_bits": lambda v: f"{v:.2f} bits", "entropy_bits": lambda v: f"{v:.2f} bits",
     "success_rate": lambda v: f"{v:.0%}", "top_path_share": lambda v: f"{v:.0%}",
     "rate": lambda v: f"{v:.0%}", "failures": lambda v: v or "none",
+    "pass_hat_k": lambda v: f"{v:.2f}", "pass_at_k": lambda v: f"{v:.2f}",
 }
 COLUMN_LABELS = {
     "group": "Group", "form": "Form", "runs": "Runs", "ok": "Ended ok",
@@ -46,7 +47,9 @@ COLUMN_LABELS = {
     "success_n": "Success n", "retries": "Retries", "failures": "Failures by class",
     "entropy_bits": "Path entropy", "top_path_share": "Top path share", "failed": "Failed",
     "outcome": "Outcome", "rate": "Rate", "hits": "Runs where true",
-    "n": "Runs where it applies (n)",
+    "n": "Runs where it applies (n)", "k": "k (runs)", "pass_hat_k": "pass^k",
+    "pass_at_k": "pass@k",
+    "inputs": "Inputs", "runs_per_input": "Runs per input",
 }
 
 

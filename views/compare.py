@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
-from orchlab import analysis, figures
-from orchlab.findings import findings, label, title
+from orchlab import analysis, figures, paths, stats, summary
+from orchlab.findings import label, title
 from views._shared import experiment_label, get_scenarios, runs_frame, store_or_stop
 from views._widgets import money, table
 
@@ -29,15 +31,17 @@ def pick_baseline(groups: list[str], focus: str | None) -> str:
                         help="Every other group is compared with this one, one block each.")
 
 
-def comparison(runs: pd.DataFrame, group: str, baseline: str, factor: str) -> None:
-    """One group against the baseline: what the comparison varies, then its findings."""
+def comparison(block: dict[str, Any]) -> None:
+    """One group against the baseline: what the comparison varies, then its findings (from
+    the summary the CLI prints too)."""
+    group, baseline, factor = block["group"], block["baseline"], block["factor"]
     if factor == "form and prompt variant":
         st.warning(f"{title(group)} differs from the baseline in both form and prompt variant: "
                    "a difference below cannot be put down to either one.")
     else:
         st.caption(f"This finding compares the {factor}: {label(group)} against "
                    f"{label(baseline)}.")
-    st.info("\n".join(f"- {s}" for s in findings(runs, group, baseline, by="group")))
+    st.info("\n".join(f"- {s}" for s in block["sentences"]))
 
 
 def cost_projection(runs: pd.DataFrame) -> None:
@@ -98,15 +102,20 @@ if len(groups) < 2:
             "another experiment) to compare.")
 else:
     baseline = pick_baseline(groups, focus)
-    pairs = analysis.comparisons(groups, baseline)
-    pairs.sort(key=lambda p: p[0].partition(analysis.GROUP_SEPARATOR)[0] != focus)
-    for n, (group, factor) in enumerate(pairs):
-        with st.expander(f"{title(group)} vs {label(baseline)}", expanded=n < 3):
-            comparison(runs, group, baseline, factor)
+    detect = st.slider("Difference to detect (share of the baseline's mean)", 0.05, 1.0,
+                       summary.DETECT, 0.05, key="compare_detect",
+                       help="For 'about N runs per group would detect it': the runs each group "
+                            "needs for 80% power, from the spread observed here.")
+    result = summary.summarize_runs(runs, baseline, by="group", detect=detect)
+    blocks = sorted(result["comparisons"],
+                    key=lambda b: b["group"].partition(analysis.GROUP_SEPARATOR)[0] != focus)
+    for n, block in enumerate(blocks):
+        with st.expander(f"{title(block['group'])} vs {label(baseline)}", expanded=n < 3):
+            comparison(block)
 table(analysis.summarize(runs, by=["group"]))
 
-tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Failures",
-               "Cost projection"])
+tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Reliability",
+               "Failures", "Cost projection"])
 with tabs[0]:
     st.plotly_chart(figures.latency_box(runs, "group", colors), width="stretch")
     if runs.groupby("group").size().max() < 2:
@@ -126,6 +135,10 @@ with tabs[2]:
     st.plotly_chart(figures.calls_per_run(runs, "group", colors), width="stretch")
 with tabs[3]:
     table(analysis.path_variance(runs, "group"))
+    deviation = paths.path_deviation(runs, by="group")
+    st.markdown("\n".join(
+        f"- {paths.deviation_sentence(row, label(str(row['group'])), label('code'))}"
+        for row in deviation.to_dict("records")))
     st.plotly_chart(figures.path_frequency(analysis.path_frequencies(runs, "group"), "group",
                                            colors), width="stretch")
 with tabs[4]:
@@ -140,7 +153,17 @@ with tabs[4]:
         st.caption("Whole-number outcomes per run (emails sent, guard refusals, tool calls): "
                    "a guard's work shows as fewer emails and as refusals.")
 with tabs[5]:
+    reliability = stats.reliability(runs, "group")
+    if reliability.empty:
+        st.caption("No run here says anything about its form's success, so no pass^k.")
+    else:
+        st.plotly_chart(figures.pass_k_chart(reliability, "group", colors), width="stretch")
+        st.caption("pass^k: the chance that k runs of one input all succeed (does it still work "
+                   "the k-th time?); pass@k: that at least one of k does. Averaged over inputs, "
+                   "for k up to the fewest runs any input has.")
+        table(reliability)
+with tabs[6]:
     st.caption("Runs that did not end normally, by error class, and provider calls retried.")
     table(analysis.failure_table(runs, "group"))
-with tabs[6]:
+with tabs[7]:
     cost_projection(runs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab import runner, workers
+from orchlab import runner, summary, workers
 from orchlab.backends import BackendError
 from orchlab.findings import label, title
 from orchlab.jobs import ExperimentJob, JobSnapshot
@@ -16,6 +16,7 @@ from views._shared import (
     clear_run_caches,
     get_backend,
     get_scenarios,
+    runs_frame,
     store_or_stop,
 )
 from views._widgets import run_card
@@ -82,6 +83,10 @@ with st.form("run_form"):
         key="run_tool_budget", help="Every tool call counts, agents called as tools included; "
         "the call over the budget stops the run (error class tool_budget).")
     st.caption(plan_line(forms, [input_labels[c] for c in chosen], int(reps)))
+    hint = summary.suggest_runs(runs_frame(str(store.path), (), name), forms,
+                                int(reps) * len(chosen))
+    if hint:
+        st.caption(hint)
     submitted = st.form_submit_button("Run", type="primary")
 
 job: ExperimentJob | None = st.session_state.get("run_job")

@@ -1,10 +1,12 @@
-"""Trace: one run's nested span tree and waterfall; sub-agents sit inside their tool span."""
+"""Trace: one run's nested span tree and waterfall; sub-agents sit inside their tool span.
+Then the run against a second one of the same experiment: steps aligned, first divergence."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from orchlab.figures import errored_ancestors, span_depths, waterfall
+from orchlab.figures import errored_ancestors, span_depths, waterfall, waterfall_pair
+from orchlab.tracediff import align, aligned_frame, default_partner, divergence_text, steps_of
 from views._shared import experiment_label, runs_frame, store_or_stop
 
 st.title("Trace")
@@ -21,12 +23,19 @@ if runs.empty:
     st.warning("This experiment has no finished runs.")
     st.stop()
 rows = runs.to_dict(orient="records")
-pick = st.selectbox(
-    "Run", range(len(rows)), key="trace_run",
-    format_func=lambda i: f"{rows[i]['form']} · {rows[i]['input_id']} #{rows[i]['repetition']}"
-    f" · {rows[i]['error_class'] or rows[i]['status']} · {rows[i]['wall_ms']:,.0f} ms · "
-    f"{rows[i]['path']}",
-)
+
+
+def run_label(i: int) -> str:
+    row = rows[i]
+    return (f"{row['form']} · {row['input_id']} #{row['repetition']} · "
+            f"{row['error_class'] or row['status']} · {row['wall_ms']:,.0f} ms · {row['path']}")
+
+
+def short_label(i: int) -> str:
+    return f"{rows[i]['form']} · {rows[i]['input_id']} #{rows[i]['repetition']}"
+
+
+pick = st.selectbox("Run", range(len(rows)), key="trace_run", format_func=run_label)
 run = rows[pick]
 spans = store.load_spans(run["run_id"])
 st.caption(f"run `{run['run_id']}` · {len(spans)} spans · {run['llm_calls']} LLM calls · "
@@ -64,3 +73,30 @@ for depth, span in span_depths(spans):
         if span.output:
             st.text_area("Output", span.output, height=120, disabled=True,
                          key=f"trace_out_{span.span_id}")
+
+st.subheader("Compare two runs")
+partner = default_partner(runs, run["run_id"])
+if partner is None:
+    st.info("This experiment has no other run to compare this one with.")
+else:
+    others = [i for i in range(len(rows)) if i != pick]
+    second = st.selectbox(
+        "Compare with", others, key=f"trace_compare_{run['run_id']}", format_func=run_label,
+        index=next(n for n, i in enumerate(others) if rows[i]["run_id"] == partner),
+        help="Another run of this experiment: by default the same input in another form, "
+        "else another repetition of this form.")
+    other_spans = store.load_spans(rows[second]["run_id"])
+    label_a, label_b = f"A: {short_label(pick)}", f"B: {short_label(second)}"
+    aligned, first = align(steps_of(spans), steps_of(other_spans))
+    message = divergence_text(aligned, first, label_a, label_b)
+    if first is None:
+        st.success(message)
+    else:
+        st.warning(message)
+    st.dataframe(
+        aligned_frame(aligned).style.apply(
+            lambda r: ["background-color: #FDE2B8" if r.name == first else ""] * len(r), axis=1
+        ).format(precision=1, na_rep=""),
+        width="stretch", hide_index=True, key="trace_compare_table")
+    st.plotly_chart(waterfall_pair(spans, other_spans, label_a, label_b), width="stretch",
+                    key="trace_compare_waterfalls")

@@ -1,0 +1,342 @@
+"""Statistics beyond `analysis.bootstrap_ci`: reliability over repetitions, paired comparisons,
+significance tests and how many runs would settle a question.
+
+Pure functions over the runs DataFrame (`Store.load_runs`, grouped by `analysis.with_group`):
+no I/O and no UI, so the CLI, findings and the dashboard share one definition of each figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from orchlab.analysis import MIN_RUNS_FOR_CI, N_BOOT, Estimate, bootstrap_ci, in_group_order
+
+# -- reliability across repetitions ----------------------------------------------------------
+
+RELIABILITY_COLUMNS = ["k", "pass_hat_k", "pass_at_k", "inputs", "runs_per_input"]
+
+
+def _eligible(successes: Sequence[tuple[int, int]], k: int) -> list[tuple[int, int]]:
+    """The (n, c) pairs an estimate at k may use: n >= k, checked so a typo is no number."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    for n, c in successes:
+        if not 0 <= c <= n:
+            raise ValueError(f"successes must lie in 0..n, got n={n}, c={c}")
+    return [(n, c) for n, c in successes if n >= k]
+
+
+def pass_hat_k(successes: Sequence[tuple[int, int]], k: int) -> float | None:
+    """tau-bench's pass^k: the chance that k runs of an input drawn without replacement all
+    succeed, mean over inputs with n >= k (C(c,k)/C(n,k), unbiased). None when no input has k
+    runs: an estimate for k > n would be an extrapolation, not a measurement."""
+    usable = _eligible(successes, k)
+    if not usable:
+        return None
+    return sum(math.comb(c, k) / math.comb(n, k) for n, c in usable) / len(usable)
+
+
+def pass_at_k(successes: Sequence[tuple[int, int]], k: int) -> float | None:
+    """pass@k: the chance that at least one of k runs succeeds, 1 - C(n-c,k)/C(n,k), mean over
+    inputs with n >= k. None when no input has k runs (as `pass_hat_k`)."""
+    usable = _eligible(successes, k)
+    if not usable:
+        return None
+    return sum(1 - math.comb(n - c, k) / math.comb(n, k) for n, c in usable) / len(usable)
+
+
+def success_counts(group: pd.DataFrame) -> list[tuple[int, int]]:
+    """Per input_id, (runs, successes) over the runs whose `success` counts (is not None)."""
+    counted = group[group["success"].notna()]
+    return [(len(g), int(sum(bool(v) for v in g["success"])))
+            for _, g in counted.groupby("input_id", sort=True)]
+
+
+def reliability(runs: pd.DataFrame, by: str = "group") -> pd.DataFrame:
+    """Per group, pass^k and pass@k for k = 1 .. the fewest counted runs of any of its inputs,
+    so every input contributes at every k and a curve never mixes input sets."""
+    if runs.empty:
+        return pd.DataFrame(columns=[by, *RELIABILITY_COLUMNS])
+    rows: list[dict[str, Any]] = []
+    for key, group in in_group_order(runs[runs["success"].notna()], [by]):
+        counts = success_counts(group)
+        runs_per_input = min(n for n, _ in counts)
+        rows.extend({by: key, "k": k, "pass_hat_k": pass_hat_k(counts, k),
+                     "pass_at_k": pass_at_k(counts, k), "inputs": len(counts),
+                     "runs_per_input": runs_per_input} for k in range(1, runs_per_input + 1))
+    return pd.DataFrame(rows, columns=[by, *RELIABILITY_COLUMNS])
+
+
+# -- comparisons -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Group A relative to group B with a bootstrap CI, saying whether runs were paired."""
+
+    point: float
+    """The statistic on the observed samples."""
+    low: float
+    """Lower CI bound."""
+    high: float
+    """Upper CI bound."""
+    n: int
+    """Pairs used when paired, else the runs of both groups together."""
+    paired: bool
+    """Whether runs were matched on (input_id, repetition) and resampled as pairs."""
+    stat: str
+    """mean or median (a paired comparison is always of means)."""
+    kind: str
+    """ratio (A/B) or diff (A-B)."""
+
+    @property
+    def estimate(self) -> Estimate:
+        """The same figure as an `analysis.Estimate`, for code that renders those."""
+        return Estimate(self.point, self.low, self.high, self.kind)
+
+    @property
+    def significant(self) -> bool:
+        """Whether the CI excludes 'no difference': `Estimate.significant`, one definition."""
+        return self.estimate.significant
+
+
+def column_values(runs: pd.DataFrame, value: str) -> pd.Series:
+    """A run figure by name; "tokens" is input + output tokens, as the findings count them."""
+    if value == "tokens":
+        return runs["input_tokens"] + runs["output_tokens"]
+    return runs[value]
+
+
+def group_values(runs: pd.DataFrame, group: str, value: str, by: str = "group") -> np.ndarray:
+    """The recorded values of one group (missing ones, e.g. an unknown cost, left out)."""
+    values = pd.to_numeric(column_values(runs[runs[by] == group], value), errors="coerce")
+    return values.dropna().to_numpy(dtype=float)
+
+
+def pairs(runs: pd.DataFrame, a: str, b: str, value: str, by: str = "group") -> pd.DataFrame:
+    """Runs of groups a and b matched on (input_id, repetition): a repetition is one block of
+    forms run back to back on the same input, so a pair shares input and moment. A key seen
+    twice in a group (two experiments) is matched occurrence by occurrence, never crossed.
+    Only pairs with both values recorded are kept."""
+    if a == b:
+        raise ValueError("pairs() needs two different groups")
+    keys = ["input_id", "repetition"]
+    sides = []
+    for name in (a, b):
+        side = runs.loc[runs[by] == name, keys].copy()
+        side[name] = pd.to_numeric(column_values(runs[runs[by] == name], value), errors="coerce")
+        side["_occurrence"] = side.groupby(keys).cumcount()
+        sides.append(side)
+    matched = sides[0].merge(sides[1], on=[*keys, "_occurrence"], how="inner")
+    matched = matched.dropna(subset=[a, b]).sort_values([*keys, "_occurrence"])
+    return matched[[*keys, a, b]].reset_index(drop=True)
+
+
+@lru_cache(maxsize=4)
+def _pair_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """One read-only resample matrix per (n, n_boot, seed), shared by every figure of a page."""
+    indices = np.random.default_rng(seed).integers(0, n, (n_boot, n), dtype=np.int32)
+    indices.setflags(write=False)
+    return indices
+
+
+def paired_ci(
+    runs: pd.DataFrame, a: str, b: str, value: str, kind: str = "ratio", by: str = "group",
+    n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95,
+) -> Comparison | None:
+    """Percentile bootstrap over pairs: resampling whole pairs keeps each input's base level
+    in both arms, so input-to-input spread drops out of the interval. Ratio is of means
+    (sum a / sum b), diff is mean(a - b). None below MIN_RUNS_FOR_CI pairs, or for a ratio
+    whose denominator (observed or in some resample) is 0."""
+    matched = pairs(runs, a, b, value, by)
+    return _paired(matched[a].to_numpy(float), matched[b].to_numpy(float), kind, n_boot, seed,
+                   level)
+
+
+def _paired(
+    xa: np.ndarray, xb: np.ndarray, kind: str, n_boot: int = N_BOOT, seed: int = 0,
+    level: float = 0.95,
+) -> Comparison | None:
+    if len(xa) < MIN_RUNS_FOR_CI:
+        return None
+    idx = _pair_indices(len(xa), n_boot, seed)  # one matrix, no loop over resamples
+    if kind == "ratio":
+        sums_b = xb[idx].sum(axis=1)
+        if xb.sum() == 0 or np.any(sums_b == 0):
+            return None
+        point, samples = float(xa.sum() / xb.sum()), xa[idx].sum(axis=1) / sums_b
+    else:
+        point, samples = float((xa - xb).mean()), (xa - xb)[idx].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return Comparison(point, float(low), float(high), len(xa), True, "mean", kind)
+
+
+def unpaired_ci(
+    runs: pd.DataFrame, a: str, b: str, value: str, kind: str = "ratio", by: str = "group",
+    stat: str = "mean",
+) -> Comparison | None:
+    """`analysis.bootstrap_ci` (each group resampled on its own) as a Comparison: the fallback
+    when runs cannot be matched. None where bootstrap_ci gives None."""
+    xa, xb = group_values(runs, a, value, by), group_values(runs, b, value, by)
+    est = bootstrap_ci(xa.tolist(), xb.tolist(), stat=stat, kind=kind)
+    if est is None:
+        return None
+    return Comparison(est.point, est.low, est.high, len(xa) + len(xb), False, stat, kind)
+
+
+def compare(
+    runs: pd.DataFrame, a: str, b: str, value: str, kind: str = "ratio", by: str = "group"
+) -> Comparison | None:
+    """Paired when at least MIN_RUNS_FOR_CI pairs exist (a narrower, honest interval), else
+    unpaired; both of means, so the two paths measure the same thing."""
+    matched = pairs(runs, a, b, value, by)
+    if len(matched) >= MIN_RUNS_FOR_CI:
+        return _paired(matched[a].to_numpy(float), matched[b].to_numpy(float), kind)
+    return unpaired_ci(runs, a, b, value, kind, by, stat="mean")
+
+
+# -- significance ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Test:
+    """One significance test and, after `holm`, its p-value adjusted for the page's tests."""
+
+    __test__: ClassVar[bool] = False
+    """Not a field: tells pytest this record is no test class."""
+    name: str
+    """Mann-Whitney U, Wilcoxon signed-rank or Fisher's exact."""
+    statistic: float
+    """The test's own statistic (U, W, or the odds ratio for Fisher)."""
+    p_value: float
+    """Two-sided p-value of this test alone."""
+    n_a: int
+    """Values (or runs) in group A; the pairs for a paired test."""
+    n_b: int
+    """Values (or runs) in group B; the pairs for a paired test."""
+    p_adjusted: float | None = None
+    """The p-value after a multiple-testing correction, None until one is applied."""
+    correction: str | None = None
+    """Which correction gave p_adjusted ("Holm over 6 tests")."""
+
+
+def test_values(xa: Sequence[float], xb: Sequence[float]) -> Test | None:
+    """Two-sided Mann-Whitney U for latency, tokens or cost: no normality assumed, and these
+    figures are skewed. None with fewer than 2 values in a group, or when every value of both
+    groups is the same (no ranking exists, so no p-value means anything). NaNs are left out."""
+    va, vb = (x[~np.isnan(x)] for x in (np.asarray(xa, dtype=float), np.asarray(xb, float)))
+    if min(len(va), len(vb)) < 2 or np.unique(np.concatenate([va, vb])).size == 1:
+        return None
+    result = st.mannwhitneyu(va, vb, alternative="two-sided")
+    return Test("Mann-Whitney U", float(result.statistic), float(result.pvalue), len(va), len(vb))
+
+
+def test_paired(diffs: Sequence[float]) -> Test | None:
+    """Wilcoxon signed-rank on paired differences a - b. None with fewer than 2 pairs. All
+    differences zero is the data saying "no difference": statistic 0 and p = 1.0 (scipy would
+    give NaN there). NaNs are left out."""
+    d = np.asarray(diffs, dtype=float)
+    d = d[~np.isnan(d)]
+    if len(d) < 2:
+        return None
+    if not np.any(d):
+        return Test("Wilcoxon signed-rank", 0.0, 1.0, len(d), len(d))
+    result = st.wilcoxon(d, alternative="two-sided")
+    return Test("Wilcoxon signed-rank", float(result.statistic), float(result.pvalue),
+                len(d), len(d))
+
+
+def test_rates(hits_a: int, n_a: int, hits_b: int, n_b: int) -> Test | None:
+    """Fisher's exact test (two-sided) of two success rates: exact at the small run counts an
+    experiment has. None when a group has no runs; the statistic is the odds ratio."""
+    if n_a <= 0 or n_b <= 0:
+        return None
+    if not (0 <= hits_a <= n_a and 0 <= hits_b <= n_b):
+        raise ValueError("hits must lie in 0..n")
+    table = [[hits_a, n_a - hits_a], [hits_b, n_b - hits_b]]
+    odds, p = st.fisher_exact(table, alternative="two-sided")
+    return Test("Fisher's exact", float(odds), float(p), n_a, n_b)
+
+
+def holm(tests: Sequence[Test | None]) -> list[Test | None]:
+    """Holm-Bonferroni over the tests present (None stays None and is not counted): a page
+    testing six figures at once would otherwise find something by chance. Sort ascending,
+    multiply the i-th (0-based) by m - i, keep a running max, cap at 1."""
+    present = sorted((t.p_value, i) for i, t in enumerate(tests) if t is not None)
+    m, running = len(present), 0.0
+    adjusted: dict[int, float] = {}
+    for rank, (p, i) in enumerate(present):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    label = f"Holm over {m} tests"
+    return [None if t is None else replace(t, p_adjusted=adjusted[i], correction=label)
+            for i, t in enumerate(tests)]
+
+
+def p_text(p: float) -> str:
+    """"p < 0.001", else two significant digits ("p = 0.041", "p = 0.50"): more digits would
+    claim a precision the run counts do not have."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:#.2g}"
+
+
+# -- how many runs would settle it -----------------------------------------------------------
+
+
+def runs_for_half_width(
+    values: Sequence[float], half_width: float, confidence: float = 0.95
+) -> int | None:
+    """Runs for a normal-approximation CI of the mean of +/- half_width, from the spread seen
+    so far: ceil((z sd / half_width)^2), at least 2. None with fewer than 2 values or a
+    standard deviation of 0 (no spread measured, so no estimate of what is needed)."""
+    if half_width <= 0:
+        raise ValueError("half_width must be positive")
+    x = np.asarray(values, dtype=float)
+    sd = float(np.std(x, ddof=1)) if len(x) >= 2 else 0.0
+    if sd == 0:
+        return None
+    z = float(st.norm.ppf(1 - (1 - confidence) / 2))
+    return max(2, math.ceil((z * sd / half_width) ** 2))
+
+
+def runs_for_difference(
+    xa: Sequence[float], xb: Sequence[float], delta: float, power: float = 0.8,
+    alpha: float = 0.05,
+) -> int | None:
+    """Runs per group for a two-sided two-sample test to detect a mean difference of delta:
+    ceil(2 ((z_{1-alpha/2} + z_power) sd_pooled / delta)^2), at least 2. None with fewer than
+    2 values in a group, a pooled sd of 0, or delta 0 (nothing to detect)."""
+    va, vb = np.asarray(xa, dtype=float), np.asarray(xb, dtype=float)
+    if min(len(va), len(vb)) < 2 or delta == 0:
+        return None
+    pooled_var = ((len(va) - 1) * np.var(va, ddof=1) + (len(vb) - 1) * np.var(vb, ddof=1)) \
+        / (len(va) + len(vb) - 2)
+    if pooled_var == 0:
+        return None
+    z = float(st.norm.ppf(1 - alpha / 2) + st.norm.ppf(power))
+    return max(2, math.ceil(2 * (z * math.sqrt(float(pooled_var)) / delta) ** 2))
+
+
+def runs_for_rates(
+    p_a: float, p_b: float, power: float = 0.8, alpha: float = 0.05
+) -> int | None:
+    """Runs per group to tell success rates p_a and p_b apart (two-proportion normal
+    approximation, pooled variance under the null, no continuity correction), at least 2.
+    None when p_a == p_b: no run count detects a difference that is not there."""
+    if not (0 <= p_a <= 1 and 0 <= p_b <= 1):
+        raise ValueError("rates must lie in 0..1")
+    if p_a == p_b:
+        return None
+    p_bar = (p_a + p_b) / 2
+    z_alpha, z_power = float(st.norm.ppf(1 - alpha / 2)), float(st.norm.ppf(power))
+    spread = z_alpha * math.sqrt(2 * p_bar * (1 - p_bar)) \
+        + z_power * math.sqrt(p_a * (1 - p_a) + p_b * (1 - p_b))
+    return max(2, math.ceil(spread ** 2 / (p_a - p_b) ** 2))

@@ -1,0 +1,298 @@
+"""orchlab.stats on data with known answers: pass^k, paired CIs, tests, Holm, run counts.
+
+The module is imported whole (`stats.test_values`): imported by name, its `test_*` functions
+would be collected by pytest as tests.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+
+from orchlab import stats
+from orchlab.analysis import bootstrap_ci
+
+Z_975 = 1.959963984540054  # standard normal quantile at 0.975
+Z_80 = 0.8416212335729143  # standard normal quantile at 0.8
+
+
+def run(group: str, input_id: str, repetition: int, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"group": group, "form": group, "input_id": input_id,
+                            "repetition": repetition, "status": "ok", "success": True,
+                            "wall_ms": 1000.0, "input_tokens": 100, "output_tokens": 10,
+                            "cost_usd": None, "llm_calls": 1, "tool_calls": 0, "path": "p"}
+    return {**base, **fields}
+
+
+# -- reliability -----------------------------------------------------------------------------
+
+COUNTS = [(4, 4), (4, 2), (4, 0)]
+
+
+def test_pass_hat_k_matches_hand_computed_values() -> None:
+    # C(c,k)/C(n,k) per input: k=2 -> 1, C(2,2)/C(4,2) = 1/6, 0
+    expected = {1: Fraction(1 + Fraction(1, 2) + 0, 3), 2: Fraction(1 + Fraction(1, 6), 3),
+                3: Fraction(1, 3), 4: Fraction(1, 3)}
+    for k, value in expected.items():
+        assert stats.pass_hat_k(COUNTS, k) == pytest.approx(float(value))
+    assert float(expected[2]) == pytest.approx(7 / 18)
+
+
+def test_pass_at_k_matches_hand_computed_values() -> None:
+    # 1 - C(n-c,k)/C(n,k) per input: k=2 -> 1, 1 - 1/6, 0; k=3 -> 1, 1 - 0, 0
+    expected = {1: Fraction(1 + Fraction(1, 2), 3), 2: Fraction(1 + Fraction(5, 6), 3),
+                3: Fraction(2, 3), 4: Fraction(2, 3)}
+    for k, value in expected.items():
+        assert stats.pass_at_k(COUNTS, k) == pytest.approx(float(value))
+
+
+def test_k_beyond_the_runs_gives_none_and_short_inputs_are_left_out() -> None:
+    assert stats.pass_hat_k(COUNTS, 5) is None
+    assert stats.pass_at_k(COUNTS, 5) is None
+    assert stats.pass_hat_k([], 1) is None
+    # only (4, 2) has 3 runs: pass^3 = C(2,3)/C(4,3) = 0, pass@3 = 1 - C(2,3)/C(4,3) = 1
+    assert stats.pass_hat_k([(2, 2), (4, 2)], 3) == 0
+    assert stats.pass_at_k([(2, 0), (4, 2)], 3) == 1
+    with pytest.raises(ValueError):
+        stats.pass_hat_k([(2, 3)], 1)
+    with pytest.raises(ValueError):
+        stats.pass_at_k(COUNTS, 0)
+
+
+def test_reliability_per_group_leaves_out_uncounted_runs() -> None:
+    rows = [run("llm", "a", 0, success=False), run("llm", "b", 0),
+            run("llm", "b", 1, success=None),
+            run("code", "a", 0), run("code", "a", 1), run("code", "a", 2, success=False),
+            run("code", "a", 3, success=None), run("code", "b", 0), run("code", "b", 1),
+            run("cancelled", "a", 0, success=None)]
+    table = stats.reliability(pd.DataFrame(rows))
+    assert list(table.columns) == ["group", "k", "pass_hat_k", "pass_at_k", "inputs",
+                                   "runs_per_input"]
+    assert list(zip(table["group"], table["k"], strict=True)) == [("code", 1), ("code", 2),
+                                                                   ("llm", 1)]
+    code = table[table["group"] == "code"].set_index("k")
+    # input a: 3 counted runs, 2 successes; input b: 2 of 2
+    assert code.loc[1, "pass_hat_k"] == pytest.approx((2 / 3 + 1) / 2)
+    assert code.loc[2, "pass_hat_k"] == pytest.approx((1 / 3 + 1) / 2)
+    assert code.loc[2, "pass_at_k"] == pytest.approx(1.0)
+    assert set(code["inputs"]) == {2} and set(code["runs_per_input"]) == {2}
+    llm = table[table["group"] == "llm"].iloc[0]
+    assert llm["pass_hat_k"] == pytest.approx(0.5) and llm["runs_per_input"] == 1
+    assert stats.reliability(pd.DataFrame(rows).iloc[0:0]).empty
+
+
+# -- paired comparisons ----------------------------------------------------------------------
+
+
+def latency_runs(inputs: int = 20, repetitions: int = 3, effect: float = 1.2,
+                 seed: int = 3) -> pd.DataFrame:
+    """Inputs whose base latency spans 100..10000 ms; form a is `effect` x form b."""
+    rng = np.random.default_rng(seed)
+    bases = np.geomspace(100, 10_000, inputs)
+    rows = []
+    for rep in range(repetitions):
+        for i, base in enumerate(bases):
+            for group, scale in (("a", effect), ("b", 1.0)):
+                rows.append(run(group, f"in-{i}", rep,
+                                wall_ms=float(base * scale * rng.lognormal(0, 0.03))))
+    return pd.DataFrame(rows)
+
+
+def test_pairing_narrows_the_interval_and_covers_the_effect() -> None:
+    runs = latency_runs()
+    paired = stats.paired_ci(runs, "a", "b", "wall_ms", kind="ratio")
+    unpaired = stats.unpaired_ci(runs, "a", "b", "wall_ms", kind="ratio")
+    assert paired is not None and unpaired is not None
+    assert paired.paired and not unpaired.paired and paired.n == 60 and unpaired.n == 120
+    assert paired.low <= 1.2 <= paired.high and paired.significant
+    assert (paired.high - paired.low) * 10 < unpaired.high - unpaired.low
+    assert not unpaired.significant  # input spread swamps the effect without pairing
+
+
+def test_paired_difference_is_the_mean_of_differences() -> None:
+    runs = latency_runs()
+    matched = stats.pairs(runs, "a", "b", "wall_ms")
+    diff = stats.paired_ci(runs, "a", "b", "wall_ms", kind="diff")
+    assert diff is not None and diff.kind == "diff" and diff.stat == "mean"
+    assert diff.point == pytest.approx(float((matched["a"] - matched["b"]).mean()))
+    assert diff.low <= diff.point <= diff.high
+
+
+def test_pairs_match_on_input_and_repetition_with_both_values_present() -> None:
+    rows = [run("b", "x", 1, wall_ms=20.0), run("a", "x", 0, wall_ms=1.0),
+            run("a", "x", 1, wall_ms=2.0), run("b", "y", 0, wall_ms=40.0),
+            run("a", "y", 0, wall_ms=4.0), run("b", "x", 0, wall_ms=10.0),
+            run("a", "z", 0, wall_ms=5.0), run("a", "y", 1, wall_ms=None),
+            run("b", "y", 1, wall_ms=30.0), run("c", "x", 0, wall_ms=99.0)]
+    matched = stats.pairs(pd.DataFrame(rows), "a", "b", "wall_ms")
+    assert list(matched.columns) == ["input_id", "repetition", "a", "b"]
+    assert matched.values.tolist() == [["x", 0, 1.0, 10.0], ["x", 1, 2.0, 20.0],
+                                       ["y", 0, 4.0, 40.0]]
+
+
+def test_a_key_seen_twice_is_matched_once_never_crossed() -> None:
+    rows = [run("a", "x", 0, wall_ms=1.0), run("b", "x", 0, wall_ms=10.0),
+            run("a", "x", 0, wall_ms=2.0), run("b", "x", 0, wall_ms=20.0)]
+    matched = stats.pairs(pd.DataFrame(rows), "a", "b", "wall_ms")
+    assert matched[["a", "b"]].values.tolist() == [[1.0, 10.0], [2.0, 20.0]]
+
+
+def test_tokens_and_unknown_costs() -> None:
+    rows = [run("a", "x", r, input_tokens=100, output_tokens=20, cost_usd=0.2 if r else None)
+            for r in range(6)] + [run("b", "x", r, cost_usd=0.1) for r in range(6)]
+    runs = pd.DataFrame(rows)
+    assert stats.pairs(runs, "a", "b", "tokens")["a"].tolist() == [120] * 6
+    assert len(stats.pairs(runs, "a", "b", "cost_usd")) == 5  # the unpriced run has no pair
+    cost = stats.compare(runs, "a", "b", "cost_usd", kind="ratio")
+    assert cost is not None and cost.paired and cost.point == pytest.approx(2.0)
+
+
+def test_compare_pairs_when_it_can_and_says_so_when_it_cannot() -> None:
+    runs = latency_runs(inputs=5, repetitions=1)
+    paired = stats.compare(runs, "a", "b", "wall_ms", kind="ratio")
+    assert paired is not None and paired.paired
+    apart = runs.assign(input_id=[f"{i}-{g}" for i, g in zip(runs["input_id"], runs["group"],
+                                                              strict=True)])
+    unpaired = stats.compare(apart, "a", "b", "wall_ms", kind="ratio")
+    assert unpaired is not None and not unpaired.paired and unpaired.stat == "mean"
+    expected = bootstrap_ci(apart[apart["group"] == "a"]["wall_ms"].tolist(),
+                            apart[apart["group"] == "b"]["wall_ms"].tolist(), stat="mean")
+    assert expected is not None and unpaired.point == pytest.approx(expected.point)
+    assert stats.compare(latency_runs(inputs=2, repetitions=1), "a", "b", "wall_ms") is None
+
+
+def test_too_few_pairs_or_a_zero_denominator_give_no_ci() -> None:
+    assert stats.paired_ci(latency_runs(inputs=4, repetitions=1), "a", "b", "wall_ms") is None
+    zeros = latency_runs(inputs=5, repetitions=1)
+    zeros.loc[zeros["group"] == "b", "wall_ms"] = 0.0
+    assert stats.paired_ci(zeros, "a", "b", "wall_ms", kind="ratio") is None
+    assert stats.paired_ci(zeros, "a", "b", "wall_ms", kind="diff") is not None
+
+
+def test_significance_is_never_claimed_when_the_ci_holds_no_difference() -> None:
+    def comparison(low: float, high: float, kind: str) -> stats.Comparison:
+        return stats.Comparison((low + high) / 2, low, high, 10, True, "mean", kind)
+
+    assert not comparison(0.9, 1.3, "ratio").significant
+    assert not comparison(1.0, 1.3, "ratio").significant
+    assert comparison(1.05, 1.3, "ratio").significant
+    assert not comparison(-0.1, 0.2, "diff").significant
+    assert comparison(0.1, 0.3, "diff").significant
+    same = stats.paired_ci(latency_runs(effect=1.0), "a", "b", "wall_ms", kind="ratio")
+    assert same is not None and same.low <= 1.0 <= same.high and not same.significant
+    far = stats.paired_ci(latency_runs(effect=1.5), "a", "b", "wall_ms", kind="diff")
+    assert far is not None and far.low > 0 and far.significant
+
+
+def test_paired_ci_handles_ten_thousand_runs() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.lognormal(7, 1, 5000)
+    frame = pd.DataFrame({"group": np.repeat(["a", "b"], 5000),
+                          "input_id": np.tile([f"in-{i}" for i in range(5000)], 2),
+                          "repetition": 0,
+                          "wall_ms": np.concatenate([1.1 * base, base]) * rng.lognormal(
+                              0, 0.1, 10_000)})
+    result = stats.paired_ci(frame, "a", "b", "wall_ms", kind="ratio")
+    assert result is not None and result.n == 5000 and result.low < 1.1 < result.high
+
+
+# -- significance ----------------------------------------------------------------------------
+
+XA = [12.0, 15.0, 11.0, 19.0, 14.0, 16.0, 13.0]
+XB = [10.0, 9.0, 12.0, 11.0, 8.0, 10.5]
+
+
+def test_mann_whitney_matches_scipy() -> None:
+    test = stats.test_values(XA, XB)
+    expected = st.mannwhitneyu(XA, XB, alternative="two-sided")
+    assert test is not None and test.name == "Mann-Whitney U"
+    assert test.p_value == pytest.approx(expected.pvalue)
+    assert test.statistic == pytest.approx(expected.statistic)
+    assert (test.n_a, test.n_b, test.p_adjusted, test.correction) == (7, 6, None, None)
+    with_nan = stats.test_values([*XA, math.nan], XB)  # an unknown cost is no value
+    assert with_nan is not None and with_nan.p_value == test.p_value and with_nan.n_a == 7
+    assert stats.test_values([1.0], XB) is None
+    assert stats.test_values([3.0, 3.0], [3.0, 3.0, 3.0]) is None
+
+
+def test_wilcoxon_matches_scipy_and_all_zero_differences_give_p_one() -> None:
+    diffs = [1.5, 2.0, -0.5, 3.0, 1.0, 2.5, -1.0, 0.7]
+    test = stats.test_paired(diffs)
+    expected = st.wilcoxon(diffs, alternative="two-sided")
+    assert test is not None and test.name == "Wilcoxon signed-rank"
+    assert test.p_value == pytest.approx(expected.pvalue)
+    assert test.statistic == pytest.approx(expected.statistic)
+    zero = stats.test_paired([0.0] * 6)
+    assert zero is not None and zero.p_value == 1.0
+    assert stats.test_paired([1.0]) is None
+
+
+def test_fisher_on_a_fixed_table() -> None:
+    # lady tasting tea, 3 of 4 right: two-sided p = (1 + 16 + 16 + 1) / 70
+    test = stats.test_rates(3, 4, 1, 4)
+    assert test is not None and test.name == "Fisher's exact"
+    assert test.p_value == pytest.approx(34 / 70)
+    assert test.statistic == pytest.approx(9.0)  # odds ratio (3*3)/(1*1)
+    other = stats.test_rates(8, 10, 1, 6)
+    expected = st.fisher_exact([[8, 2], [1, 5]], alternative="two-sided")
+    assert other is not None and other.p_value == pytest.approx(expected[1])
+    assert stats.test_rates(0, 0, 1, 4) is None
+
+
+def test_holm_against_hand_computed_values() -> None:
+    def test(p: float) -> stats.Test:
+        return stats.Test("t", 0.0, p, 5, 5)
+
+    # sorted 0.01, 0.03, 0.04 -> x3, x2, x1 = 0.03, 0.06, 0.04 -> running max 0.06
+    adjusted = stats.holm([test(0.01), None, test(0.04), test(0.03)])
+    assert adjusted[1] is None
+    values = [t.p_adjusted for t in adjusted if t is not None]
+    assert values == pytest.approx([0.03, 0.06, 0.06])
+    assert {t.correction for t in adjusted if t is not None} == {"Holm over 3 tests"}
+    assert [t.p_value for t in adjusted if t is not None] == [0.01, 0.04, 0.03]
+    capped = stats.holm([test(0.5), test(0.6)])
+    assert [t.p_adjusted for t in capped if t is not None] == [1.0, 1.0]
+    assert stats.holm([]) == []
+
+
+def test_p_text() -> None:
+    assert stats.p_text(0.0004) == "p < 0.001"
+    assert stats.p_text(0.041) == "p = 0.041"
+    assert stats.p_text(0.04123) == "p = 0.041"
+    assert stats.p_text(0.5) == "p = 0.50"
+    assert stats.p_text(1.0) == "p = 1.0"
+
+
+# -- how many runs ---------------------------------------------------------------------------
+
+SPREAD_A = [10.0, 12.0, 14.0, 16.0, 18.0]  # sd = sqrt(40 / 4) = sqrt(10)
+SPREAD_B = [20.0, 22.0, 24.0, 26.0, 28.0]
+
+
+def test_runs_for_half_width_against_the_formula() -> None:
+    assert stats.runs_for_half_width(SPREAD_A, 1.0) == math.ceil(Z_975 ** 2 * 10) == 39
+    assert stats.runs_for_half_width(SPREAD_A, 100.0) == 2
+    assert stats.runs_for_half_width([5.0], 1.0) is None
+    assert stats.runs_for_half_width([5.0, 5.0, 5.0], 1.0) is None
+
+
+def test_runs_for_difference_against_the_formula() -> None:
+    expected = math.ceil(2 * ((Z_975 + Z_80) * math.sqrt(10) / 2) ** 2)
+    assert stats.runs_for_difference(SPREAD_A, SPREAD_B, 2.0) == expected == 40
+    assert stats.runs_for_difference(SPREAD_A, SPREAD_B, 0.0) is None
+    assert stats.runs_for_difference([1.0, 1.0], [2.0, 2.0], 1.0) is None
+    assert stats.runs_for_difference([1.0], SPREAD_B, 1.0) is None
+
+
+def test_runs_for_rates_against_the_formula() -> None:
+    p_bar = 0.6
+    spread = Z_975 * math.sqrt(2 * p_bar * (1 - p_bar)) + Z_80 * math.sqrt(0.25 + 0.21)
+    assert stats.runs_for_rates(0.5, 0.7) == math.ceil(spread ** 2 / 0.2 ** 2) == 93
+    assert stats.runs_for_rates(0.7, 0.5) == 93
+    assert stats.runs_for_rates(0.3, 0.3) is None
