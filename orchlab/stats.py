@@ -69,10 +69,24 @@ def reliability(runs: pd.DataFrame, by: str = "group") -> pd.DataFrame:
     for key, group in in_group_order(runs[runs["success"].notna()], [by]):
         counts = success_counts(group)
         runs_per_input = min(n for n, _ in counts)
-        rows.extend({by: key, "k": k, "pass_hat_k": pass_hat_k(counts, k),
-                     "pass_at_k": pass_at_k(counts, k), "inputs": len(counts),
+        hat, at = _curves(counts, runs_per_input)
+        rows.extend({by: key, "k": k, "pass_hat_k": float(hat[k - 1]),
+                     "pass_at_k": float(at[k - 1]), "inputs": len(counts),
                      "runs_per_input": runs_per_input} for k in range(1, runs_per_input + 1))
     return pd.DataFrame(rows, columns=[by, *RELIABILITY_COLUMNS])
+
+
+def _curves(counts: Sequence[tuple[int, int]], k_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """pass^k and pass@k for k = 1..k_max at once, as running products: C(c,k)/C(n,k) is
+    prod_{i<k} (c-i)/(n-i), so a thousand runs per input cost a thousand multiplications,
+    not a thousand binomials of thousand-digit numbers (the same values `pass_hat_k` gives)."""
+    i = np.arange(k_max, dtype=float)
+    hat = np.zeros(k_max)
+    miss = np.zeros(k_max)
+    for n, c in counts:
+        hat += np.cumprod(np.clip(c - i, 0, None) / (n - i))
+        miss += np.cumprod(np.clip(n - c - i, 0, None) / (n - i))
+    return hat / len(counts), 1 - miss / len(counts)
 
 
 # -- comparisons -----------------------------------------------------------------------------
@@ -194,11 +208,13 @@ def unpaired_ci(
 
 
 def compare(
-    runs: pd.DataFrame, a: str, b: str, value: str, kind: str = "ratio", by: str = "group"
+    runs: pd.DataFrame, a: str, b: str, value: str, kind: str = "ratio", by: str = "group",
+    matched: pd.DataFrame | None = None,
 ) -> Comparison | None:
     """Paired when at least MIN_RUNS_FOR_CI pairs exist (a narrower, honest interval), else
-    unpaired; both of means, so the two paths measure the same thing."""
-    matched = pairs(runs, a, b, value, by)
+    unpaired; both of means, so the two paths measure the same thing. `matched`: the
+    `pairs(...)` of these arguments, when the caller has them already."""
+    matched = pairs(runs, a, b, value, by) if matched is None else matched
     if len(matched) >= MIN_RUNS_FOR_CI:
         return _paired(matched[a].to_numpy(float), matched[b].to_numpy(float), kind)
     return unpaired_ci(runs, a, b, value, kind, by, stat="mean")

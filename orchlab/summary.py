@@ -97,10 +97,10 @@ def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, group: str,
                              "median_b": _plain(gb[column].median())}
     if column == "cost_usd" and (reason := cost_unavailable(ga, gb)):
         return {**entry, "unavailable": reason}
-    estimate = stats.compare(frame, group, base, column, kind, by=by)
+    pairs = stats.pairs(frame, group, base, column, by=by)
+    estimate = stats.compare(frame, group, base, column, kind, by=by, matched=pairs)
     entry["estimate"] = _estimate(estimate)
     if estimate is not None and estimate.paired:
-        pairs = stats.pairs(frame, group, base, column, by=by)
         test = stats.test_paired((pairs[group] - pairs[base]).to_numpy(dtype=float))
     else:
         test = stats.test_values(ga[column].dropna(), gb[column].dropna())
@@ -292,6 +292,12 @@ def pass_k_sentence(p: dict[str, Any], a: str, b: str) -> str:
     return (f"{_cap(label(a))} pass^{p['k']} = {part(p['a'])} ({p['inputs_a']} inputs x "
             f"{p['runs_a']} runs) vs {label(b)} {part(p['b'])} ({p['inputs_b']} inputs x "
             f"{p['runs_b']} runs): the chance that all {p['k']} runs of one input succeed.")
+
+
+def deviation_sentences(result: dict[str, Any], reference: str = "code") -> list[str]:
+    """Each group's distance from the reference form's path, from the summary's own figures."""
+    return [paths.deviation_sentence(g["path_deviation"], label(name), label(reference))
+            for name, g in result["groups"].items() if "path_deviation" in g]
 
 
 HALF_WIDTH = 0.1

@@ -296,3 +296,17 @@ def test_runs_for_rates_against_the_formula() -> None:
     assert stats.runs_for_rates(0.5, 0.7) == math.ceil(spread ** 2 / 0.2 ** 2) == 93
     assert stats.runs_for_rates(0.7, 0.5) == 93
     assert stats.runs_for_rates(0.3, 0.3) is None
+
+
+def test_reliability_curves_equal_the_exact_estimator_at_many_runs() -> None:
+    import pandas as pd
+
+    rows = [{"group": "g", "input_id": i, "success": r < c}
+            for i, (n, c) in enumerate(((40, 25), (40, 40), (40, 0), (41, 7)))
+            for r in range(n)]
+    frame = stats.reliability(pd.DataFrame(rows))
+    counts = [(40, 25), (40, 40), (40, 0), (41, 7)]
+    for k in (1, 2, 7, 40):
+        row = frame[frame["k"] == k].iloc[0]
+        assert row["pass_hat_k"] == pytest.approx(stats.pass_hat_k(counts, k), rel=1e-9)
+        assert row["pass_at_k"] == pytest.approx(stats.pass_at_k(counts, k), rel=1e-9)

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from orchlab import analysis, figures, paths, stats, summary
+from orchlab import analysis, figures, stats, summary
 from orchlab.findings import label, title
 from views._shared import experiment_label, get_scenarios, runs_frame, store_or_stop
 from views._widgets import money, table
@@ -97,6 +97,7 @@ groups = analysis.ordered_groups(runs["group"])
 colors = figures.group_colors(groups)  # one map per render: a group keeps its colour everywhere
 
 st.subheader("Findings")
+result: dict[str, Any] | None = None
 if len(groups) < 2:
     st.info(f"Only {title(groups[0])} ran in these experiments: run another form (or pick "
             "another experiment) to compare.")
@@ -135,10 +136,8 @@ with tabs[2]:
     st.plotly_chart(figures.calls_per_run(runs, "group", colors), width="stretch")
 with tabs[3]:
     table(analysis.path_variance(runs, "group"))
-    deviation = paths.path_deviation(runs, by="group")
-    st.markdown("\n".join(
-        f"- {paths.deviation_sentence(row, label(str(row['group'])), label('code'))}"
-        for row in deviation.to_dict("records")))
+    if result is not None:
+        st.markdown("\n".join(f"- {s}" for s in summary.deviation_sentences(result)))
     st.plotly_chart(figures.path_frequency(analysis.path_frequencies(runs, "group"), "group",
                                            colors), width="stretch")
 with tabs[4]:
