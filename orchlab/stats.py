@@ -181,17 +181,27 @@ def _paired(
 ) -> Comparison | None:
     if len(xa) < MIN_RUNS_FOR_CI:
         return None
-    idx = _pair_indices(len(xa), n_boot, seed)  # one matrix, no loop over resamples
+    idx = _pair_indices(len(xa), n_boot, seed)  # one matrix, no loop over single resamples
     if kind == "ratio":
-        sums_b = xb[idx].sum(axis=1)
+        sums_b = _resampled_sums(xb, idx)
         if xb.sum() == 0 or np.any(sums_b == 0):
             return None
-        point, samples = float(xa.sum() / xb.sum()), xa[idx].sum(axis=1) / sums_b
+        point, samples = float(xa.sum() / xb.sum()), _resampled_sums(xa, idx) / sums_b
     else:
-        point, samples = float((xa - xb).mean()), (xa - xb)[idx].mean(axis=1)
+        point, samples = float((xa - xb).mean()), _resampled_sums(xa - xb, idx) / len(xa)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])
     return Comparison(point, float(low), float(high), len(xa), True, "mean", kind)
+
+
+RESAMPLE_CHUNK = 100
+"""Resamples gathered at once: 100 x 5,000 pairs is 4 MB of floats, not 40 MB per figure."""
+
+
+def _resampled_sums(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Each resample's sum, gathered a chunk of resamples at a time to bound memory."""
+    return np.concatenate([values[idx[i:i + RESAMPLE_CHUNK]].sum(axis=1)
+                           for i in range(0, len(idx), RESAMPLE_CHUNK)])
 
 
 def unpaired_ci(
