@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "variant (as Compare's split)")
     summ.add_argument("--detect", type=float, default=DETECT, help="difference to detect for "
                       "the runs-needed figure, as a share of the baseline mean (default 0.2)")
+    summ.add_argument("--unpaired", action="store_true", help="estimate every figure from "
+                      "the groups resampled on their own, never from pairs by input and "
+                      "repetition")
     summ.add_argument("--require", action="append", default=[], metavar="GROUP.FIGURE>=X",
                       help="threshold that must hold, e.g. llm.success>=0.9 or "
                       "guarded.pass^3>=0.8 (repeatable); exit code 1 names each that fails")
@@ -239,7 +242,7 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
     if runs.empty:
         raise UnknownExperiment("These experiments have no finished runs to summarize.")
     result = summarize_runs(analysis.with_group(runs, args.by_variant), args.baseline,
-                            detect=args.detect)
+                            detect=args.detect, paired=not args.unpaired)
     if args.format == "json":
         print(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False))
     else:

@@ -44,18 +44,18 @@ def findings(runs: pd.DataFrame, a: str = "llm", b: str = "code", by: str = "for
 
 
 def summarize_runs(runs: pd.DataFrame, baseline: str | None = None, by: str = "group",
-                   detect: float = DETECT) -> dict[str, Any]:
+                   detect: float = DETECT, paired: bool = True) -> dict[str, Any]:
     """The whole summary of these runs (a `by` column must exist: see analysis.with_group)."""
     groups = analysis.ordered_groups(runs[by])
     base = baseline if baseline in groups else analysis.default_baseline(groups)
     frame = runs.assign(tokens=runs["input_tokens"] + runs["output_tokens"])
-    blocks = [_comparison(frame, g, base, factor, by, detect)
+    blocks = [_comparison(frame, g, base, factor, by, detect, paired)
               for g, factor in analysis.comparisons(groups, base)]
     _adjust([m for block in blocks for m in block["metrics"]])
     for block in blocks:
         block["sentences"] = _sentences(frame, block, by)
     return {"experiments": sorted(map(str, runs["experiment_id"].unique())),
-            "baseline": base, "by": by, "detect": detect,
+            "baseline": base, "by": by, "detect": detect, "paired": paired,
             "groups": _groups(frame, by), "comparisons": blocks}
 
 
@@ -78,17 +78,27 @@ def _groups(frame: pd.DataFrame, by: str) -> dict[str, Any]:
 
 
 def _comparison(frame: pd.DataFrame, group: str, base: str, factor: str, by: str,
-                detect: float) -> dict[str, Any]:
+                detect: float, paired: bool) -> dict[str, Any]:
     ga, gb = frame[frame[by] == group], frame[frame[by] == base]
-    metrics = [_metric(frame, ga, gb, group, base, spec, by, detect) for spec in METRICS]
-    metrics.append(_success(frame, ga, gb, group, base, by))
+    metrics = [_metric(frame, ga, gb, (group, base), spec, by, detect, paired)
+               for spec in METRICS]
+    metrics.append(_success(frame, ga, gb, (group, base), by, paired))
     return {"group": group, "baseline": base, "factor": factor, "metrics": metrics,
             "pass_k": _pass_k(frame, group, base, by)}
 
 
-def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, group: str, base: str,
-            spec: tuple[str, str, str, str], by: str, detect: float) -> dict[str, Any]:
+def _pairs(frame: pd.DataFrame, names: tuple[str, str], column: str, by: str,
+           paired: bool) -> pd.DataFrame:
+    """The matched runs a figure is estimated from; none when the user asked for unpaired."""
+    matched = stats.pairs(frame, *names, column, by=by)
+    return matched if paired else matched.iloc[0:0]
+
+
+def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tuple[str, str],
+            spec: tuple[str, str, str, str], by: str, detect: float, paired: bool
+            ) -> dict[str, Any]:
     column, name, kind, unit = spec
+    group, base = names
     entry: dict[str, Any] = {"figure": column, "name": name, "kind": kind, "unit": unit,
                              "n_a": len(ga), "n_b": len(gb),
                              "mean_a": _plain(ga[column].mean()),
@@ -97,7 +107,7 @@ def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, group: str,
                              "median_b": _plain(gb[column].median())}
     if column == "cost_usd" and (reason := cost_unavailable(ga, gb)):
         return {**entry, "unavailable": reason}
-    pairs = stats.pairs(frame, group, base, column, by=by)
+    pairs = _pairs(frame, names, column, by, paired)
     estimate = stats.compare(frame, group, base, column, kind, by=by, matched=pairs)
     entry["estimate"] = _estimate(estimate)
     if estimate is not None and estimate.paired:
@@ -112,15 +122,17 @@ def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, group: str,
     return entry
 
 
-def _success(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, group: str, base: str,
-             by: str) -> dict[str, Any]:
+def _success(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tuple[str, str],
+             by: str, paired: bool) -> dict[str, Any]:
+    group, base = names
     sa, sb = ga["success"].dropna().astype(float), gb["success"].dropna().astype(float)
     entry: dict[str, Any] = {"figure": "success", "name": "success", "kind": "diff",
                              "unit": "rate", "n_a": len(sa), "n_b": len(sb),
                              "rate_a": _plain(sa.mean()), "rate_b": _plain(sb.mean())}
     scored = frame[frame["success"].notna()].assign(
         success=lambda f: f["success"].astype(float))
-    estimate = stats.compare(scored, group, base, "success", "diff", by=by)
+    estimate = stats.compare(scored, group, base, "success", "diff", by=by,
+                             matched=_pairs(scored, names, "success", by, paired))
     entry["estimate"] = _estimate(estimate)
     test = stats.test_rates(int(sa.sum()), len(sa), int(sb.sum()), len(sb)) \
         if len(sa) and len(sb) else None

@@ -134,3 +134,15 @@ def test_the_run_page_suggests_runs_from_the_stored_spread(app_env: Path) -> Non
     at = app_on()
     hints = [c.value for c in at.caption if "would pin each form's mean latency" in c.value]
     assert len(hints) == 1 and "this plan has 1 per form" in hints[0], hints
+
+
+def test_the_unpaired_estimate_stays_available_and_says_so(store: Store) -> None:
+    spec = ExperimentSpec("sales_email", inputs=["dana-acme"], repetitions=6,
+                          backend="scripted:sales")
+    exp = run_experiment(spec, store, backend=sales_backend()).experiment_id
+    runs = analysis.with_group(store.load_runs([exp]), False)
+    [block] = summary.summarize_runs(runs, paired=False)["comparisons"]
+    latency = next(m for m in block["metrics"] if m["figure"] == "wall_ms")
+    assert latency["estimate"]["paired"] is False and latency["estimate"]["n"] == 12
+    assert latency["test"]["name"] == "Mann-Whitney U"
+    assert any("(unpaired, 12 runs;" in s for s in block["sentences"]), block["sentences"]

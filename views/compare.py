@@ -107,7 +107,11 @@ else:
                        summary.DETECT, 0.05, key="compare_detect",
                        help="For 'about N runs per group would detect it': the runs each group "
                             "needs for 80% power, from the spread observed here.")
-    result = summary.summarize_runs(runs, baseline, by="group", detect=detect)
+    paired = st.toggle("Pair runs by input and repetition", value=True, key="compare_paired",
+                       help="On: each figure is estimated from the differences within pairs "
+                            "(the same input, run back to back), when at least 5 pairs exist. "
+                            "Off: each group is resampled on its own (unpaired).")
+    result = summary.summarize_runs(runs, baseline, by="group", detect=detect, paired=paired)
     blocks = sorted(result["comparisons"],
                     key=lambda b: b["group"].partition(analysis.GROUP_SEPARATOR)[0] != focus)
     for n, block in enumerate(blocks):
