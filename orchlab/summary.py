@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from orchlab import analysis, paths, stats
+from orchlab import analysis, paths, significance, stats
 from orchlab.findings import cost_unavailable, failure_sentence, label, paths_sentence
 
 METRICS: tuple[tuple[str, str, str, str], ...] = (
@@ -111,14 +111,14 @@ def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tupl
     estimate = stats.compare(frame, group, base, column, kind, by=by, matched=pairs)
     entry["estimate"] = _estimate(estimate)
     if estimate is not None and estimate.paired:
-        test = stats.test_paired((pairs[group] - pairs[base]).to_numpy(dtype=float))
+        test = significance.test_paired((pairs[group] - pairs[base]).to_numpy(dtype=float))
     else:
-        test = stats.test_values(ga[column].dropna(), gb[column].dropna())
+        test = significance.test_values(ga[column].dropna(), gb[column].dropna())
     entry["test"] = _test(test)
     mean_b = float(gb[column].mean()) if len(gb) else math.nan
     if mean_b and not math.isnan(mean_b):
-        entry["runs_needed"] = stats.runs_for_difference(ga[column].dropna(), gb[column].dropna(),
-                                                         abs(mean_b) * detect)
+        entry["runs_needed"] = significance.runs_for_difference(
+            ga[column].dropna(), gb[column].dropna(), abs(mean_b) * detect)
     return entry
 
 
@@ -134,11 +134,11 @@ def _success(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tup
     estimate = stats.compare(scored, group, base, "success", "diff", by=by,
                              matched=_pairs(scored, names, "success", by, paired))
     entry["estimate"] = _estimate(estimate)
-    test = stats.test_rates(int(sa.sum()), len(sa), int(sb.sum()), len(sb)) \
+    test = significance.test_rates(int(sa.sum()), len(sa), int(sb.sum()), len(sb)) \
         if len(sa) and len(sb) else None
     entry["test"] = _test(test)
     if len(sa) and len(sb):
-        entry["runs_needed"] = stats.runs_for_rates(float(sa.mean()), float(sb.mean()))
+        entry["runs_needed"] = significance.runs_for_rates(float(sa.mean()), float(sb.mean()))
     return entry
 
 
@@ -158,12 +158,12 @@ def _pass_k(frame: pd.DataFrame, group: str, base: str, by: str) -> dict[str, An
 def _adjust(metrics: list[dict[str, Any]]) -> None:
     """Holm's correction over every test the summary reports at once."""
     tested = [m for m in metrics if m.get("test")]
-    adjusted = stats.holm([stats.Test(**m["test"]) for m in tested])
+    adjusted = significance.holm([significance.Test(**m["test"]) for m in tested])
     for entry, test in zip(tested, adjusted, strict=True):
         entry["test"] = _test(test)
 
 
-def _test(test: stats.Test | None) -> dict[str, Any] | None:
+def _test(test: significance.Test | None) -> dict[str, Any] | None:
     """A test as JSON (an undefined statistic, e.g. Fisher's odds ratio of 0/0, as None)."""
     return None if test is None else {k: _plain(v) for k, v in asdict(test).items()}
 
@@ -253,7 +253,7 @@ def _p(test: dict[str, Any]) -> float:
 def _test_text(test: dict[str, Any]) -> str:
     p = _p(test)
     adjusted = ", Holm-adjusted" if test["p_adjusted"] is not None else ""
-    return f"{test['name']} {stats.p_text(p)}{adjusted}"
+    return f"{test['name']} {significance.p_text(p)}{adjusted}"
 
 
 def _values(m: dict[str, Any]) -> str:
@@ -325,7 +325,7 @@ def suggest_runs(runs: pd.DataFrame, forms: list[str], planned_per_form: int) ->
     needed = []
     for form in forms:
         values = mine.loc[mine["form"] == form, "wall_ms"]
-        n = stats.runs_for_half_width(values, HALF_WIDTH * float(values.mean())) \
+        n = significance.runs_for_half_width(values, HALF_WIDTH * float(values.mean())) \
             if len(values) >= 2 else None
         if n is None:
             return None

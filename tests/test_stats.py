@@ -1,6 +1,6 @@
 """orchlab.stats on data with known answers: pass^k, paired CIs, tests, Holm, run counts.
 
-The module is imported whole (`stats.test_values`): imported by name, its `test_*` functions
+The module is imported whole (`significance.test_values`): imported by name, its `test_*` functions
 would be collected by pytest as tests.
 """
 
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from orchlab import stats
+from orchlab import significance, stats
 from orchlab.analysis import bootstrap_ci
 
 Z_975 = 1.959963984540054  # standard normal quantile at 0.975
@@ -209,64 +209,64 @@ XB = [10.0, 9.0, 12.0, 11.0, 8.0, 10.5]
 
 
 def test_mann_whitney_matches_scipy() -> None:
-    test = stats.test_values(XA, XB)
+    test = significance.test_values(XA, XB)
     expected = st.mannwhitneyu(XA, XB, alternative="two-sided")
     assert test is not None and test.name == "Mann-Whitney U"
     assert test.p_value == pytest.approx(expected.pvalue)
     assert test.statistic == pytest.approx(expected.statistic)
     assert (test.n_a, test.n_b, test.p_adjusted, test.correction) == (7, 6, None, None)
-    with_nan = stats.test_values([*XA, math.nan], XB)  # an unknown cost is no value
+    with_nan = significance.test_values([*XA, math.nan], XB)  # an unknown cost is no value
     assert with_nan is not None and with_nan.p_value == test.p_value and with_nan.n_a == 7
-    assert stats.test_values([1.0], XB) is None
-    assert stats.test_values([3.0, 3.0], [3.0, 3.0, 3.0]) is None
+    assert significance.test_values([1.0], XB) is None
+    assert significance.test_values([3.0, 3.0], [3.0, 3.0, 3.0]) is None
 
 
 def test_wilcoxon_matches_scipy_and_all_zero_differences_give_p_one() -> None:
     diffs = [1.5, 2.0, -0.5, 3.0, 1.0, 2.5, -1.0, 0.7]
-    test = stats.test_paired(diffs)
+    test = significance.test_paired(diffs)
     expected = st.wilcoxon(diffs, alternative="two-sided")
     assert test is not None and test.name == "Wilcoxon signed-rank"
     assert test.p_value == pytest.approx(expected.pvalue)
     assert test.statistic == pytest.approx(expected.statistic)
-    zero = stats.test_paired([0.0] * 6)
+    zero = significance.test_paired([0.0] * 6)
     assert zero is not None and zero.p_value == 1.0
-    assert stats.test_paired([1.0]) is None
+    assert significance.test_paired([1.0]) is None
 
 
 def test_fisher_on_a_fixed_table() -> None:
     # lady tasting tea, 3 of 4 right: two-sided p = (1 + 16 + 16 + 1) / 70
-    test = stats.test_rates(3, 4, 1, 4)
+    test = significance.test_rates(3, 4, 1, 4)
     assert test is not None and test.name == "Fisher's exact"
     assert test.p_value == pytest.approx(34 / 70)
     assert test.statistic == pytest.approx(9.0)  # odds ratio (3*3)/(1*1)
-    other = stats.test_rates(8, 10, 1, 6)
+    other = significance.test_rates(8, 10, 1, 6)
     expected = st.fisher_exact([[8, 2], [1, 5]], alternative="two-sided")
     assert other is not None and other.p_value == pytest.approx(expected[1])
-    assert stats.test_rates(0, 0, 1, 4) is None
+    assert significance.test_rates(0, 0, 1, 4) is None
 
 
 def test_holm_against_hand_computed_values() -> None:
-    def test(p: float) -> stats.Test:
-        return stats.Test("t", 0.0, p, 5, 5)
+    def test(p: float) -> significance.Test:
+        return significance.Test("t", 0.0, p, 5, 5)
 
     # sorted 0.01, 0.03, 0.04 -> x3, x2, x1 = 0.03, 0.06, 0.04 -> running max 0.06
-    adjusted = stats.holm([test(0.01), None, test(0.04), test(0.03)])
+    adjusted = significance.holm([test(0.01), None, test(0.04), test(0.03)])
     assert adjusted[1] is None
     values = [t.p_adjusted for t in adjusted if t is not None]
     assert values == pytest.approx([0.03, 0.06, 0.06])
     assert {t.correction for t in adjusted if t is not None} == {"Holm over 3 tests"}
     assert [t.p_value for t in adjusted if t is not None] == [0.01, 0.04, 0.03]
-    capped = stats.holm([test(0.5), test(0.6)])
+    capped = significance.holm([test(0.5), test(0.6)])
     assert [t.p_adjusted for t in capped if t is not None] == [1.0, 1.0]
-    assert stats.holm([]) == []
+    assert significance.holm([]) == []
 
 
 def test_p_text() -> None:
-    assert stats.p_text(0.0004) == "p < 0.001"
-    assert stats.p_text(0.041) == "p = 0.041"
-    assert stats.p_text(0.04123) == "p = 0.041"
-    assert stats.p_text(0.5) == "p = 0.50"
-    assert stats.p_text(1.0) == "p = 1.0"
+    assert significance.p_text(0.0004) == "p < 0.001"
+    assert significance.p_text(0.041) == "p = 0.041"
+    assert significance.p_text(0.04123) == "p = 0.041"
+    assert significance.p_text(0.5) == "p = 0.50"
+    assert significance.p_text(1.0) == "p = 1.0"
 
 
 # -- how many runs ---------------------------------------------------------------------------
@@ -276,26 +276,26 @@ SPREAD_B = [20.0, 22.0, 24.0, 26.0, 28.0]
 
 
 def test_runs_for_half_width_against_the_formula() -> None:
-    assert stats.runs_for_half_width(SPREAD_A, 1.0) == math.ceil(Z_975 ** 2 * 10) == 39
-    assert stats.runs_for_half_width(SPREAD_A, 100.0) == 2
-    assert stats.runs_for_half_width([5.0], 1.0) is None
-    assert stats.runs_for_half_width([5.0, 5.0, 5.0], 1.0) is None
+    assert significance.runs_for_half_width(SPREAD_A, 1.0) == math.ceil(Z_975 ** 2 * 10) == 39
+    assert significance.runs_for_half_width(SPREAD_A, 100.0) == 2
+    assert significance.runs_for_half_width([5.0], 1.0) is None
+    assert significance.runs_for_half_width([5.0, 5.0, 5.0], 1.0) is None
 
 
 def test_runs_for_difference_against_the_formula() -> None:
     expected = math.ceil(2 * ((Z_975 + Z_80) * math.sqrt(10) / 2) ** 2)
-    assert stats.runs_for_difference(SPREAD_A, SPREAD_B, 2.0) == expected == 40
-    assert stats.runs_for_difference(SPREAD_A, SPREAD_B, 0.0) is None
-    assert stats.runs_for_difference([1.0, 1.0], [2.0, 2.0], 1.0) is None
-    assert stats.runs_for_difference([1.0], SPREAD_B, 1.0) is None
+    assert significance.runs_for_difference(SPREAD_A, SPREAD_B, 2.0) == expected == 40
+    assert significance.runs_for_difference(SPREAD_A, SPREAD_B, 0.0) is None
+    assert significance.runs_for_difference([1.0, 1.0], [2.0, 2.0], 1.0) is None
+    assert significance.runs_for_difference([1.0], SPREAD_B, 1.0) is None
 
 
 def test_runs_for_rates_against_the_formula() -> None:
     p_bar = 0.6
     spread = Z_975 * math.sqrt(2 * p_bar * (1 - p_bar)) + Z_80 * math.sqrt(0.25 + 0.21)
-    assert stats.runs_for_rates(0.5, 0.7) == math.ceil(spread ** 2 / 0.2 ** 2) == 93
-    assert stats.runs_for_rates(0.7, 0.5) == 93
-    assert stats.runs_for_rates(0.3, 0.3) is None
+    assert significance.runs_for_rates(0.5, 0.7) == math.ceil(spread ** 2 / 0.2 ** 2) == 93
+    assert significance.runs_for_rates(0.7, 0.5) == 93
+    assert significance.runs_for_rates(0.3, 0.3) is None
 
 
 def test_reliability_curves_equal_the_exact_estimator_at_many_runs() -> None:
