@@ -77,7 +77,8 @@ def test_run_page_metrics_fit_at_1400_px(tmp_path: Path) -> None:
 
 def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None:
     """Two experiments, the original and a prompt variant, both forms: split by variant, the
-    default finding compares the form on one variant, and says so."""
+    groups are compared with the baseline one factor at a time first (the form, then the
+    variant), and the comparison that varies both comes last, with a warning."""
     import re
 
     from playwright.sync_api import expect
@@ -99,9 +100,12 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
         page.get_by_role("combobox", name="Experiments").click()  # the newest (terse) is chosen
         page.get_by_role("option", name=re.compile("original")).click()
         page.keyboard.press("Escape")
-        caption = page.get_by_text(re.compile(r"^This finding compares the form"))
-        expect(caption).to_be_visible(timeout=30_000)
-        assert "both form and prompt variant" not in page.inner_text("body")
+        blocks = page.get_by_test_id("stExpander")
+        expect(blocks).to_have_count(3, timeout=30_000)  # each group against the baseline
+        expect(blocks.nth(0)).to_contain_text("This finding compares the form")
+        expect(blocks.nth(1)).to_contain_text("This finding compares the prompt variant")
+        expect(blocks.nth(2)).to_contain_text("both form and prompt variant")  # warned, last
+        assert "both form and prompt variant" not in blocks.nth(0).inner_text()
         page.screenshot(path=str(ARTIFACTS / "compare_variant_split.png"), full_page=True)
 
 
