@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -80,6 +81,8 @@ class JobSnapshot:
     """The result once finished normally."""
     error: str | None
     """Why the job could not run at all (e.g. a backend that cannot start)."""
+    elapsed_s: float = 0.0
+    """Seconds since the job started (monotonic clock), for the ETA."""
 
 
 @dataclass
@@ -104,6 +107,7 @@ class ExperimentJob:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _done: threading.Event = field(default_factory=threading.Event)
     _future: Future[None] | None = None
+    _started: float = 0.0
 
     def start(self) -> ExperimentJob:
         """Plan (raising on a bad spec, as before), then submit the job; returns self."""
@@ -112,6 +116,7 @@ class ExperimentJob:
                    if self.resume_id else prepared.plan)
         self._total = len(planned)
         self._planned_by_form = dict(Counter(p.form for p in planned))
+        self._started = time.monotonic()
         self._future = asyncio.run_coroutine_threadsafe(self._work(), job_loop())
         return self
 
@@ -134,6 +139,7 @@ class ExperimentJob:
             total=self._total, done_by_form=dict(Counter(r.form for r in records)),
             planned_by_form=self._planned_by_form, records=records,
             finished=finished, result=result, error=error,
+            elapsed_s=time.monotonic() - self._started,
         )
 
     def _on_progress(self, progress: Progress) -> None:

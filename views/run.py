@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab import runner, summary, workers
+from orchlab import runner, summary, timing, workers
 from orchlab.backends import BackendError
 from orchlab.findings import label, title
 from orchlab.jobs import ExperimentJob, JobSnapshot
@@ -83,10 +83,14 @@ with st.form("run_form"):
         key="run_tool_budget", help="Every tool call counts, agents called as tools included; "
         "the call over the budget stops the run (error class tool_budget).")
     st.caption(plan_line(forms, [input_labels[c] for c in chosen], int(reps)))
-    hint = summary.suggest_runs(runs_frame(str(store.path), (), name), forms,
-                                int(reps) * len(chosen))
+    stored = runs_frame(str(store.path), (), name)
+    hint = summary.suggest_runs(stored, forms, int(reps) * len(chosen))
     if hint:
         st.caption(hint)
+    if forms and chosen:
+        st.caption(timing.expected_text(stored, backend_id(),
+                                        {f: int(reps) * len(chosen) for f in forms},
+                                        int(concurrency), backend_id().startswith("local:")))
     submitted = st.form_submit_button("Run", type="primary")
 
 job: ExperimentJob | None = st.session_state.get("run_job")
@@ -170,7 +174,8 @@ def live_panel(current: ExperimentJob) -> None:
     snap = current.snapshot()
     if snap.finished:
         st.rerun()
-    with st.status(f"Running {len(snap.records)}/{snap.total} runs…", state="running"):
+    eta = timing.eta_text(len(snap.records), snap.total, snap.elapsed_s)
+    with st.status(f"Running {len(snap.records)}/{snap.total} runs… {eta}", state="running"):
         st.write(f"Backend `{current.spec.backend}`; runs are saved as they finish.")
         st.write(settings_line(current.spec))
     if st.button("Cancel", key="run_cancel"):
