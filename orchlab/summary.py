@@ -119,6 +119,7 @@ def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tupl
     if mean_b and not math.isnan(mean_b):
         entry["runs_needed"] = significance.runs_for_difference(
             ga[column].dropna(), gb[column].dropna(), abs(mean_b) * detect)
+        entry["detect"] = detect
     return entry
 
 
@@ -227,7 +228,7 @@ def metric_sentence(m: dict[str, Any], a: str, b: str) -> str:
                 f"{label(b)} ({how}), but the 95% CI {ci} includes no difference: a lead, not "
                 "a finding.")
     needed = m.get("runs_needed")
-    tail = (f" About {needed:,} runs per group would detect a {_detect_text(m)} difference "
+    tail = (f" About {needed:,} runs per group would detect a {m['detect']:.0%} difference "
             "with 80% power.") if needed else ""
     return (f"No evidence of a difference in {m['name']} between {label(a)} and {label(b)}: "
             f"{ci} ({how}).{tail}")
@@ -272,10 +273,6 @@ def _direction(m: dict[str, Any], est: dict[str, Any]) -> str:
         return "was slower" if more else "was faster"
     return f"used {'more' if more else 'fewer'} {m['name']}" if m["figure"] != "cost_usd" \
         else ("cost more" if more else "cost less")
-
-
-def _detect_text(m: dict[str, Any]) -> str:
-    return "20%" if m["figure"] != "success" else "this"
 
 
 def success_sentence(m: dict[str, Any], a: str, b: str) -> str:

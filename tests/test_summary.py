@@ -89,6 +89,10 @@ def test_a_finding_never_claims_a_difference_its_interval_does_not_show() -> Non
     assert not latency["estimate"]["significant"]
     text = summary.metric_sentence(latency, "llm", "code")
     assert text.startswith("No evidence of a difference in latency"), text
+    wider = summary.summarize_runs(pd.DataFrame(rows), detect=0.5)["comparisons"][0]
+    [said] = [s for s in wider["sentences"] if s.startswith("No evidence of a difference in "
+                                                             "latency")]
+    assert "would detect a 50% difference with 80% power" in said, said
 
 
 def test_thresholds_gate_a_build_and_name_what_failed(app_env: Path,
