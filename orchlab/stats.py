@@ -218,12 +218,14 @@ def unpaired_ci(
 
 def compare(
     runs: pd.DataFrame, a: str, b: str, value: str, kind: str = "ratio", by: str = "group",
-    matched: pd.DataFrame | None = None,
+    matched: pd.DataFrame | None = None, paired: bool = True,
 ) -> Comparison | None:
     """Paired when at least MIN_RUNS_FOR_CI pairs exist (a narrower, honest interval), else
     unpaired; both of means, so the two paths measure the same thing. `matched`: the
-    `pairs(...)` of these arguments, when the caller has them already."""
-    matched = pairs(runs, a, b, value, by) if matched is None else matched
-    if len(matched) >= MIN_RUNS_FOR_CI:
-        return _paired(matched[a].to_numpy(float), matched[b].to_numpy(float), kind)
+    `pairs(...)` of these arguments, when the caller has them already; `paired=False`: the
+    unpaired estimate whatever the pairs."""
+    if paired:
+        matched = pairs(runs, a, b, value, by) if matched is None else matched
+        if len(matched) >= MIN_RUNS_FOR_CI:
+            return _paired(matched[a].to_numpy(float), matched[b].to_numpy(float), kind)
     return unpaired_ci(runs, a, b, value, kind, by, stat="mean")

@@ -49,19 +49,20 @@ def summarize_runs(runs: pd.DataFrame, baseline: str | None = None, by: str = "g
     groups = analysis.ordered_groups(runs[by])
     base = baseline if baseline in groups else analysis.default_baseline(groups)
     frame = runs.assign(tokens=runs["input_tokens"] + runs["output_tokens"])
+    reliability = stats.reliability(frame, by)  # once: every group's and comparison's pass^k
     blocks = [_comparison(frame, g, base, factor, by, detect, paired)
               for g, factor in analysis.comparisons(groups, base)]
     _adjust([m for block in blocks for m in block["metrics"]])
     for block in blocks:
+        block["pass_k"] = _pass_k(reliability, block["group"], base, by)
         block["sentences"] = _sentences(frame, block, by)
     return {"experiments": sorted(map(str, runs["experiment_id"].unique())),
             "baseline": base, "by": by, "detect": detect, "paired": paired,
-            "groups": _groups(frame, by), "comparisons": blocks}
+            "groups": _groups(frame, by, reliability), "comparisons": blocks}
 
 
-def _groups(frame: pd.DataFrame, by: str) -> dict[str, Any]:
+def _groups(frame: pd.DataFrame, by: str, reliability: pd.DataFrame) -> dict[str, Any]:
     table = analysis.summarize(frame, by=[by]).set_index(by)
-    reliability = stats.reliability(frame, by)
     deviation = paths.path_deviation(frame, by=by).set_index(by)
     out: dict[str, Any] = {}
     for group in table.index:
@@ -83,15 +84,7 @@ def _comparison(frame: pd.DataFrame, group: str, base: str, factor: str, by: str
     metrics = [_metric(frame, ga, gb, (group, base), spec, by, detect, paired)
                for spec in METRICS]
     metrics.append(_success(frame, ga, gb, (group, base), by, paired))
-    return {"group": group, "baseline": base, "factor": factor, "metrics": metrics,
-            "pass_k": _pass_k(frame, group, base, by)}
-
-
-def _pairs(frame: pd.DataFrame, names: tuple[str, str], column: str, by: str,
-           paired: bool) -> pd.DataFrame:
-    """The matched runs a figure is estimated from; none when the user asked for unpaired."""
-    matched = stats.pairs(frame, *names, column, by=by)
-    return matched if paired else matched.iloc[0:0]
+    return {"group": group, "baseline": base, "factor": factor, "metrics": metrics}
 
 
 def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tuple[str, str],
@@ -107,10 +100,11 @@ def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tupl
                              "median_b": _plain(gb[column].median())}
     if column == "cost_usd" and (reason := cost_unavailable(ga, gb)):
         return {**entry, "unavailable": reason}
-    pairs = _pairs(frame, names, column, by, paired)
-    estimate = stats.compare(frame, group, base, column, kind, by=by, matched=pairs)
+    pairs = stats.pairs(frame, group, base, column, by=by) if paired else None
+    estimate = stats.compare(frame, group, base, column, kind, by=by, matched=pairs,
+                             paired=paired)
     entry["estimate"] = _estimate(estimate)
-    if estimate is not None and estimate.paired:
+    if estimate is not None and estimate.paired and pairs is not None:
         test = significance.test_paired((pairs[group] - pairs[base]).to_numpy(dtype=float))
     else:
         test = significance.test_values(ga[column].dropna(), gb[column].dropna())
@@ -132,8 +126,7 @@ def _success(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tup
                              "rate_a": _plain(sa.mean()), "rate_b": _plain(sb.mean())}
     scored = frame[frame["success"].notna()].assign(
         success=lambda f: f["success"].astype(float))
-    estimate = stats.compare(scored, group, base, "success", "diff", by=by,
-                             matched=_pairs(scored, names, "success", by, paired))
+    estimate = stats.compare(scored, group, base, "success", "diff", by=by, paired=paired)
     entry["estimate"] = _estimate(estimate)
     test = significance.test_rates(int(sa.sum()), len(sa), int(sb.sum()), len(sb)) \
         if len(sa) and len(sb) else None
@@ -143,8 +136,8 @@ def _success(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tup
     return entry
 
 
-def _pass_k(frame: pd.DataFrame, group: str, base: str, by: str) -> dict[str, Any] | None:
-    rel = stats.reliability(frame, by)
+def _pass_k(rel: pd.DataFrame, group: str, base: str, by: str) -> dict[str, Any] | None:
+    """The pass^k finding of one comparison, at the k both groups allow (at most 3)."""
     ka = rel[rel[by] == group]["k"].max() if (rel[by] == group).any() else 0
     kb = rel[rel[by] == base]["k"].max() if (rel[by] == base).any() else 0
     k = int(min(PASS_K_FINDING, ka, kb)) if ka and kb else 0
