@@ -17,14 +17,19 @@ MIN_DONE_FOR_ETA = 1
 
 def duration_text(seconds: float) -> str:
     """'about 40 s', 'about 3 min 10 s', 'about 2 h 5 min'."""
+    return f"about {_span(seconds)}"
+
+
+def _span(seconds: float) -> str:
+    """'40 s', '3 min 10 s', '2 h 5 min' (whole seconds, rounded up under a minute)."""
     seconds = max(0.0, seconds)
     if seconds < 60:
-        return f"about {math.ceil(seconds)} s"
+        return f"{math.ceil(seconds)} s"
     minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
-        return f"about {minutes} min {secs} s" if secs else f"about {minutes} min"
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    return f"about {hours} h {minutes} min"
+    return f"{hours} h {minutes} min"
 
 
 def expected_text(runs: pd.DataFrame, backend_id: str, planned_by_form: dict[str, int],
@@ -42,7 +47,7 @@ def expected_text(runs: pd.DataFrame, backend_id: str, planned_by_form: dict[str
                 f"{len(mine)} stored runs on {backend_id}.")
     per_run = GUESS_S["local" if backend_id.startswith("local:") else "remote"]
     seconds = per_run * total / parallel
-    return (f"Expected duration: roughly {duration_text(seconds)[6:]} (a guess of "
+    return (f"Expected duration: roughly {_span(seconds)} (a guess of "
             f"{per_run:.0f} s per run: no runs of these forms stored on {backend_id} yet).")
 
 
