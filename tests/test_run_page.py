@@ -55,14 +55,26 @@ def slow_sales_backend() -> object:
     return backend
 
 
-def test_after_a_cancel_the_picker_keeps_the_latest_run(app_env: Path) -> None:
+def slow_job(store_path: Path, at_least: int) -> ExperimentJob:
+    """A 50-run job on a slow scripted backend, once it has finished `at_least` runs."""
     spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
                           concurrency=1, backend="scripted:sales")
-    job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
-    wait_until(lambda: len(job.snapshot().records) >= 1)
+    job = ExperimentJob(spec, Store(store_path), backend=slow_sales_backend()).start()
+    wait_until(lambda: len(job.snapshot().records) >= at_least)
+    return job
+
+
+def page_showing(job: ExperimentJob) -> AppTest:
+    """The Run page of a session whose job is `job`, rendered once."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["run_job"] = job
     at.run()
+    return at
+
+
+def test_after_a_cancel_the_picker_keeps_the_latest_run(app_env: Path) -> None:
+    job = slow_job(app_env, at_least=1)
+    at = page_showing(job)
     wait_until(lambda: len(job.snapshot().records) >= 3)
     job.cancel()
     job.join(timeout=60)
@@ -76,13 +88,8 @@ def test_after_a_cancel_the_picker_keeps_the_latest_run(app_env: Path) -> None:
 
 
 def test_a_run_the_user_picked_stays_picked_while_runs_arrive(app_env: Path) -> None:
-    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
-                          concurrency=1, backend="scripted:sales")
-    job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
-    wait_until(lambda: len(job.snapshot().records) >= 2)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["run_job"] = job
-    at.run()
+    job = slow_job(app_env, at_least=2)
+    at = page_showing(job)
     first = job.snapshot().records[0].run_id
     at.selectbox(key="run_pick_code").set_value(first).run()
     wait_until(lambda: len(job.snapshot().records) >= 4)
@@ -93,17 +100,12 @@ def test_a_run_the_user_picked_stays_picked_while_runs_arrive(app_env: Path) -> 
 
 
 def test_a_cancelled_run_card_is_a_warning_not_an_error(app_env: Path) -> None:
-    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
-                          concurrency=1, backend="scripted:sales")
-    job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
-    wait_until(lambda: len(job.snapshot().records) >= 1)
+    job = slow_job(app_env, at_least=1)
     job.cancel()
     job.join(timeout=60)
     records = job.snapshot().records
     assert records[-1].status == "cancelled", [r.status for r in records]
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["run_job"] = job
-    at.run()
+    at = page_showing(job)
     assert not any("cancelled (" in e.value for e in at.error), [e.value for e in at.error]
 
 
@@ -125,9 +127,7 @@ def test_forms_past_three_wrap_to_a_second_row_in_catalogue_order(app_env: Path)
                           inputs=["dana-acme"], backend="scripted:sales")
     job = ExperimentJob(spec, Store(app_env), backend=sales_backend()).start()
     job.join(timeout=60)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["run_job"] = job
-    at.run()
+    at = page_showing(job)
     assert not at.exception, at.exception
     rows = [r for r in _forms_by_row(at.main) if r[0] != "Run an experiment"]
     assert rows == [["Code-orchestrated", "Plan-then-execute", "Guarded LLM"],

@@ -55,21 +55,10 @@ def test_the_run_page_states_the_expected_duration(app_env: Path) -> None:
 
 
 def test_a_running_experiment_shows_its_eta(app_env: Path) -> None:
-    from streamlit.testing.v1 import AppTest
-    from test_run_page import APP, slow_sales_backend
-    from waiting import wait_until
+    from test_run_page import page_showing, slow_job
 
-    from orchlab.jobs import ExperimentJob
-    from orchlab.runner import ExperimentSpec
-    from orchlab.store import Store
-
-    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=50,
-                          concurrency=1, backend="scripted:sales")
-    job = ExperimentJob(spec, Store(app_env), backend=slow_sales_backend()).start()
-    wait_until(lambda: len(job.snapshot().records) >= 2)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["run_job"] = job
-    at.run()
+    job = slow_job(app_env, at_least=2)
+    at = page_showing(job)
     job.cancel()
     job.join(timeout=60)
     labels = [s.label for s in at.status]
