@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 import streamlit as st
 
 from orchlab import backends, config, pricing
 from orchlab.backends import Backend
 from orchlab.recorder import Recorder, install_recorder
+from orchlab.records import ExperimentRecord
 from orchlab.scenario import Scenario, discover
 from orchlab.store import Store, StoreError
 
@@ -108,3 +111,10 @@ def backend_id() -> str:
 def experiment_label(exp_id: str, scenario: str, variant: str | None, created: str) -> str:
     """One-line experiment label for select boxes."""
     return f"{created} · {scenario} · {variant or 'original'} · {exp_id}"
+
+
+def experiment_choices(experiments: Iterable[ExperimentRecord]) -> dict[str, str]:
+    """Select-box label -> experiment id, in the order given (newest first from the store)."""
+    return {experiment_label(e.experiment_id, e.scenario, e.spec.get("variant"),
+                             f"{e.created_at:%Y-%m-%d %H:%M}"): e.experiment_id
+            for e in experiments}

@@ -9,7 +9,7 @@ import streamlit as st
 
 from orchlab import analysis, figures, stats, summary
 from orchlab.findings import label, title
-from views._shared import experiment_label, get_scenarios, runs_frame, store_or_stop
+from views._shared import experiment_choices, get_scenarios, runs_frame, store_or_stop
 from views._widgets import money, table
 
 
@@ -75,8 +75,7 @@ if focus and not ran_focus:
 scenario = st.selectbox("Scenario", names, key="compare_scenario",
                         index=names.index(ran_focus[0].scenario) if ran_focus else 0)
 mine = [e for e in experiments if e.scenario == scenario]
-labels = {experiment_label(e.experiment_id, e.scenario, e.spec.get("variant"),
-                           f"{e.created_at:%Y-%m-%d %H:%M}"): e.experiment_id for e in mine}
+labels = experiment_choices(mine)
 first = [k for k, v in labels.items() if any(e.experiment_id == v for e in ran_focus)][:1]
 chosen = st.multiselect("Experiments", list(labels), default=first or list(labels)[:1],
                         key=f"compare_experiments_{scenario}")  # one choice per scenario

@@ -7,7 +7,7 @@ import streamlit as st
 
 from orchlab.figures import errored_ancestors, span_depths, waterfall, waterfall_pair
 from orchlab.tracediff import align, aligned_frame, default_partner, divergence_text, steps_of
-from views._shared import experiment_label, runs_frame, store_or_stop
+from views._shared import experiment_choices, runs_frame, store_or_stop
 
 st.title("Trace")
 store = store_or_stop()
@@ -15,8 +15,7 @@ experiments = store.list_experiments()
 if not experiments:
     st.info("No experiments yet: run one on the Run page.")
     st.stop()
-labels = {experiment_label(e.experiment_id, e.scenario, e.spec.get("variant"),
-                           f"{e.created_at:%Y-%m-%d %H:%M}"): e.experiment_id for e in experiments}
+labels = experiment_choices(experiments)
 exp = st.selectbox("Experiment", list(labels), key="trace_experiment")
 runs = runs_frame(str(store.path), (labels[exp],))
 if runs.empty:
