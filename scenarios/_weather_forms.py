@@ -113,12 +113,12 @@ def city_key(name: str) -> str:
 def one_lookup_per_city(deps: RunDeps, args: dict[str, Any]) -> str | None:
     """Guard on get_forecast: a city this run has already looked up is not looked up again.
 
-    The guard records each city it lets through in `deps.artifacts[LOOKUPS_KEY]` in the same
-    step as it checks (instead of reading `deps.tool_outputs`): the SDK runs one turn's tool
-    calls concurrently, so two calls for one city in a single turn would both pass a check of
-    the outputs, which arrive only when a call returns. A lookup that returned an error still
-    counts as the city's lookup: with the bundled sample data a known city never fails, and
-    the contract is one call per city, whatever the date.
+    The guard records each city it lets through in `deps.artifacts[LOOKUPS_KEY]` when it lets
+    the call through, so a call the tool then rejects (bad arguments) still counts as the
+    city's lookup, as does one that returned an error: with the bundled sample data a known
+    city never fails, and the contract is one call per city, whatever the date. (Guarded calls
+    of one run are checked one at a time, `orchlab.tools.guard`, so calls of one model turn
+    see each other.)
     """
     city = args.get("city")
     if not isinstance(city, str):
