@@ -330,6 +330,23 @@ def with_group(runs: pd.DataFrame, by_variant: bool) -> pd.DataFrame:
 
 
 
+REPLAY_MARK = " (replay)"
+"""Marks a replay's variant when its runs sit next to live ones, so the two stay apart."""
+
+
+def mark_replays(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of a replay next to live runs (its recording) get their variant marked: grouped by
+    variant, the replay is its own group, compared with the recording as "replay"."""
+    if "replay_of" not in runs.columns:
+        return runs
+    replayed = runs["replay_of"].notna()
+    if not replayed.any() or replayed.all():
+        return runs
+    marked = runs.copy()
+    marked.loc[replayed, "variant"] = marked.loc[replayed, "variant"] + REPLAY_MARK
+    return marked
+
+
 def _factors(group: str) -> tuple[str, str | None]:
     form, _, variant = group.partition(GROUP_SEPARATOR)
     return form, variant or None
@@ -339,8 +356,11 @@ def pair_factor(a: str, b: str) -> str:
     """What a comparison of groups `a` and `b` varies: "form", "prompt variant", both, or
     "nothing", so a page can say what its finding is evidence about."""
     (form_a, variant_a), (form_b, variant_b) = _factors(a), _factors(b)
+    prompt_a, prompt_b = (v.removesuffix(REPLAY_MARK) if v else v for v in (variant_a, variant_b))
     changed = [name for name, differs in (("form", form_a != form_b),
-                                          ("prompt variant", variant_a != variant_b)) if differs]
+                                          ("prompt variant", prompt_a != prompt_b),
+                                          ("replay", (variant_a, prompt_a) != (variant_b, prompt_b)
+                                           and prompt_a == prompt_b)) if differs]
     return " and ".join(changed) or "nothing"
 
 
@@ -368,6 +388,7 @@ def comparisons(groups: Sequence[str], baseline: str) -> list[tuple[str, str]]:
     factor first (form, then prompt variant), those differing in both last, each in group
     order, so the page leads with what a comparison can be put down to."""
     others = [g for g in ordered_groups(groups) if g != baseline]
-    rank = {"form": 0, "prompt variant": 1, "form and prompt variant": 2}
+    rank = {"form": 0, "prompt variant": 1, "replay": 1, "form and prompt variant": 2,
+            "form and replay": 2}
     pairs = [(g, pair_factor(g, baseline)) for g in others]
     return sorted(pairs, key=lambda p: rank.get(p[1], 3))

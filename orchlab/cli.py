@@ -11,11 +11,12 @@ import json
 import sys
 from collections.abc import Sequence
 
-from orchlab import analysis, export, pricing
+from orchlab import analysis, config, export, importer, pricing
 from orchlab.backends import default_backend_id, resolve
 from orchlab.errors import (
     AgentDefError,
     BackendError,
+    ImportFileError,
     ScenarioError,
     SpecError,
     StoreError,
@@ -33,6 +34,7 @@ from orchlab.runner import (
     run_experiment,
 )
 from orchlab.scenario import discover, get_scenario
+from orchlab.spec import Prepared, replay_spec
 from orchlab.store import Store
 from orchlab.summary import DETECT, summarize_runs
 
@@ -45,7 +47,7 @@ class UnknownExperiment(LookupError):
 
 
 USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError,
-               UnknownExperiment, WorkerError)
+               UnknownExperiment, WorkerError, ImportFileError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tool-budget", type=int, default=DEFAULTS.tool_budget, help="most tool "
                      "calls per run before it is stopped, agents called as tools included "
                      "(default: the scenario's own budget)")
+    run.add_argument("--replay-speed", type=float, default=DEFAULTS.replay_speed,
+                     help="with --backend replay:<experiment_id>: recorded latencies times this "
+                     "(1 = the original timing, 0 = instant)")
+    rep = sub.add_parser("replay", parents=[common], help="run a recorded experiment again "
+                         "from its recorded model calls: offline, nothing spent")
+    rep.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
+    rep.add_argument("--speed", type=float, default=DEFAULTS.replay_speed, help="recorded "
+                     "latencies times this (1 = the original timing, 0 = instant)")
+    rep.add_argument("--input", action="append", dest="inputs", help="replay only this input "
+                     "(repeatable; default: the experiment's own inputs)")
+    rep.add_argument("--repeat", type=int, default=None, help="replay only the first N "
+                     "repetitions (default: all the experiment ran)")
     resume = sub.add_parser("resume", parents=[common], help="run only the missing runs of an "
                             "interrupted or cancelled experiment")
     resume.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
@@ -119,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
     exp.add_argument("--format", choices=("csv", "json"), default="json", help="output format")
     exp.add_argument("--output", "-o", help="file to write (default: stdout)")
+    imp = sub.add_parser("import", parents=[common], help="import an `export --format json` file")
+    imp.add_argument("file", help="experiment file (ids the store already holds are remapped)")
     return parser
 
 
@@ -132,12 +148,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         store = Store(store_override)
         if args.command == "run":
             return _run(args, store)
+        if args.command == "replay":
+            return _run_spec(replay_spec(_experiment(store, args.experiment_id), args.speed,
+                                         args.inputs, args.repeat), store)
         if args.command == "list":
             return _list(store)
         if args.command == "resume":
-            return _resume(args, store)
+            with config.store_in_env(store.path):
+                return _resume(args, store)
         if args.command == "summary":
             return _summary(args, store)
+        if args.command == "import":
+            return _import(args.file, store)
         return _export(args, store)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -156,6 +178,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         backend=args.backend or default_backend_id(), timeout_s=args.timeout,
         max_turns=args.max_turns, tool_budget=args.tool_budget, workers=args.workers,
         model_settings={k: v for k, v in settings.items() if v is not None},
+        replay_speed=args.replay_speed,
     )
 
 
@@ -170,12 +193,23 @@ def _forms(only: str | None) -> int:
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:
-    spec = spec_from_args(args)
-    prepared = prepare(spec)
+    return _run_spec(spec_from_args(args), store)
+
+
+def _run_spec(spec: ExperimentSpec, store: Store) -> int:
+    # A replay backend (here or in a worker process) reads its recording from the store in
+    # use, which it finds through the environment, as every other setting.
+    with config.store_in_env(store.path):
+        return _run_prepared(prepare(spec), store)
+
+
+def _run_prepared(prepared: Prepared, store: Store) -> int:
+    spec = prepared.spec
     backend = resolve(prepared.spec.backend)
     for note in backend.notes:
         print(f"note: {backend.id} {note}", file=sys.stderr)
-    print(f"price: {pricing.price_label(backend.id, backend.model_name)}", file=sys.stderr)
+    print(f"price: {pricing.price_label(backend.prices_as or backend.id, backend.model_name)}",
+          file=sys.stderr)
     print(f"tool budget: {prepared.spec.budget(prepared.scenario)} calls per run", file=sys.stderr)
 
     cancel = CancelToken()
@@ -241,7 +275,8 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
     runs = store.load_runs(ids)
     if runs.empty:
         raise UnknownExperiment("These experiments have no finished runs to summarize.")
-    result = summarize_runs(analysis.with_group(runs, args.by_variant), args.baseline,
+    grouped = analysis.with_group(analysis.mark_replays(runs), args.by_variant)
+    result = summarize_runs(grouped, args.baseline,
                             detect=args.detect, paired=not args.unpaired)
     if args.format == "json":
         print(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False))
@@ -262,4 +297,10 @@ def _export(args: argparse.Namespace, store: Store) -> int:
             handle.write(exported.data)
     else:
         sys.stdout.write(exported.data.decode("utf-8"))
+    return 0
+
+
+def _import(path: str, store: Store) -> int:
+    result = importer.import_file(store, path)  # one transaction: a refusal changes nothing
+    print(result.sentence() + (f"\nnote: {result.notice}" if result.notice else ""))
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 ENV_STORE = "ORCHLAB_STORE"
@@ -33,6 +35,21 @@ def env(name: str) -> str | None:
     load_env()
     value = os.environ.get(name, "").strip()
     return value or None
+
+
+@contextlib.contextmanager
+def store_in_env(path: str | os.PathLike[str]) -> Iterator[None]:
+    """ORCHLAB_STORE set to `path` for the block (and the processes it starts), then put back:
+    what a `--store` on the command line means for code that finds the store by itself."""
+    before = os.environ.get(ENV_STORE)
+    os.environ[ENV_STORE] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV_STORE, None)
+        else:
+            os.environ[ENV_STORE] = before
 
 
 def store_path(override: str | os.PathLike[str] | None = None) -> Path:

@@ -2,7 +2,8 @@
 bounded retries for providers.
 
 Run error classes: rate_limited, server_error, timeout, malformed_output, unknown_tool,
-max_turns, tool_budget, invalid_plan, tool_unavailable, cancelled, config, other.
+max_turns, tool_budget, invalid_plan, tool_unavailable, cancelled, config, replay_diverged,
+other.
 `tool_unavailable` and `cancelled` say nothing about the orchestration (the environment or the
 user stopped the run), so they never count against a form (`counts_against_form`).
 """
@@ -21,9 +22,13 @@ from agents.exceptions import AgentsException
 
 ERROR_CLASSES = ("rate_limited", "server_error", "timeout", "malformed_output", "unknown_tool",
                  "max_turns", "tool_budget", "invalid_plan", "tool_unavailable", "cancelled",
-                 "config", "other")
+                 "config", "replay_diverged", "other")
 NOT_THE_FORMS_FAULT = ("tool_unavailable", "cancelled")
-"""Error classes caused by the environment or the user: excluded from a form's rates."""
+"""Error classes caused by the environment or the user: excluded from a form's rates, and
+run again by a resume."""
+NOT_A_RESULT = (*NOT_THE_FORMS_FAULT, "replay_diverged")
+"""Error classes that say nothing about the form. A replay that parted from its recording is
+kept (a resume would part the same way) but counts in no rate."""
 
 
 # -- the project's exceptions ----------------------------------------------------------------
@@ -52,6 +57,12 @@ class WorkerError(RuntimeError):
     """A worker process died or failed; runs it finished are stored, the rest can be resumed."""
 
 
+class ImportFileError(ValueError):
+    """An experiment file that cannot be imported (not JSON, cut short, foreign, newer, or a
+    run that does not hold together); the message is one sentence naming the problem, and
+    nothing of the file was stored."""
+
+
 class RunEndingError(AgentsException):
     """Raised by a tool when the whole run must stop (e.g. a tool budget is spent).
 
@@ -70,6 +81,20 @@ class InvalidPlan(RunEndingError):
     plan-then-execute form stops before it acts, and the record says why."""
 
 
+class ReplayDiverged(RunEndingError):
+    """A replayed run asked for a model call its recording does not hold (a changed prompt,
+    code or tool output): the run stops there, nothing is invented."""
+
+
+class ReplayedFailure(RunEndingError):
+    """A model call that failed in the recorded run fails again in its replay, with the
+    recorded run's error class."""
+
+    def __init__(self, message: str, error_class: str) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
 class ToolUnavailable(RunEndingError):
     """A tool could not run for a reason outside the orchestration (no network, a service
     down): the run ends as `tool_unavailable` instead of letting a model summarize an error."""
@@ -84,7 +109,7 @@ def count_text(counts: Mapping[str, int]) -> str:
 
 def counts_against_form(error_class: str | None) -> bool:
     """Whether a run's outcome says something about the form that ran it."""
-    return error_class not in NOT_THE_FORMS_FAULT
+    return error_class not in NOT_A_RESULT
 
 T = TypeVar("T")
 
@@ -117,6 +142,10 @@ def _by_type(error: BaseException) -> str | None:
     for types, name in table:
         if isinstance(error, types):
             return name
+    if isinstance(error, ReplayDiverged):
+        return "replay_diverged"
+    if isinstance(error, ReplayedFailure):
+        return error.error_class
     if isinstance(error, ModelBehaviorError):
         return "unknown_tool" if " not found in agent " in str(error) else "malformed_output"
     if isinstance(error, openai.APIStatusError) and error.status_code >= 500:

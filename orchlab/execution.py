@@ -20,6 +20,8 @@ from typing import Any, cast
 from orchlab import config
 from orchlab.agentdefs import AgentDef, build_agents
 from orchlab.backends import Backend
+from orchlab.calls import CURRENT as CURRENT_CALLS
+from orchlab.calls import RunCalls
 from orchlab.errors import RETRY_COUNTER, classify, counts_against_form
 from orchlab.metrics import run_metrics
 from orchlab.recorder import install_recorder
@@ -60,6 +62,9 @@ class RunContext:
     """Agent definitions, variant edits applied."""
     experiment_id: str
     """Runs are recorded under it."""
+    on_start: Callable[[str, PlannedRun], None] | None = None
+    """Told each run's id (its trace id) as the run starts: the live race view follows the
+    recorder's open spans of runs in flight. Called on the event loop; must not block."""
     _agents: dict[str, Any] | None = None
     _tools: dict[str, Any] | None = None
 
@@ -148,8 +153,12 @@ async def execute_run(planned: PlannedRun, ctx: RunContext) -> RunRecord:
     deps = RunDeps(tool_budget=ctx.spec.budget(ctx.scenario))
     retries = [0]
     retry_token = RETRY_COUNTER.set(retries)
+    calls = RunCalls(planned.key, ctx.spec.replay_speed)
+    calls_token = CURRENT_CALLS.set(calls)
     recorder.watch(run_id)
     started_at, t0 = utcnow(), time.monotonic()
+    if ctx.on_start is not None:
+        ctx.on_start(run_id, planned)
     output: str | None = None
     status, error = "ok", cast(BaseException | None, None)
     try:
@@ -167,6 +176,7 @@ async def execute_run(planned: PlannedRun, ctx: RunContext) -> RunRecord:
         status, error = "error", exc
     finally:
         RETRY_COUNTER.reset(retry_token)
+        CURRENT_CALLS.reset(calls_token)
     wall_ms = (time.monotonic() - t0) * 1000
     spans = recorder.collect(run_id, started_at, utcnow())
     error_class = classify(error, status)
@@ -175,11 +185,13 @@ async def execute_run(planned: PlannedRun, ctx: RunContext) -> RunRecord:
         run_id=run_id, experiment_id=ctx.experiment_id, scenario=ctx.scenario.name,
         form=planned.form, input_id=planned.input_id, repetition=planned.repetition,
         backend=ctx.backend.id, model=ctx.backend.model_name, started_at=started_at,
-        metrics=run_metrics(spans, ctx.backend.id, wall_ms=wall_ms, retries=retries[0]),
+        metrics=run_metrics(spans, ctx.backend.prices_as or ctx.backend.id, wall_ms=wall_ms,
+                            retries=retries[0]),
         status=status, error_type=type(error).__name__ if error else None,
         error_message=_error_message(error, ctx.spec.timeout_s), error_class=error_class,
         success=bool(outcome.get("success")) if counts_against_form(error_class) else None,
         final_output=output, spans=spans, outbox=deps.outbox, outcome=outcome,
+        calls=calls.log,
     )
 
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from orchlab.analysis import is_missing
-from orchlab.records import ExperimentRecord
+from orchlab.records import ExperimentRecord, SpanRecord
 from orchlab.store import Store
 
-SPAN_EXPORT_FIELDS = ("span_id", "name", "kind", "start_ms", "end_ms", "model",
-                      "input_tokens", "output_tokens", "agent", "error")
+FILE_FORMAT = "orchlab-experiment"
+"""The JSON file's `format`: how an import tells an experiment file from any other JSON."""
+FILE_VERSION = 2
+"""Version 2: every span field, each run's model calls (replay records), the experiment's
+replay marks. Version 1 files (no `version` key) had a subset of span fields and no calls."""
 Format = Literal["csv", "json"]
 MIME_TYPES: dict[str, str] = {"csv": "text/csv", "json": "application/json"}
 
@@ -53,12 +56,13 @@ def _experiment_dict(exp: ExperimentRecord) -> dict[str, Any]:
         "variant": exp.spec.get("variant") or "original", "status": exp.status,
         "planned_runs": exp.planned_runs, "created_at": exp.created_at.isoformat(),
         "finished_at": exp.finished_at.isoformat() if exp.finished_at else None,
-        "spec": exp.spec,
+        "records_calls": exp.records_calls, "replay_of": exp.replay_of, "spec": exp.spec,
     })
 
 
 def export_runs(store: Store, experiment_id: str) -> list[dict[str, Any]]:
-    """Every run of the experiment as a dict, each with its spans and outbox."""
+    """Every run of the experiment as a dict, each with its spans, outbox and model calls:
+    everything an import needs to store the run again, unclipped calls included."""
     frame = store.load_runs([experiment_id])
     runs: list[dict[str, Any]] = []
     for row in frame.to_dict(orient="records"):
@@ -66,18 +70,25 @@ def export_runs(store: Store, experiment_id: str) -> list[dict[str, Any]]:
         row["started_at"] = row["started_at"].isoformat()
         if row["success"] is not None:
             row["success"] = bool(row["success"])
-        row["spans"] = [
-            _clean({f: getattr(s, f) for f in SPAN_EXPORT_FIELDS} | {"parent": s.parent_id})
-            for s in store.load_spans(row["run_id"])
-        ]
+        row["spans"] = [_span_dict(s) for s in store.load_spans(row["run_id"])]
         row["outbox"] = _clean(store.load_outbox(row["run_id"]))
+        row["calls"] = [asdict(c) for c in store.load_calls(row["run_id"])]
         runs.append(row)
     return runs
 
 
+def _span_dict(span: SpanRecord) -> dict[str, Any]:
+    """Every span field; the parent under `parent`, as files before version 2 had it."""
+    fields = asdict(span)
+    fields["parent"] = fields.pop("parent_id")
+    return _clean(fields)
+
+
 def to_json(store: Store, experiment_id: str) -> str:
-    """`{"experiment": {...}, "runs": [...]}`; strict JSON (allow_nan=False guards it)."""
-    document = {"experiment": export_experiment(store, experiment_id),
+    """`{"format", "version", "experiment": {...}, "runs": [...]}`; strict JSON
+    (allow_nan=False guards it)."""
+    document = {"format": FILE_FORMAT, "version": FILE_VERSION,
+                "experiment": export_experiment(store, experiment_id),
                 "runs": export_runs(store, experiment_id)}
     return json.dumps(document, indent=2, default=str, allow_nan=False) + "\n"
 
@@ -87,7 +98,8 @@ def to_csv(store: Store, experiment_id: str) -> str:
     as JSON; a missing value is an empty cell."""
     rows = []
     for run in export_runs(store, experiment_id):
-        row = {k: _cell(v) for k, v in run.items() if k not in ("spans", "outbox", "outcome")}
+        row = {k: _cell(v) for k, v in run.items()
+               if k not in ("spans", "outbox", "outcome", "calls")}
         row.update({f"outcome_{k}": _cell(v) for k, v in run["outcome"].items()})
         rows.append(row)
     fields: list[str] = []

@@ -19,12 +19,13 @@ import time
 from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from orchlab import runner
 from orchlab.backends import Backend, resolve
-from orchlab.records import RunRecord
-from orchlab.runner import CancelToken, ExperimentResult, ExperimentSpec, Progress
+from orchlab.records import RunRecord, utcnow
+from orchlab.runner import CancelToken, ExperimentResult, ExperimentSpec, PlannedRun, Progress
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_thread: threading.Thread | None = None
@@ -63,6 +64,24 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_loop_in_child)
 
 
+@dataclass(frozen=True)
+class LiveRun:
+    """A run in flight: what the race view needs to follow it in the recorder."""
+
+    run_id: str
+    """Its trace id (the recorder's key)."""
+    form: str
+    """Form id."""
+    input_id: str
+    """Scenario input id."""
+    repetition: int
+    """Repetition index."""
+    started_at: datetime
+    """Wall-clock start (UTC): span offsets are measured from it."""
+    started_s: float
+    """Start on the job's monotonic clock, seconds after the job started."""
+
+
 @dataclass
 class JobSnapshot:
     """A consistent view of a job for one page render."""
@@ -83,6 +102,9 @@ class JobSnapshot:
     """Why the job could not run at all (e.g. a backend that cannot start)."""
     elapsed_s: float = 0.0
     """Seconds since the job started (monotonic clock), for the ETA."""
+    in_flight: list[LiveRun] = field(default_factory=list)
+    """Runs started and not yet finished, in start order (in-process runs only: runs in
+    worker processes are recorded there)."""
 
 
 @dataclass
@@ -108,6 +130,7 @@ class ExperimentJob:
     _done: threading.Event = field(default_factory=threading.Event)
     _future: Future[None] | None = None
     _started: float = 0.0
+    _live: dict[str, LiveRun] = field(default_factory=dict)
 
     def start(self) -> ExperimentJob:
         """Plan (raising on a bad spec, as before), then submit the job; returns self."""
@@ -135,16 +158,24 @@ class ExperimentJob:
             records = list(self._records)
             finished = self._done.is_set()
             result, error = self._result, self._error
+            in_flight = list(self._live.values())
         return JobSnapshot(
             total=self._total, done_by_form=dict(Counter(r.form for r in records)),
             planned_by_form=self._planned_by_form, records=records,
             finished=finished, result=result, error=error,
-            elapsed_s=time.monotonic() - self._started,
+            elapsed_s=time.monotonic() - self._started, in_flight=in_flight,
         )
+
+    def _on_start(self, run_id: str, planned: PlannedRun) -> None:
+        live = LiveRun(run_id, planned.form, planned.input_id, planned.repetition, utcnow(),
+                       time.monotonic() - self._started)
+        with self._lock:
+            self._live[run_id] = live
 
     def _on_progress(self, progress: Progress) -> None:
         with self._lock:
             self._records.append(progress.record)
+            self._live.pop(progress.record.run_id, None)
 
     async def _work(self) -> None:
         """On the job loop. Always ends with the job finished, a result or an error set."""
@@ -155,7 +186,7 @@ class ExperimentJob:
             # model): never on the loop other jobs' runs share.
             backend = self.backend or await asyncio.to_thread(resolve, self.spec.backend)
             kwargs: dict[str, Any] = {"backend": backend, "on_progress": self._on_progress,
-                                      "cancel": self.cancel_token}
+                                      "cancel": self.cancel_token, "on_start": self._on_start}
             if self.resume_id:
                 result = await runner.aresume_experiment(self.resume_id, self.store, **kwargs)
             else:

@@ -48,6 +48,20 @@ class Recorder(TracingProcessor):
             still_open = list(self._open.pop(trace_id, {}).values())
         return to_records(finished + still_open, run_start, run_end)
 
+    def peek(self, trace_id: str, run_start: datetime,
+             now: datetime) -> tuple[list[SpanRecord], set[str]]:
+        """The trace's spans so far and the ids of those still open, without ending the watch:
+        what a live view draws while the run is in flight (open spans end at `now`)."""
+        with self._lock:
+            spans = list(self._finished.get(trace_id, []))
+            still_open = list(self._open.get(trace_id, {}).values())
+        records = to_records(spans + still_open, run_start, now)
+        open_ids = {s.span_id for s in still_open}
+        for record in records:
+            if record.span_id in open_ids:
+                record.error = None  # not a failure: it is running
+        return records, open_ids
+
     def on_trace_start(self, trace: Trace) -> None:  # noqa: D102 - interface
         pass
 

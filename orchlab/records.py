@@ -69,6 +69,30 @@ class OutboxMessage:
 
 
 @dataclass
+class ModelCall:
+    """One model call of a run, kept whole (never clipped) so a replay can serve it again."""
+
+    agent: str
+    """Agent whose model answered."""
+    seq: int
+    """Position among this agent's calls in the run, from 0, in the order they were asked."""
+    request_hash: str
+    """Digest of what the agent asked (instructions, input items, tools, output type): a replay
+    serves this answer only to the same request."""
+    output: list[dict[str, Any]] = field(default_factory=list)
+    """The model's output items as Responses items (text, tool calls with their arguments,
+    handoffs), JSON-ready."""
+    usage: dict[str, Any] = field(default_factory=dict)
+    """input_tokens, output_tokens, cached_tokens, reasoning_tokens, requests."""
+    latency_ms: float = 0.0
+    """The call's own time on a monotonic clock, its wait for a busy model apart (retries of a
+    failed attempt included: they are part of what the call cost)."""
+    error: str | None = None
+    """For a call that raised: the run's error class and message, so a replay ends the run the
+    same way; None for an answer."""
+
+
+@dataclass
 class RunMetrics:
     """A run's figures: computed once (`orchlab.metrics.run_metrics`), stored one column each.
 
@@ -143,7 +167,7 @@ class RunRecord:
     """One of orchlab.errors.ERROR_CLASSES for a failed run."""
     success: bool | None = None
     """The scenario's rule held (the outcome's `success`); None when the run ended for a reason
-    that says nothing about the form (orchlab.errors.NOT_THE_FORMS_FAULT)."""
+    that says nothing about the form (orchlab.errors.NOT_A_RESULT)."""
     final_output: str | None = None
     """What the flow returned (e.g. the email that was sent)."""
     outcome: dict[str, Any] = field(default_factory=dict)
@@ -152,6 +176,8 @@ class RunRecord:
     """The run's spans in start order."""
     outbox: list[OutboxMessage] = field(default_factory=list)
     """Emails the run 'sent' into the sandbox."""
+    calls: list[ModelCall] = field(default_factory=list)
+    """Every model call, whole, in the order asked: what `replay:` serves."""
 
 
 @dataclass
@@ -176,3 +202,8 @@ class ExperimentRecord:
     """Process running it, so a crashed experiment can be told from a live one."""
     finished_at: datetime | None = None
     """When it stopped (UTC)."""
+    records_calls: bool = True
+    """Its runs store their model calls whole, so it can be replayed (False for experiments
+    stored before calls were recorded)."""
+    replay_of: str | None = None
+    """The experiment whose recorded calls this one replayed; None for a live experiment."""

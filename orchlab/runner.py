@@ -70,6 +70,8 @@ def new_experiment_id() -> str:
 
 
 ProgressFn = Callable[[Progress], None]
+StartFn = Callable[[str, PlannedRun], None]
+"""Told a run's id as it starts (in-process runs only): `execution.RunContext.on_start`."""
 
 
 def run_experiment(spec: ExperimentSpec, store: Any, **kwargs: Any) -> ExperimentResult:
@@ -89,6 +91,7 @@ async def arun_experiment(
     backend: Backend | None = None,
     on_progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    on_start: StartFn | None = None,
 ) -> ExperimentResult:
     """Run a spec to the end (or a cancel), committing each run as it finishes."""
     prepared = prepare(spec)
@@ -97,10 +100,10 @@ async def arun_experiment(
     experiment = ExperimentRecord(
         experiment_id=new_experiment_id(), scenario=prepared.scenario.name, backend=backend.id,
         created_at=utcnow(), spec=asdict(prepared.spec), planned_runs=len(prepared.plan),
-        pid=os.getpid(),
+        pid=os.getpid(), replay_of=backend.replay_of,
     )
     store.save_experiment(experiment)
-    ctx = _context(prepared, backend, experiment.experiment_id)
+    ctx = _context(prepared, backend, experiment.experiment_id, on_start)
     return await _run_plan(prepared.plan, ctx, store, on_progress, cancel)
 
 
@@ -111,6 +114,7 @@ async def aresume_experiment(
     backend: Backend | None = None,
     on_progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    on_start: StartFn | None = None,
 ) -> ExperimentResult:
     """Run only the planned runs an experiment never finished (`store.RERUN_SQL`): never
     started, cancelled, or ended by the environment (a server that could not be reached,
@@ -127,7 +131,7 @@ async def aresume_experiment(
     store.delete_cancelled_runs(experiment.experiment_id)
     experiment.status, experiment.pid, experiment.finished_at = "running", os.getpid(), None
     store.save_experiment(experiment)
-    ctx = _context(prepared, backend, experiment.experiment_id)
+    ctx = _context(prepared, backend, experiment.experiment_id, on_start)
     return await _run_plan(missing, ctx, store, on_progress, cancel)
 
 
@@ -144,15 +148,21 @@ async def server_answers(backend: Backend) -> None:
 
 
 def check_backend(spec: ExperimentSpec, backend: Backend) -> Backend:
-    """Worker processes re-open the backend by id: only a server-backed one can be."""
+    """Worker processes re-open the backend by id: only a server-backed one can be. A replay
+    serves only its recording's scenario."""
+    if backend.scenario is not None and backend.scenario != spec.scenario:
+        raise SpecError(f"{backend.id} replays an experiment of {backend.scenario}; it cannot "
+                        f"run {spec.scenario}: choose a recording of {spec.scenario}.")
     if spec.workers > 1 and not backend.remote:
         raise SpecError(f"workers > 1 needs a backend each process can open by id (openai:, "
                         f"compat:, litellm:); {backend.id} lives in this process, use workers=1.")
     return backend
 
 
-def _context(prepared: Prepared, backend: Backend, experiment_id: str) -> RunContext:
-    return RunContext(prepared.spec, prepared.scenario, backend, prepared.defs, experiment_id)
+def _context(prepared: Prepared, backend: Backend, experiment_id: str,
+             on_start: StartFn | None) -> RunContext:
+    return RunContext(prepared.spec, prepared.scenario, backend, prepared.defs, experiment_id,
+                      on_start)
 
 
 async def _run_plan(

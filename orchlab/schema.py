@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
-from orchlab.records import RunMetrics, RunRecord, SpanRecord
+from orchlab.records import ModelCall, RunMetrics, RunRecord, SpanRecord
 
 M001_CREATE_TABLES = """
 CREATE TABLE experiments (
@@ -77,6 +77,20 @@ UPDATE runs SET success = CASE WHEN json_extract(outcome_json, '$.success') THEN
 """
 
 
+M005_MODEL_CALLS = """
+CREATE TABLE model_calls (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    agent TEXT NOT NULL, seq INTEGER NOT NULL, request_hash TEXT NOT NULL,
+    output_json TEXT NOT NULL, usage_json TEXT NOT NULL, latency_ms REAL NOT NULL, error TEXT,
+    PRIMARY KEY (run_id, agent, seq)
+);
+ALTER TABLE experiments ADD COLUMN records_calls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE experiments ADD COLUMN replay_of TEXT;
+"""
+"""Model calls kept whole, for replay. Experiments stored before it recorded none, so they
+keep records_calls = 0 ("not replayable"); new experiments write 1."""
+
+
 def _backfill_path_steps(conn: sqlite3.Connection) -> None:
     """Runs stored before m004 get their structured path from their stored spans."""
     from orchlab.metrics import path_steps
@@ -97,13 +111,14 @@ MIGRATIONS: list[Migration] = [
     ("m002_create_variants", M002_CREATE_VARIANTS, None),
     ("m003_errors_retries_pid", M003_ERRORS_RETRIES_PID, None),
     ("m004_run_metrics", M004_RUN_METRICS, _backfill_path_steps),
+    ("m005_model_calls", M005_MODEL_CALLS, None),
 ]
 """(name, SQL, optional Python step run in the same transaction), applied in order."""
 
 
 # -- columns derived from the records --------------------------------------------------------
 
-CHILD_TABLES = ("metrics", "spans", "outbox")
+CHILD_TABLES = ("metrics", "spans", "outbox", "calls")
 """RunRecord fields that are not run columns: the metrics are flattened, the rest are rows of
 their own tables."""
 
@@ -139,6 +154,14 @@ INSERT_RUN = (f"INSERT INTO runs ({','.join(RUN_COLUMNS)}) "
               f"VALUES ({','.join('?' * len(RUN_COLUMNS))})")
 INSERT_SPAN = (f"INSERT INTO spans (run_id,{','.join(SPAN_COLUMNS)}) "
                f"VALUES ({','.join('?' * (len(SPAN_COLUMNS) + 1))})")
+CALL_FIELDS = [f.name for f in fields(ModelCall)]
+CALL_COLUMNS = [_column(f) for f in fields(ModelCall)]
+"""model_calls columns after run_id, in ModelCall's field order (dicts and lists as JSON)."""
+INSERT_CALL = (f"INSERT INTO model_calls (run_id,{','.join(CALL_COLUMNS)}) "
+               f"VALUES ({','.join('?' * (len(CALL_COLUMNS) + 1))})")
+EXPERIMENT_COLUMNS = ["experiment_id", "scenario", "backend", "created_at", "finished_at",
+                      "status", "planned_runs", "spec_json", "pid", "records_calls", "replay_of"]
+"""Experiment columns, named (never SELECT * by position)."""
 INSERT_OUTBOX = ("INSERT INTO outbox (run_id, created_at, to_addr, subject, body) "
                  "VALUES (?,?,?,?,?)")
 
@@ -157,9 +180,28 @@ def span_rows(run: RunRecord) -> list[tuple[Any, ...]]:
     return [(run.run_id, *_span_values(s)) for s in run.spans]
 
 
+def call_rows(run: RunRecord) -> list[tuple[Any, ...]]:
+    """The run's model-call rows."""
+    return [(run.run_id, c.agent, c.seq, c.request_hash, json.dumps(c.output),
+             json.dumps(c.usage), c.latency_ms, c.error) for c in run.calls]
+
+
+def call_from_row(row: tuple[Any, ...]) -> ModelCall:
+    """A ModelCall from its columns (CALL_COLUMNS order)."""
+    values = dict(zip(CALL_FIELDS, row, strict=True))
+    values["output"], values["usage"] = json.loads(values["output"]), json.loads(values["usage"])
+    return ModelCall(**values)
+
+
 def missing_columns(conn: sqlite3.Connection) -> list[str]:
     """Derived columns the tables do not have (empty when the schema is current)."""
-    have = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-    have_spans = {r[1] for r in conn.execute("PRAGMA table_info(spans)")}
-    return ([c for c in RUN_COLUMNS if c not in have]
-            + [f"spans.{c}" for c in SPAN_COLUMNS if c not in have_spans])
+    def have(table: str) -> set[str]:
+        return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+    tables = [("runs", RUN_COLUMNS), ("spans", SPAN_COLUMNS),
+              ("experiments", EXPERIMENT_COLUMNS), ("model_calls", CALL_COLUMNS)]
+    missing: list[str] = []
+    for table, wanted in tables:
+        present = have(table)
+        missing += [c if table == "runs" else f"{table}.{c}" for c in wanted if c not in present]
+    return missing

@@ -13,11 +13,13 @@ from typing import Any
 from orchlab.agentdefs import AgentDef, load_scenario_agents
 from orchlab.backends import default_backend_id
 from orchlab.errors import SpecError
+from orchlab.records import ExperimentRecord
 from orchlab.scenario import DEFAULT_FORMS, Scenario, get_scenario
 
 MAX_REPETITIONS = 1000
 MAX_CONCURRENCY = 200
 MAX_WORKERS = 32
+MAX_REPLAY_SPEED = 10.0
 
 
 @dataclass
@@ -51,6 +53,12 @@ class ExperimentSpec:
     """Most tool calls one run may make before it is stopped; None: the scenario's budget."""
     workers: int = 1
     """Processes sharing the runs, one event loop each (remote backends only)."""
+    replay_speed: float = 1.0
+    """For a `replay:` backend: recorded latencies are slept times this (1 = the original
+    timing, 0 = instant); other backends ignore it."""
+    preset: str | None = None
+    """The named preset the settings came from (e.g. "quick-start"), for display; None: set
+    by hand or the defaults."""
 
     def validate(self, scenario: Scenario) -> list[str]:
         """Check every field; returns the input ids to run."""
@@ -64,6 +72,9 @@ class ExperimentSpec:
         _check_range("workers", self.workers, MAX_WORKERS)
         if self.timeout_s <= 0 or self.max_turns < 1:
             raise SpecError("timeout_s must be positive and max_turns at least 1.")
+        if not 0 <= self.replay_speed <= MAX_REPLAY_SPEED:
+            raise SpecError(f"replay_speed must be between 0 (instant) and {MAX_REPLAY_SPEED:g}"
+                            f" (1 = the original timing); got {self.replay_speed:g}.")
         if self.tool_budget is not None and self.tool_budget < 1:
             raise SpecError(f"tool_budget must be at least 1 (or unset for the scenario's own); "
                             f"got {self.tool_budget}.")
@@ -127,6 +138,19 @@ def prepare(spec: ExperimentSpec) -> Prepared:
     defs = load_scenario_agents(scenario.name, set(scenario.tools()), spec.agent_overrides,
                                 scenario.agents_dir)
     return Prepared(resolved, scenario, defs, plan_runs(resolved, input_ids))
+
+
+def replay_spec(source: ExperimentRecord, speed: float = 1.0, inputs: list[str] | None = None,
+                repetitions: int | None = None) -> ExperimentSpec:
+    """The spec that replays an experiment: its own spec (forms, inputs, repetitions, limits,
+    variant) on `replay:<id>`. The Run page, History and the CLI all build replays here, so a
+    replay is the same experiment wherever it is started. Fewer inputs or repetitions replay
+    a part of the recording; more would ask for runs it does not hold."""
+    known = {f.name for f in dataclasses.fields(ExperimentSpec)}
+    spec = ExperimentSpec(**{k: v for k, v in source.spec.items() if k in known})
+    return dataclasses.replace(
+        spec, backend=f"replay:{source.experiment_id}", replay_speed=speed, workers=1,
+        inputs=inputs or spec.inputs, repetitions=repetitions or spec.repetitions)
 
 
 def missing_runs(plan: list[PlannedRun], done: set[tuple[str, str, int]]) -> list[PlannedRun]:

@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from orchlab import config, schema
 from orchlab.errors import NOT_THE_FORMS_FAULT, StoreError, count_text
-from orchlab.records import ExperimentRecord, RunRecord, SpanRecord, utcnow
+from orchlab.records import ExperimentRecord, ModelCall, RunRecord, SpanRecord, utcnow
 from orchlab.schema import (
+    CALL_COLUMNS,
+    EXPERIMENT_COLUMNS,
+    INSERT_CALL,
     INSERT_OUTBOX,
     INSERT_RUN,
     INSERT_SPAN,
@@ -157,15 +160,11 @@ class Store:
         """Insert or update an experiment row."""
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO experiments (experiment_id, scenario, backend, created_at, "
-                "finished_at, status, planned_runs, spec_json, pid) VALUES (?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) VALUES "
+                f"({','.join('?' * len(EXPERIMENT_COLUMNS))}) "
                 "ON CONFLICT(experiment_id) DO UPDATE SET status=excluded.status, "
                 "finished_at=excluded.finished_at, pid=excluded.pid",
-                (
-                    exp.experiment_id, exp.scenario, exp.backend, exp.created_at.isoformat(),
-                    exp.finished_at.isoformat() if exp.finished_at else None, exp.status,
-                    exp.planned_runs, json.dumps(exp.spec), exp.pid,
-                ),
+                _experiment_row(exp),
             )
 
     def finish_experiment(self, experiment_id: str, status: str) -> None:
@@ -232,16 +231,16 @@ class Store:
         """Experiments, newest first."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT * FROM experiments ORDER BY created_at DESC"
-            ).fetchall()
+                f"SELECT {','.join(EXPERIMENT_COLUMNS)} FROM experiments "
+                "ORDER BY created_at DESC").fetchall()
         return [_experiment(r) for r in rows]
 
     def get_experiment(self, experiment_id: str) -> ExperimentRecord | None:
         """One experiment by id (a unique prefix also works)."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT * FROM experiments WHERE experiment_id LIKE ? || '%'", (experiment_id,)
-            ).fetchall()
+                f"SELECT {','.join(EXPERIMENT_COLUMNS)} FROM experiments "
+                "WHERE experiment_id LIKE ? || '%'", (experiment_id,)).fetchall()
         return _experiment(rows[0]) if len(rows) == 1 else None
 
     def delete_experiment(self, experiment_id: str) -> None:
@@ -252,29 +251,78 @@ class Store:
     # -- runs --------------------------------------------------------------------------------
 
     def save_run(self, run: RunRecord) -> None:
-        """Commit one run with its spans and outbox in a single transaction."""
-        # Rows are built before taking the lock, with attrgetters: one C call per row.
-        values = schema.run_row(run)
-        spans = schema.span_rows(run)
-        outbox = [(run.run_id, m.created_at.isoformat(), m.to, m.subject, m.body)
-                  for m in run.outbox]
+        """Commit one run with its spans, outbox and model calls in a single transaction."""
+        rows = _run_rows(run)  # built before taking the lock
         with self._tx() as conn:
-            conn.execute(INSERT_RUN, values)
-            conn.executemany(INSERT_SPAN, spans)
-            if outbox:
-                conn.executemany(INSERT_OUTBOX, outbox)
+            _insert_run(conn, rows)
+
+    def import_experiment(self, exp: ExperimentRecord, runs: list[RunRecord]) -> None:
+        """An experiment and all its runs in one transaction: a clash (an id already stored)
+        or any bad row leaves the store as it was."""
+        rows = [_run_rows(run) for run in runs]
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) VALUES "
+                    f"({','.join('?' * len(EXPERIMENT_COLUMNS))})", _experiment_row(exp))
+                for run_rows in rows:
+                    _insert_run(conn, run_rows)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"Cannot import {exp.experiment_id} into {self.path}: {exc}.") \
+                from None
+
+    def taken_ids(self, experiment_id: str, run_ids: list[str]) -> list[str]:
+        """Which of these ids the store already holds (the experiment's first)."""
+        with self._lock:
+            taken = [experiment_id] if self._conn.execute(
+                "SELECT 1 FROM experiments WHERE experiment_id=?", (experiment_id,)
+            ).fetchone() else []
+            for start in range(0, len(run_ids), 500):
+                chunk = run_ids[start:start + 500]
+                taken += [r[0] for r in self._conn.execute(
+                    f"SELECT run_id FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})",
+                    chunk)]
+        return taken
+
+    def load_calls(self, run_id: str) -> list[ModelCall]:
+        """A run's model calls, per agent in the order asked."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {','.join(CALL_COLUMNS)} FROM model_calls WHERE run_id=? "
+                "ORDER BY agent, seq", (run_id,)).fetchall()
+        return [schema.call_from_row(r) for r in rows]
+
+    def load_recording(self, experiment_id: str) -> dict[tuple[str, str, int], list[ModelCall]]:
+        """Every finished run's model calls by (form, input_id, repetition), a run that made
+        none included: what a replay serves. Runs a resume would run again (`RERUN_SQL`) are
+        not part of the recording."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT r.form, r.input_id, r.repetition, "
+                f"{','.join('c.' + c for c in CALL_COLUMNS)} FROM runs r "
+                f"LEFT JOIN model_calls c USING (run_id) WHERE r.experiment_id=? "
+                f"AND NOT {RERUN_SQL} ORDER BY r.started_at, c.agent, c.seq",
+                (experiment_id,)).fetchall()
+        recording: dict[tuple[str, str, int], list[ModelCall]] = {}
+        for form, input_id, rep, *call in rows:
+            calls = recording.setdefault((form, input_id, int(rep)), [])
+            if call[0] is not None:
+                calls.append(schema.call_from_row(tuple(call)))
+        return recording
 
     def load_runs(
         self, experiment_ids: list[str] | None = None, scenario: str | None = None
     ) -> pd.DataFrame:
         """Runs as a DataFrame, one row per run and one column per record field (JSON fields
-        parsed), plus the experiment's prompt variant."""
+        parsed), plus the experiment's prompt variant and the experiment it replayed (None
+        for a live one)."""
         import pandas as pd
 
         sql, params = _run_filter(experiment_ids, scenario)
         query = (
             "SELECT runs.*, COALESCE(json_extract(e.spec_json, '$.variant'), 'original') "
-            f"AS variant FROM runs JOIN experiments e USING (experiment_id) {sql} "
+            "AS variant, e.replay_of AS replay_of "
+            f"FROM runs JOIN experiments e USING (experiment_id) {sql} "
             "ORDER BY runs.started_at"
         )
         with self._lock:
@@ -400,13 +448,42 @@ def _run_filter(experiment_ids: list[str] | None, scenario: str | None) -> tuple
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
+RunRows = tuple[list[Any], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def _run_rows(run: RunRecord) -> RunRows:
+    """A run's rows (run, spans, outbox, calls), built with attrgetters outside the lock."""
+    outbox = [(run.run_id, m.created_at.isoformat(), m.to, m.subject, m.body)
+              for m in run.outbox]
+    return schema.run_row(run), schema.span_rows(run), outbox, schema.call_rows(run)
+
+
+def _insert_run(conn: sqlite3.Connection, rows: RunRows) -> None:
+    values, spans, outbox, calls = rows
+    conn.execute(INSERT_RUN, values)
+    conn.executemany(INSERT_SPAN, spans)
+    if outbox:
+        conn.executemany(INSERT_OUTBOX, outbox)
+    if calls:
+        conn.executemany(INSERT_CALL, calls)
+
+
+def _experiment_row(exp: ExperimentRecord) -> tuple[Any, ...]:
+    return (exp.experiment_id, exp.scenario, exp.backend, exp.created_at.isoformat(),
+            exp.finished_at.isoformat() if exp.finished_at else None, exp.status,
+            exp.planned_runs, json.dumps(exp.spec), exp.pid, int(exp.records_calls),
+            exp.replay_of)
+
+
 def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
-    exp_id, scenario, backend, created, finished, status, planned, spec, pid = row
+    (exp_id, scenario, backend, created, finished, status, planned, spec, pid, records_calls,
+     replay_of) = row
     return ExperimentRecord(
         experiment_id=exp_id, scenario=scenario, backend=backend,
         created_at=datetime.fromisoformat(created), spec=json.loads(spec),
         planned_runs=planned, status=status,
         finished_at=datetime.fromisoformat(finished) if finished else None, pid=pid,
+        records_calls=bool(records_calls), replay_of=replay_of,
     )
 
 

@@ -3,8 +3,10 @@ one experiment (it does not follow the selection, and a delete does not pre-conf
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,39 @@ def test_history_downloads_and_delete_in_chromium(tmp_path: Path) -> None:
         assert [e.experiment_id for e in opened.list_experiments()] == [newer]
     finally:
         opened.close()
+
+
+def test_history_upload_imports_a_file_in_chromium(tmp_path: Path) -> None:
+    """A real upload (Streamlit's upload endpoint): the experiment appears; a cut file is one
+    sentence and the store keeps what it had."""
+    from playwright.sync_api import expect
+    from test_import import make_source, snapshot
+
+    source = make_source(tmp_path)
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(source.file.read_bytes()[:700])
+    store = tmp_path / "history.sqlite"
+    with streamlit_app(store, NO_BACKEND) as url, sync_playwright_browser() as browser:
+        page = open_page(browser, url, "history", "History")
+        page.locator("input[type=file]").set_input_files(str(source.file))
+        expect(page.get_by_text(f"imported {source.experiment_id}: 4 runs")).to_be_visible(
+            timeout=20_000)
+        expect(page.get_by_role("combobox", name="Experiment", exact=True)).to_be_visible()
+        before = snapshot(store)
+        page.get_by_text("Import an experiment file").click()  # open the expander again
+        page.locator("input[type=file]").set_input_files(str(cut))
+        expect(page.get_by_text("cut.json is not complete JSON")).to_be_visible(timeout=20_000)
+    assert before[1]["runs"] == 4 and snapshot(store) == before
+
+
+@contextlib.contextmanager
+def sync_playwright_browser() -> Iterator[Any]:
+    """Chromium as the browser tests start it, closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -142,7 +142,7 @@ def test_agents_are_reused_only_when_every_run_gets_the_same_models() -> None:
     shared = Backend(id="x:y", model_name="m", make_model=lambda _n: model, shared_models=True)
     ctx = RunContext(spec, scenario, shared, defs, "exp")
     assert ctx.agents() is ctx.agents()
-    assert ctx.agents()["sales_manager"].model is model
+    assert ctx.agents()["sales_manager"].model.inner is model  # inside its call recorder
     fresh = RunContext(spec, scenario, sales_backend(), defs, "exp")  # one script per run
     first, second = fresh.agents(), fresh.agents()
     assert first is not second

@@ -35,9 +35,10 @@ def comparison(block: dict[str, Any]) -> None:
     """One group against the baseline: what the comparison varies, then its findings (from
     the summary the CLI prints too)."""
     group, baseline, factor = block["group"], block["baseline"], block["factor"]
-    if factor == "form and prompt variant":
-        st.warning(f"{title(group)} differs from the baseline in both form and prompt variant: "
-                   "a difference below cannot be put down to either one.")
+    if factor.startswith("form and "):
+        st.warning(f"{title(group)} differs from the baseline in both form and "
+                   f"{factor.removeprefix('form and ')}: a difference below cannot be put "
+                   "down to either one.")
     else:
         st.caption(f"This finding compares the {factor}: {label(group)} against "
                    f"{label(baseline)}.")
@@ -89,8 +90,9 @@ if runs.empty:
     st.stop()
 if len(chosen) > 1:
     st.caption(runs_per_experiment(runs, {v: k for k, v in labels.items()}))
+runs = analysis.mark_replays(runs)  # a replay next to its recording is a group of its own
 by_variant = runs["variant"].nunique() > 1 and st.toggle(
-    "Split groups by prompt variant", value=True, key="compare_by_variant")
+    "Split groups by prompt variant (and replay)", value=True, key="compare_by_variant")
 runs = analysis.with_group(runs, by_variant)
 groups = analysis.ordered_groups(runs["group"])
 colors = figures.group_colors(groups)  # one map per render: a group keeps its colour everywhere

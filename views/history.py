@@ -1,11 +1,13 @@
-"""History: experiments with their spec and date; filter, delete, download CSV/JSON."""
+"""History: experiments with their spec and date; filter, delete, download CSV/JSON, import
+a JSON export."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from orchlab import export
+from orchlab import export, importer
 from orchlab.backends import BackendError
+from orchlab.errors import ImportFileError, StoreError
 from orchlab.jobs import ExperimentJob
 from orchlab.runner import ExperimentSpec
 from views._shared import clear_run_caches, get_backend, store_or_stop
@@ -14,7 +16,37 @@ st.title("History")
 store = store_or_stop()
 if deleted := st.session_state.pop("history_deleted", None):  # set by the Delete callback
     st.success(deleted)
+
+
+def import_upload() -> None:
+    """The upload's callback: it imports a file once when it is chosen (never again on a
+    rerun), before the render that shows the outcome and lists the experiment."""
+    upload = st.session_state.get("history_upload")
+    if upload is None:
+        return
+    try:
+        result = importer.import_file(store, upload.getvalue(), upload.name)
+    except (ImportFileError, StoreError) as exc:  # one sentence; nothing was stored
+        st.session_state["history_imported"] = ("error", str(exc))
+        return
+    clear_run_caches()
+    st.session_state["history_imported"] = ("success", result.sentence())
+    if result.notice:
+        st.session_state["history_import_notice"] = result.notice
+
+
 experiments = store.list_experiments()
+with st.expander("Import an experiment file", expanded=not experiments):
+    st.file_uploader("JSON written by Download JSON or `python -m orchlab export`",
+                     type=["json"], key="history_upload", on_change=import_upload)
+if imported := st.session_state.pop("history_imported", None):
+    kind, sentence = imported
+    if kind == "success":
+        st.success(sentence)
+    else:
+        st.error(sentence)
+if notice := st.session_state.pop("history_import_notice", None):
+    st.info(notice)
 if not experiments:
     st.info("No experiments yet: run one on the Run page or with `python -m orchlab run`.")
     st.stop()
@@ -34,6 +66,7 @@ st.dataframe([{
     "Experiment": e.experiment_id, "Created (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
     "Scenario": e.scenario, "Backend": e.backend, "Variant": e.spec.get("variant") or "original",
     "Forms": ",".join(e.spec.get("forms", [])), "Repetitions": e.spec.get("repetitions"),
+    "Preset": e.spec.get("preset") or "",
     "Model settings": ", ".join(f"{k}={v}" for k, v in (e.spec.get("model_settings") or {})
                                 .items()) or "each agent's own",
     "Tool budget": e.spec.get("tool_budget") or "scenario's own",

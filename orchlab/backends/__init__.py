@@ -78,9 +78,9 @@ def _register_builtins() -> None:
     if _builtins_registered:
         return
     _builtins_registered = True
-    from orchlab.backends import openai_compat
+    from orchlab.backends import openai_compat, replay
 
-    for prefix, (factory, description) in openai_compat.FACTORIES.items():
+    for prefix, (factory, description) in (openai_compat.FACTORIES | replay.FACTORIES).items():
         register(prefix, factory, description)
     try:
         from orchlab.backends import local

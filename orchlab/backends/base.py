@@ -39,9 +39,25 @@ class Backend:
     runner calls it before each experiment, since a cached backend outlives its server.
     None: nothing outside this process to ask."""
 
+    records_calls: bool = True
+    """Wrap each agent's model in `calls.RecordingModel`; False for a backend that logs the
+    calls it serves itself (a replay logs the recorded calls, not its own sleeps)."""
+    prices_as: str | None = None
+    """Price runs as this backend id would be priced (a replay costs what its recording
+    cost); None: as this backend's own id."""
+    scenario: str | None = None
+    """The only scenario this backend can serve (a replay: its recording's); None: any."""
+    replay_of: str | None = None
+    """The experiment whose recorded calls this backend serves again; None: a live model."""
+
     def model_for(self, agent_name: str) -> Model:
-        """The Model this agent runs on for one run."""
-        return self.make_model(agent_name)
+        """The Model this agent runs on for one run, recording every call it answers."""
+        model = self.make_model(agent_name)
+        if not self.records_calls:
+            return model
+        from orchlab.calls import RecordingModel
+
+        return RecordingModel(model, agent_name)
 
 
 Factory = Callable[[str], Backend]

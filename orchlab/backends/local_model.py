@@ -41,6 +41,7 @@ from orchlab.backends.local_runtime import (
     Request,
     merge_turns,
 )
+from orchlab.calls import report_queue_wait
 
 if TYPE_CHECKING:
     from openai.types.responses.response_prompt_param import ResponsePromptParam
@@ -139,6 +140,7 @@ class LocalModel(Model):
             "output_tokens_details": {"reasoning_tokens": 0},
             "queued_ms": completion.queued_ms,  # waiting for other requests: not generation time
         }
+        report_queue_wait(completion.queued_ms)  # the recorded call's latency leaves it out
         if tracing.include_data():
             span.span_data.input = list(completion.messages)
         return usage
