@@ -1,5 +1,5 @@
 """History: experiments with their spec and date; filter, delete, download CSV/JSON, import
-a JSON export."""
+a JSON export, replay a recorded one."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from orchlab.backends import BackendError
 from orchlab.errors import ImportFileError, StoreError
 from orchlab.jobs import ExperimentJob
 from orchlab.runner import ExperimentSpec
+from orchlab.spec import replay_spec
+from views._replay import replay_note, speed_slider
 from views._shared import clear_run_caches, get_backend, store_or_stop
 
 st.title("History")
@@ -86,6 +88,19 @@ for column, fmt in zip(st.columns(2), ("csv", "json"), strict=True):
     exported = export.export_file(store, chosen, fmt)  # the bytes `orchlab export` writes
     column.download_button(f"Download {fmt.upper()}", exported.data, exported.file_name,
                            exported.mime, key=f"history_{fmt}")
+st.caption(replay_note(exp))
+if exp.records_calls and exp.status != "running":
+    speed_column, button_column = st.columns([3, 1])
+    with speed_column:
+        speed = speed_slider("history_replay_speed")
+    if button_column.button("Replay on the Run page", key="history_replay"):
+        try:  # the backend reads the recording as the job starts: never a cached copy
+            job = ExperimentJob(replay_spec(exp, speed), store).start()
+        except (LookupError, ValueError) as exc:
+            st.error(f"{chosen} cannot be replayed: {exc}")
+        else:
+            st.session_state["run_job"] = job
+            st.switch_page("views/run.py")
 counts = store.run_counts(chosen)  # what the Run page, the table and the CLI state
 if exp.status != "running" and counts.missing:
     st.warning(f"{chosen} is {exp.status}: {counts.sentence()}.")
