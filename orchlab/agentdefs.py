@@ -206,9 +206,20 @@ def _make_agent(
         instructions=definition.instructions,
         handoff_description=definition.description,
         tools=agent_tools,
-        model=backend.model_for(definition.name),
+        model=_recorded(backend, definition.name),
         model_settings=model_settings({**definition.model_settings, **overrides}),
     )
+
+
+def _recorded(backend: Backend, agent_name: str) -> Any:
+    """The agent's model inside the call recorder (`orchlab.calls`), outermost, so a replay
+    can serve each call again; a backend that logs what it serves itself is left as is."""
+    model = backend.model_for(agent_name)
+    if not backend.records_calls:
+        return model
+    from orchlab.calls import RecordingModel
+
+    return RecordingModel(model, agent_name)
 
 
 def model_settings(values: Mapping[str, Any]) -> Any:

@@ -51,13 +51,9 @@ class Backend:
     """The experiment whose recorded calls this backend serves again; None: a live model."""
 
     def model_for(self, agent_name: str) -> Model:
-        """The Model this agent runs on for one run, recording every call it answers."""
-        model = self.make_model(agent_name)
-        if not self.records_calls:
-            return model
-        from orchlab.calls import RecordingModel
-
-        return RecordingModel(model, agent_name)
+        """The Model this agent runs on for one run (`agentdefs.build_agents` wraps it in
+        the call recorder when `records_calls`)."""
+        return self.make_model(agent_name)
 
 
 Factory = Callable[[str], Backend]
