@@ -5,12 +5,14 @@ Pages only place these; every number in them comes from `orchlab.analysis` or st
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from orchlab import forms
+from orchlab import analysis, forms, stats
 from orchlab.analysis import GROUP_SEPARATOR, agent_means, box_stats, ordered_groups
 from orchlab.metrics import PathStep, path_stages
 from orchlab.records import SpanRecord
@@ -173,6 +175,33 @@ def pass_k_chart(reliability: pd.DataFrame, by: str = "form", colors: Colors | N
     return _layout(fig, "Reliability across repetitions")
 
 
+def compare_charts(runs: pd.DataFrame, by: str = "group", colors: Colors | None = None
+                   ) -> dict[str, go.Figure | str]:
+    """Every chart Compare draws for these runs, in the page's order, keyed by name; a chart
+    the runs cannot give is the sentence that says why. Compare and the standalone report
+    (`orchlab.report`) both place these, so the page and the report draw the same charts
+    from the same inputs. `outcome_counts` is absent when no outcome is a count."""
+    breakdown = analysis.agent_breakdown(runs, by)
+    charts: dict[str, go.Figure | str] = {"latency": latency_box(runs, by, colors)}
+    charts["latency_ecdf"] = latency_ecdf(runs, by, colors) \
+        if runs.groupby(by).size().max() >= 2 else (
+        "Latency ECDF: with one run per group there is no distribution to draw; run more "
+        "repetitions to see one.")
+    charts["tokens"] = agent_stack(breakdown, "tokens", by)
+    charts["cost"] = "Cost per agent is unknown: the model has no known price." \
+        if breakdown["cost_usd"].isna().any() else agent_stack(breakdown, "cost_usd", by)
+    charts["calls"] = calls_per_run(runs, by, colors)
+    charts["paths"] = path_frequency(analysis.path_frequencies(runs, by), by, colors)
+    charts["outcomes"] = outcome_bars(analysis.outcome_rates(runs, by), by, colors)
+    counts = analysis.outcome_counts(runs, by)
+    if not counts.empty:
+        charts["outcome_counts"] = outcome_count_bars(counts, by, colors)
+    reliability = stats.reliability(runs, by)
+    charts["pass_k"] = pass_k_chart(reliability, by, colors) if not reliability.empty else (
+        "No run here says anything about its form's success, so no pass^k.")
+    return charts
+
+
 def span_depths(spans: list[SpanRecord]) -> list[tuple[int, SpanRecord]]:
     """Spans in tree order (depth-first, by start) with their depth: sub-agents nest in tools."""
     children: dict[str | None, list[SpanRecord]] = {}
@@ -216,7 +245,7 @@ def waterfall(spans: list[SpanRecord]) -> go.Figure:
     the generation itself: waiting is not model time.
     """
     fig = go.Figure()
-    labels = _add_waterfall_bars(fig, spans)
+    labels = add_span_bars(fig, spans)
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels,
                      title="")
     fig.update_xaxes(title="ms since run start")
@@ -233,31 +262,41 @@ def waterfall_pair(spans_a: list[SpanRecord], spans_b: list[SpanRecord], label_a
                         subplot_titles=(label_a, label_b))
     counts = []
     for row, spans in ((1, spans_a), (2, spans_b)):
-        labels = _add_waterfall_bars(fig, spans, row=row)
+        labels = add_span_bars(fig, spans, row=row)
         fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels,
                          title="", row=row, col=1)
         counts.append(len(labels))
-    shown: set[str] = set()
-    for trace in fig.data:
-        trace.legendgroup = trace.name
-        trace.showlegend = trace.name not in shown
-        shown.add(trace.name)
+    one_legend_entry_per_name(fig)
     fig.update_xaxes(title="ms since run start", row=2, col=1)
     fig.update_layout(height=max(400, 24 * sum(counts) + 160), barmode="overlay")
     return _layout(fig, "Waterfalls of the two runs")
 
 
-def _add_waterfall_bars(fig: go.Figure, spans: list[SpanRecord], row: int | None = None
-                        ) -> list[str]:
+def one_legend_entry_per_name(fig: go.Figure) -> None:
+    """Panels drawn with `add_span_bars` each add a trace per kind: one legend entry each."""
+    shown: set[str] = set()
+    for trace in fig.data:
+        trace.legendgroup = trace.name
+        trace.showlegend = trace.name not in shown
+        shown.add(trace.name)
+
+
+def add_span_bars(fig: go.Figure, spans: list[SpanRecord], row: int | None = None,
+                  open_ids: Collection[str] = (), unit_ms: float = 1.0,
+                  thin: Collection[str] = ()) -> list[str]:
     """Add a run's waterfall bars to `fig` (in subplot `row`, column 1, when given); returns
-    the bars' labels, top to bottom."""
+    the bars' labels, top to bottom.
+
+    The live race draws with it too: spans in `open_ids` are still running (hatched, paler),
+    `unit_ms` is the x unit (1000: seconds) and kinds in `thin` get half-height bars, so a
+    lane's model time reads apart from the agents and tools it serves."""
     cell = {"row": row, "col": 1} if row is not None else {}
     rows = [(d, s) for d, s in span_depths(spans) if s.kind in WATERFALL_KINDS]
     labels = [f"{i:02d} {'  ' * d}{s.kind}: {s.name}" for i, (d, s) in enumerate(rows)]
     queued = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.queued_ms > 0]
     if queued:
-        fig.add_bar(y=[lab for lab, _ in queued], x=[s.queued_ms for _, s in queued],
-                    base=[s.start_ms for _, s in queued], orientation="h",
+        fig.add_bar(y=[lab for lab, _ in queued], x=[s.queued_ms / unit_ms for _, s in queued],
+                    base=[s.start_ms / unit_ms for _, s in queued], orientation="h",
                     name="queued (waiting for the model)", marker_color=QUEUED_COLOR,
                     marker_pattern_shape="/",
                     hovertext=[f"waited {s.queued_ms:.0f} ms for the model" for _, s in queued],
@@ -266,14 +305,19 @@ def _add_waterfall_bars(fig: go.Figure, spans: list[SpanRecord], row: int | None
         picked = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.kind == kind]
         if not picked:
             continue
+        running = [s.span_id in open_ids for _, s in picked]
         fig.add_bar(
             y=[lab for lab, _ in picked],
-            x=[max(s.end_ms - s.start_ms - s.queued_ms, 0.5) for _, s in picked],
-            base=[s.start_ms + s.queued_ms for _, s in picked], orientation="h", name=kind,
-            marker_color=KIND_COLORS[kind],
+            x=[max(s.end_ms - s.start_ms - s.queued_ms, 0.5) / unit_ms for _, s in picked],
+            base=[(s.start_ms + s.queued_ms) / unit_ms for _, s in picked], orientation="h",
+            name=kind, marker_color=KIND_COLORS[kind], width=0.4 if kind in thin else None,
+            marker_pattern_shape=["x" if r else "" for r in running],
+            marker_opacity=[0.55 if r else 1.0 for r in running],
             hovertext=[f"{s.name}<br>{s.end_ms - s.start_ms - s.queued_ms:.0f} ms"
+                       + (" so far (running)" if r else "")
                        + (f" (+{s.queued_ms:.0f} ms queued)" if s.queued_ms else "")
-                       + f"<br>tokens {s.input_tokens}/{s.output_tokens}" for _, s in picked],
+                       + f"<br>tokens {s.input_tokens}/{s.output_tokens}"
+                       for (_, s), r in zip(picked, running, strict=True)],
             **cell,
         )
     return labels

@@ -1,10 +1,15 @@
-"""Run page: the run count before Run, readable diagrams, the latest run kept after a cancel."""
+"""Run page: the run count before Run, readable diagrams, the latest run kept after a cancel;
+the live race, presenter mode (`?present=1`) and the quick-start preset."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from apptest_pages import app_on
 from sales_scripts import sales_backend
 from streamlit.testing.v1 import AppTest
@@ -12,8 +17,12 @@ from waiting import wait_until
 
 from orchlab.figures import MAX_LR_STAGES, path_dot
 from orchlab.jobs import ExperimentJob
+from orchlab.presets import QUICK_START
+from orchlab.race import Race, build_race
+from orchlab.recorder import install_recorder
 from orchlab.runner import ExperimentSpec
 from orchlab.store import Store
+from orchlab.testing.devserver import FakeOpenAIServer
 
 APP = str(Path(__file__).parent.parent / "app.py")
 
@@ -132,3 +141,144 @@ def test_forms_past_three_wrap_to_a_second_row_in_catalogue_order(app_env: Path)
     rows = [r for r in _forms_by_row(at.main) if r[0] != "Run an experiment"]
     assert rows == [["Code-orchestrated", "Plan-then-execute", "Guarded LLM"],
                     ["LLM-orchestrated"]], rows
+
+
+# The live race view, presenter mode and the quick-start preset.
+
+RACE_FORMS = ["code", "llm"]
+
+
+@pytest.fixture
+def slow_server() -> Iterator[FakeOpenAIServer]:
+    """A fake OpenAI-compatible server answering each call after 1 s: runs of a few s."""
+    with FakeOpenAIServer(latency_s=1.0) as server:
+        yield server
+
+
+def race_job(store_path: Path, server: FakeOpenAIServer) -> ExperimentJob:
+    spec = ExperimentSpec("sales_email", forms=RACE_FORMS, inputs=["dana-acme"],
+                          backend=f"compat:fake-model@{server.base_url}")
+    return ExperimentJob(spec, Store(store_path)).start()
+
+
+def race_now(job: ExperimentJob) -> Race:
+    return build_race(job.snapshot(), install_recorder().peek, RACE_FORMS)
+
+
+def texts(elements: Any) -> list[str]:
+    return [e.value for e in elements]
+
+
+def redraw_while_running(at: AppTest, job: ExperimentJob, seen: Callable[[], bool]) -> bool:
+    """Render the page again until `seen()` holds or the job ends (a loaded machine renders
+    more slowly than a run lasts); returns whether it was seen with a run in flight."""
+    while not job.snapshot().finished:
+        running_before = bool(job.snapshot().in_flight)
+        at.run()
+        assert not at.exception, at.exception
+        if seen():
+            return running_before
+    return False
+
+
+def test_the_race_names_what_runs_and_who_finished_first(app_env: Path,
+                                                         slow_server: FakeOpenAIServer) -> None:
+    job = race_job(app_env, slow_server)
+    wait_until(lambda: any(lane.running for lane in race_now(job).lanes), what="an open span")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["run_job"] = job
+    named = r" · running \S+ \((agent|tool)\)$"
+    live = redraw_while_running(at, job, lambda: any(re.search(named, c)
+                                                     for c in texts(at.caption)))
+    assert live, texts(at.caption)  # a render while a run was in flight named what ran
+    assert len(at.get("plotly_chart")) == 1 and at.button(key="run_cancel") is not None
+    sentence = (r"^\S+ finished first, (at least )?\d+\.\d s ahead of \S+"
+                r"( \(still running\))?\.$")
+    redraw_while_running(at, job, lambda: any(re.match(sentence, s) for s in texts(at.success)))
+    assert any(re.match(sentence, s) for s in texts(at.success)), texts(at.success)
+    job.join(timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert [s.state for s in at.status] == ["complete"], [s.label for s in at.status]
+    assert not at.get("button") or "run_cancel" not in [b.key for b in at.button]
+    final_race = next(e for e in at.expander if e.label == "The race, as it ended")
+    assert len(final_race.get("plotly_chart")) == 1
+    captions = texts(final_race.caption)
+    assert len(captions) == 2 and all(" · finished (ok)" in c for c in captions), captions
+    assert any(re.match(r"^\S+ finished first, \d+\.\d s ahead of \S+\.$", s)
+               for s in texts(final_race.success)), texts(final_race.success)
+
+
+def test_presenter_mode_from_the_url_starts_one_run_per_form(app_env: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["present"] = "1"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="run_present").value is True
+    assert not at.get("form") and "run_reps" not in [n.key for n in at.number_input]
+    at.button(key="run_present_start").click().run()
+    assert not at.exception, at.exception
+    job: ExperimentJob = at.session_state["run_job"]
+    assert job.spec.repetitions == 1 and job.spec.inputs == ["dana-acme"]
+    assert job.spec.forms == RACE_FORMS and job.spec.backend == "scripted:sales"
+    job.join(timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert len(job.snapshot().records) == 2
+    headings = [h.value for h in at.subheader]
+    assert headings == ["Code-orchestrated", "LLM-orchestrated"], headings
+    outputs = texts(at.markdown)
+    assert all(r.final_output and r.final_output in outputs for r in job.snapshot().records)
+    assert any("finished first" in s for s in texts(at.success)), texts(at.success)
+
+
+def test_the_quick_start_preset_is_in_the_started_spec(app_env: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the embedded model the page offers quick start first; its limits fill the form and
+    the spec records the preset (the scripted backend stands in for the model here)."""
+    import views._shared
+
+    monkeypatch.setenv("ORCHLAB_BACKEND", "local:smollm2-135m")
+    monkeypatch.setattr(views._shared, "get_backend", lambda _id: sales_backend())
+    at = app_on()
+    radio = at.radio(key="run_preset")
+    assert radio.value == "quick" and "1 repetition, replies up to 128 tokens" in \
+        radio.format_func("quick")  # type: ignore[attr-defined]
+    assert at.number_input(key="run_max_tokens").value == QUICK_START.max_tokens
+    assert at.number_input(key="run_timeout").value == QUICK_START.timeout_s
+    at.button(key="FormSubmitter:run_form-Run").click().run()
+    assert not at.exception, at.exception
+    job: ExperimentJob = at.session_state["run_job"]
+    job.join(timeout=60)
+    assert job.spec.preset == "quick-start" and job.spec.repetitions == 1
+    assert job.spec.model_settings == {"max_tokens": QUICK_START.max_tokens}
+    assert (job.spec.timeout_s, job.spec.max_turns) == (QUICK_START.timeout_s,
+                                                        QUICK_START.max_turns)
+    at.run()
+    assert any(c.startswith("Preset: quick-start · ") for c in texts(at.caption))
+    radio = at.radio(key="run_preset").set_value("full").run()
+    assert at.number_input(key="run_max_tokens").value == 0
+    assert at.number_input(key="run_timeout").value == ExperimentSpec("x").timeout_s
+
+
+def test_presenter_mode_offers_replaying_a_recorded_experiment(app_env: Path) -> None:
+    spec = ExperimentSpec("sales_email", forms=RACE_FORMS, inputs=["dana-acme"],
+                          backend="scripted:sales")
+    recorded = ExperimentJob(spec, Store(app_env), backend=sales_backend()).start()
+    recorded.join(timeout=60)
+    exp_id = recorded.snapshot().result.experiment_id  # type: ignore[union-attr]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["present"] = "1"
+    at.run()
+    source = at.selectbox(key="run_present_source")
+    assert source.value is None and len(source.options) == 2, source.options
+    assert source.options[1].startswith(f"Replay {exp_id} (scripted:")
+    source.select_index(1).run()
+    assert "run_preset" not in [r.key for r in at.radio]  # a replay runs as it was recorded
+    at.button(key="run_present_start").click().run()
+    assert not at.exception, at.exception
+    job: ExperimentJob = at.session_state["run_job"]
+    assert job.spec.backend == f"replay:{exp_id}" and job.spec.repetitions == 1
+    assert job.spec.inputs == ["dana-acme"] and job.spec.forms == RACE_FORMS
+    job.join(timeout=60)
+    assert [r.status for r in job.snapshot().records] == ["ok", "ok"]

@@ -1,16 +1,21 @@
-"""Run: one scenario in the chosen forms, side by side, with live progress and a Cancel button."""
+"""Run: one scenario in the chosen forms, side by side, with a live race, progress and a
+Cancel button; presenter mode (`?present=1`) shows one run per form in large type."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from orchlab import runner, summary, timing, workers
+from orchlab import presets, runner, summary, timing, workers
 from orchlab.backends import BackendError
 from orchlab.findings import label, title
 from orchlab.jobs import ExperimentJob, JobSnapshot
 from orchlab.records import RunRecord
 from orchlab.scenario import DEFAULT_FORMS
 from orchlab.spec import plan_runs
+from views._race import final_outputs, presenter_style, race_view
+from views._setup import presenter_form, preset_choice
 from views._shared import (
     backend_id,
     clear_run_caches,
@@ -21,16 +26,32 @@ from views._shared import (
 )
 from views._widgets import run_card
 
+REFRESH_S = 1.0
+"""The live panel redraws at most once a second: the race clock shows tenths, but a faster
+rerun only costs the server; it stops with one full rerun when the job ends."""
+
+
+def _sync_present() -> None:
+    """Keep `?present=1` in the URL while presenter mode is on, so the link opens it."""
+    if st.session_state["run_present"]:
+        st.query_params["present"] = "1"
+    else:
+        st.query_params.pop("present", None)
+
+
 st.title("Run an experiment")
 store = store_or_stop()
 scenarios = get_scenarios()
+if "run_present" not in st.session_state:
+    st.session_state["run_present"] = st.query_params.get("present") == "1"
+present = st.toggle("Presenter mode", key="run_present", on_change=_sync_present,
+                    help="Large type, one input, one run per form, no settings: the race big.")
+if present:
+    presenter_style()
 name = st.selectbox("Scenario", sorted(scenarios), key="run_scenario")
 scenario = scenarios[name]
 st.caption(scenario.description)
-with st.expander(f"The forms of {name}"):
-    st.markdown("\n".join(f"- **{title(f.id)}** (`{f.id}`, {f.family}): {f.description}"
-                           for f in scenario.forms))
-
+defaults = runner.ExperimentSpec(scenario=name)  # the CLI's defaults too
 
 
 def plan_line(forms: list[str], input_ids: list[str], reps: int) -> str:
@@ -47,18 +68,36 @@ def plan_line(forms: list[str], input_ids: list[str], reps: int) -> str:
             f"{n(len(input_ids), 'input')} x {n(reps, 'repetition')}.")
 
 
-defaults = runner.ExperimentSpec(scenario=name)  # the CLI's defaults too
-# What the run count depends on sits outside the form: widgets in a form update on submit only.
-top_left, top_right = st.columns(2)
-input_labels = {i.label: i.id for i in scenario.inputs}
-chosen = top_left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
-                              key=f"run_inputs_{name}")
-forms = top_left.multiselect("Forms", scenario.form_ids,
-                             default=[f for f in DEFAULT_FORMS if f in scenario.form_ids],
-                             key=f"run_forms_{name}", format_func=label)
-reps = top_right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
-                              defaults.repetitions, key="run_reps")
-with st.form("run_form"):
+def settings_form() -> runner.ExperimentSpec | None:
+    """The full Run form; the spec to start once Run is pressed with an input chosen."""
+    with st.expander(f"The forms of {name}"):
+        st.markdown("\n".join(f"- **{title(f.id)}** (`{f.id}`, {f.family}): {f.description}"
+                               for f in scenario.forms))
+    preset_choice(backend_id())
+    # What the run count depends on sits outside the form: widgets in a form update on submit.
+    top_left, top_right = st.columns(2)
+    input_labels = {i.label: i.id for i in scenario.inputs}
+    chosen = top_left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
+                                  key=f"run_inputs_{name}")
+    forms = top_left.multiselect("Forms", scenario.form_ids,
+                                 default=[f for f in DEFAULT_FORMS if f in scenario.form_ids],
+                                 key=f"run_forms_{name}", format_func=label)
+    reps = top_right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
+                                  key="run_reps")
+    with st.form("run_form"):
+        choices, submitted = _form_fields(forms, [input_labels[c] for c in chosen], int(reps))
+    if not submitted:
+        return None
+    if not chosen:
+        st.error("Choose at least one input.")
+        return None
+    return presets.experiment_spec(name, backend_id(), forms=forms, repetitions=int(reps),
+                                   inputs=[input_labels[c] for c in chosen], **choices)
+
+
+def _form_fields(forms: list[str], input_ids: list[str], reps: int
+                 ) -> tuple[dict[str, Any], bool]:
+    """The settings inside the form: their spec fields, and whether Run was pressed."""
     left, right = st.columns(2)
     variant = left.selectbox("Prompt variant", ["original", *store.list_variants(name)],
                              key="run_variant")
@@ -75,46 +114,52 @@ with st.form("run_form"):
                                    "(the picker's 0.0, for instance).")
     temperature = right.slider("Temperature for every agent (when overridden)", 0.0, 2.0, 0.7,
                                0.1, key="run_temperature")
-    max_turns = right.number_input("max_turns", 1, 50, defaults.max_turns, key="run_max_turns")
+    max_turns = right.number_input("max_turns", 1, 50, key="run_max_turns")
     max_tokens = right.number_input("Max tokens per reply (0: each agent's own limit)", 0,
-                                    32_000, 0, key="run_max_tokens")
+                                    32_000, key="run_max_tokens")
+    timeout = right.number_input("Per-run timeout (s)", 1, 3600, key="run_timeout",
+                                 help="A run still going after this is stopped (timeout).")
     tool_budget = left.number_input(
         f"Tool budget per run (0: this scenario's own, {scenario.tool_budget})", 0, 10_000, 0,
         key="run_tool_budget", help="Every tool call counts, agents called as tools included; "
         "the call over the budget stops the run (error class tool_budget).")
-    st.caption(plan_line(forms, [input_labels[c] for c in chosen], int(reps)))
+    st.caption(plan_line(forms, input_ids, reps))
     stored = runs_frame(str(store.path), (), name)
-    hint = summary.suggest_runs(stored, forms, int(reps) * len(chosen))
+    hint = summary.suggest_runs(stored, forms, reps * len(input_ids))
     if hint:
         st.caption(hint)
-    if forms and chosen:
+    if forms and input_ids:
         st.caption(timing.expected_text(stored, backend_id(),
-                                        {f: int(reps) * len(chosen) for f in forms},
+                                        {f: reps * len(input_ids) for f in forms},
                                         int(concurrency), backend_id().startswith("local:")))
     submitted = st.form_submit_button("Run", type="primary")
+    return {
+        "concurrency": int(concurrency), "workers": int(n_workers), "max_turns": int(max_turns),
+        "timeout_s": float(timeout), "tool_budget": int(tool_budget) or None,
+        "model_settings": {k: v for k, v in (("temperature", temperature if override else None),
+                                             ("max_tokens", int(max_tokens) or None))
+                           if v is not None},
+        "agent_overrides": store.load_variant(name, variant) if variant != "original" else {},
+        "variant": None if variant == "original" else variant,
+    }, submitted
 
-job: ExperimentJob | None = st.session_state.get("run_job")
-if submitted and not chosen:
-    st.error("Choose at least one input.")
-elif submitted and not (job and not job.snapshot().finished):
-    spec = runner.ExperimentSpec(
-        scenario=name, forms=forms, inputs=[input_labels[c] for c in chosen],
-        repetitions=int(reps), concurrency=int(concurrency), backend=backend_id(),
-        model_settings={k: v for k, v in (("temperature", temperature if override else None),
-                                          ("max_tokens", int(max_tokens) or None))
-                        if v is not None},
-        max_turns=int(max_turns), tool_budget=int(tool_budget) or None, workers=int(n_workers),
-        agent_overrides=store.load_variant(name, variant) if variant != "original" else {},
-        variant=None if variant == "original" else variant,
-    )
+
+def start(spec: runner.ExperimentSpec) -> None:
+    """Start the spec's job for this session, or say in one sentence why it cannot start."""
     try:
         runner.prepare(spec)
         backend = runner.check_backend(spec, get_backend(spec.backend))
         st.session_state["run_last_spec"] = spec
-        job = ExperimentJob(spec, store, backend=backend).start()
-        st.session_state["run_job"] = job
+        st.session_state["run_job"] = ExperimentJob(spec, store, backend=backend).start()
     except (BackendError, LookupError, ValueError) as exc:
         st.error(str(exc))
+
+
+new_spec = presenter_form(store, scenario, backend_id()) if present else settings_form()
+job: ExperimentJob | None = st.session_state.get("run_job")
+if new_spec is not None and not (job and not job.snapshot().finished):
+    start(new_spec)
+    job = st.session_state.get("run_job")
 
 
 FORMS_PER_ROW = 3
@@ -159,7 +204,9 @@ def settings_line(spec: runner.ExperimentSpec) -> str:
     overrides = ", ".join(f"{k}={v}" for k, v in spec.model_settings.items())
     budget = spec.budget(scenarios[spec.scenario])
     source = "set for this experiment" if spec.tool_budget else "the scenario's own"
-    return (f"Model settings: {overrides or 'each agent' + chr(39) + 's own'} · tool budget "
+    preset = f"Preset: {spec.preset} · " if spec.preset else ""
+    return (f"{preset}Model settings: {overrides or 'each agent' + chr(39) + 's own'} · "
+            f"max_turns {spec.max_turns} · runs stopped at {spec.timeout_s:g} s · tool budget "
             f"{budget} calls per run ({source}).")
 
 
@@ -168,9 +215,10 @@ def _run_label(record: RunRecord) -> str:
             f"{record.metrics.wall_ms:,.0f} ms")
 
 
-@st.fragment(run_every=1.0)
-def live_panel(current: ExperimentJob) -> None:
-    """Refreshes every second while the job runs; one full rerun when it stops."""
+@st.fragment(run_every=REFRESH_S)
+def live_panel(current: ExperimentJob, big: bool) -> None:
+    """Refreshes every second while the job runs; one full rerun when it stops, so nothing the
+    fragment drew (the live race included) outlives the job."""
     snap = current.snapshot()
     if snap.finished:
         st.rerun()
@@ -180,12 +228,15 @@ def live_panel(current: ExperimentJob) -> None:
         st.write(settings_line(current.spec))
     if st.button("Cancel", key="run_cancel"):
         current.cancel()
-    show_results(snap, current)
+    race_view(current, snap, big, key="run_race_live")
+    if not big:
+        show_results(snap, current)
 
 
-def final_panel(current: ExperimentJob) -> None:
+def final_panel(current: ExperimentJob, big: bool) -> None:
     """The experiment as the store counts it (`Store.run_counts`, as History and the CLI):
-    green only when every planned run finished, so a dead server is never a success."""
+    green only when every planned run finished, so a dead server is never a success. The
+    race is drawn once more, statically, as it ended."""
     snap = current.snapshot()
     if snap.error:
         st.error(snap.error)
@@ -203,13 +254,20 @@ def final_panel(current: ExperimentJob) -> None:
     if not st.session_state.get(f"run_cleared_{snap.result.experiment_id}"):
         clear_run_caches()
         st.session_state[f"run_cleared_{snap.result.experiment_id}"] = True
+    if big:
+        race_view(current, snap, big, key="run_race_final")
+        final_outputs(snap, current.spec.forms)
+        return
+    with st.expander("The race, as it ended", expanded=False):
+        race_view(current, snap, big, key="run_race_final")
     show_results(snap, current)
 
 
 if job is None:
     st.info("Choose a scenario and its forms and press Run. The results of each form appear "
-            "side by side.")
+            "side by side." if not present else "Choose a scenario and an input and press "
+            "Start: each form runs once, side by side.")
 elif not job.snapshot().finished:
-    live_panel(job)
+    live_panel(job, present)
 else:
-    final_panel(job)
+    final_panel(job, present)

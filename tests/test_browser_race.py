@@ -1,0 +1,81 @@
+"""The live race in a real browser: presenter mode opened by `?present=1`, one run per form on a
+slow fake server, the race growing, the finished-first sentence, and a page that stops
+refreshing once the job has ended (no live element left behind, the DOM still)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
+
+from orchlab.testing.devserver import FakeOpenAIServer
+
+pytestmark = [pytest.mark.browser]
+
+LATENCY_S = 1.5
+"""Per model call: the code form makes 4 calls and the LLM form 6, so each run lasts seconds
+and the live panel (one redraw a second) is seen more than once while they run."""
+CLOCK = re.compile(r" · (\d+\.\d) s · running ")
+
+
+def poll(page: Any, found: Callable[[], Any], what: str, timeout_s: float = 30) -> Any:
+    """Look again every 100 ms until `found()` returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        page.wait_for_timeout(100)
+    raise AssertionError(f"waited {timeout_s:g} s for {what}")
+
+
+def running_clocks(page: Any) -> list[float]:
+    """The clocks of the lanes still running, read from the race captions."""
+    captions = page.get_by_test_id("stCaptionContainer").all_inner_texts()
+    return [float(m.group(1)) for c in captions if (m := CLOCK.search(c))]
+
+
+def test_a_race_in_presenter_mode_grows_then_stops_refreshing(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with FakeOpenAIServer(latency_s=LATENCY_S) as server, \
+            streamlit_app(tmp_path / "race.sqlite", f"compat:fake-model@{server.base_url}") \
+            as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = open_page(browser, url, path="?present=1")
+        main = page.get_by_test_id("stMain")
+        expect(main.get_by_role("button", name="Start")).to_be_visible(timeout=30_000)
+        expect(main.get_by_role("button", name="Run", exact=True)).to_have_count(0)
+        expect(main.get_by_label("Repetitions per form and input")).to_have_count(0)
+        main.get_by_role("button", name="Start").click()
+
+        first = poll(page, lambda: max(running_clocks(page), default=0.0), "a running lane")
+        expect(main.locator(".js-plotly-plot")).to_have_count(1)
+        later = poll(page, lambda: max(running_clocks(page), default=0.0) > first,
+                     f"a clock past {first} s")
+        assert later
+        expect(main.get_by_text(re.compile(r"finished first, (at least )?\d+\.\d s ahead of"))
+               ).to_be_visible(timeout=30_000)
+        expect(main.get_by_text(re.compile(r"^Experiment exp-\S+: completed, 2 runs saved"))
+               ).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "e2e_race.png"), full_page=True)
+
+        # Ended: one static race, each form's output, nothing live, and no more redraws.
+        expect(main.get_by_text(re.compile(r"^Running \d+/\d+ runs"))).to_have_count(0)
+        expect(main.get_by_role("button", name="Cancel")).to_have_count(0)
+        expect(main.locator(".js-plotly-plot")).to_have_count(1)
+        for heading in ("Code-orchestrated", "LLM-orchestrated"):
+            expect(main.get_by_role("heading", name=heading)).to_be_visible()
+        assert not running_clocks(page)
+        page.wait_for_timeout(1000)
+        before = main.inner_html()
+        page.wait_for_timeout(3000)
+        assert main.inner_html() == before, "the page kept redrawing after the job ended"
+        expect(page.get_by_test_id("stStatusWidget")).not_to_be_visible()
+        browser.close()
