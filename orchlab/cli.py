@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from orchlab import analysis, config, export, importer, pricing
+from orchlab import analysis, config, export, importer, pricing, report
 from orchlab.backends import default_backend_id, resolve
 from orchlab.errors import (
     AgentDefError,
@@ -23,6 +23,7 @@ from orchlab.errors import (
     WorkerError,
 )
 from orchlab.gate import failed_requirements, parse_requirement, render_text
+from orchlab.otel import RunExport, configured_export, export_runs, stored_runs
 from orchlab.records import ExperimentRecord
 from orchlab.runner import (
     CancelToken,
@@ -97,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replay-speed", type=float, default=DEFAULTS.replay_speed,
                      help="with --backend replay:<experiment_id>: recorded latencies times this "
                      "(1 = the original timing, 0 = instant)")
+    run.add_argument("--otlp", metavar="URL", default=None, help="send each run's spans as it "
+                     "finishes to this OpenTelemetry receiver over OTLP/HTTP, e.g. "
+                     "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "
+                     "$ORCHLAB_OTLP_ENDPOINT, else no export; message text only with "
+                     "ORCHLAB_OTLP_CONTENT=1)")
     rep = sub.add_parser("replay", parents=[common], help="run a recorded experiment again "
                          "from its recorded model calls: offline, nothing spent")
     rep.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
@@ -129,12 +135,23 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--require", action="append", default=[], metavar="GROUP.FIGURE>=X",
                       help="threshold that must hold, e.g. llm.success>=0.9 or "
                       "guarded.pass^3>=0.8 (repeatable); exit code 1 names each that fails")
+    rpt = sub.add_parser("report", parents=[common], help="write one self-contained HTML "
+                         "report (findings, charts, failures, example traces) that opens offline")
+    rpt.add_argument("experiment_ids", nargs="+", metavar="EXPERIMENT_ID",
+                     help="experiment id (a unique prefix is enough), one or more")
+    rpt.add_argument("--output", "-o", required=True, help="HTML file to write")
     exp = sub.add_parser("export", parents=[common], help="export one experiment's runs")
     exp.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
     exp.add_argument("--format", choices=("csv", "json"), default="json", help="output format")
     exp.add_argument("--output", "-o", help="file to write (default: stdout)")
     imp = sub.add_parser("import", parents=[common], help="import an `export --format json` file")
     imp.add_argument("file", help="experiment file (ids the store already holds are remapped)")
+    otx = sub.add_parser("otel-export", parents=[common], help="send one experiment's stored "
+                         "runs to an OpenTelemetry receiver over OTLP/HTTP, one trace per run")
+    otx.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
+    otx.add_argument("--endpoint", metavar="URL", default=None, help="receiver, e.g. "
+                     "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "
+                     "$ORCHLAB_OTLP_ENDPOINT; message text only with ORCHLAB_OTLP_CONTENT=1)")
     return parser
 
 
@@ -158,8 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _resume(args, store)
         if args.command == "summary":
             return _summary(args, store)
+        if args.command == "report":
+            return _write_report(args, store)
         if args.command == "import":
             return _import(args.file, store)
+        if args.command == "otel-export":
+            return _otel_export(args, store)
         return _export(args, store)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -193,17 +214,17 @@ def _forms(only: str | None) -> int:
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:
-    return _run_spec(spec_from_args(args), store)
+    return _run_spec(spec_from_args(args), store, args.otlp)
 
 
-def _run_spec(spec: ExperimentSpec, store: Store) -> int:
+def _run_spec(spec: ExperimentSpec, store: Store, otlp: str | None = None) -> int:
     # A replay backend (here or in a worker process) reads its recording from the store in
     # use, which it finds through the environment, as every other setting.
     with config.store_in_env(store.path):
-        return _run_prepared(prepare(spec), store)
+        return _run_prepared(prepare(spec), store, otlp)
 
 
-def _run_prepared(prepared: Prepared, store: Store) -> int:
+def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None) -> int:
     spec = prepared.spec
     backend = resolve(prepared.spec.backend)
     for note in backend.notes:
@@ -213,13 +234,40 @@ def _run_prepared(prepared: Prepared, store: Store) -> int:
     print(f"tool budget: {prepared.spec.budget(prepared.scenario)} calls per run", file=sys.stderr)
 
     cancel = CancelToken()
+    live = _live_export(otlp)
     try:
-        result = run_experiment(spec, store, backend=backend, on_progress=_progress,
-                                cancel=cancel)
+        result = run_experiment(spec, store, backend=backend, on_progress=_progress if live is
+                                None else _progress_exported(live), cancel=cancel)
     except KeyboardInterrupt:
         print("cancelled: finished runs are kept in the store", file=sys.stderr)
         return 130
+    finally:
+        _close_export(live)
     return _report(store, result)
+
+
+def _live_export(otlp: str | None) -> RunExport | None:
+    """The experiment's OTLP export (`--otlp`, else ORCHLAB_OTLP_ENDPOINT), or None."""
+    return configured_export(otlp, warn=_warn)
+
+
+def _progress_exported(live: RunExport) -> Callable[[Progress], None]:
+    """Progress that also hands each committed run to the export (its spans are created
+    here, on the event loop, in 1-3 ms; the SDK's batch thread sends them)."""
+    def progress(p: Progress) -> None:
+        _progress(p)
+        live.add_run(p.record)
+    return progress
+
+
+def _close_export(live: RunExport | None) -> None:
+    """The last spans sent (a bounded wait); a failure has already been said, once."""
+    if live is not None and live.close() and live.spans_created:
+        print(f"otlp: {live.spans_created} spans sent to {live.endpoint}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _progress(p: Progress) -> None:
@@ -245,7 +293,12 @@ def _report(store: Store, result: ExperimentResult) -> int:
 def _resume(args: argparse.Namespace, store: Store) -> int:
     exp = _experiment(store, args.experiment_id)
     before = store.run_counts(exp.experiment_id).finished
-    result = resume_experiment(exp.experiment_id, store, on_progress=_progress)
+    live = _live_export(None)  # ORCHLAB_OTLP_ENDPOINT, as for run
+    try:
+        result = resume_experiment(exp.experiment_id, store, on_progress=_progress if live is
+                                   None else _progress_exported(live))
+    finally:
+        _close_export(live)
     print(f"resumed: {len(result.records)} missing runs executed ({before} finished runs "
           "were kept)", file=sys.stderr)
     return _report(store, result)
@@ -288,6 +341,18 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
     return 1 if failed else 0
 
 
+def _write_report(args: argparse.Namespace, store: Store) -> int:
+    """The same bytes Compare's "Download report" serves (`report.report_file`)."""
+    ids = [_experiment(store, e).experiment_id for e in args.experiment_ids]
+    try:
+        data = report.report_file(store, ids).data  # built before the file is opened
+    except LookupError as exc:  # no finished runs
+        raise UnknownExperiment(str(exc)) from exc
+    with open(args.output, "wb") as handle:
+        handle.write(data)
+    return 0
+
+
 def _export(args: argparse.Namespace, store: Store) -> int:
     """The same bytes History's download buttons serve (`export.export_file`)."""
     exp = _experiment(store, args.experiment_id)
@@ -297,6 +362,21 @@ def _export(args: argparse.Namespace, store: Store) -> int:
             handle.write(exported.data)
     else:
         sys.stdout.write(exported.data.decode("utf-8"))
+    return 0
+
+
+def _otel_export(args: argparse.Namespace, store: Store) -> int:
+    """Stored runs through the same conversion as live ones; 1 when the receiver failed."""
+    exp = _experiment(store, args.experiment_id)
+    endpoint = args.endpoint or config.otlp_endpoint()
+    if not endpoint:
+        raise SpecError("otel-export needs --endpoint URL (or ORCHLAB_OTLP_ENDPOINT).")
+    runs = stored_runs(store, exp.experiment_id)
+    sent = export_runs(runs, endpoint, content=config.otlp_content(), warn=_warn)
+    if sent.failure is not None:
+        return 1
+    print(f"exported {len(runs)} runs of {exp.experiment_id} ({sent.spans_created} spans, one "
+          f"trace per run) to {sent.endpoint}")
     return 0
 
 

@@ -11,6 +11,8 @@ ENV_STORE = "ORCHLAB_STORE"
 ENV_BACKEND = "ORCHLAB_BACKEND"
 ENV_EXPORT_TRACES = "ORCHLAB_EXPORT_OPENAI_TRACES"
 ENV_COMPAT_KEY = "ORCHLAB_COMPAT_API_KEY"
+ENV_OTLP_ENDPOINT = "ORCHLAB_OTLP_ENDPOINT"
+ENV_OTLP_CONTENT = "ORCHLAB_OTLP_CONTENT"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +69,18 @@ def store_path(override: str | os.PathLike[str] | None = None) -> Path:
 def export_openai_traces() -> bool:
     """Traces go to OpenAI only when the user opts in explicitly."""
     return env(ENV_EXPORT_TRACES) == "1"
+
+
+def otlp_endpoint() -> str | None:
+    """Where every run's spans go over OTLP/HTTP as it finishes (None: nowhere), unless the
+    command line says otherwise (`run --otlp`)."""
+    return env(ENV_OTLP_ENDPOINT)
+
+
+def otlp_content() -> bool:
+    """Message and tool text goes into exported spans only when the user opts in, as the
+    OpenTelemetry GenAI conventions advise: it may hold personal data."""
+    return env(ENV_OTLP_CONTENT) == "1"
 
 
 def secret_values() -> list[str]:

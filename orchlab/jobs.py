@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from orchlab import runner
+from orchlab import otel, runner
 from orchlab.backends import Backend, resolve
 from orchlab.records import RunRecord, utcnow
 from orchlab.runner import CancelToken, ExperimentResult, ExperimentSpec, PlannedRun, Progress
@@ -131,6 +131,7 @@ class ExperimentJob:
     _future: Future[None] | None = None
     _started: float = 0.0
     _live: dict[str, LiveRun] = field(default_factory=dict)
+    _export: otel.RunExport | None = None
 
     def start(self) -> ExperimentJob:
         """Plan (raising on a bad spec, as before), then submit the job; returns self."""
@@ -176,12 +177,15 @@ class ExperimentJob:
         with self._lock:
             self._records.append(progress.record)
             self._live.pop(progress.record.run_id, None)
+        if self._export is not None:  # spans go out as runs finish
+            self._export.add_run(progress.record)
 
     async def _work(self) -> None:
         """On the job loop. Always ends with the job finished, a result or an error set."""
         result: ExperimentResult | None = None
         error: str | None = None
         try:
+            self._export = otel.configured_export()  # ORCHLAB_OTLP_ENDPOINT, else None
             # Starting a backend may block for seconds (a server probe, loading the embedded
             # model): never on the loop other jobs' runs share.
             backend = self.backend or await asyncio.to_thread(resolve, self.spec.backend)
@@ -196,6 +200,8 @@ class ExperimentJob:
         except Exception as exc:  # noqa: BLE001 - shown to the user, one sentence
             error = f"{type(exc).__name__}: {exc}"
         finally:
+            if self._export is not None:  # its bounded wait, off the loop other jobs share
+                await asyncio.to_thread(self._export.close)
             with self._lock:
                 self._result, self._error = result, error
                 self._done.set()

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from orchlab import analysis, figures, stats, summary
+from orchlab import analysis, figures, report, stats, summary
 from orchlab.findings import label, title
 from views._shared import experiment_choices, get_scenarios, runs_frame, store_or_stop
 from views._widgets import money, table
@@ -90,6 +90,12 @@ if runs.empty:
     st.stop()
 if len(chosen) > 1:
     st.caption(runs_per_experiment(runs, {v: k for k, v in labels.items()}))
+report_ids = [labels[c] for c in chosen]
+st.download_button("Download report", lambda: report.report_file(store, report_ids).data,
+                   file_name=report.file_name(report_ids), mime=report.MIME,
+                   key="compare_report", help="One HTML file with these experiments' findings, "
+                   "charts, failures and an example trace per group; it opens offline (the "
+                   "same bytes as `python -m orchlab report`).")
 runs = analysis.mark_replays(runs)  # a replay next to its recording is a group of its own
 by_variant = runs["variant"].nunique() > 1 and st.toggle(
     "Split groups by prompt variant (and replay)", value=True, key="compare_by_variant")
@@ -120,52 +126,50 @@ else:
             comparison(block)
 table(analysis.summarize(runs, by=["group"]))
 
+charts = figures.compare_charts(runs, "group", colors)  # the report draws these same charts
+
+
+def chart(name: str) -> None:
+    """One of Compare's charts, or the sentence saying why the runs give none."""
+    item = charts[name]
+    if isinstance(item, str):
+        st.caption(item)
+    else:
+        st.plotly_chart(item, width="stretch")
+
+
 tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Reliability",
                "Failures", "Cost projection"])
 with tabs[0]:
-    st.plotly_chart(figures.latency_box(runs, "group", colors), width="stretch")
-    if runs.groupby("group").size().max() < 2:
-        st.caption("Latency ECDF: with one run per group there is no distribution to draw; "
-                   "run more repetitions to see one.")
-    else:
-        st.plotly_chart(figures.latency_ecdf(runs, "group", colors), width="stretch")
+    chart("latency")
+    chart("latency_ecdf")
 with tabs[1]:
-    breakdown = analysis.agent_breakdown(runs, "group")
-    st.plotly_chart(figures.agent_stack(breakdown, "tokens", "group"), width="stretch")
-    if breakdown["cost_usd"].isna().any():
-        st.caption("Cost per agent is unknown: the model has no known price.")
-    else:
-        st.plotly_chart(figures.agent_stack(breakdown, "cost_usd", "group"),
-                        width="stretch")
+    chart("tokens")
+    chart("cost")
 with tabs[2]:
-    st.plotly_chart(figures.calls_per_run(runs, "group", colors), width="stretch")
+    chart("calls")
 with tabs[3]:
     table(analysis.path_variance(runs, "group"))
     if result is not None:
         st.markdown("\n".join(f"- {s}" for s in summary.deviation_sentences(result)))
-    st.plotly_chart(figures.path_frequency(analysis.path_frequencies(runs, "group"), "group",
-                                           colors), width="stretch")
+    chart("paths")
 with tabs[4]:
-    rates = analysis.outcome_rates(runs, "group")
-    st.plotly_chart(figures.outcome_bars(rates, "group", colors), width="stretch")
+    chart("outcomes")
     st.caption("Each rate is over the runs where its field applies (n). Runs stopped by the "
                "environment or a cancel are left out of every outcome but `status ok`.")
+    rates = analysis.outcome_rates(runs, "group")
     table(rates.assign(outcome=rates["outcome"].str.replace("_", " ")))
-    counts = analysis.outcome_counts(runs, "group")
-    if not counts.empty:
-        st.plotly_chart(figures.outcome_count_bars(counts, "group", colors), width="stretch")
+    if "outcome_counts" in charts:
+        chart("outcome_counts")
         st.caption("Whole-number outcomes per run (emails sent, guard refusals, tool calls): "
                    "a guard's work shows as fewer emails and as refusals.")
 with tabs[5]:
-    reliability = stats.reliability(runs, "group")
-    if reliability.empty:
-        st.caption("No run here says anything about its form's success, so no pass^k.")
-    else:
-        st.plotly_chart(figures.pass_k_chart(reliability, "group", colors), width="stretch")
+    chart("pass_k")
+    if not isinstance(charts["pass_k"], str):
         st.caption("pass^k: the chance that k runs of one input all succeed (does it still work "
                    "the k-th time?); pass@k: that at least one of k does. Averaged over inputs, "
                    "for k up to the fewest runs any input has.")
-        table(reliability)
+        table(stats.reliability(runs, "group"))
 with tabs[6]:
     st.caption("Runs that did not end normally, by error class, and provider calls retried.")
     table(analysis.failure_table(runs, "group"))

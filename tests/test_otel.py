@@ -1,0 +1,368 @@
+"""OpenTelemetry export against a real receiver: Arize Phoenix, started here on 127.0.0.1.
+
+Spans are read back from Phoenix's REST API and compared with what the store holds: one trace
+per run (its trace id the run's), the recorded spans less the folded `task`/`turn` ones plus one
+root, the GenAI names, the recorded parentage (folded spans' children re-parented to the nearest
+exported ancestor), token attributes summing to the run's totals, the orchlab.* attributes, no
+message text unless ORCHLAB_OTLP_CONTENT=1, and no secret ever. A receiver that refuses
+connections costs the experiment nothing but one warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sales_scripts import sales_backend
+
+from orchlab import backends
+from orchlab.cli import main
+from orchlab.jobs import ExperimentJob
+from orchlab.otel import CLOSE_TIMEOUT_S, RunExport, stored_runs
+from orchlab.records import RunMetrics, RunRecord, SpanRecord, utcnow
+from orchlab.runner import ExperimentSpec
+from orchlab.store import Store
+
+CONTENT_KEYS = {"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.call.arguments",
+                "gen_ai.tool.call.result", "orchlab.final_output", "orchlab.span.data"}
+FOLDED_KINDS = {"task", "turn"}
+"""The SDK's bookkeeping spans, not exported (orchlab/otel.py's docstring)."""
+FAKE_KEY = "sk-fake-otel-0123456789abcdef"
+RUN_ARGS = ["run", "--scenario", "sales_email", "--forms", "code,plan,llm", "--repeat", "2",
+            "--backend", "scripted:x", "--input", "dana-acme"]
+
+
+@pytest.fixture(autouse=True)
+def scripted_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("ORCHLAB_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("ORCHLAB_OTLP_CONTENT", raising=False)
+    backends.register("scripted", lambda _rest: sales_backend(), "test backend")
+    yield
+    backends.unregister("scripted")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Phoenix on a free loopback port with a temp working dir; no public-internet fetches
+    (PHOENIX_ALLOW_EXTERNAL_RESOURCES=false), which its log proves below."""
+    workdir = tmp_path_factory.mktemp("phoenix")
+    port = free_port()
+    env = {**os.environ, "PHOENIX_HOST": "127.0.0.1", "PHOENIX_PORT": str(port),
+           "PHOENIX_GRPC_PORT": str(free_port()), "PHOENIX_WORKING_DIR": str(workdir),
+           "PHOENIX_TELEMETRY_ENABLED": "false", "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false"}
+    log_path = workdir / "phoenix.log"
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "phoenix.server.main", "serve"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"Phoenix exited with {proc.returncode}:\n"
+                            f"{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() - started > 120:
+                pytest.fail(f"Phoenix did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        print(f"\nPhoenix up in {time.monotonic() - started:.1f} s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+    text = log_path.read_text()
+    for sign in ("RemoteCallBlocked", "urlopen error", "Name or service not known"):
+        assert sign not in text, f"Phoenix reached for the network: {sign}"
+
+
+def phoenix_spans(url: str, trace_ids: set[str], expected: int) -> list[dict[str, Any]]:
+    """The spans of these traces, once Phoenix has taken `expected` of them (it ingests in
+    the background), attributes as a plain dict."""
+    deadline = time.monotonic() + 30
+    while True:
+        spans: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            query = "limit=1000" + (f"&cursor={cursor}" if cursor else "")
+            with urllib.request.urlopen(
+                    f"{url}/v1/projects/default/spans/otlpv1?{query}", timeout=10) as answer:
+                page = json.load(answer)
+            spans += [s for s in page["data"] if s["trace_id"] in trace_ids]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        if len(spans) >= expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    for span in spans:
+        span["attrs"] = {a["key"]: next((v for v in a["value"].values() if v is not None), None)
+                         for a in span["attributes"]}
+    return spans
+
+
+def expected_name(record: SpanRecord) -> str:
+    """The GenAI conventions' span names (orchlab/otel.py's docstring)."""
+    if record.kind == "agent":
+        return f"invoke_agent {record.name}"
+    if record.kind == "generation":
+        return f"chat {record.model or record.name}"
+    if record.kind == "function":
+        return f"execute_tool {record.name}"
+    if record.kind == "handoff":
+        return "execute_tool transfer_to_" + record.name.split(" => ")[1]
+    return record.name
+
+
+def nearest_exported(record: SpanRecord, by_id: dict[str, SpanRecord]) -> str | None:
+    node = by_id.get(record.parent_id) if record.parent_id else None
+    while node is not None and node.kind in FOLDED_KINDS:
+        node = by_id.get(node.parent_id) if node.parent_id else None
+    return node.span_id if node else None
+
+
+def check_export(url: str, store_file: Path, experiment_id: str,
+                 content: bool) -> list[dict[str, Any]]:
+    """Everything the issue asks of exported spans, run by run, against the store."""
+    store = Store(store_file)
+    runs = stored_runs(store, experiment_id)
+    store.close()
+    assert runs
+    wanted = {run.run_id.removeprefix("trace_"): run for run in runs}
+    exported = {run.run_id: [s for s in run.spans if s.kind not in FOLDED_KINDS] for run in runs}
+    total = sum(len(spans) + 1 for spans in exported.values())
+    spans = phoenix_spans(url, set(wanted), total)
+    assert len(spans) == total, "same count: the exported records plus one root per run"
+    for trace_id, run in wanted.items():
+        got = [s for s in spans if s["trace_id"] == trace_id]
+        roots = [s for s in got if not s["parent_span_id"]]
+        assert len(roots) == 1, "one trace per run, one root"
+        root = roots[0]
+        assert root["name"] == f"invoke_workflow {run.scenario}:{run.form}"
+        attrs = root["attrs"]
+        assert attrs["gen_ai.operation.name"] == "invoke_workflow"
+        assert attrs["orchlab.experiment_id"] == experiment_id
+        assert attrs["orchlab.form"] == run.form
+        assert attrs["orchlab.input_id"] == run.input_id
+        assert int(attrs["orchlab.repetition"]) == run.repetition
+        assert attrs["orchlab.status"] == run.status == "ok"
+        assert attrs["orchlab.success"] is True and attrs["orchlab.outcome.success"] is True
+        started_ns = (int(run.started_at.timestamp()) * 10**9
+                      + run.started_at.microsecond * 1000)
+        assert abs(int(root["start_time_unix_nano"]) - started_ns) < 2_000, "recorded time"
+        records = {s.span_id: s for s in run.spans}
+        children = [s for s in got if s is not root]
+        by_otel = {s["span_id"]: s["attrs"].get("orchlab.span_id") for s in children}
+        assert sorted(s["name"] for s in children) == sorted(
+            expected_name(r) for r in exported[run.run_id]), "same names"
+        for span in children:
+            record = records[span["attrs"]["orchlab.span_id"]]
+            assert span["name"] == expected_name(record)
+            parent = nearest_exported(record, records)
+            if parent is None:
+                assert span["parent_span_id"] == root["span_id"]
+            else:
+                assert by_otel.get(span["parent_span_id"]) == parent, "same parentage"
+            start_ns = int(root["start_time_unix_nano"]) + int(record.start_ms * 1e6)
+            assert abs(int(span["start_time_unix_nano"]) - start_ns) < 2_000, "recorded time"
+        chats = [s["attrs"] for s in children if s["attrs"].get("gen_ai.operation.name")
+                 == "chat"]
+        assert len(chats) == run.metrics.llm_calls
+        for key, total_tokens in (("input_tokens", run.metrics.input_tokens),
+                                  ("output_tokens", run.metrics.output_tokens),
+                                  ("cache_read.input_tokens", run.metrics.cached_tokens),
+                                  ("reasoning.output_tokens", run.metrics.reasoning_tokens)):
+            assert sum(int(a.get(f"gen_ai.usage.{key}") or 0) for a in chats) == total_tokens
+        assert run.metrics.input_tokens > 0
+        assert all(a["gen_ai.request.model"] for a in chats)
+        tools = [s["attrs"] for s in children
+                 if s["attrs"].get("gen_ai.operation.name") == "execute_tool"]
+        assert {a["gen_ai.tool.name"] for a in tools} >= {"send_email"}
+        present = {k for s in got for k in s["attrs"]} & CONTENT_KEYS
+        if content:
+            assert {"gen_ai.input.messages", "gen_ai.output.messages",
+                    "gen_ai.tool.call.arguments", "orchlab.final_output"} <= present
+        else:
+            assert not present, f"content exported without ORCHLAB_OTLP_CONTENT=1: {present}"
+    return spans
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def experiment_of(out: str) -> str:
+    return out.strip().splitlines()[-1].split()[1]
+
+
+def test_live_export_with_otlp(phoenix: str, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    store_file = tmp_path / "live.sqlite"
+    code, out, err = cli(capsys, *RUN_ARGS, "--store", str(store_file), "--otlp", phoenix)
+    assert code == 0, err
+    assert "warning" not in err
+    assert re.search(r"otlp: \d+ spans sent to http://127\.0\.0\.1:\d+/v1/traces", err), err
+    check_export(phoenix, store_file, experiment_of(out), content=False)
+
+
+def test_stored_export_with_content(phoenix: str, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    store_file = tmp_path / "stored.sqlite"
+    code, out, err = cli(capsys, *RUN_ARGS, "--store", str(store_file))
+    assert code == 0 and "otlp" not in err
+    experiment_id = experiment_of(out)
+    monkeypatch.setenv("ORCHLAB_OTLP_CONTENT", "1")
+    code, out, err = cli(capsys, "otel-export", experiment_id[:16], "--endpoint",
+                         phoenix + "/v1/traces", "--store", str(store_file))
+    assert code == 0, err
+    assert f"exported 6 runs of {experiment_id}" in out
+    check_export(phoenix, store_file, experiment_id, content=True)
+
+
+def test_dashboard_jobs_export_with_the_environment(
+        phoenix: str, store_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ORCHLAB_OTLP_ENDPOINT alone: a dashboard experiment (orchlab.jobs) exports as well."""
+    monkeypatch.setenv("ORCHLAB_OTLP_ENDPOINT", phoenix)
+    backend = sales_backend()
+    spec = ExperimentSpec("sales_email", forms=["code", "llm"], inputs=["dana-acme"],
+                          repetitions=2, backend=backend.id)
+    job = ExperimentJob(spec, store, backend=backend).start()
+    job.join(120)
+    snap = job.snapshot()
+    assert snap.finished and snap.error is None and snap.result is not None
+    check_export(phoenix, store_path, snap.result.experiment_id, content=False)
+
+
+def test_no_secret_is_exported(phoenix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key in the environment never reaches an attribute or a status, content on or off,
+    even where a span or the run recorded it before it was configured."""
+    monkeypatch.setenv("ORCHLAB_FAKE_API_KEY", FAKE_KEY)
+    leak = f"Authorization: Bearer {FAKE_KEY}"
+    spans = [
+        SpanRecord("span_1", None, "agent", "writer", "writer", 0.0, 30.0),
+        SpanRecord("span_2", "span_1", "generation", "m", "writer", 1.0, 20.0, model="m",
+                   input_tokens=12, output_tokens=3, input=leak, output=leak, error=leak),
+        SpanRecord("span_3", "span_1", "function", "send_email", "writer", 21.0, 29.0,
+                   input=leak, output=leak),
+    ]
+    records, warnings = [], []
+    for content in (False, True):
+        run = RunRecord(
+            run_id=f"trace_{os.urandom(16).hex()}", experiment_id="exp-secret",
+            scenario="sales_email", form="code", input_id="dana-acme", repetition=0,
+            backend="scripted:x", model="m", started_at=utcnow(),
+            metrics=RunMetrics(wall_ms=31.0, llm_calls=1, input_tokens=12, output_tokens=3),
+            status="error", error_type="RuntimeError", error_message=leak,
+            error_class="other", success=False, final_output=leak,
+            outcome={"success": False, "note": leak}, spans=spans)
+        export = RunExport(phoenix, content=content, warn=warnings.append)
+        export.add_run(run)
+        assert export.close() and export.spans_sent == 4
+        records.append(run)
+    assert not warnings
+    got = phoenix_spans(phoenix, {r.run_id.removeprefix("trace_") for r in records}, 8)
+    assert len(got) == 8
+    dumped = json.dumps(got)
+    assert FAKE_KEY not in dumped
+    assert "[REDACTED]" in dumped
+    errors = [s for s in got if s["status"]["code"] == 2]
+    assert len(errors) == 4, "the failed run's root and its failed chat span, twice"
+    assert all("[REDACTED]" in s["status"]["message"] for s in errors)
+
+
+def test_creating_a_runs_spans_is_cheap(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """What a live export costs the event loop per run (the sending is in the SDK's thread)."""
+    store_file = tmp_path / "bench.sqlite"
+    code, out, _ = cli(capsys, *RUN_ARGS, "--store", str(store_file))
+    assert code == 0
+    store = Store(store_file)
+    runs = stored_runs(store, experiment_of(out))
+    store.close()
+    export = RunExport(f"http://127.0.0.1:{free_port()}", warn=lambda _m: None)
+    export.add_run(runs[0])  # imports and first-use set-up
+    export.create_s = 0.0
+    for _ in range(10):
+        for run in runs:
+            export.add_run(run)
+    export.close(timeout_s=0.1)
+    per_run_ms = export.create_s * 1000 / (10 * len(runs))
+    spans = export.spans_created / (10 * len(runs) + 1)
+    with capsys.disabled():
+        print(f"\nOTel: {per_run_ms:.2f} ms to create a run's spans (~{spans:.0f} spans)")
+    assert per_run_ms < 20
+
+
+def test_refused_endpoint_costs_one_warning(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Nobody listens: every run is stored, one warning names the endpoint, the experiment's
+    wall time is about the same as without export (at most the bounded wait at its end)."""
+    started = time.monotonic()
+    code, _, err = cli(capsys, *RUN_ARGS, "--store", str(tmp_path / "plain.sqlite"))
+    plain_s = time.monotonic() - started
+    assert code == 0, err
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    store_file = tmp_path / "refused.sqlite"
+    started = time.monotonic()
+    code, out, err = cli(capsys, *RUN_ARGS, "--store", str(store_file), "--otlp", endpoint)
+    exported_s = time.monotonic() - started
+    assert code == 0, err
+    assert err.count("warning:") == 1, err
+    assert f"warning: OpenTelemetry export to {endpoint}/v1/traces failed" in err
+    assert "Connection refused" in err
+    assert "Traceback" not in err
+    store = Store(store_file)
+    counts = store.run_counts(experiment_of(out))
+    store.close()
+    assert counts.finished == counts.planned == 6
+    with capsys.disabled():
+        print(f"\nwall: {plain_s:.2f} s without export, {exported_s:.2f} s to a refused "
+              "endpoint")
+    assert exported_s < 2 * plain_s + 1 + CLOSE_TIMEOUT_S
+
+    code, out, err = cli(capsys, "otel-export", experiment_of(out), "--endpoint", endpoint,
+                         "--store", str(store_file))
+    assert code == 1 and err.count("warning:") == 1 and endpoint in err
+
+
+def test_endpoint_mistakes_are_one_sentence(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    store_file = tmp_path / "none.sqlite"
+    code, _, err = cli(capsys, *RUN_ARGS, "--store", str(store_file), "--otlp", "127.0.0.1:4318")
+    assert code == 2 and "is not an http(s) URL" in err and "[1/" not in err, err
+    code, out, _ = cli(capsys, *RUN_ARGS, "--store", str(store_file))
+    assert code == 0
+    code, _, err = cli(capsys, "otel-export", experiment_of(out), "--store", str(store_file))
+    assert code == 2 and "needs --endpoint" in err
+    code, _, err = cli(capsys, "otel-export", experiment_of(out), "--endpoint", "phoenix",
+                       "--store", str(store_file))
+    assert code == 2 and "is not an http(s) URL" in err
