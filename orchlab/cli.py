@@ -11,8 +11,9 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from orchlab import analysis, config, export, importer, pricing, report
+from orchlab import analysis, config, export, importer, presets, pricing, report
 from orchlab.backends import default_backend_id, resolve
+from orchlab.cli_parser import build_parser
 from orchlab.errors import (
     AgentDefError,
     BackendError,
@@ -37,10 +38,7 @@ from orchlab.runner import (
 from orchlab.scenario import discover, get_scenario
 from orchlab.spec import Prepared, replay_spec
 from orchlab.store import Store
-from orchlab.summary import DETECT, summarize_runs
-
-DEFAULTS = ExperimentSpec(scenario="")
-"""The CLI's defaults are the spec's (and so the Run page's)."""
+from orchlab.summary import summarize_runs
 
 
 class UnknownExperiment(LookupError):
@@ -49,110 +47,6 @@ class UnknownExperiment(LookupError):
 
 USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError,
                UnknownExperiment, WorkerError, ImportFileError)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; `--help` on each command documents every option."""
-    parser = argparse.ArgumentParser(
-        prog="python -m orchlab",
-        description="Orchestration Lab: run a scenario in code- and LLM-orchestrated form and "
-        "record every run.",
-    )
-    parser.add_argument("--store", help="SQLite store file (default: $ORCHLAB_STORE, else the "
-                        "user data dir)")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", dest="sub_store", metavar="PATH",
-                        help="SQLite store file (same as the global --store)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", parents=[common],
-                         help="run an experiment and print a per-form summary")
-    run.add_argument("--scenario", required=True, help="scenario name, e.g. sales_email")
-    run.add_argument("--forms", default=",".join(DEFAULTS.forms), help="comma-separated form "
-                     "ids, or all (default: code,llm; `python -m orchlab forms` lists each "
-                     "scenario's)")
-    run.add_argument("--repeat", type=int, default=DEFAULTS.repetitions,
-                     help="repetitions per form and input")
-    run.add_argument("--concurrency", type=int, default=DEFAULTS.concurrency,
-                     help="runs in flight at once")
-    run.add_argument("--workers", type=int, default=DEFAULTS.workers, help="processes sharing "
-                     "the runs, one "
-                     "event loop each: up to one per core for a fast server at high concurrency "
-                     "(openai:, compat:, litellm: only)")
-    run.add_argument("--backend", default=None, help="backend id, e.g. local:smollm2-135m, "
-                     "openai:gpt-4.1-mini, compat:<model>@<base_url> (default: $ORCHLAB_BACKEND "
-                     "or the embedded model)")
-    run.add_argument("--input", action="append", dest="inputs", help="input id (repeatable; "
-                     "default: all inputs)")
-    run.add_argument("--temperature", type=float, default=None, help="override every agent's "
-                     "temperature (default: each agent's own setting)")
-    run.add_argument("--seed", type=int, default=None, help="seed passed to the model")
-    run.add_argument("--max-tokens", type=int, default=None, help="cap every reply at this many "
-                     "tokens (default: each agent's own limit)")
-    run.add_argument("--timeout", type=float, default=DEFAULTS.timeout_s,
-                     help="per-run timeout in seconds")
-    run.add_argument("--max-turns", type=int, default=DEFAULTS.max_turns,
-                     help="turn limit per agent run")
-    run.add_argument("--tool-budget", type=int, default=DEFAULTS.tool_budget, help="most tool "
-                     "calls per run before it is stopped, agents called as tools included "
-                     "(default: the scenario's own budget)")
-    run.add_argument("--replay-speed", type=float, default=DEFAULTS.replay_speed,
-                     help="with --backend replay:<experiment_id>: recorded latencies times this "
-                     "(1 = the original timing, 0 = instant)")
-    run.add_argument("--otlp", metavar="URL", default=None, help="send each run's spans as it "
-                     "finishes to this OpenTelemetry receiver over OTLP/HTTP, e.g. "
-                     "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "
-                     "$ORCHLAB_OTLP_ENDPOINT, else no export; message text only with "
-                     "ORCHLAB_OTLP_CONTENT=1)")
-    rep = sub.add_parser("replay", parents=[common], help="run a recorded experiment again "
-                         "from its recorded model calls: offline, nothing spent")
-    rep.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
-    rep.add_argument("--speed", type=float, default=DEFAULTS.replay_speed, help="recorded "
-                     "latencies times this (1 = the original timing, 0 = instant)")
-    rep.add_argument("--input", action="append", dest="inputs", help="replay only this input "
-                     "(repeatable; default: the experiment's own inputs)")
-    rep.add_argument("--repeat", type=int, default=None, help="replay only the first N "
-                     "repetitions (default: all the experiment ran)")
-    resume = sub.add_parser("resume", parents=[common], help="run only the missing runs of an "
-                            "interrupted or cancelled experiment")
-    resume.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
-    sub.add_parser("list", parents=[common], help="list experiments in the store")
-    forms = sub.add_parser("forms", help="list each scenario's forms: id, family, description")
-    forms.add_argument("--scenario", help="only this scenario")
-    summ = sub.add_parser("summary", parents=[common], help="print every figure Compare shows "
-                          "for one or more experiments; --require makes it a CI gate")
-    summ.add_argument("experiment_ids", nargs="+", metavar="EXPERIMENT_ID",
-                      help="experiment id (a unique prefix is enough), one or more")
-    summ.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    summ.add_argument("--baseline", help="group the others are compared with (default: the "
-                      "most code-driven form)")
-    summ.add_argument("--by-variant", action="store_true", help="groups are form · prompt "
-                      "variant (as Compare's split)")
-    summ.add_argument("--detect", type=float, default=DETECT, help="difference to detect for "
-                      "the runs-needed figure, as a share of the baseline mean (default 0.2)")
-    summ.add_argument("--unpaired", action="store_true", help="estimate every figure from "
-                      "the groups resampled on their own, never from pairs by input and "
-                      "repetition")
-    summ.add_argument("--require", action="append", default=[], metavar="GROUP.FIGURE>=X",
-                      help="threshold that must hold, e.g. llm.success>=0.9 or "
-                      "guarded.pass^3>=0.8 (repeatable); exit code 1 names each that fails")
-    rpt = sub.add_parser("report", parents=[common], help="write one self-contained HTML "
-                         "report (findings, charts, failures, example traces) that opens offline")
-    rpt.add_argument("experiment_ids", nargs="+", metavar="EXPERIMENT_ID",
-                     help="experiment id (a unique prefix is enough), one or more")
-    rpt.add_argument("--output", "-o", required=True, help="HTML file to write")
-    exp = sub.add_parser("export", parents=[common], help="export one experiment's runs")
-    exp.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
-    exp.add_argument("--format", choices=("csv", "json"), default="json", help="output format")
-    exp.add_argument("--output", "-o", help="file to write (default: stdout)")
-    imp = sub.add_parser("import", parents=[common], help="import an `export --format json` file")
-    imp.add_argument("file", help="experiment file (ids the store already holds are remapped)")
-    otx = sub.add_parser("otel-export", parents=[common], help="send one experiment's stored "
-                         "runs to an OpenTelemetry receiver over OTLP/HTTP, one trace per run")
-    otx.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
-    otx.add_argument("--endpoint", metavar="URL", default=None, help="receiver, e.g. "
-                     "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "
-                     "$ORCHLAB_OTLP_ENDPOINT; message text only with ORCHLAB_OTLP_CONTENT=1)")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,19 +82,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
-    """The spec a `run` command line asks for: options left out keep the spec's defaults."""
+    """The spec a `run` command line asks for: options left out keep the spec's defaults.
+    Built by `presets.experiment_spec`, as the Run page's: the same limits record the same
+    preset name; `--preset` sets its limits over the options."""
     settings = {"temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens}
     forms = [f.strip() for f in args.forms.split(",") if f.strip()]
     if forms == ["all"]:
         forms = get_scenario(args.scenario).form_ids
-    return ExperimentSpec(
-        scenario=args.scenario, forms=forms,
+    spec = presets.experiment_spec(
+        args.scenario, args.backend or default_backend_id(), forms=forms,
         inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
-        backend=args.backend or default_backend_id(), timeout_s=args.timeout,
-        max_turns=args.max_turns, tool_budget=args.tool_budget, workers=args.workers,
+        timeout_s=args.timeout, max_turns=args.max_turns, tool_budget=args.tool_budget,
+        workers=args.workers, replay_speed=args.replay_speed,
         model_settings={k: v for k, v in settings.items() if v is not None},
-        replay_speed=args.replay_speed,
     )
+    return presets.apply(spec, presets.PRESETS[args.preset]) if args.preset else spec
 
 
 def _forms(only: str | None) -> int:

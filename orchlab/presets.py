@@ -43,6 +43,10 @@ QUICK_START = Preset("quick-start", repetitions=1, max_tokens=128, timeout_s=90.
 against 13 s and 39 s with the full settings; a looping reply stops at 128 tokens."""
 
 
+PRESETS: dict[str, Preset] = {QUICK_START.name: QUICK_START}
+"""Presets by name: what `run --preset` accepts."""
+
+
 def offered(backend_id: str) -> Preset | None:
     """The preset the Run page offers on this backend: quick start on the embedded model."""
     return QUICK_START if backends.is_local_id(backend_id) else None

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import stop
 
 from orchlab.testing.devserver import FakeOpenAIServer
 
@@ -60,8 +61,7 @@ def streamlit_app(store: Path, backend: str) -> Iterator[str]:
         _wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop(proc)
         log.close()
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from sales_scripts import sales_backend
+from waiting import stop
 
 from orchlab import backends
 from orchlab.cli import main
@@ -90,12 +91,7 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         print(f"\nPhoenix up in {time.monotonic() - started:.1f} s")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        stop(proc)
     text = log_path.read_text()
     for sign in ("RemoteCallBlocked", "urlopen error", "Name or service not known"):
         assert sign not in text, f"Phoenix reached for the network: {sign}"

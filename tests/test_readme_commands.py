@@ -40,6 +40,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from waiting import stop
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -267,12 +268,7 @@ def check_streamlit(argv: list[str], tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             assert page.status == 200
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        stop(proc, 15.0)
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 

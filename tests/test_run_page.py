@@ -3,6 +3,7 @@ the live race, presenter mode (`?present=1`) and the quick-start preset."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from sales_scripts import sales_backend
 from streamlit.testing.v1 import AppTest
 from waiting import wait_until
 
+from orchlab import cli
 from orchlab.figures import MAX_LR_STAGES, path_dot
 from orchlab.jobs import ExperimentJob
 from orchlab.presets import QUICK_START
@@ -254,6 +256,9 @@ def test_the_quick_start_preset_is_in_the_started_spec(app_env: Path,
     assert job.spec.model_settings == {"max_tokens": QUICK_START.max_tokens}
     assert (job.spec.timeout_s, job.spec.max_turns) == (QUICK_START.timeout_s,
                                                         QUICK_START.max_turns)
+    args = cli.build_parser().parse_args(["run", "--scenario", "sales_email", "--input",
+                                          "dana-acme", "--preset", "quick-start"])
+    assert dataclasses.asdict(cli.spec_from_args(args)) == dataclasses.asdict(job.spec)
     at.run()
     assert any(c.startswith("Preset: quick-start · ") for c in texts(at.caption))
     radio = at.radio(key="run_preset").set_value("full").run()
