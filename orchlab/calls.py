@@ -149,9 +149,7 @@ def _scrubbed(items: Any) -> list[dict[str, Any]]:
     secrets = [s for s in config.secret_values() if s in text]
     if not secrets:
         return output
-    for secret in secrets:
-        text = text.replace(secret, "[REDACTED]")
-    return list(json.loads(text))
+    return list(json.loads(config.redact_with(text, secrets)))
 
 
 def _tool_key(tool: Any) -> str:

@@ -93,6 +93,12 @@ def secret_values() -> list[str]:
 
 def redact(text: str) -> str:
     """Replace any configured secret in `text` with a marker."""
-    for secret in secret_values():
+    return redact_with(text, secret_values())
+
+
+def redact_with(text: str, secrets: list[str]) -> str:
+    """`redact` with the secrets already looked up (`secret_values()`): callers scrubbing many
+    texts look them up once, since scanning the environment is the costly part."""
+    for secret in secrets:
         text = text.replace(secret, "[REDACTED]")
     return text

@@ -159,7 +159,7 @@ def _to_record(
         agent=None,
         start_ms=start,
         end_ms=max(end, start),
-        error=_redact(str(error.get("message")), secrets) if error else None,
+        error=config.redact_with(str(error.get("message")), secrets) if error else None,
     )
     if span.ended_at is None and record.error is None:
         record.error = "span did not finish before the run ended"
@@ -216,12 +216,5 @@ def _clip(value: Any, secrets: list[str]) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else _JSON.encode(value)
-    text = _redact(text, secrets)
+    text = config.redact_with(text, secrets)
     return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "…[truncated]"
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    """`config.redact` with the secrets already looked up."""
-    for secret in secrets:
-        text = text.replace(secret, "[REDACTED]")
-    return text

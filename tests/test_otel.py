@@ -37,7 +37,7 @@ from orchlab.store import Store
 CONTENT_KEYS = {"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.call.arguments",
                 "gen_ai.tool.call.result", "orchlab.final_output", "orchlab.span.data"}
 FOLDED_KINDS = {"task", "turn"}
-"""The SDK's bookkeeping spans, not exported (orchlab/otel.py's docstring)."""
+"""The SDK's bookkeeping spans, not exported (orchlab/otel_spans.py's docstring)."""
 FAKE_KEY = "sk-fake-otel-0123456789abcdef"
 RUN_ARGS = ["run", "--scenario", "sales_email", "--forms", "code,plan,llm", "--repeat", "2",
             "--backend", "scripted:x", "--input", "dana-acme"]
@@ -123,7 +123,7 @@ def phoenix_spans(url: str, trace_ids: set[str], expected: int) -> list[dict[str
 
 
 def expected_name(record: SpanRecord) -> str:
-    """The GenAI conventions' span names (orchlab/otel.py's docstring)."""
+    """The GenAI conventions' span names (orchlab/otel_spans.py's docstring)."""
     if record.kind == "agent":
         return f"invoke_agent {record.name}"
     if record.kind == "generation":
