@@ -102,6 +102,9 @@ class JobSnapshot:
     """Why the job could not run at all (e.g. a backend that cannot start)."""
     elapsed_s: float = 0.0
     """Seconds since the job started (monotonic clock), for the ETA."""
+    warning: str | None = None
+    """Something the runs did not suffer from but the user should know (an OpenTelemetry
+    receiver that did not take the spans), in one sentence; None when there is nothing."""
     in_flight: list[LiveRun] = field(default_factory=list)
     """Runs started and not yet finished, in start order (in-process runs only: runs in
     worker processes are recorded there)."""
@@ -165,6 +168,7 @@ class ExperimentJob:
             planned_by_form=self._planned_by_form, records=records,
             finished=finished, result=result, error=error,
             elapsed_s=time.monotonic() - self._started, in_flight=in_flight,
+            warning=self._export.failure if self._export is not None else None,
         )
 
     def _on_start(self, run_id: str, planned: PlannedRun) -> None:

@@ -362,3 +362,26 @@ def test_endpoint_mistakes_are_one_sentence(tmp_path: Path,
     code, _, err = cli(capsys, "otel-export", experiment_of(out), "--endpoint", "phoenix",
                        "--store", str(store_file))
     assert code == 2 and "is not an http(s) URL" in err
+
+
+def test_a_dashboard_experiment_says_once_that_its_receiver_refused(
+        app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard's warning goes on the page, not only to a log nobody reads."""
+    from sales_scripts import sales_backend
+    from streamlit.testing.v1 import AppTest
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("ORCHLAB_OTLP_ENDPOINT", endpoint)
+    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"],
+                          backend="scripted:sales")
+    job = ExperimentJob(spec, Store(app_env), backend=sales_backend()).start()
+    job.join(60)
+    snap = job.snapshot()
+    assert snap.result is not None and len(snap.records) == 1
+    assert snap.warning is not None and snap.warning.startswith(
+        f"OpenTelemetry export to {endpoint}/v1/traces failed")
+    at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=60)
+    at.session_state["run_job"] = job
+    at.run()
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning if w.value.startswith("OpenTelemetry")] == [snap.warning]

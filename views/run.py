@@ -243,6 +243,8 @@ def final_panel(current: ExperimentJob, big: bool) -> None:
         return
     if snap.result is None:
         return
+    if snap.warning:
+        st.warning(snap.warning)
     counts = current.store.run_counts(snap.result.experiment_id)
     done = snap.result.status == "completed" and counts.missing == 0
     st.status(f"Experiment {snap.result.experiment_id}: {snap.result.status}, "
