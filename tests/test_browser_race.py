@@ -55,27 +55,65 @@ def test_a_race_in_presenter_mode_grows_then_stops_refreshing(tmp_path: Path) ->
         expect(main.get_by_label("Repetitions per form and input")).to_have_count(0)
         main.get_by_role("button", name="Start").click()
 
-        first = poll(page, lambda: max(running_clocks(page), default=0.0), "a running lane")
-        expect(main.locator(".js-plotly-plot")).to_have_count(1)
-        later = poll(page, lambda: max(running_clocks(page), default=0.0) > first,
-                     f"a clock past {first} s")
-        assert later
-        expect(main.get_by_text(re.compile(r"finished first, (at least )?\d+\.\d s ahead of"))
-               ).to_be_visible(timeout=30_000)
-        expect(main.get_by_text(re.compile(r"^Experiment exp-\S+: completed, 2 runs saved"))
-               ).to_be_visible(timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "e2e_race.png"), full_page=True)
-
-        # Ended: one static race, each form's output, nothing live, and no more redraws.
-        expect(main.get_by_text(re.compile(r"^Running \d+/\d+ runs"))).to_have_count(0)
-        expect(main.get_by_role("button", name="Cancel")).to_have_count(0)
-        expect(main.locator(".js-plotly-plot")).to_have_count(1)
-        for heading in ("Code-orchestrated", "LLM-orchestrated"):
-            expect(main.get_by_role("heading", name=heading)).to_be_visible()
-        assert not running_clocks(page)
-        page.wait_for_timeout(1000)
-        before = main.inner_html()
-        page.wait_for_timeout(3000)
-        assert main.inner_html() == before, "the page kept redrawing after the job ended"
-        expect(page.get_by_test_id("stStatusWidget")).not_to_be_visible()
+        watch_the_race(page, main)
         browser.close()
+
+
+def watch_the_race(page: Any, main: Any) -> None:
+    """After Start: a lane's clock runs, the finished-first sentence, then one static race and
+    a page that no longer redraws."""
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    first = poll(page, lambda: max(running_clocks(page), default=0.0), "a running lane")
+    expect(main.locator(".js-plotly-plot")).to_have_count(1)
+    later = poll(page, lambda: max(running_clocks(page), default=0.0) > first,
+                 f"a clock past {first} s")
+    assert later
+    expect(main.get_by_text(re.compile(r"finished first, (at least )?\d+\.\d s ahead of"))
+           ).to_be_visible(timeout=30_000)
+    expect(main.get_by_text(re.compile(r"^Experiment exp-\S+: completed, 2 runs saved"))
+           ).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "e2e_race.png"), full_page=True)
+
+    # Ended: one static race, each form's output, nothing live, and no more redraws.
+    expect(main.get_by_text(re.compile(r"^Running \d+/\d+ runs"))).to_have_count(0)
+    expect(main.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(main.locator(".js-plotly-plot")).to_have_count(1)
+    for heading in ("Code-orchestrated", "LLM-orchestrated"):
+        expect(main.get_by_role("heading", name=heading)).to_be_visible()
+    assert not running_clocks(page)
+    page.wait_for_timeout(1000)
+    before = main.inner_html()
+    page.wait_for_timeout(3000)
+    assert main.inner_html() == before, "the page kept redrawing after the job ended"
+    expect(page.get_by_test_id("stStatusWidget")).not_to_be_visible()
+
+
+def test_a_replay_races_at_its_recorded_pace_with_no_server(tmp_path: Path) -> None:
+    """The workshop case: an experiment recorded on a slow server, replayed at speed 1 once
+    the server is gone; the race grows as the recording did, then stops refreshing."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from orchlab.runner import ExperimentSpec, run_experiment
+    from orchlab.store import Store
+
+    store_file = tmp_path / "replay-race.sqlite"
+    with FakeOpenAIServer(latency_s=LATENCY_S) as server:
+        spec = ExperimentSpec("sales_email", inputs=["dana-acme"],
+                              backend=f"compat:fake-model@{server.base_url}")
+        source = run_experiment(spec, Store(store_file)).experiment_id
+        gone = server.base_url
+    with streamlit_app(store_file, f"compat:fake-model@{gone}") as url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = open_page(browser, url, path="?present=1")
+        main = page.get_by_test_id("stMain")
+        main.get_by_role("combobox", name="Model").click()
+        page.get_by_role("option", name=re.compile(rf"^Replay {source} ")).click()
+        expect(main.get_by_role("button", name="Start")).to_be_visible(timeout=30_000)
+        main.get_by_role("button", name="Start").click()
+        watch_the_race(page, main)
+        browser.close()
+    replayed = [e for e in Store(store_file).list_experiments() if e.replay_of == source]
+    assert len(replayed) == 1 and replayed[0].backend == f"replay:{source}"

@@ -1,4 +1,4 @@
-"""Choosing a recorded experiment to replay, shared by the Run page and History."""
+"""What History says about replaying an experiment, and the speed it replays at."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import streamlit as st
 
 from orchlab.records import ExperimentRecord
 from orchlab.spec import MAX_REPLAY_SPEED
-from orchlab.store import Store
-from views._shared import experiment_choices
 
 NOT_REPLAYABLE = "not replayable: stored before model calls were recorded"
 
@@ -25,23 +23,3 @@ def speed_slider(key: str) -> float:
     """1 = the recorded timing, 0 = instant."""
     return float(st.slider("Replay speed (1 = the original timing, 0 = instant)", 0.0,
                            min(MAX_REPLAY_SPEED, 4.0), 1.0, 0.25, key=key))
-
-
-def replay_picker(store: Store, scenario: str, key: str) -> ExperimentRecord | None:
-    """A select of the scenario's replayable experiments (None when there is none)."""
-    mine = [e for e in store.list_experiments() if e.scenario == scenario]
-    usable = [e for e in mine if e.records_calls]
-    if not usable:
-        st.caption(f"No recorded experiment of {scenario} to replay yet: every experiment run "
-                   "from now on is recorded, and History imports experiment files.")
-        return None
-    old = len(mine) - len(usable)
-    if old:
-        st.caption(f"{old} older experiment{'s' if old != 1 else ''} of {scenario}: "
-                   f"{NOT_REPLAYABLE}.")
-    labels = experiment_choices(usable)
-    chosen = st.selectbox("Recorded experiment", list(labels), key=key)
-    return next(e for e in usable if e.experiment_id == labels[chosen])
-
-
-
