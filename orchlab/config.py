@@ -54,6 +54,33 @@ def store_in_env(path: str | os.PathLike[str]) -> Iterator[None]:
             os.environ[ENV_STORE] = before
 
 
+def store_location(override: str | os.PathLike[str] | None = None) -> str:
+    """What the user asked for as the store (override, else ORCHLAB_STORE), as given: a URL is
+    told from a file path before anything is created."""
+    return str(override) if override else (env(ENV_STORE) or "")
+
+
+def url_scheme(location: str) -> str | None:
+    """The scheme of a URL such as postgresql://host/db; None for a file path (a Windows drive
+    letter is not a scheme: it has no //)."""
+    scheme, sep, _rest = location.partition("://")
+    ok = sep and scheme[:1].isalpha() and all(c.isalnum() or c in "+.-" for c in scheme)
+    return scheme.lower() if ok else None
+
+
+def shown_location(location: str) -> str:
+    """A store location fit to show: a URL's password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if url_scheme(location) is None:
+        return location
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def store_path(override: str | os.PathLike[str] | None = None) -> Path:
     """Store file: explicit override, else ORCHLAB_STORE, else the user's data dir."""
     if override:

@@ -99,6 +99,7 @@ class Store:
     """One SQLite file; safe to share between threads (one connection, one lock)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
+        _refuse_urls(config.store_location(path))
         self.path = config.store_path(path)
         self._lock = threading.RLock()
         self._conn = _connect(self.path)
@@ -422,6 +423,16 @@ class Store:
                 "SELECT agent, text FROM variants WHERE scenario=? AND name=?",
                 (scenario, name)).fetchall()
         return dict(rows)
+
+
+def _refuse_urls(location: str) -> None:
+    """A URL is never a file name: `postgresql://...` used to become a SQLite file under a
+    folder named `postgresql:`, with the password in its path."""
+    scheme = config.url_scheme(location)
+    if scheme is not None:
+        raise StoreError(f"The store {config.shown_location(location)} is a {scheme} URL, and "
+                         "this version keeps runs in a SQLite file only: give a file path "
+                         "(--store PATH or ORCHLAB_STORE).")
 
 
 def _connect(path: Path) -> sqlite3.Connection:

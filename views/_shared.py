@@ -86,7 +86,7 @@ def sidebar() -> None:
     if not config.env("OPENAI_API_KEY"):
         bar.caption("OpenAI: set OPENAI_API_KEY (environment or .env) to enable it.")
     bar.divider()
-    bar.caption(f"Store: `{config.store_path()}`")
+    bar.caption(f"Store: `{config.shown_location(config.store_location()) or config.store_path()}`")
 
 
 def _backend_options() -> dict[str, str]:
