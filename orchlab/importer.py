@@ -35,8 +35,9 @@ from orchlab.store import Store
 
 RENAMED: dict[type, dict[str, str]] = {SpanRecord: {"parent_id": "parent"}}
 """Record field -> its key in the file, where the file names it otherwise."""
-NOT_IN_FILE: dict[type, tuple[str, ...]] = {ExperimentRecord: ("pid",)}
-"""Record fields an export leaves out: a process id means nothing on another machine."""
+NOT_IN_FILE: dict[type, tuple[str, ...]] = {ExperimentRecord: ("pid", "host", "heartbeat_at")}
+"""Record fields an export leaves out: which process ran it, where, and when it last said so
+mean nothing on another machine."""
 KINDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false",
          list: "a list", dict: "an object", datetime: "an ISO date and time", type(None): "null"}
 """How a refusal names the type a field wants."""

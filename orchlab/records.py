@@ -200,6 +200,11 @@ class ExperimentRecord:
     """running, completed, cancelled or interrupted."""
     pid: int | None = None
     """Process running it, so a crashed experiment can be told from a live one."""
+    host: str | None = None
+    """Machine running it: a pid says something only on its own host."""
+    heartbeat_at: datetime | None = None
+    """Last sign of life of the process running it (UTC): a reader on another host judges a
+    running experiment by it."""
     finished_at: datetime | None = None
     """When it stopped (UTC)."""
     records_calls: bool = True

@@ -29,6 +29,7 @@ from orchlab.spec import (
     missing_runs,
     prepare,
 )
+from orchlab.store import HEARTBEAT_S, HOST
 
 __all__ = [
     "MAX_CONCURRENCY", "MAX_REPETITIONS", "CancelToken", "ExperimentResult", "ExperimentSpec",
@@ -100,7 +101,7 @@ async def arun_experiment(
     experiment = ExperimentRecord(
         experiment_id=new_experiment_id(), scenario=prepared.scenario.name, backend=backend.id,
         created_at=utcnow(), spec=asdict(prepared.spec), planned_runs=len(prepared.plan),
-        pid=os.getpid(), replay_of=backend.replay_of,
+        pid=os.getpid(), replay_of=backend.replay_of, host=HOST, heartbeat_at=utcnow(),
     )
     store.save_experiment(experiment)
     ctx = _context(prepared, backend, experiment.experiment_id, on_start)
@@ -130,6 +131,7 @@ async def aresume_experiment(
     missing = remaining_runs(store, experiment.experiment_id, prepared.plan)
     store.delete_cancelled_runs(experiment.experiment_id)
     experiment.status, experiment.pid, experiment.finished_at = "running", os.getpid(), None
+    experiment.host, experiment.heartbeat_at = HOST, utcnow()
     store.save_experiment(experiment)
     ctx = _context(prepared, backend, experiment.experiment_id, on_start)
     return await _run_plan(missing, ctx, store, on_progress, cancel)
@@ -180,6 +182,7 @@ async def _run_plan(
         if on_progress:
             on_progress(Progress(record, len(records), len(plan)))
 
+    beating = asyncio.create_task(_keep_beating(store, ctx.experiment_id))
     try:
         if ctx.spec.workers > 1:
             status, worker_cpu_s = await workers.execute(plan, ctx, commit, cancel)
@@ -197,8 +200,19 @@ async def _run_plan(
         with contextlib.suppress(Exception):  # the store itself may be what failed
             store.finish_experiment(ctx.experiment_id, "interrupted")
         raise
+    finally:
+        beating.cancel()
     store.finish_experiment(ctx.experiment_id, status)
     return ExperimentResult(ctx.experiment_id, status, records, worker_cpu_s)
+
+
+async def _keep_beating(store: Any, experiment_id: str) -> None:
+    """The experiment's heartbeat while it runs: how a reader on another host (a shared store)
+    tells a live experiment from one whose process died."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        with contextlib.suppress(Exception):  # a store that failed says so on the next commit
+            store.beat(experiment_id)
 
 
 @contextlib.contextmanager

@@ -91,6 +91,14 @@ ALTER TABLE experiments ADD COLUMN replay_of TEXT;
 keep records_calls = 0 ("not replayable"); new experiments write 1."""
 
 
+M006_HEARTBEAT = """
+ALTER TABLE experiments ADD COLUMN host TEXT;
+ALTER TABLE experiments ADD COLUMN heartbeat_at TEXT;
+"""
+"""Which machine runs an experiment and when it last said so: a pid is judged on its own host
+only, a heartbeat anywhere."""
+
+
 def _backfill_path_steps(conn: sqlite3.Connection) -> None:
     """Runs stored before m004 get their structured path from their stored spans."""
     from orchlab.metrics import path_steps
@@ -112,6 +120,7 @@ MIGRATIONS: list[Migration] = [
     ("m003_errors_retries_pid", M003_ERRORS_RETRIES_PID, None),
     ("m004_run_metrics", M004_RUN_METRICS, _backfill_path_steps),
     ("m005_model_calls", M005_MODEL_CALLS, None),
+    ("m006_heartbeat", M006_HEARTBEAT, None),
 ]
 """(name, SQL, optional Python step run in the same transaction), applied in order."""
 
@@ -160,7 +169,8 @@ CALL_COLUMNS = [_column(f) for f in fields(ModelCall)]
 INSERT_CALL = (f"INSERT INTO model_calls (run_id,{','.join(CALL_COLUMNS)}) "
                f"VALUES ({','.join('?' * (len(CALL_COLUMNS) + 1))})")
 EXPERIMENT_COLUMNS = ["experiment_id", "scenario", "backend", "created_at", "finished_at",
-                      "status", "planned_runs", "spec_json", "pid", "records_calls", "replay_of"]
+                      "status", "planned_runs", "spec_json", "pid", "records_calls", "replay_of",
+                      "host", "heartbeat_at"]
 """Experiment columns, named (never SELECT * by position)."""
 INSERT_OUTBOX = ("INSERT INTO outbox (run_id, created_at, to_addr, subject, body) "
                  "VALUES (?,?,?,?,?)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -164,7 +165,8 @@ class Store:
                 f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) VALUES "
                 f"({','.join('?' * len(EXPERIMENT_COLUMNS))}) "
                 "ON CONFLICT(experiment_id) DO UPDATE SET status=excluded.status, "
-                "finished_at=excluded.finished_at, pid=excluded.pid",
+                "finished_at=excluded.finished_at, pid=excluded.pid, host=excluded.host, "
+                "heartbeat_at=excluded.heartbeat_at",
                 _experiment_row(exp),
             )
 
@@ -176,19 +178,29 @@ class Store:
                 (status, utcnow().isoformat(), experiment_id),
             )
 
-    def mark_interrupted(self) -> list[str]:
-        """Experiments left 'running' by a process that no longer exists become 'interrupted'.
+    def mark_interrupted(self, now: datetime | None = None) -> list[str]:
+        """Experiments left 'running' by a process that is gone become 'interrupted'.
 
-        Called when a store is opened: a killed process cannot mark its own experiment.
+        Called when a store is opened: a killed process cannot mark its own experiment. On
+        the host that ran it, a pid that no longer exists says so; from another host (a
+        shared store), a heartbeat older than `STALE_AFTER_S` does.
         """
         with self._lock:
             rows = self._conn.execute(
-                "SELECT experiment_id, pid FROM experiments WHERE status='running'").fetchall()
-        dead = [exp_id for exp_id, pid in rows if pid != os.getpid() and not _alive(pid)]
+                "SELECT experiment_id, pid, host, heartbeat_at FROM experiments "
+                "WHERE status='running'").fetchall()
+        now = now or utcnow()
+        dead = [exp_id for exp_id, pid, host, beat in rows if _gone(pid, host, beat, now)]
         with self._tx() as conn:
             conn.executemany("UPDATE experiments SET status='interrupted' WHERE experiment_id=?",
                              [(d,) for d in dead])
         return dead
+
+    def beat(self, experiment_id: str) -> None:
+        """The running process's sign of life (the runner calls it every `HEARTBEAT_S`)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE experiments SET heartbeat_at=? WHERE experiment_id=? "
+                         "AND status='running'", (utcnow().isoformat(), experiment_id))
 
     def run_keys(self, experiment_id: str) -> set[tuple[str, str, int]]:
         """(form, input_id, repetition) of every finished run (`RERUN_SQL` ones excluded)."""
@@ -483,19 +495,37 @@ def _experiment_row(exp: ExperimentRecord) -> tuple[Any, ...]:
     return (exp.experiment_id, exp.scenario, exp.backend, exp.created_at.isoformat(),
             exp.finished_at.isoformat() if exp.finished_at else None, exp.status,
             exp.planned_runs, json.dumps(exp.spec), exp.pid, int(exp.records_calls),
-            exp.replay_of)
+            exp.replay_of, exp.host, exp.heartbeat_at.isoformat() if exp.heartbeat_at else None)
 
 
 def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
     (exp_id, scenario, backend, created, finished, status, planned, spec, pid, records_calls,
-     replay_of) = row
+     replay_of, host, heartbeat) = row
     return ExperimentRecord(
         experiment_id=exp_id, scenario=scenario, backend=backend,
         created_at=datetime.fromisoformat(created), spec=json.loads(spec),
         planned_runs=planned, status=status,
         finished_at=datetime.fromisoformat(finished) if finished else None, pid=pid,
-        records_calls=bool(records_calls), replay_of=replay_of,
+        records_calls=bool(records_calls), replay_of=replay_of, host=host,
+        heartbeat_at=datetime.fromisoformat(heartbeat) if heartbeat else None,
     )
+
+
+HOST = socket.gethostname()
+"""This machine, as experiments record it."""
+HEARTBEAT_S = 10.0
+"""How often a running experiment says it is alive."""
+STALE_AFTER_S = 6 * HEARTBEAT_S
+"""A running experiment of another host that has not beaten for this long is interrupted."""
+
+
+def _gone(pid: int | None, host: str | None, beat: str | None, now: datetime) -> bool:
+    """Whether the process that ran an experiment is gone, as this reader can tell."""
+    if host in (None, HOST):  # ours (or recorded before hosts were): the pid tells
+        return pid != os.getpid() and not _alive(pid)
+    if beat is None:
+        return True
+    return (now - datetime.fromisoformat(beat)).total_seconds() > STALE_AFTER_S
 
 
 def _alive(pid: int | None) -> bool:

@@ -1,0 +1,77 @@
+"""A running experiment is judged by its pid on its own host and by its heartbeat from any
+other host (a store shared between machines), never by a pid that means nothing here."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sales_scripts import sales_backend
+
+from orchlab import runner, store as store_module
+from orchlab.records import ExperimentRecord, utcnow
+from orchlab.runner import ExperimentSpec, arun_experiment
+from orchlab.store import HOST, STALE_AFTER_S, Store
+
+
+def running(exp_id: str, host: str | None, beat_ago_s: float | None,
+            pid: int | None = 999_999_999) -> ExperimentRecord:
+    beat = utcnow() - timedelta(seconds=beat_ago_s) if beat_ago_s is not None else None
+    return ExperimentRecord(exp_id, "sales_email", "scripted:sales", utcnow(), {}, 1,
+                            status="running", pid=pid, host=host, heartbeat_at=beat)
+
+
+def test_another_hosts_experiment_is_judged_by_its_heartbeat(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    first = Store(path)
+    first.save_experiment(running("exp-fresh", "laptop-b", beat_ago_s=5))
+    first.save_experiment(running("exp-stale", "laptop-b", beat_ago_s=STALE_AFTER_S + 5))
+    first.save_experiment(running("exp-silent", "laptop-b", beat_ago_s=None))
+    first.save_experiment(running("exp-mine-dead", HOST, beat_ago_s=1))  # its pid is gone
+    first.close()
+    statuses = {e.experiment_id: e.status for e in Store(path).list_experiments()}
+    assert statuses == {"exp-fresh": "running", "exp-stale": "interrupted",
+                        "exp-silent": "interrupted", "exp-mine-dead": "interrupted"}
+
+
+def test_a_pid_that_lives_here_does_not_keep_another_hosts_experiment_alive(
+        tmp_path: Path) -> None:
+    import os
+
+    store = Store(tmp_path / "s.sqlite")
+    store.save_experiment(running("exp-b", "laptop-b", beat_ago_s=STALE_AFTER_S * 2,
+                                  pid=os.getppid()))  # a live pid on this host, not its own
+    assert store.mark_interrupted() == ["exp-b"]
+
+
+def test_a_running_experiment_beats_while_it_runs(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "HEARTBEAT_S", 0.05)
+    store = Store(tmp_path / "s.sqlite")
+    beats: list[str] = []
+    real_beat = store.beat
+
+    def beat(exp_id: str) -> None:
+        real_beat(exp_id)
+        beats.append(exp_id)
+
+    monkeypatch.setattr(store, "beat", beat)
+    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=20,
+                          concurrency=1, backend="scripted:sales")
+    slow = sales_backend()
+    make = slow.make_model
+
+    def slowly(name: str) -> object:
+        import time
+
+        time.sleep(0.01)
+        return make(name)
+
+    slow.make_model = slowly  # type: ignore[method-assign]
+    result = asyncio.run(arun_experiment(spec, store, backend=slow))
+    exp = store.get_experiment(result.experiment_id)
+    assert exp is not None and exp.host == store_module.HOST and exp.heartbeat_at is not None
+    assert beats and set(beats) == {result.experiment_id}
+    assert exp.status == "completed"
