@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from agents.testing import assistant_message, function_call
@@ -112,3 +113,17 @@ def expected_tokens(form: str) -> tuple[int, int]:
                 writers_out + PICKER_USAGE[1] + PLANNER_USAGE[1])
     return (writers_in + sum(p[0] for p in MANAGER_USAGE),
             writers_out + sum(p[1] for p in MANAGER_USAGE))
+
+
+def slow_sales_backend() -> Backend:
+    """The sales backend, 50 ms slower to hand out each model: runs last long enough to be
+    seen in flight."""
+    backend = sales_backend()
+    make = backend.make_model
+
+    def slowly(name: str) -> object:
+        time.sleep(0.05)
+        return make(name)
+
+    backend.make_model = slowly  # type: ignore[method-assign]
+    return backend

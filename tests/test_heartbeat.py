@@ -8,9 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sales_scripts import sales_backend
+from sales_scripts import slow_sales_backend
 
-from orchlab import runner, store as store_module
+from orchlab import runner
+from orchlab import store as store_module
 from orchlab.records import ExperimentRecord, utcnow
 from orchlab.runner import ExperimentSpec, arun_experiment
 from orchlab.store import HOST, STALE_AFTER_S, Store
@@ -58,18 +59,9 @@ def test_a_running_experiment_beats_while_it_runs(tmp_path: Path,
         beats.append(exp_id)
 
     monkeypatch.setattr(store, "beat", beat)
-    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=20,
+    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], repetitions=5,
                           concurrency=1, backend="scripted:sales")
-    slow = sales_backend()
-    make = slow.make_model
-
-    def slowly(name: str) -> object:
-        import time
-
-        time.sleep(0.01)
-        return make(name)
-
-    slow.make_model = slowly  # type: ignore[method-assign]
+    slow = slow_sales_backend()
     result = asyncio.run(arun_experiment(spec, store, backend=slow))
     exp = store.get_experiment(result.experiment_id)
     assert exp is not None and exp.host == store_module.HOST and exp.heartbeat_at is not None

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from apptest_pages import app_on
-from sales_scripts import sales_backend
+from sales_scripts import sales_backend, slow_sales_backend
 from streamlit.testing.v1 import AppTest
 from waiting import wait_until
 
@@ -52,18 +51,6 @@ def test_long_paths_run_top_to_bottom() -> None:
     long = [{"name": f"s{i}", "kind": "agent", "steps": []} for i in range(MAX_LR_STAGES + 3)]
     assert "rankdir=LR;" in path_dot(short)  # type: ignore[arg-type]
     assert "rankdir=TB;" in path_dot(long)  # type: ignore[arg-type]
-
-
-def slow_sales_backend() -> object:
-    backend = sales_backend()
-    make = backend.make_model
-
-    def slowly(name: str) -> object:
-        time.sleep(0.05)
-        return make(name)
-
-    backend.make_model = slowly  # type: ignore[method-assign]
-    return backend
 
 
 def slow_job(store_path: Path, at_least: int) -> ExperimentJob:
