@@ -347,6 +347,21 @@ def mark_replays(runs: pd.DataFrame) -> pd.DataFrame:
     return marked
 
 
+def variants_differ(runs: pd.DataFrame) -> bool:
+    """Whether the runs' variants differ once replays are marked: when Compare offers (and the
+    report and `summary` default to) a split by variant."""
+    return bool(mark_replays(runs)["variant"].nunique() > 1)
+
+
+def grouped(runs: pd.DataFrame, by_variant: bool | None = None) -> pd.DataFrame:
+    """The runs with the `group` column Compare, the report and `summary` split on: a replay
+    beside its recording marked as one, then form, or form · variant when `by_variant` (None:
+    whenever the variants differ)."""
+    marked = mark_replays(runs)
+    split = bool(marked["variant"].nunique() > 1) if by_variant is None else by_variant
+    return with_group(marked, split)
+
+
 def _factors(group: str) -> tuple[str, str | None]:
     form, _, variant = group.partition(GROUP_SEPARATOR)
     return form, variant or None

@@ -224,7 +224,7 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
     runs = store.load_runs(ids)
     if runs.empty:
         raise UnknownExperiment("These experiments have no finished runs to summarize.")
-    grouped = analysis.with_group(analysis.mark_replays(runs), args.by_variant)
+    grouped = analysis.grouped(runs, args.by_variant)
     result = summarize_runs(grouped, args.baseline,
                             detect=args.detect, paired=not args.unpaired)
     if args.format == "json":

@@ -94,8 +94,7 @@ def render_report(store: Store, experiment_ids: Sequence[str]) -> str:
     runs = store.load_runs([e["experiment_id"] for e in experiments])
     if runs.empty:
         raise LookupError("These experiments have no finished runs to report.")
-    runs = analysis.mark_replays(runs)  # grouped exactly as Compare groups them by default
-    runs = analysis.with_group(runs, by_variant=runs["variant"].nunique() > 1)
+    runs = analysis.grouped(runs)  # exactly as Compare groups them by default
     groups = analysis.ordered_groups(runs["group"])
     colors = figures.group_colors(groups)
     result = summary.summarize_runs(runs, analysis.default_baseline(groups), by="group")

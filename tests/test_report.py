@@ -60,8 +60,7 @@ def without_plotly_js(html: str) -> str:
 
 def grouped(store: Store, exp_id: str) -> Any:
     """The experiment's runs grouped as Compare groups them."""
-    runs = analysis.mark_replays(store.load_runs([exp_id]))
-    return analysis.with_group(runs, runs["variant"].nunique() > 1)
+    return analysis.grouped(store.load_runs([exp_id]))
 
 
 def expected_charts(store: Store, exp_id: str) -> dict[str, Any]:

@@ -96,10 +96,9 @@ st.download_button("Download report", lambda: report.report_file(store, report_i
                    key="compare_report", help="One HTML file with these experiments' findings, "
                    "charts, failures and an example trace per group; it opens offline (the "
                    "same bytes as `python -m orchlab report`).")
-runs = analysis.mark_replays(runs)  # a replay next to its recording is a group of its own
-by_variant = runs["variant"].nunique() > 1 and st.toggle(
+by_variant = analysis.variants_differ(runs) and st.toggle(  # a replay counts as a variant
     "Split groups by prompt variant (and replay)", value=True, key="compare_by_variant")
-runs = analysis.with_group(runs, by_variant)
+runs = analysis.grouped(runs, by_variant)
 groups = analysis.ordered_groups(runs["group"])
 colors = figures.group_colors(groups)  # one map per render: a group keeps its colour everywhere
 
