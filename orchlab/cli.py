@@ -1,4 +1,4 @@
-"""Command line: `python -m orchlab run | list | export`.
+"""Command line: `python -m orchlab run | list | export | copy-store | ...`.
 
 Every user error (bad scenario, input, backend, spec, agent file, store) ends in one line on
 stderr and exit code 2; a run that fails inside an experiment is data, not a CLI error.
@@ -7,6 +7,7 @@ stderr and exit code 2; a run that fails inside an experiment is data, not a CLI
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from orchlab import analysis, config, export, importer, presets, pricing, report
 from orchlab.backends import default_backend_id, resolve
 from orchlab.cli_parser import build_parser
+from orchlab.copying import copy_store
 from orchlab.errors import (
     AgentDefError,
     BackendError,
@@ -56,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "forms":  # needs no store
             return _forms(args.scenario)
+        if args.command == "copy-store":
+            return _copy_store(args.source, args.target)
         store = Store(store_override)
         if args.command == "run":
             return _run(args, store)
@@ -65,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return _list(store)
         if args.command == "resume":
-            with config.store_in_env(store.path):
+            with config.store_in_env(store.location):
                 return _resume(args, store)
         if args.command == "summary":
             return _summary(args, store)
@@ -116,7 +120,7 @@ def _run(args: argparse.Namespace, store: Store) -> int:
 def _run_spec(spec: ExperimentSpec, store: Store, otlp: str | None = None) -> int:
     # A replay backend (here or in a worker process) reads its recording from the store in
     # use, which it finds through the environment, as every other setting.
-    with config.store_in_env(store.path):
+    with config.store_in_env(store.location):
         return _run_prepared(prepare(spec), store, otlp)
 
 
@@ -179,7 +183,7 @@ def _report(store: Store, result: ExperimentResult) -> int:
     print(analysis.summarize(frame).to_string(index=False))
     counts = store.run_counts(result.experiment_id)
     print(f"experiment: {result.experiment_id} ({result.status}, {counts.sentence()}, "
-          f"store {store.path})")
+          f"store {store.shown})")
     if counts.missing:
         print(f"resume: python -m orchlab resume {result.experiment_id} runs the "
               f"{counts.missing} that never finished", file=sys.stderr)
@@ -273,6 +277,12 @@ def _otel_export(args: argparse.Namespace, store: Store) -> int:
         return 1
     print(f"exported {len(runs)} runs of {exp.experiment_id} ({sent.spans_created} spans, one "
           f"trace per run) to {sent.endpoint}")
+    return 0
+
+
+def _copy_store(source: str, target: str) -> int:
+    with contextlib.closing(Store(source)) as src, contextlib.closing(Store(target)) as dst:
+        print(copy_store(src, dst).sentence(src.shown, dst.shown))
     return 0
 
 

@@ -23,11 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Orchestration Lab: run a scenario in code- and LLM-orchestrated form and "
         "record every run.",
     )
-    parser.add_argument("--store", help="SQLite store file (default: $ORCHLAB_STORE, else the "
-                        "user data dir)")
+    parser.add_argument("--store", help="store: a SQLite file or a postgresql://user@host/db URL "
+                        "(default: $ORCHLAB_STORE, else a file in the user data dir)")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", dest="sub_store", metavar="PATH",
-                        help="SQLite store file (same as the global --store)")
+    common.add_argument("--store", dest="sub_store", metavar="STORE",
+                        help="SQLite file or postgresql:// URL (same as the global --store)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", parents=[common],
                          help="run an experiment and print a per-form summary")
@@ -114,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--output", "-o", help="file to write (default: stdout)")
     imp = sub.add_parser("import", parents=[common], help="import an `export --format json` file")
     imp.add_argument("file", help="experiment file (ids the store already holds are remapped)")
+    cps = sub.add_parser("copy-store", help="copy every experiment (runs, spans, model calls, "
+                         "outbox) and prompt variant from one store to another, e.g. a SQLite "
+                         "file into a team's PostgreSQL store; ones already there are skipped")
+    cps.add_argument("source", metavar="SRC", help="store to copy from: a SQLite file or a "
+                     "postgresql:// URL")
+    cps.add_argument("target", metavar="DST", help="store to copy into (created or migrated "
+                     "as needed)")
     otx = sub.add_parser("otel-export", parents=[common], help="send one experiment's stored "
                          "runs to an OpenTelemetry receiver over OTLP/HTTP, one trace per run")
     otx.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")

@@ -93,6 +93,12 @@ def store_path(override: str | os.PathLike[str] | None = None) -> Path:
     return Path(user_data_dir("orchlab")) / "orchlab.sqlite"
 
 
+def store_target(override: str | os.PathLike[str] | None = None) -> str:
+    """The store to open: a URL as given (PostgreSQL), else the file path `store_path` gives."""
+    location = store_location(override)
+    return location if url_scheme(location) else str(store_path(override))
+
+
 def export_openai_traces() -> bool:
     """Traces go to OpenAI only when the user opts in explicitly."""
     return env(ENV_EXPORT_TRACES) == "1"

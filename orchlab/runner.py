@@ -66,8 +66,8 @@ class ExperimentResult:
 
 
 def new_experiment_id() -> str:
-    """Sortable and short: exp-YYYYmmdd-HHMMSS-xxxxxx."""
-    return f"exp-{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    """Sortable and short: exp-YYYYmmdd-HHMMSS-xxxxxxxx (a taken one is drawn again)."""
+    return f"exp-{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
 ProgressFn = Callable[[Progress], None]
@@ -103,7 +103,8 @@ async def arun_experiment(
         created_at=utcnow(), spec=asdict(prepared.spec), planned_runs=len(prepared.plan),
         pid=os.getpid(), replay_of=backend.replay_of, host=HOST, heartbeat_at=utcnow(),
     )
-    store.save_experiment(experiment)
+    while not store.add_experiment(experiment):  # another writer of a shared store took it
+        experiment.experiment_id = new_experiment_id()
     ctx = _context(prepared, backend, experiment.experiment_id, on_start)
     return await _run_plan(prepared.plan, ctx, store, on_progress, cancel)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import operator
-import sqlite3
 from collections.abc import Callable
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
+from orchlab.db import Connection
 from orchlab.records import ModelCall, RunMetrics, RunRecord, SpanRecord
 
 M001_CREATE_TABLES = """
@@ -72,8 +72,6 @@ ALTER TABLE runs ADD COLUMN price_source TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN path_steps_json TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE runs ADD COLUMN success INTEGER;
 ALTER TABLE spans ADD COLUMN queued_ms REAL NOT NULL DEFAULT 0;
-UPDATE runs SET success = CASE WHEN json_extract(outcome_json, '$.success') THEN 1 ELSE 0 END
-    WHERE COALESCE(error_class, '') NOT IN ('tool_unavailable', 'cancelled');
 """
 
 
@@ -99,30 +97,37 @@ ALTER TABLE experiments ADD COLUMN heartbeat_at TEXT;
 only, a heartbeat anywhere."""
 
 
-def _backfill_path_steps(conn: sqlite3.Connection) -> None:
-    """Runs stored before m004 get their structured path from their stored spans."""
+def _backfill_m004(conn: Connection) -> None:
+    """Runs stored before m004 get their structured path from their stored spans, and their
+    success from their outcome (none for a run that never ran: cancelled, no tool), in Python
+    so that the one migration runs on both engines."""
     from orchlab.metrics import path_steps
 
-    run_ids = [r[0] for r in conn.execute("SELECT run_id FROM runs")]
+    runs = conn.execute("SELECT run_id, outcome_json, COALESCE(error_class, '') "
+                        "FROM runs").fetchall()
     names = ",".join(SPAN_COLUMNS_BEFORE_M004)
-    for run_id in run_ids:
-        rows = conn.execute(f"SELECT {names} FROM spans WHERE run_id=? ORDER BY seq", (run_id,))
+    for run_id, outcome, error_class in runs:
+        rows = conn.execute(f"SELECT {names} FROM spans WHERE run_id=? ORDER BY seq",
+                            (run_id,)).fetchall()
         spans = [SpanRecord(**dict(zip(SPAN_COLUMNS_BEFORE_M004, row, strict=True)))
                  for row in rows]
-        conn.execute("UPDATE runs SET path_steps_json=? WHERE run_id=?",
-                     (json.dumps(path_steps(spans)), run_id))
+        ran = error_class not in ("tool_unavailable", "cancelled")
+        success = int(bool(json.loads(outcome).get("success"))) if ran else None
+        conn.execute("UPDATE runs SET path_steps_json=?, success=? WHERE run_id=?",
+                     (json.dumps(path_steps(spans)), success, run_id))
 
 
-Migration = tuple[str, str, Callable[[sqlite3.Connection], None] | None]
+Migration = tuple[str, str, Callable[[Connection], None] | None]
 MIGRATIONS: list[Migration] = [
     ("m001_create_tables", M001_CREATE_TABLES, None),
     ("m002_create_variants", M002_CREATE_VARIANTS, None),
     ("m003_errors_retries_pid", M003_ERRORS_RETRIES_PID, None),
-    ("m004_run_metrics", M004_RUN_METRICS, _backfill_path_steps),
+    ("m004_run_metrics", M004_RUN_METRICS, _backfill_m004),
     ("m005_model_calls", M005_MODEL_CALLS, None),
     ("m006_heartbeat", M006_HEARTBEAT, None),
 ]
-"""(name, SQL, optional Python step run in the same transaction), applied in order."""
+"""(name, SQL, optional Python step run in the same transaction), applied in order. The SQL is
+SQLite's and PostgreSQL's alike, but for column types (`Database.ddl`)."""
 
 
 # -- columns derived from the records --------------------------------------------------------
@@ -158,6 +163,7 @@ _span_values = operator.attrgetter(*SPAN_COLUMNS)
 _ENCODE = [(i, json.dumps if c in JSON_COLUMNS else None) for i, c in enumerate(RUN_COLUMNS)]
 _JSON_AT = [i for i, c in enumerate(RUN_COLUMNS) if c in JSON_COLUMNS]
 _STARTED_AT = RUN_COLUMNS.index("started_at")
+_BOOL_AT = [i for i, f in enumerate(_RUN_FIELDS + _METRIC_FIELDS) if "bool" in str(f.type)]
 
 INSERT_RUN = (f"INSERT INTO runs ({','.join(RUN_COLUMNS)}) "
               f"VALUES ({','.join('?' * len(RUN_COLUMNS))})")
@@ -180,6 +186,9 @@ def run_row(run: RunRecord) -> list[Any]:
     """A run's column values in RUN_COLUMNS order."""
     values = list(_run_values(run))
     values[_STARTED_AT] = run.started_at.isoformat()
+    for i in _BOOL_AT:  # an INTEGER column on both engines (PostgreSQL takes no bool there)
+        if values[i] is not None:
+            values[i] = int(values[i])
     for i in _JSON_AT:
         values[i] = json.dumps(values[i], default=str)
     return values
@@ -203,11 +212,9 @@ def call_from_row(row: tuple[Any, ...]) -> ModelCall:
     return ModelCall(**values)
 
 
-def missing_columns(conn: sqlite3.Connection) -> list[str]:
-    """Derived columns the tables do not have (empty when the schema is current)."""
-    def have(table: str) -> set[str]:
-        return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-
+def missing_columns(have: Callable[[str], set[str]]) -> list[str]:
+    """Derived columns the tables do not have (empty when the schema is current), given the
+    columns each table has."""
     tables = [("runs", RUN_COLUMNS), ("spans", SPAN_COLUMNS),
               ("experiments", EXPERIMENT_COLUMNS), ("model_calls", CALL_COLUMNS)]
     missing: list[str] = []

@@ -1,8 +1,9 @@
-"""SQLite store (WAL): experiments, runs, spans and the sandbox outbox.
+"""The store: experiments, runs, spans, model calls and the sandbox outbox, in a SQLite file
+(the embedded default) or a shared PostgreSQL database (`orchlab.db`).
 
 Each run is committed in one transaction as soon as it finishes, so a crash loses at most the
-runs still in flight. Schema changes are ordered, named migrations (`orchlab.schema`)
-recorded in the file itself.
+runs still in flight. Schema changes are ordered, named migrations (`orchlab.schema`), the same
+on both engines, recorded in the store itself.
 """
 
 from __future__ import annotations
@@ -10,16 +11,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchlab import config, schema
+from orchlab.db import Connection, open_database
+from orchlab.db import statements as schema_statements
 from orchlab.errors import NOT_THE_FORMS_FAULT, StoreError, count_text
 from orchlab.records import ExperimentRecord, ModelCall, RunRecord, SpanRecord, utcnow
 from orchlab.schema import (
@@ -97,70 +95,75 @@ class RunCounts:
 
 
 class Store:
-    """One SQLite file; safe to share between threads (one connection, one lock)."""
+    """One store, SQLite or PostgreSQL; safe to share between threads."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        _refuse_urls(config.store_location(path))
-        self.path = config.store_path(path)
-        self._lock = threading.RLock()
-        self._conn = _connect(self.path)
-        self._migrate()
-        self.mark_interrupted()
+    def __init__(self, location: str | os.PathLike[str] | None = None) -> None:
+        self._db = open_database(config.store_target(location))
+        self.location = self._db.location
+        """Where the store is, as given: what reopens it (ORCHLAB_STORE for a worker)."""
+        self.shown = self._db.shown
+        """Where the store is, fit to show: a URL's password is ***."""
+        self.kind = self._db.kind
+        """SQLite or PostgreSQL."""
+        self.where = self._db.where
+        """The file, or host:port/database (never a user or password)."""
+        try:
+            self._migrate()
+            self.mark_interrupted()
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._conn
-                self._conn.commit()
-            except BaseException:
-                self._conn.rollback()
-                raise
+        """Close the connection (or the pool)."""
+        self._db.close()
 
     def _migrate(self) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
-            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
-        for name, sql, step in schema.MIGRATIONS:
-            if name in done:
-                continue
-            with self._lock:
-                try:
-                    self._conn.executescript("BEGIN;" + sql)
-                    if step is not None:
-                        step(self._conn)
-                    self._conn.execute("INSERT INTO schema_migrations VALUES (?, ?)",
-                                       (name, utcnow().isoformat()))
-                    self._conn.commit()
-                except sqlite3.DatabaseError as exc:
-                    self._conn.rollback()
-                    raise StoreError(
-                        f"Cannot apply migration {name} to {self.path}: {exc}.") from None
-        with self._lock:
-            missing = schema.missing_columns(self._conn)
+        """Apply the missing migrations in one transaction; concurrent openers of a new store
+        wait for each other (`Database.lock_migrations`), so none sees a half-made schema."""
+        name = ""
+        try:
+            with self._db.tx() as conn:
+                self._db.lock_migrations(conn)
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                             "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+                done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")
+                        .fetchall()}
+                for name, sql, step in schema.MIGRATIONS:
+                    if name not in done:
+                        _apply(self._db.ddl, conn, name, sql, step)
+        except self._db.errors as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
+            raise StoreError(f"Cannot apply migration {name} to {self.shown}: "
+                             f"{reason}.") from None
+        with self._db.read() as conn:
+            missing = schema.missing_columns(lambda table: self._db.columns(conn, table))
         if missing:
-            raise StoreError(f"The store {self.path} has no column {missing[0]}: it was written "
-                             "by another version of Orchestration Lab.")
+            raise StoreError(f"The store {self.shown} has no column {missing[0]}: it was "
+                             "written by another version of Orchestration Lab.")
 
     def applied_migrations(self) -> list[str]:
         """Names of applied migrations, in order."""
-        with self._lock:
-            rows = self._conn.execute("SELECT name FROM schema_migrations ORDER BY name")
-            return [r[0] for r in rows]
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
+        return [r[0] for r in rows]
 
     # -- experiments -------------------------------------------------------------------------
 
+    def add_experiment(self, exp: ExperimentRecord) -> bool:
+        """Insert a new experiment; False (and nothing written) when its id is taken, so that
+        two writers of one shared store never merge their experiments."""
+        try:
+            with self._db.tx() as conn:
+                conn.execute(f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) VALUES "
+                             f"({','.join('?' * len(EXPERIMENT_COLUMNS))})", _experiment_row(exp))
+        except self._db.integrity_errors:
+            return False
+        return True
+
     def save_experiment(self, exp: ExperimentRecord) -> None:
         """Insert or update an experiment row."""
-        with self._tx() as conn:
+        with self._db.tx() as conn:
             conn.execute(
                 f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) VALUES "
                 f"({','.join('?' * len(EXPERIMENT_COLUMNS))}) "
@@ -172,7 +175,7 @@ class Store:
 
     def finish_experiment(self, experiment_id: str, status: str) -> None:
         """Mark an experiment completed, cancelled or interrupted."""
-        with self._tx() as conn:
+        with self._db.tx() as conn:
             conn.execute(
                 "UPDATE experiments SET status=?, finished_at=? WHERE experiment_id=?",
                 (status, utcnow().isoformat(), experiment_id),
@@ -185,27 +188,27 @@ class Store:
         the host that ran it, a pid that no longer exists says so; from another host (a
         shared store), a heartbeat older than `STALE_AFTER_S` does.
         """
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 "SELECT experiment_id, pid, host, heartbeat_at FROM experiments "
                 "WHERE status='running'").fetchall()
         now = now or utcnow()
         dead = [exp_id for exp_id, pid, host, beat in rows if _gone(pid, host, beat, now)]
-        with self._tx() as conn:
+        with self._db.tx() as conn:
             conn.executemany("UPDATE experiments SET status='interrupted' WHERE experiment_id=?",
                              [(d,) for d in dead])
         return dead
 
     def beat(self, experiment_id: str) -> None:
         """The running process's sign of life (the runner calls it every `HEARTBEAT_S`)."""
-        with self._tx() as conn:
+        with self._db.tx() as conn:
             conn.execute("UPDATE experiments SET heartbeat_at=? WHERE experiment_id=? "
                          "AND status='running'", (utcnow().isoformat(), experiment_id))
 
     def run_keys(self, experiment_id: str) -> set[tuple[str, str, int]]:
         """(form, input_id, repetition) of every finished run (`RERUN_SQL` ones excluded)."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 "SELECT form, input_id, repetition FROM runs WHERE experiment_id=? "
                 f"AND NOT {RERUN_SQL}", (experiment_id,)).fetchall()
         return {(f, i, int(r)) for f, i, r in rows}
@@ -213,18 +216,18 @@ class Store:
     def delete_cancelled_runs(self, experiment_id: str) -> int:
         """Drop the runs a resume runs again (cancelled, or ended by the environment), just
         before it does: the experiment keeps one run per planned key."""
-        with self._tx() as conn:
+        with self._db.tx() as conn:
             cursor = conn.execute(
                 f"DELETE FROM runs WHERE experiment_id=? AND {RERUN_SQL}", (experiment_id,))
             return cursor.rowcount
 
     def run_counts(self, experiment_id: str) -> RunCounts:
         """The one count of an experiment's runs that every page and command states."""
-        with self._lock:
-            planned = self._conn.execute(
+        with self._db.read() as conn:
+            planned = conn.execute(
                 "SELECT planned_runs FROM experiments WHERE experiment_id=?",
                 (experiment_id,)).fetchone()
-            rows = self._conn.execute(
+            rows = conn.execute(
                 f"SELECT {RERUN_SQL}, status, COALESCE(error_class, status), COUNT(*) "
                 "FROM runs WHERE experiment_id=? GROUP BY 1, 2, 3",
                 (experiment_id,)).fetchall()
@@ -242,23 +245,24 @@ class Store:
 
     def list_experiments(self) -> list[ExperimentRecord]:
         """Experiments, newest first."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 f"SELECT {','.join(EXPERIMENT_COLUMNS)} FROM experiments "
                 "ORDER BY created_at DESC").fetchall()
         return [_experiment(r) for r in rows]
 
     def get_experiment(self, experiment_id: str) -> ExperimentRecord | None:
         """One experiment by id (a unique prefix also works)."""
-        with self._lock:
-            rows = self._conn.execute(
+        prefix = experiment_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._db.read() as conn:
+            rows = conn.execute(
                 f"SELECT {','.join(EXPERIMENT_COLUMNS)} FROM experiments "
-                "WHERE experiment_id LIKE ? || '%'", (experiment_id,)).fetchall()
+                "WHERE experiment_id LIKE ? ESCAPE '\\'", (prefix + "%",)).fetchall()
         return _experiment(rows[0]) if len(rows) == 1 else None
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Delete an experiment with its runs, spans and outbox."""
-        with self._tx() as conn:
+        with self._db.tx() as conn:
             conn.execute("DELETE FROM experiments WHERE experiment_id=?", (experiment_id,))
 
     # -- runs --------------------------------------------------------------------------------
@@ -266,7 +270,7 @@ class Store:
     def save_run(self, run: RunRecord) -> None:
         """Commit one run with its spans, outbox and model calls in a single transaction."""
         rows = _run_rows(run)  # built before taking the lock
-        with self._tx() as conn:
+        with self._db.tx() as conn:
             _insert_run(conn, rows)
 
     def import_experiment(self, exp: ExperimentRecord, runs: list[RunRecord]) -> None:
@@ -274,33 +278,34 @@ class Store:
         or any bad row leaves the store as it was."""
         rows = [_run_rows(run) for run in runs]
         try:
-            with self._tx() as conn:
+            with self._db.tx() as conn:
                 conn.execute(
                     f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) VALUES "
                     f"({','.join('?' * len(EXPERIMENT_COLUMNS))})", _experiment_row(exp))
                 for run_rows in rows:
                     _insert_run(conn, run_rows)
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"Cannot import {exp.experiment_id} into {self.path}: {exc}.") \
-                from None
+        except self._db.integrity_errors as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise StoreError(f"Cannot import {exp.experiment_id} into {self.shown}: "
+                             f"{reason}.") from None
 
     def taken_ids(self, experiment_id: str, run_ids: list[str]) -> list[str]:
         """Which of these ids the store already holds (the experiment's first)."""
-        with self._lock:
-            taken = [experiment_id] if self._conn.execute(
+        with self._db.read() as conn:
+            taken = [experiment_id] if conn.execute(
                 "SELECT 1 FROM experiments WHERE experiment_id=?", (experiment_id,)
             ).fetchone() else []
             for start in range(0, len(run_ids), 500):
                 chunk = run_ids[start:start + 500]
-                taken += [r[0] for r in self._conn.execute(
+                taken += [r[0] for r in conn.execute(
                     f"SELECT run_id FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})",
-                    chunk)]
+                    chunk).fetchall()]
         return taken
 
     def load_calls(self, run_id: str) -> list[ModelCall]:
         """A run's model calls, per agent in the order asked."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 f"SELECT {','.join(CALL_COLUMNS)} FROM model_calls WHERE run_id=? "
                 "ORDER BY agent, seq", (run_id,)).fetchall()
         return [schema.call_from_row(r) for r in rows]
@@ -309,8 +314,8 @@ class Store:
         """Every finished run's model calls by (form, input_id, repetition), a run that made
         none included: what a replay serves. Runs a resume would run again (`RERUN_SQL`) are
         not part of the recording."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 f"SELECT r.form, r.input_id, r.repetition, "
                 f"{','.join('c.' + c for c in CALL_COLUMNS)} FROM runs r "
                 f"LEFT JOIN model_calls c USING (run_id) WHERE r.experiment_id=? "
@@ -333,13 +338,16 @@ class Store:
 
         sql, params = _run_filter(experiment_ids, scenario)
         query = (
-            "SELECT runs.*, COALESCE(json_extract(e.spec_json, '$.variant'), 'original') "
-            "AS variant, e.replay_of AS replay_of "
+            f"SELECT runs.*, COALESCE({self._db.json_text('e.spec_json', 'variant')}, "
+            "'original') AS variant, e.replay_of AS replay_of "
             f"FROM runs JOIN experiments e USING (experiment_id) {sql} "
             "ORDER BY runs.started_at"
         )
-        with self._lock:
-            frame = pd.read_sql_query(query, self._conn, params=params)
+        with self._db.read() as conn:
+            cursor = conn.execute(query, params)
+            columns = [d[0] for d in cursor.description]
+            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns,
+                                              coerce_float=True)
         frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601")
         frame["success"] = frame["success"].astype("boolean")
         for column in TEXT_COLUMNS:  # NULL is None, never a NaN that reads as true
@@ -350,8 +358,8 @@ class Store:
 
     def load_spans(self, run_id: str) -> list[SpanRecord]:
         """A run's spans in start order."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 f"SELECT {','.join(SPAN_COLUMNS)} FROM spans WHERE run_id=? ORDER BY seq",
                 (run_id,),
             ).fetchall()
@@ -359,8 +367,8 @@ class Store:
 
     def load_outbox(self, run_id: str) -> list[dict[str, Any]]:
         """Sandbox emails a run sent."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 "SELECT created_at, to_addr, subject, body FROM outbox WHERE run_id=? ORDER BY id",
                 (run_id,),
             ).fetchall()
@@ -368,8 +376,8 @@ class Store:
 
     def run_health(self) -> dict[str, tuple[str, int]]:
         """Per experiment: failed runs by error class ('2 max_turns, 1 timeout') and retries."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 "SELECT experiment_id, COALESCE(error_class, status), status != 'ok', COUNT(*), "
                 "SUM(retries) FROM runs GROUP BY experiment_id, status != 'ok', "
                 "COALESCE(error_class, status)").fetchall()
@@ -385,8 +393,8 @@ class Store:
 
     def count_runs(self, experiment_id: str) -> int:
         """Runs recorded for an experiment."""
-        with self._lock:
-            row = self._conn.execute(
+        with self._db.read() as conn:
+            row = conn.execute(
                 "SELECT COUNT(*) FROM runs WHERE experiment_id=?", (experiment_id,)
             ).fetchone()
         return int(row[0])
@@ -406,7 +414,7 @@ class Store:
         if on_existing not in ("refuse", "merge", "replace"):
             raise ValueError(f"on_existing must be refuse, merge or replace, not {on_existing!r}")
         now = utcnow().isoformat()
-        with self._tx() as conn:
+        with self._db.tx() as conn:
             exists = conn.execute("SELECT 1 FROM variants WHERE scenario=? AND name=? LIMIT 1",
                                   (scenario, name)).fetchone()
             if exists and on_existing == "refuse":
@@ -414,50 +422,46 @@ class Store:
                                  "merge into it or replace it.")
             if on_existing == "replace":
                 conn.execute("DELETE FROM variants WHERE scenario=? AND name=?", (scenario, name))
-            conn.executemany("INSERT OR REPLACE INTO variants VALUES (?,?,?,?,?)",
+            conn.executemany("INSERT INTO variants VALUES (?,?,?,?,?) "
+                             "ON CONFLICT (scenario, name, agent) DO UPDATE SET "
+                             "text=excluded.text, created_at=excluded.created_at",
                              [(scenario, name, agent, text, now) for agent, text in texts.items()])
             rows = conn.execute("SELECT agent, text FROM variants WHERE scenario=? AND name=?",
                                 (scenario, name)).fetchall()
         return dict(rows)
 
+    def variant_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """Every variant's rows (scenario, name, agent, text, created_at): what a copy moves."""
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT scenario, name, agent, text, created_at FROM variants "
+                                "ORDER BY scenario, name, agent").fetchall()
+        return [tuple(r) for r in rows]
+
+    def add_variants(self, rows: list[tuple[str, str, str, str, str]]) -> int:
+        """Add the variants (`variant_rows` form) whose name this store does not hold for
+        their scenario; one of that name is never changed. Returns how many were added."""
+        with self._db.tx() as conn:
+            held = {tuple(r) for r in conn.execute(
+                "SELECT DISTINCT scenario, name FROM variants").fetchall()}
+            new = [r for r in rows if (r[0], r[1]) not in held]
+            conn.executemany("INSERT INTO variants VALUES (?,?,?,?,?)", new)
+        return len({(r[0], r[1]) for r in new})
+
     def list_variants(self, scenario: str) -> list[str]:
         """Variant names of a scenario, newest first."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 "SELECT name FROM variants WHERE scenario=? GROUP BY name "
                 "ORDER BY MAX(created_at) DESC", (scenario,)).fetchall()
         return [r[0] for r in rows]
 
     def load_variant(self, scenario: str, name: str) -> dict[str, str]:
         """Agent name -> edited text of a variant (empty if unknown)."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.read() as conn:
+            rows = conn.execute(
                 "SELECT agent, text FROM variants WHERE scenario=? AND name=?",
                 (scenario, name)).fetchall()
         return dict(rows)
-
-
-def _refuse_urls(location: str) -> None:
-    """A URL is never a file name: `postgresql://...` used to become a SQLite file under a
-    folder named `postgresql:`, with the password in its path."""
-    scheme = config.url_scheme(location)
-    if scheme is not None:
-        raise StoreError(f"The store {config.shown_location(location)} is a {scheme} URL, and "
-                         "this version keeps runs in a SQLite file only: give a file path "
-                         "(--store PATH or ORCHLAB_STORE).")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
-    except (sqlite3.DatabaseError, OSError) as exc:
-        raise StoreError(f"Cannot use {path} as the Orchestration Lab store: {exc}.") from None
-    return conn
 
 
 def _run_filter(experiment_ids: list[str] | None, scenario: str | None) -> tuple[str, list[str]]:
@@ -481,7 +485,7 @@ def _run_rows(run: RunRecord) -> RunRows:
     return schema.run_row(run), schema.span_rows(run), outbox, schema.call_rows(run)
 
 
-def _insert_run(conn: sqlite3.Connection, rows: RunRows) -> None:
+def _insert_run(conn: Connection, rows: RunRows) -> None:
     values, spans, outbox, calls = rows
     conn.execute(INSERT_RUN, values)
     conn.executemany(INSERT_SPAN, spans)
@@ -489,6 +493,14 @@ def _insert_run(conn: sqlite3.Connection, rows: RunRows) -> None:
         conn.executemany(INSERT_OUTBOX, outbox)
     if calls:
         conn.executemany(INSERT_CALL, calls)
+
+
+def _apply(ddl: Any, conn: Connection, name: str, sql: str, step: Any) -> None:
+    for statement in schema_statements(sql):
+        conn.execute(ddl(statement))
+    if step is not None:
+        step(conn)
+    conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, utcnow().isoformat()))
 
 
 def _experiment_row(exp: ExperimentRecord) -> tuple[Any, ...]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchlab.store import Store
+from orchlab.testing.pgserver import PostgresServer
 
 NETGUARD = str(Path(__file__).parent / "netguard")
 sys.path.insert(0, NETGUARD)
@@ -44,6 +45,39 @@ def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def store(store_path: Path) -> Iterator[Store]:
     """An open Store on the temp file."""
     opened = Store(store_path)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server on 127.0.0.1 for the session (Debian's postgresql package,
+    which .ci/run installs); each test gets a database of its own on it."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh store on each engine (a file under tmp_path, a new PostgreSQL database), also
+    exported as ORCHLAB_STORE: the store suite runs against both."""
+    if request.param == "sqlite":
+        location = str(tmp_path / "store.sqlite")
+    else:
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        location = server.create_database()
+    monkeypatch.setenv("ORCHLAB_STORE", location)
+    yield location
+    if request.param == "postgresql":
+        server.drop_database(location)
+
+
+@pytest.fixture
+def any_store(store_location: str) -> Iterator[Store]:
+    """An open Store on each engine."""
+    opened = Store(store_location)
     yield opened
     opened.close()
 

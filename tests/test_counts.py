@@ -22,6 +22,11 @@ from orchlab.testing.devserver import FakeOpenAIServer
 APP = str(Path(__file__).parent.parent / "app.py")
 PLANNED = 10
 
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """This module's store tests run on SQLite and on a real PostgreSQL server."""
+    return any_store
+
 
 @pytest.fixture
 def server() -> Iterator[FakeOpenAIServer]:

@@ -22,7 +22,7 @@ REPEAT, INPUTS, FORMS = 8, 3, 2
 PLANNED = REPEAT * INPUTS * FORMS
 
 
-def start_experiment(store_file: Path, base_url: str) -> subprocess.Popen[str]:
+def start_experiment(store_file: str, base_url: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "orchlab", "run", "--scenario", "sales_email", "--repeat",
          str(REPEAT), "--concurrency", "4", "--backend", f"compat:fake-model@{base_url}",
@@ -47,24 +47,26 @@ def kill_after_runs(proc: subprocess.Popen[str], runs: int, jitter_s: float) -> 
 
 @pytest.mark.parametrize("attempt", range(5))
 def test_sigkill_loses_no_finished_run_and_resume_completes(
-    attempt: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    attempt: int, store_location: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rng = random.Random(1000 + attempt)
-    store_file = tmp_path / "kill.sqlite"
+    store_file = store_location  # a SQLite file, then a PostgreSQL database
     with FakeOpenAIServer(latency_s=0.01) as server:
         proc = start_experiment(store_file, server.base_url)
         printed = kill_after_runs(proc, rng.randint(2, PLANNED - 10), rng.uniform(0, 0.05))
         assert proc.returncode == -signal.SIGKILL
 
-        with sqlite3.connect(store_file) as conn:  # readable, and intact
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        if "://" not in store_file:
+            with sqlite3.connect(store_file) as conn:  # readable, and intact
+                assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         store = Store(store_file)
         (exp,) = store.list_experiments()
         assert exp.status == "interrupted"
         kept = store.count_runs(exp.experiment_id)
         lost = max(0, printed - kept)
         with capsys.disabled():
-            print(f"\nkill {attempt}: {printed} runs reported finished, {kept} stored, lost {lost}")
+            print(f"\nkill {attempt} ({store.kind}): {printed} runs reported finished, "
+                  f"{kept} stored, lost {lost}")
         assert lost == 0
 
         assert main(["resume", exp.experiment_id, "--store", str(store_file)]) == 0

@@ -41,6 +41,11 @@ def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             "input_id": "in-a", "repetition": 0, "path_steps": []}
     return pd.DataFrame([{**base, **row} for row in rows])
 
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """This module's store tests run on SQLite and on a real PostgreSQL server."""
+    return any_store
+
 
 def test_a_rate_divides_by_the_runs_where_its_field_applies() -> None:
     rows = [{"form": "llm", "success": True, "outcome": {"success": True,

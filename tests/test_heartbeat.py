@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sales_scripts import slow_sales_backend
@@ -24,8 +23,8 @@ def running(exp_id: str, host: str | None, beat_ago_s: float | None,
                             status="running", pid=pid, host=host, heartbeat_at=beat)
 
 
-def test_another_hosts_experiment_is_judged_by_its_heartbeat(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite"
+def test_another_hosts_experiment_is_judged_by_its_heartbeat(store_location: str) -> None:
+    path = store_location
     first = Store(path)
     first.save_experiment(running("exp-fresh", "laptop-b", beat_ago_s=5))
     first.save_experiment(running("exp-stale", "laptop-b", beat_ago_s=STALE_AFTER_S + 5))
@@ -38,19 +37,19 @@ def test_another_hosts_experiment_is_judged_by_its_heartbeat(tmp_path: Path) -> 
 
 
 def test_a_pid_that_lives_here_does_not_keep_another_hosts_experiment_alive(
-        tmp_path: Path) -> None:
+        any_store: Store) -> None:
     import os
 
-    store = Store(tmp_path / "s.sqlite")
+    store = any_store
     store.save_experiment(running("exp-b", "laptop-b", beat_ago_s=STALE_AFTER_S * 2,
                                   pid=os.getppid()))  # a live pid on this host, not its own
     assert store.mark_interrupted() == ["exp-b"]
 
 
-def test_a_running_experiment_beats_while_it_runs(tmp_path: Path,
+def test_a_running_experiment_beats_while_it_runs(any_store: Store,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "HEARTBEAT_S", 0.05)
-    store = Store(tmp_path / "s.sqlite")
+    store = any_store
     beats: list[str] = []
     real_beat = store.beat
 

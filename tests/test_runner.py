@@ -15,6 +15,12 @@ from orchlab.runner import CancelToken, ExperimentSpec, SpecError, arun_experime
 from orchlab.store import Store
 
 
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """This module's store tests run on SQLite and on a real PostgreSQL server."""
+    return any_store
+
+
 def test_twenty_runs_one_raising_gives_twenty_records_one_error(store: Store) -> None:
     calls = {"n": 0}
     lock = threading.Lock()

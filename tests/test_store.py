@@ -14,6 +14,12 @@ from orchlab.schema import MIGRATIONS
 from orchlab.store import Store, StoreError
 
 
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """This module's store tests run on SQLite and on a real PostgreSQL server."""
+    return any_store
+
+
 def make_run(exp_id: str, run_id: str = "run-1") -> RunRecord:
     span = SpanRecord(span_id="s1", parent_id=None, kind="generation", name="m", agent="a",
                       start_ms=1.5, end_ms=9.0, model="m", input_tokens=10, output_tokens=3,

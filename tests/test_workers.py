@@ -25,6 +25,11 @@ from orchlab.testing.scripted import scripted_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """This module's store tests run on SQLite and on a real PostgreSQL server."""
+    return any_store
+
 
 def spec(server: FakeOpenAIServer, reps: int, **kwargs: Any) -> ExperimentSpec:
     return ExperimentSpec("sales_email", forms=["code", "llm"], inputs=["dana-acme"],

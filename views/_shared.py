@@ -18,9 +18,9 @@ OPENAI_DEFAULT_MODEL = "gpt-4.1-mini"
 
 
 @st.cache_resource
-def get_store(path: str) -> Store:
-    """One Store per file for the whole server process."""
-    return Store(path)
+def get_store(location: str) -> Store:
+    """One Store per file or database for the whole server process."""
+    return Store(location)
 
 
 @st.cache_resource
@@ -42,10 +42,10 @@ def get_scenarios() -> dict[str, Scenario]:
 
 
 @st.cache_data(show_spinner=False)
-def runs_frame(store_path: str, experiment_ids: tuple[str, ...] = (),
+def runs_frame(store_location: str, experiment_ids: tuple[str, ...] = (),
                scenario: str | None = None) -> pd.DataFrame:
     """Stored runs; cleared whenever a run is saved or an experiment deleted."""
-    return get_store(store_path).load_runs(list(experiment_ids) or None, scenario)
+    return get_store(store_location).load_runs(list(experiment_ids) or None, scenario)
 
 
 def clear_run_caches() -> None:
@@ -56,7 +56,7 @@ def clear_run_caches() -> None:
 def store_or_stop() -> Store:
     """The configured store, or an error on the page (and nothing else runs)."""
     try:
-        return get_store(str(config.store_path()))
+        return get_store(config.store_target())
     except StoreError as exc:
         st.error(str(exc))
         st.stop()
@@ -86,7 +86,12 @@ def sidebar() -> None:
     if not config.env("OPENAI_API_KEY"):
         bar.caption("OpenAI: set OPENAI_API_KEY (environment or .env) to enable it.")
     bar.divider()
-    bar.caption(f"Store: `{config.shown_location(config.store_location()) or config.store_path()}`")
+    try:
+        store = get_store(config.store_target())
+    except StoreError:
+        bar.caption(f"Store: `{config.shown_location(config.store_target())}` (cannot be opened)")
+        return
+    bar.caption(f"Store: {store.kind} · `{store.where}`")
 
 
 def _backend_options() -> dict[str, str]:

@@ -83,7 +83,7 @@ chosen = st.multiselect("Experiments", list(labels), default=first or list(label
 if not chosen:
     st.info(f"Pick at least one experiment of {scenario} above to compare its runs.")
     st.stop()
-runs = runs_frame(str(store.path), tuple(labels[c] for c in chosen))
+runs = runs_frame(store.location, tuple(labels[c] for c in chosen))
 if runs.empty:
     st.warning("These experiments have no finished runs yet: pick another experiment, or run "
                "this scenario on the Run page.")

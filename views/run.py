@@ -124,7 +124,7 @@ def _form_fields(forms: list[str], input_ids: list[str], reps: int
         key="run_tool_budget", help="Every tool call counts, agents called as tools included; "
         "the call over the budget stops the run (error class tool_budget).")
     st.caption(plan_line(forms, input_ids, reps))
-    stored = runs_frame(str(store.path), (), name)
+    stored = runs_frame(store.location, (), name)
     hint = summary.suggest_runs(stored, forms, reps * len(input_ids))
     if hint:
         st.caption(hint)

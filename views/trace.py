@@ -17,7 +17,7 @@ if not experiments:
     st.stop()
 labels = experiment_choices(experiments)
 exp = st.selectbox("Experiment", list(labels), key="trace_experiment")
-runs = runs_frame(str(store.path), (labels[exp],))
+runs = runs_frame(store.location, (labels[exp],))
 if runs.empty:
     st.warning("This experiment has no finished runs.")
     st.stop()

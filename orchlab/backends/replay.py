@@ -29,12 +29,12 @@ def replay_backend(experiment_id: str) -> Backend:
     """The recording of one experiment of the store in use (`--store` / ORCHLAB_STORE)."""
     from orchlab.store import Store
 
-    store = Store(config.store_path())
+    store = Store(config.store_target())
     try:
         source = store.get_experiment(experiment_id)
         if source is None:
             raise BackendError(f"There is no experiment {experiment_id!r} to replay in the "
-                               f"store {store.path}: import its file first.")
+                               f"store {store.shown}: import its file first.")
         if not source.records_calls:
             raise BackendError(f"Experiment {source.experiment_id} is not replayable: it was "
                                "stored before model calls were recorded.")
