@@ -97,7 +97,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         args.scenario, args.backend or default_backend_id(), forms=forms,
         inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
         timeout_s=args.timeout, max_turns=args.max_turns, tool_budget=args.tool_budget,
-        workers=args.workers, replay_speed=args.replay_speed,
+        workers=args.workers, cluster=args.cluster, replay_speed=args.replay_speed,
         model_settings={k: v for k, v in settings.items() if v is not None},
     )
     return presets.apply(spec, presets.PRESETS[args.preset]) if args.preset else spec

@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "the runs, one "
                      "event loop each: up to one per core for a fast server at high concurrency "
                      "(openai:, compat:, litellm: only)")
+    run.add_argument("--cluster", default=DEFAULTS.cluster, metavar="ray|ray://HOST:PORT",
+                     help="run the --workers shards as Ray actors: ray starts a local Ray, "
+                     "ray://HOST:PORT joins a cluster (pip install -r requirements-cluster.txt; "
+                     "openai:, compat:, litellm: only)")
     run.add_argument("--backend", default=None, help="backend id, e.g. local:smollm2-135m, "
                      "openai:gpt-4.1-mini, compat:<model>@<base_url> (default: $ORCHLAB_BACKEND "
                      "or the embedded model)")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from orchlab import workers
+from orchlab import cluster, workers
 from orchlab.backends import Backend, resolve
 from orchlab.errors import SpecError, WorkerError
 from orchlab.execution import CancelToken, RunContext, execute_plan
@@ -98,6 +98,8 @@ async def arun_experiment(
     prepared = prepare(spec)
     backend = check_backend(prepared.spec, backend or resolve(prepared.spec.backend))
     await server_answers(backend)
+    if prepared.spec.cluster:
+        await asyncio.to_thread(cluster.connect, prepared.spec.cluster)
     experiment = ExperimentRecord(
         experiment_id=new_experiment_id(), scenario=prepared.scenario.name, backend=backend.id,
         created_at=utcnow(), spec=asdict(prepared.spec), planned_runs=len(prepared.plan),
@@ -129,6 +131,8 @@ async def aresume_experiment(
     prepared = prepare(ExperimentSpec(**experiment.spec))
     backend = check_backend(prepared.spec, backend or resolve(prepared.spec.backend))
     await server_answers(backend)
+    if prepared.spec.cluster:
+        await asyncio.to_thread(cluster.connect, prepared.spec.cluster)
     missing = remaining_runs(store, experiment.experiment_id, prepared.plan)
     store.delete_cancelled_runs(experiment.experiment_id)
     experiment.status, experiment.pid, experiment.finished_at = "running", os.getpid(), None
@@ -156,6 +160,12 @@ def check_backend(spec: ExperimentSpec, backend: Backend) -> Backend:
     if backend.scenario is not None and backend.scenario != spec.scenario:
         raise SpecError(f"{backend.id} replays an experiment of {backend.scenario}; it cannot "
                         f"run {spec.scenario}: choose a recording of {spec.scenario}.")
+    if spec.cluster and cluster.missing_ray():
+        raise SpecError(f"cluster {spec.cluster} needs Ray, which is not installed: "
+                        f"{cluster.INSTALL}.")
+    if spec.cluster and not backend.remote:
+        raise SpecError(f"--cluster needs a backend each Ray actor can open by id (openai:, "
+                        f"compat:, litellm:); {backend.id} lives in this process.")
     if spec.workers > 1 and not backend.remote:
         raise SpecError(f"workers > 1 needs a backend each process can open by id (openai:, "
                         f"compat:, litellm:); {backend.id} lives in this process, use workers=1.")
@@ -185,7 +195,9 @@ async def _run_plan(
 
     beating = asyncio.create_task(_keep_beating(store, ctx.experiment_id))
     try:
-        if ctx.spec.workers > 1:
+        if ctx.spec.cluster:
+            status, worker_cpu_s = await cluster.execute(plan, ctx, commit, cancel)
+        elif ctx.spec.workers > 1:
             status, worker_cpu_s = await workers.execute(plan, ctx, commit, cancel)
         else:
             with _old_objects_frozen():

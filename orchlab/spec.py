@@ -7,6 +7,7 @@ It changes nothing: the spec it returns is a resolved copy.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ MAX_REPETITIONS = 1000
 MAX_CONCURRENCY = 200
 MAX_WORKERS = 32
 MAX_REPLAY_SPEED = 10.0
+CLUSTER = re.compile(r"(ray(://[A-Za-z0-9.\-]+:\d{1,5})?)?")
+"""What `ExperimentSpec.cluster` may be: "", "ray" or "ray://HOST:PORT"."""
 
 
 @dataclass
@@ -52,7 +55,10 @@ class ExperimentSpec:
     tool_budget: int | None = None
     """Most tool calls one run may make before it is stopped; None: the scenario's budget."""
     workers: int = 1
-    """Processes sharing the runs, one event loop each (remote backends only)."""
+    """Shards the runs are split into, one event loop each (remote backends only): worker
+    processes on this machine, or Ray actors with `cluster`."""
+    cluster: str = ""
+    """Where the shards run: "" (this machine), "ray" (a local Ray) or "ray://HOST:PORT"."""
     replay_speed: float = 1.0
     """For a `replay:` backend: recorded latencies are slept times this (1 = the original
     timing, 0 = instant); other backends ignore it."""
@@ -70,6 +76,9 @@ class ExperimentSpec:
         _check_range("repetitions", self.repetitions, MAX_REPETITIONS)
         _check_range("concurrency", self.concurrency, MAX_CONCURRENCY)
         _check_range("workers", self.workers, MAX_WORKERS)
+        if not CLUSTER.fullmatch(self.cluster):
+            raise SpecError(f"cluster must be empty (this machine), ray (a local Ray) or "
+                            f"ray://HOST:PORT; got {self.cluster!r}.")
         if self.timeout_s <= 0 or self.max_turns < 1:
             raise SpecError("timeout_s must be positive and max_turns at least 1.")
         if not 0 <= self.replay_speed <= MAX_REPLAY_SPEED:

@@ -9,14 +9,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from shapes import fake_server_spec as spec
+from shapes import shape
 from waiting import wait_until
 
-from orchlab import workers
+from orchlab import shards, workers
 from orchlab.jobs import ExperimentJob
 from orchlab.runner import ExperimentSpec, SpecError, resume_experiment, run_experiment
 from orchlab.store import Store
@@ -31,26 +32,13 @@ def store(any_store: Store) -> Store:
     return any_store
 
 
-def spec(server: FakeOpenAIServer, reps: int, **kwargs: Any) -> ExperimentSpec:
-    return ExperimentSpec("sales_email", forms=["code", "llm"], inputs=["dana-acme"],
-                          repetitions=reps, backend=f"compat:fake-model@{server.base_url}",
-                          **kwargs)
-
-
-def shape(records: list[Any]) -> Counter[tuple[Any, ...]]:
-    """What a run measured, without its ids and timings."""
-    return Counter((r.form, r.status, r.metrics.llm_calls, r.metrics.tool_calls,
-                    r.metrics.input_tokens, r.metrics.output_tokens, r.metrics.path,
-                    len(r.outbox), r.outcome.get("success")) for r in records)
-
-
 def test_shards_split_the_plan_and_the_concurrency() -> None:
     plan = list(range(10))
-    parts = workers.shards(plan, 3, 8)  # type: ignore[arg-type]
+    parts = shards.shards(plan, 3, 8)  # type: ignore[arg-type]
     assert [p for p, _ in parts] == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
     assert [k for _, k in parts] == [3, 3, 2]
-    assert len(workers.shards(plan, 4, 2)) == 2  # never more workers than slots  # type: ignore[arg-type]
-    assert workers.shards(plan[:1], 4, 4) == [([0], 4)]  # type: ignore[list-item]
+    assert len(shards.shards(plan, 4, 2)) == 2  # never more workers than slots  # type: ignore[arg-type]
+    assert shards.shards(plan[:1], 4, 4) == [([0], 4)]  # type: ignore[list-item]
 
 
 def test_workers_record_what_one_process_records(store: Store) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from orchlab import cluster as cluster_module
 from orchlab import presets, runner, summary, timing, workers
 from orchlab.backends import BackendError
 from orchlab.findings import label, title
@@ -104,10 +105,12 @@ def _form_fields(forms: list[str], input_ids: list[str], reps: int
     concurrency = right.number_input("Concurrency", 1, runner.MAX_CONCURRENCY,
                                      defaults.concurrency, key="run_concurrency")
     n_workers = right.number_input(
-        "Worker processes", 1, workers.MAX_WORKERS, defaults.workers, key="run_workers",
-        help="Spread the runs over processes, one event loop each (OpenAI and compatible "
+        "Workers (processes, or Ray actors)", 1, workers.MAX_WORKERS, defaults.workers,
+        key="run_workers",
+        help="Spread the runs over workers, one event loop each (OpenAI and compatible "
              f"servers only). Helps when a fast server keeps one process busy; this machine "
              f"has {workers.cpu_count()} cores.")
+    cluster = _cluster_field(right)
     override = right.checkbox("Override every agent's temperature", value=False,
                               key="run_override_temperature",
                               help="Off: each agent runs with the temperature in its own file "
@@ -134,7 +137,8 @@ def _form_fields(forms: list[str], input_ids: list[str], reps: int
                                         int(concurrency), backend_id().startswith("local:")))
     submitted = st.form_submit_button("Run", type="primary")
     return {
-        "concurrency": int(concurrency), "workers": int(n_workers), "max_turns": int(max_turns),
+        "concurrency": int(concurrency), "workers": int(n_workers), "cluster": cluster,
+        "max_turns": int(max_turns),
         "timeout_s": float(timeout), "tool_budget": int(tool_budget) or None,
         "model_settings": {k: v for k, v in (("temperature", temperature if override else None),
                                              ("max_tokens", int(max_tokens) or None))
@@ -142,6 +146,23 @@ def _form_fields(forms: list[str], input_ids: list[str], reps: int
         "agent_overrides": store.load_variant(name, variant) if variant != "original" else {},
         "variant": None if variant == "original" else variant,
     }, submitted
+
+
+def _cluster_field(column: Any) -> str:
+    """Where the workers run: this machine, a local Ray, or a Ray cluster's address."""
+    missing = cluster_module.missing_ray()
+    where = column.selectbox(
+        "Run the workers on", list(CLUSTER_CHOICES), key="run_cluster",
+        help=missing or "Ray: each worker is a Ray actor; the runs are stored here.")
+    address = column.text_input("Ray cluster address", "ray://127.0.0.1:10001",
+                                key="run_cluster_address",
+                                help="Used with \"a Ray cluster\": ray://HOST:PORT")
+    chosen = CLUSTER_CHOICES[where]
+    return address.strip() if chosen == "address" else chosen
+
+
+CLUSTER_CHOICES = {"this machine": "", "Ray on this machine": "ray", "a Ray cluster": "address"}
+"""The Run page's choices for ExperimentSpec.cluster ("address": the address typed)."""
 
 
 def start(spec: runner.ExperimentSpec) -> None:
