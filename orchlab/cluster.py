@@ -36,7 +36,8 @@ POLL_S = 0.5
 JOIN_S = 10.0
 SHARED_ENV = ("ORCHLAB_", "OPENAI_")
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_BASE_URL")
-EXCLUDES = [".git", "*.sqlite", "*.sqlite-wal", "*.sqlite-shm", "__pycache__", ".venv"]
+EXCLUDES = [".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+            "tests/artifacts", "*.sqlite", "*.sqlite-wal", "*.sqlite-shm"]
 """Left out of the project a remote cluster receives as its working directory."""
 
 _lock = threading.Lock()

@@ -111,8 +111,10 @@ def test_run_both_forms_then_compare_in_chromium(app_url: str) -> None:
         browser.close()
 
 
-def test_worker_processes_from_the_running_dashboard(tmp_path: Path) -> None:
-    """Workers started from inside `streamlit run` (threads, a fork server) store every run."""
+@pytest.mark.parametrize("where", ["this machine", "Ray on this machine"])
+def test_worker_processes_from_the_running_dashboard(tmp_path: Path, where: str) -> None:
+    """Workers started from inside `streamlit run` (threads, a fork server; or Ray started by
+    the dashboard's process, off its main thread) store every run."""
     from playwright.sync_api import expect, sync_playwright
 
     from orchlab.store import Store
@@ -125,14 +127,18 @@ def test_worker_processes_from_the_running_dashboard(tmp_path: Path) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = open_page(browser, url)
         page.get_by_label("Repetitions per form and input").fill("5")
-        page.get_by_role("spinbutton", name="Worker processes").fill("2")
+        page.get_by_role("spinbutton", name="Workers (processes, or Ray actors)").fill("2")
+        page.get_by_role("combobox", name="Run the workers on").click()
+        page.get_by_role("option", name=where, exact=True).click()
         page.get_by_role("button", name="Run", exact=True).click()
-        expect(page.get_by_text("completed, 10 runs saved")).to_be_visible(timeout=120_000)
-        page.screenshot(path=str(ARTIFACTS / "e2e_workers.png"), full_page=True)
+        expect(page.get_by_text("completed, 10 runs saved")).to_be_visible(timeout=180_000)
+        page.screenshot(path=str(ARTIFACTS / f"e2e_workers_{where.split()[0]}.png"),
+                        full_page=True)
         browser.close()
         served = server.stats.requests
     experiment = Store(store).list_experiments()[0]
     assert experiment.spec["workers"] == 2 and experiment.status == "completed"
+    assert experiment.spec["cluster"] == ("ray" if where.startswith("Ray") else "")
     assert Store(store).count_runs(experiment.experiment_id) == 10
     assert served == 5 * (4 + 6)  # code 4 calls, llm 6: every run reached the model once
 

@@ -1,0 +1,65 @@
+"""A Ray cluster reached by address (`--cluster ray://HOST:PORT`): a head node started here
+with `ray start --head` on 127.0.0.1, joined through Ray Client, the project sent as the
+actors' working directory. The same records as in-process; the store stays here."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+from shapes import fake_server_spec as spec
+from shapes import shape
+
+from orchlab.runner import run_experiment
+from orchlab.store import Store
+from orchlab.testing.devserver import FakeOpenAIServer
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A one-node Ray cluster; token authentication off (the head and this client agree).
+
+    The head runs without the loopback-only guard, as the PostgreSQL server does: Ray finds
+    its node's address with a UDP connect to a public address (no packet is sent) and its
+    client server then dials that address, both of which the guard refuses. This process,
+    the driver, stays guarded, and the only model the actors are given is the fake server
+    on 127.0.0.1."""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                        if p and "netguard" not in p)
+    client_port = free_port()
+    started = subprocess.run(
+        ["ray", "start", "--head", f"--port={free_port()}", "--node-ip-address=127.0.0.1",
+         f"--ray-client-server-port={client_port}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats",
+         f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr[-2000:]
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    try:
+        yield f"ray://127.0.0.1:{client_port}"
+    finally:
+        ray.shutdown()
+        os.environ.pop("RAY_AUTH_MODE", None)
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def test_a_cluster_by_address_records_what_one_process_records(
+        head: str, store: Store, tmp_path: Path) -> None:
+    with FakeOpenAIServer(latency_s=0.05) as server:
+        alone = run_experiment(spec(server, 3, concurrency=4), store)
+        spread = run_experiment(spec(server, 3, concurrency=4, workers=2, cluster=head), store)
+    assert spread.status == "completed" and shape(spread.records) == shape(alone.records)
+    assert store.count_runs(spread.experiment_id) == 6
+    assert store.get_experiment(spread.experiment_id).spec["cluster"] == head
