@@ -12,12 +12,14 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from orchlab import config
-from orchlab.db import Connection
 from orchlab.errors import StoreError
+
+if TYPE_CHECKING:  # orchlab.db imports this module in its factory: no import back at load
+    from orchlab.db import Connection
 
 __all__ = ["PostgresDatabase"]
 
