@@ -7,6 +7,12 @@ K = 1, 10 and 50, in these variants, rotating which goes first at each round:
   recorder, metrics, outcome check, one SQLite commit per run; one process.
 - `fullxW` (K=10, 50): the same with `workers=W`, W = the cores this process may use: the
   runs spread over W worker processes, the parent storing what they send.
+- `fullray` (K=10, 50): the same with `workers=W, cluster="ray"`: the W shards run as Ray
+  actors on a local Ray (started once before the rounds, its start-up printed on its own
+  line; each experiment's actor start-up is part of its wall, as a user waits for it).
+- `fullpg` (K=10, 50): `full` with the store on PostgreSQL (a durable local server from
+  `orchlab.testing.pgserver`, started once) instead of SQLite: the store's cost at high
+  concurrency on both engines.
 - `bare`: the same plan, flows and K (an asyncio.Semaphore) on the bare SDK: agents from
   `build_agents` once per experiment (as ours, and as an SDK user would), one `trace()` per
   run, SDK tracing on with no processor, no store.
@@ -28,11 +34,17 @@ process plus the workers' own, over runs) and core_busy = CPU / wall; time in th
 collector (this process); the server's CPU per run; for the full variants, wall against bare
 and how long `Store.save_run` took (it runs in a thread, off the event loop).
 
+Ratios in this run: fullray/fullxW and fullray/full wall, fullpg/full wall, at each K.
+
 The CPU floor: no scheduler finishes before (client + server CPU) / cores. The line before the
 last puts that floor at K=50 next to the ideal, i.e. whether 1.15 is reachable on this machine
-at all. Last line: wall/ideal at K=50 of the faster full variant. Target: <= 1.15.
+at all. Last line: wall/ideal at K=50 of the faster of `full` and `fullxW`. Target: <= 1.15.
 
     python bench/concurrency.py [--runs 200] [--k1-runs 40] [--latency 0.1] [--k 1,10,50]
+                                [--variants fullray,fullpg]
+
+`--variants` picks the optional variants (fullxW, fullray, fullpg; default all); bare and
+full always run, since the ideal, the floor and the last line need them.
 
 `--latency 1 --k 50` asks the same question of a hosted model's latencies: whether the harness
 keeps up once the model, not the CPU, is the bottleneck.
@@ -64,6 +76,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--k1-runs", type=int, default=40, help="runs per experiment, K=1")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per call")
     parser.add_argument("--k", default="1,10,50", help="concurrency levels (50 is reported)")
+    parser.add_argument("--variants", default="workers,fullray,fullpg",
+                        help="optional variants: workers (fullxW), fullray, fullpg")
     return parser.parse_args()
 
 
@@ -80,6 +94,7 @@ from orchlab.records import RunRecord  # noqa: E402
 from orchlab.runner import ExperimentSpec, arun_experiment, prepare  # noqa: E402
 from orchlab.scenario import FlowEnv, RunDeps  # noqa: E402
 from orchlab.store import Store  # noqa: E402
+from orchlab.testing.pgserver import PostgresServer  # noqa: E402
 from orchlab.workers import cpu_count  # noqa: E402
 
 LATENCY_S = 0.1
@@ -216,12 +231,12 @@ class Outcome:
 
 
 async def full_experiment(
-    store: TimedStore, base_url: str, runs: int, k: int, workers: int = 1
+    store: TimedStore, base_url: str, runs: int, k: int, workers: int = 1, cluster: str = ""
 ) -> Outcome:
     """Our path: arun_experiment (runner, recorder, metrics, SQLite commit per run)."""
     backend = resolve(f"compat:fake-model@{base_url}")  # a client bound to this event loop
     spec = spec_for(backend.id, runs, k)
-    spec.workers = workers
+    spec.workers, spec.cluster = workers, cluster
     result = await arun_experiment(spec, store, backend=backend)
     bad = [r for r in result.records if r.status != "ok" or not r.outcome.get("success")
            or r.metrics.llm_calls != CALLS[r.form]]
@@ -235,6 +250,11 @@ async def full_experiment(
 async def workers_experiment(store: TimedStore, base_url: str, runs: int, k: int) -> Outcome:
     """Our path with the runs spread over one worker process per core."""
     return await full_experiment(store, base_url, runs, k, workers=CORES)
+
+
+async def ray_experiment(store: TimedStore, base_url: str, runs: int, k: int) -> Outcome:
+    """Our path with the runs spread over one Ray actor per core on a local Ray."""
+    return await full_experiment(store, base_url, runs, k, workers=CORES, cluster="ray")
 
 
 async def bare_experiment(store: TimedStore, base_url: str, runs: int, k: int) -> Outcome:
@@ -269,26 +289,32 @@ def spec_for(backend_id: str, runs: int, k: int) -> ExperimentSpec:
 
 
 WORKERS = f"fullx{CORES}"
-VARIANTS = {"bare": bare_experiment, "full": full_experiment, WORKERS: workers_experiment}
+VARIANTS = {"bare": bare_experiment, "full": full_experiment, WORKERS: workers_experiment,
+            "fullray": ray_experiment, "fullpg": full_experiment}
+SHARDED = {WORKERS, "fullray"}
+"""Variants that spread runs over workers: none at K=1 (one worker at most)."""
+STORES: dict[str, TimedStore] = {}
+"""A variant's own store (fullpg's PostgreSQL); the others share the SQLite one."""
 
 
 async def measure(
-    server: ServerProcess, store: TimedStore, levels: list[tuple[int, int, int]]
+    server: ServerProcess, default_store: TimedStore, levels: list[tuple[int, int, int]]
 ) -> dict[tuple[str, int], Level]:
     """Each K: every variant once per round, rotating which goes first."""
     install_recorder()
     gc_clock = GcClock()
-    for variant in VARIANTS.values():  # warm-up: imports, first connections, the fork server
-        await variant(store, server.base_url, 4, 2)
+    for name, variant in VARIANTS.items():  # warm-up: imports, connections, the fork server
+        await variant(STORES.get(name, default_store), server.base_url, 4, 2)
     totals: dict[tuple[str, int], Level] = {}
     turn = 0
     for k, runs, rounds in levels:
-        names = [n for n in VARIANTS if k > 1 or n != WORKERS]  # K=1: one worker at most
+        names = [n for n in VARIANTS if k > 1 or n not in SHARDED | {"fullpg"}]
         for _ in range(rounds):
             order = names[turn % len(names):] + names[:turn % len(names)]
             turn += 1
             for name in order:
                 level = totals.setdefault((name, k), Level())
+                store = STORES.get(name, default_store)
                 s0, w0, c0 = server.cpu_s(), time.perf_counter(), time.process_time()
                 g0, b0, store.max_s = gc_clock.total, store.blocked_s, 0.0
                 outcome = await VARIANTS[name](store, server.base_url, runs, k)
@@ -322,8 +348,9 @@ def report(totals: dict[tuple[str, int], Level]) -> float:
                   f"{lv.store_max * 1000:4.0f} ms  median run wall - model time="
                   f"{overhead:6.1f} ms  spans depth code={depth['code']:.2f} "
                   f"llm={depth['llm']:.2f}")
+    ratios(totals)
     bare, best = totals[("bare", 50)], min(
-        (lv for (name, k), lv in totals.items() if k == 50 and name != "bare"),
+        (lv for (name, k), lv in totals.items() if k == 50 and name in ("full", WORKERS)),
         key=lambda lv: lv.wall)
     floor = (bare.cpu + bare.server_cpu) / CORES
     print(f"K=50 CPU floor: bare SDK {bare.cpu / bare.runs * 1000:.1f} + server "
@@ -334,8 +361,38 @@ def report(totals: dict[tuple[str, int], Level]) -> float:
     return best.wall / best.ideal
 
 
+def ratios(totals: dict[tuple[str, int], Level]) -> None:
+    """The optional variants against the ones they stand beside, measured in this run."""
+    pairs = [("fullray", WORKERS), ("fullray", "full"), ("fullpg", "full")]
+    for k in sorted({k for _, k in totals}):
+        for ours, other in pairs:
+            if (ours, k) in totals and (other, k) in totals:
+                print(f"K={k:<3} {ours}/{other} wall = "
+                      f"{totals[(ours, k)].wall / totals[(other, k)].wall:.3f}")
+
+
+def choose_variants(wanted: str) -> None:
+    """Keep bare, full and the optional variants asked for."""
+    names = {"workers": WORKERS, "fullray": "fullray", "fullpg": "fullpg"}
+    keep = {"bare", "full"} | {names[w.strip()] for w in wanted.split(",") if w.strip()}
+    for name in list(VARIANTS):
+        if name not in keep:
+            del VARIANTS[name]
+
+
+def start_ray() -> None:
+    from orchlab import cluster
+
+    t0 = time.perf_counter()
+    cluster.connect("ray")
+    print(f"Ray: a local Ray started in {time.perf_counter() - t0:.1f} s (once, not timed)")
+
+
 def main(args: argparse.Namespace) -> None:
     set_latency(args.latency)
+    choose_variants(args.variants)
+    if "fullray" in VARIANTS:
+        start_ray()
     wanted = {int(k) for k in args.k.split(",")} | {50}
     levels = [lv for lv in [(1, args.k1_runs, 2), (10, args.runs, 3), (50, args.runs, 3)]
               if lv[0] in wanted]
@@ -347,13 +404,19 @@ def main(args: argparse.Namespace) -> None:
         print(f"K=1 uses {args.k1_runs} runs per experiment: it is sequential, so its wall is "
               f"runs x per-run time, which {2 * args.k1_runs} runs per variant measure as well")
     server = ServerProcess(LATENCY_S)
+    postgres = PostgresServer(durable=True).start() if "fullpg" in VARIANTS else None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             store = TimedStore(Path(tmp) / "concurrency.sqlite")
+            if postgres is not None:
+                STORES["fullpg"] = TimedStore(postgres.create_database())
             totals = asyncio.run(measure(server, store, levels))
-            store.close()
+            for opened in [store, *STORES.values()]:
+                opened.close()
     finally:
         server.close()
+        if postgres is not None:
+            postgres.stop()
     k50 = report(totals)
     print(f"wall/ideal at K=50 (faster full variant)={k50:.3f}")
 

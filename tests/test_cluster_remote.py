@@ -14,6 +14,7 @@ import pytest
 import ray
 from shapes import fake_server_spec as spec
 from shapes import shape
+from waiting import stop, wait_until
 
 from orchlab.runner import run_experiment
 from orchlab.store import Store
@@ -39,20 +40,25 @@ def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in env.get("PYTHONPATH", "").split(os.pathsep)
                                         if p and "netguard" not in p)
     client_port = free_port()
-    started = subprocess.run(
-        ["ray", "start", "--head", f"--port={free_port()}", "--node-ip-address=127.0.0.1",
-         f"--ray-client-server-port={client_port}", "--num-cpus=2",
-         "--include-dashboard=false", "--disable-usage-stats",
+    head_proc = subprocess.Popen(  # --block: this process owns the head; ending it ends them
+        ["ray", "start", "--head", "--block", f"--port={free_port()}",
+         "--node-ip-address=127.0.0.1", f"--ray-client-server-port={client_port}",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
          f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
-        env=env, capture_output=True, text=True, timeout=120)
-    assert started.returncode == 0, started.stderr[-2000:]
-    os.environ["RAY_AUTH_MODE"] = "disabled"
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        wait_until(lambda: answers(client_port), timeout_s=120, what="the Ray client server")
+        os.environ["RAY_AUTH_MODE"] = "disabled"
         yield f"ray://127.0.0.1:{client_port}"
     finally:
         ray.shutdown()
         os.environ.pop("RAY_AUTH_MODE", None)
-        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        stop(head_proc, timeout_s=60)  # never `ray stop`: it would end every Ray here
+
+
+def answers(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_a_cluster_by_address_records_what_one_process_records(
