@@ -157,3 +157,22 @@ def test_the_sidebar_names_the_kind_and_host_never_the_password(
         in captions
     shown = " ".join(str(e.value) for e in at.sidebar.caption) + str(at.main)
     assert "s3cret-pass" not in shown
+
+
+def test_a_store_the_dashboard_cannot_open_is_one_sentence_on_the_page(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("ORCHLAB_STORE", f"postgresql://orch:s3cret-pass@127.0.0.1:{port}/lab")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("views/history.py")
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"Cannot connect to the PostgreSQL store at 127.0.0.1:{port}: the connection was "
+        "refused (no server is listening there)."]
+    shown = " ".join(str(c.value) for c in at.sidebar.caption)
+    assert "cannot be opened" in shown and "s3cret-pass" not in shown
