@@ -32,7 +32,7 @@ also shows what each call costs beyond its 100 ms).
 Reported per K and variant: wall, wall/ideal, wall/path; CPU per run (process_time of this
 process plus the workers' own, over runs) and core_busy = CPU / wall; time in the garbage
 collector (this process); the server's CPU per run; for the full variants, wall against bare
-and how long `Store.save_run` took (it runs in a thread, off the event loop).
+and how long `Store.save_run` took (it runs on the event loop: every run in flight waits).
 
 Ratios in this run: fullray/fullxW and fullray/full wall, fullpg/full wall, at each K.
 
@@ -43,8 +43,8 @@ at all. Last line: wall/ideal at K=50 of the faster of `full` and `fullxW`. Targ
     python bench/concurrency.py [--runs 200] [--k1-runs 40] [--latency 0.1] [--k 1,10,50]
                                 [--variants fullray,fullpg]
 
-`--variants` picks the optional variants (fullxW, fullray, fullpg; default all); bare and
-full always run, since the ideal, the floor and the last line need them.
+`--variants` picks the optional variants (workers or fullxW, fullray, fullpg; default all);
+bare and full always run, since the ideal, the floor and the last line need them.
 
 `--latency 1 --k 50` asks the same question of a hosted model's latencies: whether the harness
 keeps up once the model, not the CPU, is the bottleneck.
@@ -77,7 +77,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per call")
     parser.add_argument("--k", default="1,10,50", help="concurrency levels (50 is reported)")
     parser.add_argument("--variants", default="workers,fullray,fullpg",
-                        help="optional variants: workers (fullxW), fullray, fullpg")
+                        help="optional variants, comma-separated: workers (fullxW), "
+                             "fullray, fullpg (default all)")
     return parser.parse_args()
 
 
@@ -233,7 +234,7 @@ class Outcome:
 async def full_experiment(
     store: TimedStore, base_url: str, runs: int, k: int, workers: int = 1, cluster: str = ""
 ) -> Outcome:
-    """Our path: arun_experiment (runner, recorder, metrics, SQLite commit per run)."""
+    """Our path: arun_experiment (runner, recorder, metrics, one store commit per run)."""
     backend = resolve(f"compat:fake-model@{base_url}")  # a client bound to this event loop
     spec = spec_for(backend.id, runs, k)
     spec.workers, spec.cluster = workers, cluster
@@ -315,20 +316,26 @@ async def measure(
             for name in order:
                 level = totals.setdefault((name, k), Level())
                 store = STORES.get(name, default_store)
-                s0, w0, c0 = server.cpu_s(), time.perf_counter(), time.process_time()
-                g0, b0, store.max_s = gc_clock.total, store.blocked_s, 0.0
-                outcome = await VARIANTS[name](store, server.base_url, runs, k)
-                level.wall += time.perf_counter() - w0
-                level.cpu += time.process_time() - c0 + outcome.worker_cpu_s
-                level.server_cpu += server.cpu_s() - s0
-                level.gc += gc_clock.total - g0
-                level.store_blocked += store.blocked_s - b0
-                level.store_max = max(level.store_max, store.max_s)
-                level.ideal += ideal_makespan(outcome.forms, k, CALLS)
-                level.path += ideal_makespan(outcome.forms, k, DEPTH)
-                level.runs += len(outcome.forms)
-                level.records += outcome.records
+                await time_one(name, store, server, gc_clock, level, runs, k)
     return totals
+
+
+async def time_one(name: str, store: TimedStore, server: ServerProcess, gc_clock: GcClock,
+                   level: Level, runs: int, k: int) -> None:
+    """One experiment of a variant, its costs added to the level's totals."""
+    s0, w0, c0 = server.cpu_s(), time.perf_counter(), time.process_time()
+    g0, b0, store.max_s = gc_clock.total, store.blocked_s, 0.0
+    outcome = await VARIANTS[name](store, server.base_url, runs, k)
+    level.wall += time.perf_counter() - w0
+    level.cpu += time.process_time() - c0 + outcome.worker_cpu_s
+    level.server_cpu += server.cpu_s() - s0
+    level.gc += gc_clock.total - g0
+    level.store_blocked += store.blocked_s - b0
+    level.store_max = max(level.store_max, store.max_s)
+    level.ideal += ideal_makespan(outcome.forms, k, CALLS)
+    level.path += ideal_makespan(outcome.forms, k, DEPTH)
+    level.runs += len(outcome.forms)
+    level.records += outcome.records
 
 
 def report(totals: dict[tuple[str, int], Level]) -> float:
@@ -372,9 +379,15 @@ def ratios(totals: dict[tuple[str, int], Level]) -> None:
 
 
 def choose_variants(wanted: str) -> None:
-    """Keep bare, full and the optional variants asked for."""
-    names = {"workers": WORKERS, "fullray": "fullray", "fullpg": "fullpg"}
-    keep = {"bare", "full"} | {names[w.strip()] for w in wanted.split(",") if w.strip()}
+    """Keep bare, full and the optional variants asked for (a name not known is an error)."""
+    names = {"workers": WORKERS, "fullxW": WORKERS, WORKERS: WORKERS, "fullray": "fullray",
+             "fullpg": "fullpg", "bare": "bare", "full": "full"}
+    asked = [w.strip() for w in wanted.split(",") if w.strip()]
+    unknown = [w for w in asked if w not in names]
+    if unknown:
+        raise SystemExit(f"--variants: unknown {', '.join(unknown)}; choose from workers, "
+                         f"fullray, fullpg")
+    keep = {"bare", "full"} | {names[w] for w in asked}
     for name in list(VARIANTS):
         if name not in keep:
             del VARIANTS[name]
@@ -388,6 +401,17 @@ def start_ray() -> None:
     print(f"Ray: a local Ray started in {time.perf_counter() - t0:.1f} s (once, not timed)")
 
 
+def print_plan(levels: list[tuple[int, int, int]], k1_runs: int, runs: int) -> None:
+    """The header: latency, runs and rounds per K, workers."""
+    print(f"{LATENCY_S * 1000:g} ms per call; runs per experiment (rounds): "
+          + ", ".join(f"K={k} {n} ({rounds})" for k, n, rounds in levels)
+          + f"; a round runs each variant once, rotating which goes first: this machine's "
+          f"speed drifts by 10-20% within a minute. Workers: {CORES} (cores usable)")
+    if any(k == 1 for k, _, _ in levels) and k1_runs < runs:
+        print(f"K=1 uses {k1_runs} runs per experiment: it is sequential, so its wall is "
+              f"runs x per-run time, which {2 * k1_runs} runs per variant measure as well")
+
+
 def main(args: argparse.Namespace) -> None:
     set_latency(args.latency)
     choose_variants(args.variants)
@@ -396,13 +420,7 @@ def main(args: argparse.Namespace) -> None:
     wanted = {int(k) for k in args.k.split(",")} | {50}
     levels = [lv for lv in [(1, args.k1_runs, 2), (10, args.runs, 3), (50, args.runs, 3)]
               if lv[0] in wanted]
-    print(f"{LATENCY_S * 1000:g} ms per call; runs per experiment (rounds): "
-          + ", ".join(f"K={k} {runs} ({rounds})" for k, runs, rounds in levels)
-          + f"; a round runs each variant once, rotating which goes first: this machine's "
-          f"speed drifts by 10-20% within a minute. Workers: {CORES} (cores usable)")
-    if 1 in wanted and args.k1_runs < args.runs:
-        print(f"K=1 uses {args.k1_runs} runs per experiment: it is sequential, so its wall is "
-              f"runs x per-run time, which {2 * args.k1_runs} runs per variant measure as well")
+    print_plan(levels, args.k1_runs, args.runs)
     server = ServerProcess(LATENCY_S)
     postgres = PostgresServer(durable=True).start() if "fullpg" in VARIANTS else None
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from orchlab.otel import CLOSE_TIMEOUT_S, RunExport, stored_runs
 from orchlab.records import RunMetrics, RunRecord, SpanRecord, utcnow
 from orchlab.runner import ExperimentSpec
 from orchlab.store import Store
+from orchlab.testing.ports import free_port
 
 CONTENT_KEYS = {"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.call.arguments",
                 "gen_ai.tool.call.result", "orchlab.final_output", "orchlab.span.data"}
@@ -50,12 +50,6 @@ def scripted_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     backends.register("scripted", lambda _rest: sales_backend(), "test backend")
     yield
     backends.unregister("scripted")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,6 @@ import importlib.metadata
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from waiting import stop
+
+from orchlab.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -254,7 +255,7 @@ def check_cli(argv: list[str], tmp_path: Path) -> None:
 
 
 def check_streamlit(argv: list[str], tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     flags = ["--server.headless", "true", "--server.address", "127.0.0.1",
              "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     log = tmp_path / "streamlit.log"
@@ -270,12 +271,6 @@ def check_streamlit(argv: list[str], tmp_path: Path) -> None:
     finally:
         stop(proc, 15.0)
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> str:

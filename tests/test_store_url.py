@@ -6,7 +6,6 @@ connection, a refused login, a missing database."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,9 @@ import pytest
 from orchlab.cli import main
 from orchlab.store import Store, StoreError
 from orchlab.testing.pgserver import PostgresServer
+from orchlab.testing.ports import free_port
 
 OTHER_SCHEMES = ["mysql://u:s3cret-pass@h/db", "sqlite:///tmp/x.sqlite"]
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])  # nothing listens once it is closed
 
 
 def refused(location: str) -> str:
@@ -45,7 +39,7 @@ def test_a_url_of_another_kind_is_refused_and_nothing_is_created(
 def test_a_refused_connection_is_one_sentence(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    port = closed_port()
+    port = free_port()
     message = refused(f"postgresql://orch:s3cret-pass@127.0.0.1:{port}/orchlab")
     assert message == (f"Cannot connect to the PostgreSQL store at 127.0.0.1:{port}: the "
                        "connection was refused (no server is listening there).")
@@ -70,7 +64,7 @@ def test_the_cli_refuses_in_one_line_with_exit_code_2(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    code = main(["list", "--store", f"postgresql://orch:s3cret-pass@127.0.0.1:{closed_port()}/x"])
+    code = main(["list", "--store", f"postgresql://orch:s3cret-pass@127.0.0.1:{free_port()}/x"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: Cannot connect "), err
     assert "s3cret-pass" not in err

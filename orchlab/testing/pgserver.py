@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from orchlab.testing.ports import free_port
 
 __all__ = ["PostgresServer", "pg_bin"]
 
@@ -32,12 +33,6 @@ def pg_bin() -> Path | None:
     return Path(on_path).parent if on_path else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PostgresServer:
     """One server; `url(database)` names a database on it, `create_database()` makes one."""
 
@@ -49,7 +44,7 @@ class PostgresServer:
         self.durable = durable
         """fsync and synchronous commit as a production server has them (benchmarks); off for
         tests, which do not survive a power cut anyway."""
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="orchlab-pg-"))
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
