@@ -55,6 +55,11 @@ class Database(Protocol):
     """A key already stored (a unique or primary key violated)."""
     errors: tuple[type[Exception], ...]
     """Anything the engine raises for a statement it cannot run."""
+    lock_sql: str
+    """Run first in the migrating transaction, so that concurrent openers of a new store
+    apply the migrations one after the other."""
+    columns_sql: str
+    """The column names of the table given as its one parameter, one per row."""
 
     def tx(self) -> AbstractContextManager[Connection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
@@ -64,16 +69,8 @@ class Database(Protocol):
         """A connection to read with (a snapshot on PostgreSQL, under the lock on SQLite)."""
         ...
 
-    def lock_migrations(self, conn: Connection) -> None:
-        """Make concurrent openers of a new store apply the migrations one after the other."""
-        ...
-
     def ddl(self, statement: str) -> str:
         """A migration statement in this engine's column types."""
-        ...
-
-    def columns(self, conn: Connection, table: str) -> set[str]:
-        """The columns a table has now."""
         ...
 
     def json_text(self, column: str, key: str) -> str:
@@ -96,6 +93,8 @@ class SqliteDatabase:
     kind = "SQLite"
     integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
     errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
+    lock_sql = "BEGIN IMMEDIATE"  # the write lock, before anything is read
+    columns_sql = "SELECT name FROM pragma_table_info(?)"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -127,14 +126,8 @@ class SqliteDatabase:
         with self._lock:
             yield self._conn
 
-    def lock_migrations(self, conn: Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")  # the write lock, before anything is read
-
     def ddl(self, statement: str) -> str:
         return statement
-
-    def columns(self, conn: Connection, table: str) -> set[str]:
-        return {row[1] for row in conn.execute(f"PRAGMA table_info({table})").fetchall()}
 
     def json_text(self, column: str, key: str) -> str:
         return f"json_extract({column}, '$.{key}')"

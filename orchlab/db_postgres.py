@@ -12,14 +12,11 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from orchlab import config
 from orchlab.errors import StoreError
-
-if TYPE_CHECKING:  # orchlab.db imports this module in its factory: no import back at load
-    from orchlab.db import Connection
 
 __all__ = ["PostgresDatabase"]
 
@@ -42,7 +39,8 @@ def _placeholders(sql: str) -> str:
 
 
 class _Conn:
-    """A psycopg connection taking the store's `?` placeholders."""
+    """A psycopg connection taking the store's `?` placeholders (an `orchlab.db.Connection`;
+    this module never imports `orchlab.db`, which imports it in its factory)."""
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
@@ -67,6 +65,9 @@ class PostgresDatabase:
     """A pool of connections to one PostgreSQL database."""
 
     kind = "PostgreSQL"
+    lock_sql = f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+    columns_sql = ("SELECT column_name FROM information_schema.columns "
+                   "WHERE table_schema = current_schema() AND table_name = ?")
 
     def __init__(self, url: str) -> None:
         self.location = url
@@ -87,25 +88,16 @@ class PostgresDatabase:
             check=psycopg_pool.ConnectionPool.check_connection)
 
     @contextmanager
-    def tx(self) -> Iterator[Connection]:
+    def tx(self) -> Iterator[_Conn]:
         with self._pool.connection() as conn:  # commits at the end, rolls back on an error
             yield _Conn(conn)
 
     read = tx
 
-    def lock_migrations(self, conn: Connection) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
-
     def ddl(self, statement: str) -> str:
         for pattern, replacement in _TYPES:
             statement = pattern.sub(replacement, statement)
         return statement
-
-    def columns(self, conn: Connection, table: str) -> set[str]:
-        rows = conn.execute("SELECT column_name FROM information_schema.columns "
-                            "WHERE table_schema = current_schema() AND table_name = ?",
-                            (table,)).fetchall()
-        return {row[0] for row in rows}
 
     def json_text(self, column: str, key: str) -> str:
         return f"({column}::jsonb ->> '{key}')"

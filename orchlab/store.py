@@ -120,11 +120,11 @@ class Store:
 
     def _migrate(self) -> None:
         """Apply the missing migrations in one transaction; concurrent openers of a new store
-        wait for each other (`Database.lock_migrations`), so none sees a half-made schema."""
+        wait for each other (`Database.lock_sql`), so none sees a half-made schema."""
         name = ""
         try:
             with self._db.tx() as conn:
-                self._db.lock_migrations(conn)
+                conn.execute(self._db.lock_sql)
                 conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                              "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
                 done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")
@@ -137,7 +137,8 @@ class Store:
             raise StoreError(f"Cannot apply migration {name} to {self.shown}: "
                              f"{reason}.") from None
         with self._db.read() as conn:
-            missing = schema.missing_columns(lambda table: self._db.columns(conn, table))
+            missing = schema.missing_columns(lambda table: {
+                r[0] for r in conn.execute(self._db.columns_sql, (table,)).fetchall()})
         if missing:
             raise StoreError(f"The store {self.shown} has no column {missing[0]}: it was "
                              "written by another version of Orchestration Lab.")
