@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from orchlab import config, shards
-from orchlab.errors import WorkerError
+from orchlab.errors import WorkerError, first_line
 from orchlab.execution import CancelToken, Commit, RunContext
 from orchlab.shards import Message, ShardJob
 from orchlab.spec import PlannedRun
@@ -82,8 +82,8 @@ def _ray(cluster: str) -> Any:
         try:
             ray.init(**_init_options(cluster))
         except Exception as exc:  # ConnectionError, RuntimeError, grpc errors
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
-            raise WorkerError(f"Cannot start Ray for --cluster {cluster}: {reason}") from None
+            raise WorkerError(f"Cannot start Ray for --cluster {cluster}: "
+                              f"{first_line(exc)}") from None
         _connected = cluster
     return ray
 
@@ -170,7 +170,7 @@ class Actors:
                 batch = self.ray.get(ref)
             except self.ray.exceptions.RayError as exc:
                 self.open.discard(i)
-                messages.append((i, ("lost", f"{self.names[i]} was lost ({_first(exc)})")))
+                messages.append((i, ("lost", f"{self.names[i]} was lost ({first_line(exc)})")))
                 continue
             messages += [(i, message) for message in batch]
             if any(kind in ("done", "failed") for kind, _ in batch):
@@ -189,7 +189,3 @@ class Actors:
             with contextlib.suppress(Exception):
                 self.ray.kill(actor, no_restart=True)
 
-
-def _first(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__).rstrip(".:")

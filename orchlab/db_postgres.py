@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from orchlab import config
-from orchlab.errors import StoreError
+from orchlab.errors import StoreError, first_line
 
 __all__ = ["PostgresDatabase"]
 
@@ -129,17 +129,12 @@ def _check(url: str, shown: str) -> None:
     try:
         psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise StoreError(f"The store {shown} is not a PostgreSQL URL: {_first_line(exc)}.") \
+        raise StoreError(f"The store {shown} is not a PostgreSQL URL: {first_line(exc)}.") \
             from None
     try:
         psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
     except psycopg.Error as exc:
-        raise StoreError(_sentence(url, _first_line(exc))) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__).rstrip(".")
+        raise StoreError(_sentence(url, first_line(exc))) from None
 
 
 def _sentence(url: str, reason: str) -> str:

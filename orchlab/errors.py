@@ -100,6 +100,13 @@ class ToolUnavailable(RunEndingError):
     down): the run ends as `tool_unavailable` instead of letting a model summarize an error."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message without its closing period or colon
+    (its class name when it has none): what a one-sentence message quotes of a driver's."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__).rstrip(".:")
+
+
 def count_text(counts: Mapping[str, int]) -> str:
     """'2 max_turns, 1 timeout': most frequent first (ties by name); '' when there are none.
     The one wording of failures by class, for the CLI, findings, History and the Run page."""

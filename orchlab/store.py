@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from orchlab import config, schema
 from orchlab.db import Connection, open_database
 from orchlab.db import statements as schema_statements
-from orchlab.errors import NOT_THE_FORMS_FAULT, StoreError, count_text
+from orchlab.errors import NOT_THE_FORMS_FAULT, StoreError, count_text, first_line
 from orchlab.records import ExperimentRecord, ModelCall, RunRecord, SpanRecord, utcnow
 from orchlab.schema import (
     CALL_COLUMNS,
@@ -133,9 +133,8 @@ class Store:
                     if name not in done:
                         _apply(self._db.ddl, conn, name, sql, step)
         except self._db.errors as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
             raise StoreError(f"Cannot apply migration {name} to {self.shown}: "
-                             f"{reason}.") from None
+                             f"{first_line(exc)}.") from None
         with self._db.read() as conn:
             missing = schema.missing_columns(lambda table: {
                 r[0] for r in conn.execute(self._db.columns_sql, (table,)).fetchall()})
@@ -286,9 +285,8 @@ class Store:
                 for run_rows in rows:
                     _insert_run(conn, run_rows)
         except self._db.integrity_errors as exc:
-            reason = str(exc).strip().splitlines()[0]
             raise StoreError(f"Cannot import {exp.experiment_id} into {self.shown}: "
-                             f"{reason}.") from None
+                             f"{first_line(exc)}.") from None
 
     def taken_ids(self, experiment_id: str, run_ids: list[str]) -> list[str]:
         """Which of these ids the store already holds (the experiment's first)."""
