@@ -178,6 +178,8 @@ EXPERIMENT_COLUMNS = ["experiment_id", "scenario", "backend", "created_at", "fin
                       "status", "planned_runs", "spec_json", "pid", "records_calls", "replay_of",
                       "host", "heartbeat_at"]
 """Experiment columns, named (never SELECT * by position)."""
+INSERT_EXPERIMENT = (f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) "
+                     f"VALUES ({','.join('?' * len(EXPERIMENT_COLUMNS))})")
 INSERT_OUTBOX = ("INSERT INTO outbox (run_id, created_at, to_addr, subject, body) "
                  "VALUES (?,?,?,?,?)")
 

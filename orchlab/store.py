@@ -24,6 +24,7 @@ from orchlab.schema import (
     CALL_COLUMNS,
     EXPERIMENT_COLUMNS,
     INSERT_CALL,
+    INSERT_EXPERIMENT,
     INSERT_OUTBOX,
     INSERT_RUN,
     INSERT_SPAN,
@@ -155,8 +156,7 @@ class Store:
         two writers of one shared store never merge their experiments."""
         try:
             with self._db.tx() as conn:
-                conn.execute(f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) VALUES "
-                             f"({','.join('?' * len(EXPERIMENT_COLUMNS))})", _experiment_row(exp))
+                conn.execute(INSERT_EXPERIMENT, _experiment_row(exp))
         except self._db.integrity_errors:
             return False
         return True
@@ -165,11 +165,9 @@ class Store:
         """Insert or update an experiment row."""
         with self._db.tx() as conn:
             conn.execute(
-                f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) VALUES "
-                f"({','.join('?' * len(EXPERIMENT_COLUMNS))}) "
-                "ON CONFLICT(experiment_id) DO UPDATE SET status=excluded.status, "
-                "finished_at=excluded.finished_at, pid=excluded.pid, host=excluded.host, "
-                "heartbeat_at=excluded.heartbeat_at",
+                INSERT_EXPERIMENT + " ON CONFLICT(experiment_id) DO UPDATE SET "
+                "status=excluded.status, finished_at=excluded.finished_at, pid=excluded.pid, "
+                "host=excluded.host, heartbeat_at=excluded.heartbeat_at",
                 _experiment_row(exp),
             )
 
@@ -279,9 +277,7 @@ class Store:
         rows = [_run_rows(run) for run in runs]
         try:
             with self._db.tx() as conn:
-                conn.execute(
-                    f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) VALUES "
-                    f"({','.join('?' * len(EXPERIMENT_COLUMNS))})", _experiment_row(exp))
+                conn.execute(INSERT_EXPERIMENT, _experiment_row(exp))
                 for run_rows in rows:
                     _insert_run(conn, run_rows)
         except self._db.integrity_errors as exc:
