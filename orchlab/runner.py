@@ -96,10 +96,7 @@ async def arun_experiment(
 ) -> ExperimentResult:
     """Run a spec to the end (or a cancel), committing each run as it finishes."""
     prepared = prepare(spec)
-    backend = check_backend(prepared.spec, backend or resolve(prepared.spec.backend))
-    await server_answers(backend)
-    if prepared.spec.cluster:
-        await asyncio.to_thread(cluster.connect, prepared.spec.cluster)
+    backend = await _ready(prepared.spec, backend)
     experiment = ExperimentRecord(
         experiment_id=new_experiment_id(), scenario=prepared.scenario.name, backend=backend.id,
         created_at=utcnow(), spec=asdict(prepared.spec), planned_runs=len(prepared.plan),
@@ -129,10 +126,7 @@ async def aresume_experiment(
     if experiment.status == "running":
         raise SpecError(f"Experiment {experiment.experiment_id} is still running.")
     prepared = prepare(ExperimentSpec(**experiment.spec))
-    backend = check_backend(prepared.spec, backend or resolve(prepared.spec.backend))
-    await server_answers(backend)
-    if prepared.spec.cluster:
-        await asyncio.to_thread(cluster.connect, prepared.spec.cluster)
+    backend = await _ready(prepared.spec, backend)
     missing = remaining_runs(store, experiment.experiment_id, prepared.plan)
     store.delete_cancelled_runs(experiment.experiment_id)
     experiment.status, experiment.pid, experiment.finished_at = "running", os.getpid(), None
@@ -152,6 +146,17 @@ async def server_answers(backend: Backend) -> None:
     server is one sentence (BackendError) and nothing is stored, not N failed runs."""
     if backend.check is not None:
         await asyncio.to_thread(backend.check)
+
+
+async def _ready(spec: ExperimentSpec, backend: Backend | None) -> Backend:
+    """The backend checked against the spec, its server answering, and the cluster the spec
+    names started or joined: what an experiment and a resume need before anything is
+    stored, so that what cannot run is one sentence."""
+    backend = check_backend(spec, backend or resolve(spec.backend))
+    await server_answers(backend)
+    if spec.cluster:
+        await asyncio.to_thread(cluster.connect, spec.cluster)
+    return backend
 
 
 def check_backend(spec: ExperimentSpec, backend: Backend) -> Backend:
