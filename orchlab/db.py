@@ -8,12 +8,13 @@ errors) live in the two `Database` classes, so no query is written twice.
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from orchlab import config
 from orchlab.errors import StoreError
@@ -88,28 +89,42 @@ def statements(script: str) -> list[str]:
 
 
 class SqliteDatabase:
-    """One SQLite file in WAL mode; one connection shared by threads under one lock."""
+    """One SQLite file in WAL mode: one writing connection shared by threads under one lock,
+    and reading connections of their own.
+
+    A read never takes the write lock: in WAL mode readers and the writer do not block each
+    other, so a page building a frame of 10,000 runs cannot hold up the commit of a run that
+    has just finished (nor the runs in flight that wait for that commit's slot)."""
 
     kind = "SQLite"
     integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
     errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
     lock_sql = "BEGIN IMMEDIATE"  # the write lock, before anything is read
     columns_sql = "SELECT name FROM pragma_table_info(?)"
+    IDLE_READERS = 8
+    """Reading connections kept open between reads (more may be open at once)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.location = self.shown = self.where = str(path)
         self._lock = threading.RLock()
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._closed = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                           "busy_timeout=5000"):
-                conn.execute(f"PRAGMA {pragma}")
+            conn = self._connect("DEFERRED")
+            conn.execute("PRAGMA journal_mode=WAL")
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(f"Cannot use {path} as the Orchestration Lab store: {exc}.") \
                 from None
         self._conn = conn
+
+    def _connect(self, isolation_level: Literal["DEFERRED"] | None) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False,
+                               isolation_level=isolation_level)
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
+            conn.execute(f"PRAGMA {pragma}")
+        return conn
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -123,8 +138,25 @@ class SqliteDatabase:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self._lock:
-            yield self._conn
+        """A connection of the reader's own, inside one read transaction: every statement
+        of the block sees the same committed state, and no writer waits for it."""
+        try:
+            conn = self._readers.get_nowait()
+        except queue.Empty:
+            conn = self._connect(None)  # autocommit: the block's BEGIN is its transaction
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("ROLLBACK")  # a reader changes nothing
+        except BaseException:
+            conn.close()
+            raise
+        if self._closed or self._readers.qsize() >= self.IDLE_READERS:
+            conn.close()
+        else:
+            self._readers.put(conn)
 
     def ddl(self, statement: str) -> str:
         return statement
@@ -133,8 +165,11 @@ class SqliteDatabase:
         return f"json_extract({column}, '$.{key}')"
 
     def close(self) -> None:
+        self._closed = True
         with self._lock:
             self._conn.close()
+        while not self._readers.empty():
+            self._readers.get_nowait().close()
 
 
 def _sqlite(location: str) -> Database:

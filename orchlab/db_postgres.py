@@ -89,7 +89,9 @@ class PostgresDatabase:
 
     @contextmanager
     def tx(self) -> Iterator[_Conn]:
-        with self._pool.connection() as conn:  # commits at the end, rolls back on an error
+        # commits at the end, rolls back on an error; a server that went away is an error
+        # within the connect timeout, not the pool's 30 s wait for a connection
+        with self._pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
             yield _Conn(conn)
 
     read = tx

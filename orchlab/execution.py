@@ -107,20 +107,35 @@ async def execute_plan(
     concurrency: int | None = None,
 ) -> str:
     """Runs in flight up to the concurrency (and the backend's bound); each finished run is
-    committed before its slot frees. Returns completed or cancelled."""
+    committed before its slot frees. Returns completed or cancelled.
+
+    A commit that fails (a full disk, a store that went away) stops the plan at once: runs
+    in flight are cancelled and none starts, since no run could be saved (their model calls
+    would be paid for and lost), and the commit's exception is raised."""
     semaphore = asyncio.Semaphore(concurrency or ctx.spec.concurrency)
     slots = backend_slots(ctx.backend)
+    failed: list[BaseException] = []
 
     async def guarded(planned: PlannedRun) -> None:
         async with semaphore, slots or contextlib.nullcontext():
-            if cancel.cancelled:
+            if cancel.cancelled or failed:
                 return
-            await commit(await execute_run(planned, ctx))
+            record = await execute_run(planned, ctx)
+            if failed:  # cancelled because the store failed: it cannot be saved either
+                return
+            try:
+                await commit(record)
+            except Exception as exc:
+                failed.append(exc)
+                for task in tasks:
+                    if task is not asyncio.current_task():
+                        task.cancel()
+                raise
 
     tasks = [asyncio.create_task(guarded(p)) for p in plan]
     watcher = asyncio.create_task(_cancel_when_asked(cancel, tasks))
     try:
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
     except asyncio.CancelledError:
         cancel.cancel()
         for task in tasks:
@@ -129,7 +144,6 @@ async def execute_plan(
         raise
     finally:
         watcher.cancel()
-    failed = [o for o in outcomes if isinstance(o, Exception)]
     if failed:  # runs never raise (errors are data): this is the store, and it must be seen
         raise failed[0]
     return "cancelled" if cancel.cancelled else "completed"

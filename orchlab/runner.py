@@ -10,14 +10,16 @@ import asyncio
 import contextlib
 import gc
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from orchlab import cluster, workers
 from orchlab.backends import Backend, resolve
-from orchlab.errors import SpecError, WorkerError
+from orchlab.errors import SpecError, StoreError, WorkerError, first_line
 from orchlab.execution import CancelToken, RunContext, execute_plan
 from orchlab.records import ExperimentRecord, RunRecord, utcnow
 from orchlab.spec import (
@@ -191,9 +193,16 @@ async def _run_plan(
     records: list[RunRecord] = []
 
     async def commit(record: RunRecord) -> None:
-        # On the loop, measured: in a thread it fought the loop for the GIL (K=50 wall vs the
-        # bare SDK 1.18 against 0.98), which cost more than a rare WAL checkpoint stall.
-        store.save_run(record)
+        # Off the event loop: the runs in flight keep being timed on it while a commit (or a
+        # page's read of the store) takes its time; the run's slot still frees only after
+        # its commit, so a crash loses at most the runs in flight.
+        try:
+            await asyncio.get_running_loop().run_in_executor(writer(), store.save_run, record)
+        except Exception as exc:
+            raise StoreError(
+                f"The store {store.shown} failed while saving a run ({first_line(exc)}): the "
+                f"experiment stopped with {len(records)} finished runs stored; resume "
+                f"{ctx.experiment_id} when the store works again.") from exc
         records.append(record)
         if on_progress:
             on_progress(Progress(record, len(records), len(plan)))
@@ -230,7 +239,8 @@ async def _keep_beating(store: Any, experiment_id: str) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_S)
         with contextlib.suppress(Exception):  # a store that failed says so on the next commit
-            store.beat(experiment_id)
+            await asyncio.get_running_loop().run_in_executor(writer(), store.beat,
+                                                             experiment_id)
 
 
 @contextlib.contextmanager
@@ -254,3 +264,27 @@ def _old_objects_frozen() -> Iterator[None]:
 
 
 _frozen_depth = 0
+
+
+_writer: ThreadPoolExecutor | None = None
+_writer_lock = threading.Lock()
+
+
+def writer() -> ThreadPoolExecutor:
+    """The process's one thread that commits runs: every experiment's commits queue there in
+    the order their runs finished, and none runs on an event loop that times runs."""
+    global _writer
+    with _writer_lock:
+        if _writer is None:
+            _writer = ThreadPoolExecutor(1, thread_name_prefix="orchlab-writer")
+        return _writer
+
+
+def _forget_writer_in_child() -> None:
+    """A forked child has the executor object but not its thread: it starts its own."""
+    global _writer, _writer_lock
+    _writer, _writer_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_writer_in_child)

@@ -11,6 +11,7 @@ from agents.testing import assistant_message
 from sales_scripts import sales_backend, step, writer_script
 
 from orchlab.backends.traced import INTERRUPTED
+from orchlab.errors import StoreError
 from orchlab.runner import CancelToken, ExperimentSpec, SpecError, arun_experiment, run_experiment
 from orchlab.store import Store
 
@@ -169,7 +170,7 @@ def test_a_store_that_fails_mid_experiment_is_reported_and_leaves_no_running_exp
 
     store = FailingStore(store_path)
     spec = ExperimentSpec("sales_email", inputs=["dana-acme"], repetitions=3, concurrency=1)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(StoreError, match=r"failed while saving a run \(disk full\)"):
         run_experiment(spec, store, backend=sales_backend())
     experiment = store.list_experiments()[0]
     assert experiment.status == "interrupted"  # resumable, not stuck as running
