@@ -12,7 +12,7 @@ import json
 import operator
 from collections.abc import Callable
 from dataclasses import MISSING, Field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from orchlab.db import Connection
 from orchlab.records import ModelCall, RunMetrics, RunRecord, SpanRecord
@@ -97,6 +97,28 @@ ALTER TABLE experiments ADD COLUMN heartbeat_at TEXT;
 only, a heartbeat anywhere."""
 
 
+class _M004Span(NamedTuple):
+    """A span as m004 reads it: the spans columns (after run_id) as m001 created them, named
+    here because a migration is history, never the columns derived from today's records."""
+
+    seq: int
+    span_id: str
+    parent_id: str | None
+    kind: str
+    name: str
+    agent: str | None
+    start_ms: float
+    end_ms: float
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    input: str | None
+    output: str | None
+    error: str | None
+
+
 def _backfill_m004(conn: Connection) -> None:
     """Runs stored before m004 get their structured path from their stored spans, and their
     success from their outcome (none for a run that never ran: cancelled, no tool), in Python
@@ -105,12 +127,13 @@ def _backfill_m004(conn: Connection) -> None:
 
     runs = conn.execute("SELECT run_id, outcome_json, COALESCE(error_class, '') "
                         "FROM runs").fetchall()
-    names = ",".join(SPAN_COLUMNS_BEFORE_M004)
+    names = ",".join(_M004Span._fields)
     for run_id, outcome, error_class in runs:
         rows = conn.execute(f"SELECT {names} FROM spans WHERE run_id=? ORDER BY seq",
                             (run_id,)).fetchall()
-        spans = [SpanRecord(**dict(zip(SPAN_COLUMNS_BEFORE_M004, row, strict=True)))
-                 for row in rows]
+        # path_steps reads span_id, parent_id, kind, name, start_ms, end_ms and seq, which
+        # m001's columns carry: it takes these spans for the spans it is typed with
+        spans: list[Any] = [_M004Span(*row) for row in rows]
         ran = error_class not in ("tool_unavailable", "cancelled")
         success = int(bool(json.loads(outcome).get("success"))) if ran else None
         conn.execute("UPDATE runs SET path_steps_json=?, success=? WHERE run_id=?",
@@ -127,7 +150,9 @@ MIGRATIONS: list[Migration] = [
     ("m006_heartbeat", M006_HEARTBEAT, None),
 ]
 """(name, SQL, optional Python step run in the same transaction), applied in order. The SQL is
-SQLite's and PostgreSQL's alike, but for column types (`Database.ddl`)."""
+SQLite's and PostgreSQL's alike, but for column types (`Database.ddl`). Migrations are
+history: each names the columns it reads and uses no record class (`orchlab.records`) and none
+of the column lists below, which follow today's records."""
 
 
 # -- columns derived from the records --------------------------------------------------------
@@ -155,7 +180,6 @@ TEXT_COLUMNS = [f.name for f in _RUN_FIELDS + _METRIC_FIELDS
                 if "str | None" in str(f.type) and not _is_json(f)]
 """Nullable text columns: None when NULL in a frame, never NaN."""
 SPAN_COLUMNS = [f.name for f in fields(SpanRecord)]
-SPAN_COLUMNS_BEFORE_M004 = [c for c in SPAN_COLUMNS if c != "queued_ms"]
 
 _run_values = operator.attrgetter(
     *[f.name for f in _RUN_FIELDS], *[f"metrics.{f.name}" for f in _METRIC_FIELDS])

@@ -6,6 +6,8 @@ dependencies itself, so importing this package stays cheap.
 
 from __future__ import annotations
 
+import threading
+
 from orchlab import config
 from orchlab.backends.base import Backend, Factory
 from orchlab.errors import BackendError
@@ -70,21 +72,33 @@ def is_local_id(backend_id: str) -> bool:
     return backend_id.startswith("local:")
 
 
+_builtins_lock = threading.Lock()
 _builtins_registered = False
 
 
 def _register_builtins() -> None:
+    """Install the factories' `FACTORIES` tables, once: under a lock, so that a thread asking
+    meanwhile waits for the whole registry, and marked installed only when they are, so that
+    a failed attempt (its exception propagates) is tried again on the next call. Without the
+    optional local module the others are installed (and `local:` stays unknown). A builtin
+    replaces a test's registration of the same prefix made before this ran; one made after
+    replaces the builtin."""
     global _builtins_registered
     if _builtins_registered:
         return
-    _builtins_registered = True
-    from orchlab.backends import openai_compat, replay
+    with _builtins_lock:
+        if _builtins_registered:
+            return
+        from orchlab.backends import openai_compat, replay
 
-    for prefix, (factory, description) in (openai_compat.FACTORIES | replay.FACTORIES).items():
-        register(prefix, factory, description)
-    try:
-        from orchlab.backends import local
-    except ImportError:  # pragma: no cover - the local backend module is optional at import
-        return
-    for prefix, (factory, description) in local.FACTORIES.items():
-        register(prefix, factory, description)
+        tables = [openai_compat.FACTORIES, replay.FACTORIES]
+        try:
+            from orchlab.backends import local
+        except ImportError:  # pragma: no cover - the local backend module is optional
+            pass
+        else:
+            tables.append(local.FACTORIES)
+        for table in tables:
+            for prefix, (factory, description) in table.items():
+                register(prefix, factory, description)
+        _builtins_registered = True
