@@ -32,7 +32,8 @@ also shows what each call costs beyond its 100 ms).
 Reported per K and variant: wall, wall/ideal, wall/path; CPU per run (process_time of this
 process plus the workers' own, over runs) and core_busy = CPU / wall; time in the garbage
 collector (this process); the server's CPU per run; for the full variants, wall against bare
-and how long `Store.save_run` took (it runs on the event loop: every run in flight waits).
+and how long `Store.save_run` took (on the runner's writer thread: a run's slot frees after
+its commit).
 
 Ratios in this run: fullray/fullxW and fullray/full wall, fullpg/full wall, at each K.
 
@@ -41,7 +42,12 @@ last puts that floor at K=50 next to the ideal, i.e. whether 1.15 is reachable o
 at all. Last line: wall/ideal at K=50 of the faster of `full` and `fullxW`. Target: <= 1.15.
 
     python bench/concurrency.py [--runs 200] [--k1-runs 40] [--latency 0.1] [--k 1,10,50]
-                                [--variants fullray,fullpg]
+                                [--variants fullray,fullpg] [--rounds 3]
+
+`--rounds` sets the rounds at K=10 and 50 (K=1 takes at most 2). A short run, every variant
+and every K on a tiny plan (the test suite runs it; its figures are not the measurement):
+
+    python bench/concurrency.py --runs 20 --k1-runs 4 --latency 0.02 --rounds 1
 
 `--variants` picks the optional variants (workers or fullxW, fullray, fullpg; default all);
 bare and full always run, since the ideal, the floor and the last line need them.
@@ -58,7 +64,6 @@ import gc
 import heapq
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,7 +84,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--variants", default="workers,fullray,fullpg",
                         help="optional variants, comma-separated: workers (fullxW), "
                              "fullray, fullpg (default all)")
-    return parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds at K=10 and 50; K=1 takes at most 2 (default %(default)s)")
+    args = parser.parse_args()
+    if args.rounds < 1 or args.runs < 2 or args.runs % 2 or args.k1_runs < 2 or args.k1_runs % 2:
+        parser.error("--rounds must be >= 1; --runs and --k1-runs even and >= 2 (both forms)")
+    return args
 
 
 if __name__ == "__main__":
@@ -95,6 +105,7 @@ from orchlab.records import RunRecord  # noqa: E402
 from orchlab.runner import ExperimentSpec, arun_experiment, prepare  # noqa: E402
 from orchlab.scenario import FlowEnv, RunDeps  # noqa: E402
 from orchlab.store import Store  # noqa: E402
+from orchlab.testing.devserver import FakeServerProcess  # noqa: E402
 from orchlab.testing.pgserver import PostgresServer  # noqa: E402
 from orchlab.workers import cpu_count  # noqa: E402
 
@@ -105,18 +116,11 @@ CALLS = {"code": 4, "llm": 6}
 DEPTH = {"code": 2, "llm": 4}
 """Sequential model calls on each form's critical path (see module docstring)."""
 CORES = cpu_count()
-SERVER = (
-    "import sys\n"
-    "from orchlab.testing.devserver import FakeOpenAIServer\n"
-    "server = FakeOpenAIServer(latency_s=float(sys.argv[1])).__enter__()\n"
-    "print(server.base_url, flush=True)\n"
-    "sys.stdin.read()\n"  # serve until the parent closes our stdin
-)
 
 
 class TimedStore(Store):
-    """The real Store, timing each save_run: it runs on the event loop, so its wall time is
-    time every in-flight run waits."""
+    """The real Store, timing each save_run (on the runner's writer thread: the committing
+    run's slot waits for it, the runs in flight do not)."""
 
     blocked_s = 0.0
     max_s = 0.0
@@ -142,38 +146,6 @@ class GcClock:
             self._t0 = time.perf_counter()
         else:
             self.total += time.perf_counter() - self._t0
-
-
-class ServerProcess:
-    """The fake server in a child process; stops when its stdin is closed."""
-
-    def __init__(self, latency_s: float) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(latency_s)], cwd=ROOT, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        self.base_url = self.proc.stdout.readline().strip()
-        if not self.base_url.startswith("http://127.0.0.1:"):
-            self.close()
-            raise RuntimeError(f"fake server did not start: {self.base_url!r}")
-
-    def cpu_s(self) -> float:
-        """User + system CPU of the server process so far (Linux /proc; 0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def set_latency(seconds: float) -> None:
@@ -299,7 +271,7 @@ STORES: dict[str, TimedStore] = {}
 
 
 async def measure(
-    server: ServerProcess, default_store: TimedStore, levels: list[tuple[int, int, int]]
+    server: FakeServerProcess, default_store: TimedStore, levels: list[tuple[int, int, int]]
 ) -> dict[tuple[str, int], Level]:
     """Each K: every variant once per round, rotating which goes first."""
     install_recorder()
@@ -320,7 +292,7 @@ async def measure(
     return totals
 
 
-async def time_one(name: str, store: TimedStore, server: ServerProcess, gc_clock: GcClock,
+async def time_one(name: str, store: TimedStore, server: FakeServerProcess, gc_clock: GcClock,
                    level: Level, runs: int, k: int) -> None:
     """One experiment of a variant, its costs added to the level's totals."""
     s0, w0, c0 = server.cpu_s(), time.perf_counter(), time.process_time()
@@ -418,10 +390,11 @@ def main(args: argparse.Namespace) -> None:
     if "fullray" in VARIANTS:
         start_ray()
     wanted = {int(k) for k in args.k.split(",")} | {50}
-    levels = [lv for lv in [(1, args.k1_runs, 2), (10, args.runs, 3), (50, args.runs, 3)]
+    levels = [lv for lv in [(1, args.k1_runs, min(2, args.rounds)), (10, args.runs, args.rounds),
+                            (50, args.runs, args.rounds)]
               if lv[0] in wanted]
     print_plan(levels, args.k1_runs, args.runs)
-    server = ServerProcess(LATENCY_S)
+    server = FakeServerProcess(LATENCY_S)
     postgres = PostgresServer(durable=True).start() if "fullpg" in VARIANTS else None
     try:
         with tempfile.TemporaryDirectory() as tmp:

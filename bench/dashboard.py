@@ -4,7 +4,11 @@ Runs are synthetic but written through the real Store; the page is executed by S
 AppTest (the same script a browser session runs, figures included). Last line: the
 10,000-run render time in seconds. Targets: < 2 s and < 500 MB.
 
-    python bench/dashboard.py
+    python bench/dashboard.py [--sizes 100,10000]
+
+A short run (the test suite's; its figures are not the measurement):
+
+    python bench/dashboard.py --sizes 100,1000
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ records by status and error class, retries, and unhandled exceptions (exceptions
 the runner or reached the event loop's handler). Last line: records=<n> unhandled=<n>.
 
     python bench/faults.py
+
+A short run (the test suite's; its figures are not the measurement):
+
+    python bench/faults.py --runs 100
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ imports and schema builds that no replay repeats). Then replays it from the stor
   fraction), and the time to read the recording from the store.
 
     python bench/replay.py [--latency 0.2] [--reps 5] [--concurrency 4]
+
+A short run (the test suite's; its timings are not the measurement):
+
+    python bench/replay.py --latency 0.05 --reps 2
 """
 
 from __future__ import annotations
@@ -74,9 +78,18 @@ def timed(spec: ExperimentSpec, store: Store) -> tuple[ExperimentResult, float, 
 
 
 def main(args: argparse.Namespace) -> None:
-    path = Path(tempfile.mkdtemp()) / "replay.sqlite"
-    os.environ["ORCHLAB_STORE"] = str(path)  # where replay:<id> finds its recording
-    store = Store(path)
+    with tempfile.TemporaryDirectory() as tmp:  # the recording goes with the run
+        path = Path(tmp) / "replay.sqlite"
+        os.environ["ORCHLAB_STORE"] = str(path)  # where replay:<id> finds its recording
+        store = Store(path)
+        try:
+            measure(args, store)
+        finally:
+            store.close()
+
+
+def measure(args: argparse.Namespace, store: Store) -> None:
+    """Record, then replay at each speed, printing the figures."""
     with FakeOpenAIServer(latency_s=args.latency, keep_alive=True) as server:
         spec = ExperimentSpec("sales_email", forms=FORMS, inputs=["dana-acme"],
                               repetitions=args.reps, concurrency=args.concurrency,

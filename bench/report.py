@@ -9,6 +9,10 @@ runs, the report's size (bytes, MB and MiB; plotly's JavaScript, inlined once, i
 it) and the seconds the render took.
 
     python bench/report.py [--runs 100 1000] [--concurrency 16]
+
+A short run (the test suite's; its figures are not the measurement):
+
+    python bench/report.py --runs 8 40
 """
 
 from __future__ import annotations
@@ -68,12 +72,14 @@ def one(store: Store, base_url: str, runs: int, concurrency: int) -> None:
 def main(args: argparse.Namespace) -> None:
     bundle = len(plotly.offline.get_plotlyjs().encode("utf-8"))
     print(f"plotly.js inlined once: {bundle:,} bytes = {bundle / 1e6:.2f} MB")
-    path = Path(tempfile.mkdtemp()) / "report.sqlite"
-    store = Store(path)
-    with FakeOpenAIServer(faults=FAULTS, seed=3, keep_alive=True) as server:
-        for runs in args.runs:
-            one(store, server.base_url, runs, args.concurrency)
-    store.close()
+    with tempfile.TemporaryDirectory() as tmp:  # the store goes with the run
+        store = Store(Path(tmp) / "report.sqlite")
+        try:
+            with FakeOpenAIServer(faults=FAULTS, seed=3, keep_alive=True) as server:
+                for runs in args.runs:
+                    one(store, server.base_url, runs, args.concurrency)
+        finally:
+            store.close()
 
 
 if __name__ == "__main__":

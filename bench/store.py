@@ -32,6 +32,10 @@ load_runs time for 10,000 runs on SQLite, in seconds. Target: < 1 s.
 
     python bench/store.py [--runs 10000] [--loads 7] [--engines sqlite,postgresql]
                           [--writers 4] [--runs-per-writer 500]
+
+A short run, both engines (the test suite's; its figures are not the measurement):
+
+    python bench/store.py --runs 500 --loads 2 --writers 2 --runs-per-writer 50
 """
 
 from __future__ import annotations

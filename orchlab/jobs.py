@@ -1,13 +1,15 @@
 """Experiments in the background, for UIs that must stay responsive (and cancellable).
 
 Streamlit reruns its script on every click, so a long experiment cannot run in the script
-thread. Every job runs on one long-lived event loop (`job_loop()`, a daemon thread), the page
-polls `snapshot()`. One loop, not one per job: the dashboard caches its backends for the whole
-process, and an AsyncOpenAI/httpx client (its pooled connections, its locks) may only be used
-on the loop it first ran on. A second `asyncio.run` in a new thread would hand it a closed loop
-("Event loop is closed") or a foreign one ("bound to a different event loop"). One loop also
-lets experiments share a backend's own bound (`execution.backend_slots`): two sessions on the
-embedded model queue for it run by run.
+thread; the page polls `snapshot()`. A job whose backend a fresh process can open runs in the
+dashboard's experiment process (`orchlab.job_process`), out of reach of page scripts' CPU.
+Any other job (a backend a test registered in this process) runs on one long-lived event loop
+here (`job_loop()`, a daemon thread). One loop in either place, not one per job: backends
+are cached for the process, and an AsyncOpenAI/httpx client (its pooled connections, its
+locks) may only be used on the loop it first ran on. A second `asyncio.run` in a new thread
+would hand it a closed loop ("Event loop is closed") or a foreign one ("bound to a different
+event loop"). One loop also lets experiments share a backend's own bound
+(`execution.backend_slots`): two sessions on the embedded model queue for it run by run.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ import asyncio
 import os
 import threading
 import time
+import uuid
 from collections import Counter
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from orchlab import otel, runner
-from orchlab.backends import Backend, resolve
-from orchlab.records import RunRecord, utcnow
+from orchlab import config, job_process, runner
+from orchlab.backends import Backend, opens_anywhere
+from orchlab.recorder import install_recorder
+from orchlab.records import RunRecord, SpanRecord, utcnow
 from orchlab.runner import CancelToken, ExperimentResult, ExperimentSpec, PlannedRun, Progress
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -112,7 +115,9 @@ class JobSnapshot:
 
 @dataclass
 class ExperimentJob:
-    """One experiment (or resume) running on the shared job loop."""
+    """One experiment (or resume) a page started: in the dashboard's experiment process
+    (`orchlab.job_process`) when a fresh process can open its backend by id, else on this
+    process's job loop (a backend a test registered here)."""
 
     spec: ExperimentSpec
     """What runs."""
@@ -129,12 +134,23 @@ class ExperimentJob:
     _planned_by_form: dict[str, int] = field(default_factory=dict)
     _result: ExperimentResult | None = None
     _error: str | None = None
+    _warning: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _done: threading.Event = field(default_factory=threading.Event)
-    _future: Future[None] | None = None
     _started: float = 0.0
     _live: dict[str, LiveRun] = field(default_factory=dict)
-    _export: otel.RunExport | None = None
+    _process: job_process.ExperimentProcess | None = None
+    _id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def backend_id(self) -> str:
+        """The backend the job runs on."""
+        return self.backend.id if self.backend is not None else self.spec.backend
+
+    @property
+    def elsewhere(self) -> bool:
+        """Whether its runs run in the experiment process (once started)."""
+        return self._process is not None
 
     def start(self) -> ExperimentJob:
         """Plan (raising on a bad spec, as before), then submit the job; returns self."""
@@ -144,16 +160,24 @@ class ExperimentJob:
         self._total = len(planned)
         self._planned_by_form = dict(Counter(p.form for p in planned))
         self._started = time.monotonic()
-        self._future = asyncio.run_coroutine_threadsafe(self._work(), job_loop())
+        if opens_anywhere(self.backend_id):
+            self._process = job_process.experiment_process()
+            self._process.submit(job_process.JobOrder(
+                self._id, self.spec, self.backend_id, self.store.location, self.resume_id,
+                {**os.environ, config.ENV_STORE: self.store.location}), self)
+        else:
+            asyncio.run_coroutine_threadsafe(self._work(), job_loop())
         return self
 
     def cancel(self) -> None:
         """Stop starting runs and interrupt those in flight; finished runs stay stored."""
         self.cancel_token.cancel()
+        if self._process is not None:
+            self._process.cancel(self._id)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the job has stopped (tests and the CLI)."""
-        if self._future is not None:
+        if self._started:
             self._done.wait(timeout)
 
     def snapshot(self) -> JobSnapshot:
@@ -161,15 +185,35 @@ class ExperimentJob:
         with self._lock:
             records = list(self._records)
             finished = self._done.is_set()
-            result, error = self._result, self._error
+            result, error, warning = self._result, self._error, self._warning
             in_flight = list(self._live.values())
         return JobSnapshot(
             total=self._total, done_by_form=dict(Counter(r.form for r in records)),
             planned_by_form=self._planned_by_form, records=records,
             finished=finished, result=result, error=error,
             elapsed_s=time.monotonic() - self._started, in_flight=in_flight,
-            warning=self._export.failure if self._export is not None else None,
+            warning=warning,
         )
+
+    def peek(self, run_id: str, run_start: datetime,
+             now: datetime) -> tuple[list[SpanRecord], set[str]]:
+        """A run in flight's spans so far and the ids of the open ones (the race view):
+        from the experiment process's latest report, or from this process's recorder."""
+        if self._process is not None:
+            return self._process.live.get(run_id, ([], set()))
+        return install_recorder().peek(run_id, run_start, now)
+
+    def on_remote(self, kind: str, payload: Any) -> None:
+        """What the experiment process reports (on its pipe's thread)."""
+        if kind == "start":
+            run_id, form, input_id, repetition, started_at, started = payload
+            with self._lock:
+                self._live[run_id] = LiveRun(run_id, form, input_id, repetition, started_at,
+                                             started - self._started)
+        elif kind == "record":
+            self._on_progress(Progress(payload, 0, self._total))
+        elif kind == "end":
+            self._end(payload)
 
     def _on_start(self, run_id: str, planned: PlannedRun) -> None:
         live = LiveRun(run_id, planned.form, planned.input_id, planned.repetition, utcnow(),
@@ -181,31 +225,20 @@ class ExperimentJob:
         with self._lock:
             self._records.append(progress.record)
             self._live.pop(progress.record.run_id, None)
-        if self._export is not None:  # spans go out as runs finish
-            self._export.add_run(progress.record)
+
+    def _end(self, end: job_process.JobEnd, result: ExperimentResult | None = None) -> None:
+        if result is None and end.experiment_id is not None and end.status is not None:
+            with self._lock:
+                records = list(self._records)
+            result = ExperimentResult(end.experiment_id, end.status, records, end.worker_cpu_s)
+        with self._lock:
+            self._result, self._error, self._warning = result, end.error, end.warning
+            self._live.clear()
+            self._done.set()
 
     async def _work(self) -> None:
         """On the job loop. Always ends with the job finished, a result or an error set."""
-        result: ExperimentResult | None = None
-        error: str | None = None
-        try:
-            self._export = otel.configured_export()  # ORCHLAB_OTLP_ENDPOINT, else None
-            # Starting a backend may block for seconds (a server probe, loading the embedded
-            # model): never on the loop other jobs' runs share.
-            backend = self.backend or await asyncio.to_thread(resolve, self.spec.backend)
-            kwargs: dict[str, Any] = {"backend": backend, "on_progress": self._on_progress,
-                                      "cancel": self.cancel_token, "on_start": self._on_start}
-            if self.resume_id:
-                result = await runner.aresume_experiment(self.resume_id, self.store, **kwargs)
-            else:
-                result = await runner.arun_experiment(self.spec, self.store, **kwargs)
-        except asyncio.CancelledError:  # the loop's task itself cancelled: not by cancel()
-            error = "CancelledError: the job was stopped before it finished"
-        except Exception as exc:  # noqa: BLE001 - shown to the user, one sentence
-            error = f"{type(exc).__name__}: {exc}"
-        finally:
-            if self._export is not None:  # its bounded wait, off the loop other jobs share
-                await asyncio.to_thread(self._export.close)
-            with self._lock:
-                self._result, self._error = result, error
-                self._done.set()
+        result, end = await job_process.run_job(
+            self.spec, self.store, self.backend or self.spec.backend, self.resume_id,
+            self.cancel_token, self._on_start, self._on_progress)
+        self._end(end, result)

@@ -42,9 +42,10 @@ A worker still imports the parent's main script (as `__mp_main__`, as multiproce
 everywhere but with fork) unless the parent was started with `-m`: a script that starts an
 experiment with workers needs the `if __name__ == "__main__":` guard."""
 
-def _context() -> ForkServerContext | SpawnContext:
+def process_context() -> ForkServerContext | SpawnContext:
     """Fork server where there is one: forking a clean, preloaded process is fast and safe
-    from a threaded parent (Streamlit). Elsewhere spawn."""
+    from a threaded parent (Streamlit). Elsewhere spawn. The dashboard's experiment process
+    (`orchlab.job_process`) starts the same way."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx: ForkServerContext = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
@@ -69,7 +70,7 @@ class Processes:
     shared lock, and a closed pipe is a lost shard."""
 
     def __init__(self, jobs: list[ShardJob]) -> None:
-        mp = _context()
+        mp = process_context()
         self.links: dict[Connection, tuple[int, BaseProcess]] = {}
         try:
             for i, job in enumerate(jobs):

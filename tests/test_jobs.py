@@ -194,3 +194,76 @@ def test_resume_job_runs_only_the_missing_runs(store: Store) -> None:
     assert len(snap.records) == 3 and store.count_runs(first.experiment_id) == 4
     experiment = store.get_experiment(first.experiment_id)
     assert experiment is not None and experiment.status == "completed"
+
+
+# -- the dashboard's experiment process --------------------------------------------------------
+
+
+def test_a_job_on_a_server_runs_in_the_experiment_process_and_the_race_sees_its_spans(
+    store: Store,
+) -> None:
+    """Page scripts cannot take its CPU: the experiment's pid is another process's, its runs
+    are committed there, and the spans of runs in flight still reach this process."""
+    import os
+
+    seen_spans: list[int] = []
+    with FakeOpenAIServer(latency_s=0.1, keep_alive=True) as server:
+        backend = backends.resolve(f"compat:fake-model@{server.base_url}")
+        job = ExperimentJob(spec(backend, 3, concurrency=2), store, backend=backend).start()
+        assert job.elsewhere
+
+        def live_spans() -> bool:
+            snap = job.snapshot()
+            for run in snap.in_flight:
+                spans, _open = job.peek(run.run_id, run.started_at, run.started_at)
+                seen_spans.append(len(spans))
+            return any(seen_spans) or snap.finished
+
+        wait_until(live_spans, timeout_s=60, what="spans of a run in flight")
+        snap = finished(job)
+    assert any(seen_spans), "the race never saw a span of a run in flight"
+    assert len(snap.records) == 6 and failures(snap.records) == []
+    experiment = store.get_experiment(snap.result.experiment_id)  # type: ignore[union-attr]
+    assert experiment is not None and experiment.status == "completed"
+    assert experiment.pid != os.getpid()
+    assert store.count_runs(experiment.experiment_id) == 6
+
+
+def test_a_backend_registered_here_runs_its_job_here(store: Store) -> None:
+    """A test's scripted models exist only in this process: their job runs on its job loop."""
+    import os
+
+    backend = sales_backend()
+    job = ExperimentJob(spec(backend, 1), store, backend=backend).start()
+    snap = finished(job)
+    assert not job.elsewhere
+    experiment = store.get_experiment(snap.result.experiment_id)  # type: ignore[union-attr]
+    assert experiment is not None and experiment.pid == os.getpid()
+
+
+def test_a_killed_experiment_process_ends_its_job_in_one_sentence_and_the_next_starts_anew(
+    store: Store,
+) -> None:
+    import os
+    import signal
+
+    with FakeOpenAIServer(latency_s=0.1, keep_alive=True) as server:
+        backend = backends.resolve(f"compat:fake-model@{server.base_url}")
+        job = ExperimentJob(spec(backend, 30, concurrency=2), store, backend=backend).start()
+        wait_until(lambda: len(job.snapshot().records) >= 2, what="two finished runs")
+        running = [e for e in store.list_experiments() if e.status == "running"]
+        assert len(running) == 1 and running[0].pid not in (None, os.getpid())
+        os.kill(running[0].pid, signal.SIGKILL)  # type: ignore[arg-type]
+        job.join(30)
+        snap = job.snapshot()
+        assert snap.finished and snap.result is None
+        assert snap.error == (
+            "WorkerError: the dashboard's experiment process stopped (exit code -9); runs it "
+            "finished are stored, and History resumes the experiment.")
+        reopened = Store(store.location)  # the next reader finds the experiment's pid gone
+        experiment = reopened.get_experiment(running[0].experiment_id)
+        reopened.close()
+        assert experiment is not None and experiment.status == "interrupted"
+        assert store.count_runs(experiment.experiment_id) >= 2
+        after = finished(ExperimentJob(spec(backend, 1), store, backend=backend).start())
+    assert len(after.records) == 2 and failures(after.records) == []

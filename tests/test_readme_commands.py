@@ -7,6 +7,8 @@ Commands are every line of the README's shell code blocks (continuation lines jo
 code span in its tables that starts with a program name. How each kind is checked:
 
 - `python bench/<x>.py ...`: `--help` exits 0 quickly, listing every option the README passes.
+  The benchmark itself runs to its figure in tests/test_bench.py: a short run of every
+  bench/ script, passing every option a README command gives it (checked there).
 - `python -m orchlab <cmd> ...`: `<cmd> --help` exits 0 and lists every option the README shows
   (and each of `a|b` alternatives); `list` also runs for real against a temporary store given
   by ORCHLAB_STORE.

@@ -20,7 +20,6 @@ from orchlab.figures import MAX_LR_STAGES, path_dot
 from orchlab.jobs import ExperimentJob
 from orchlab.presets import QUICK_START
 from orchlab.race import Race, build_race
-from orchlab.recorder import install_recorder
 from orchlab.runner import ExperimentSpec
 from orchlab.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
@@ -151,7 +150,7 @@ def race_job(store_path: Path, server: FakeOpenAIServer) -> ExperimentJob:
 
 
 def race_now(job: ExperimentJob) -> Race:
-    return build_race(job.snapshot(), install_recorder().peek, RACE_FORMS)
+    return build_race(job.snapshot(), job.peek, RACE_FORMS)
 
 
 def texts(elements: Any) -> list[str]:

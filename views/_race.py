@@ -9,7 +9,6 @@ from orchlab.findings import title
 from orchlab.jobs import ExperimentJob, JobSnapshot
 from orchlab.race import Race, build_race, lane_caption
 from orchlab.race_figures import race_figure
-from views._shared import get_recorder
 
 PRESENTER_CSS = """<style>
 [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.45rem; }
@@ -32,7 +31,7 @@ PREVIOUS_KEY = "run_race_previous"
 
 def current_race(job: ExperimentJob, snap: JobSnapshot) -> Race:
     """The race of this job now, live spans read from the process's recorder."""
-    race = build_race(snap, get_recorder().peek, job.spec.forms, job.spec.workers,
+    race = build_race(snap, job.peek, job.spec.forms, job.spec.workers,
                       previous=st.session_state.get(PREVIOUS_KEY))
     st.session_state[PREVIOUS_KEY] = race
     return race

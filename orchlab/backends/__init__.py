@@ -12,8 +12,8 @@ from orchlab import config
 from orchlab.backends.base import Backend, Factory
 from orchlab.errors import BackendError
 
-__all__ = ["Backend", "BackendError", "Factory", "default_backend_id", "is_local_id", "prefixes",
-           "register", "resolve", "unregister"]
+__all__ = ["Backend", "BackendError", "Factory", "default_backend_id", "is_local_id",
+           "opens_anywhere", "prefixes", "register", "resolve", "unregister"]
 
 _FACTORIES: dict[str, Factory] = {}
 _DESCRIPTIONS: dict[str, str] = {}
@@ -74,6 +74,16 @@ def is_local_id(backend_id: str) -> bool:
 
 _builtins_lock = threading.Lock()
 _builtins_registered = False
+_BUILTINS: dict[str, Factory] = {}
+"""The lab's own factories by prefix, as installed (a test may register over one)."""
+
+
+def opens_anywhere(backend_id: str) -> bool:
+    """Whether a fresh process resolves this id as this one does: its prefix is one of the
+    lab's own factories, not one registered at run time (a test's scripted models)."""
+    _register_builtins()
+    prefix = backend_id.partition(":")[0]
+    return prefix in _BUILTINS and _FACTORIES.get(prefix) is _BUILTINS[prefix]
 
 
 def _register_builtins() -> None:
@@ -101,4 +111,5 @@ def _register_builtins() -> None:
         for table in tables:
             for prefix, (factory, description) in table.items():
                 register(prefix, factory, description)
+                _BUILTINS[prefix] = factory
         _builtins_registered = True

@@ -252,3 +252,69 @@ class FakeOpenAIServer:
                 self.wfile.write(body)
 
         return Handler
+
+
+class FakeServerProcess:
+    """A FakeOpenAIServer in a process of its own, until `close()` (or its stdin closes): a
+    benchmark's own threads (a browser driver, a plan's event loop) then never delay its
+    answers, so its latency stays the one it was given."""
+
+    def __init__(self, latency_s: float = 0.0, keep_alive: bool = False) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "orchlab.testing.devserver", str(latency_s),
+             "keep-alive" if keep_alive else "close"],
+            text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        self.base_url = self.proc.stdout.readline().strip()
+        """The /v1 base URL clients should use."""
+        if not self.base_url.startswith("http://127.0.0.1:"):
+            self.close()
+            raise RuntimeError(f"fake server did not start: {self.base_url!r}")
+
+    def cpu_s(self) -> float:
+        """User + system CPU of the server process so far (Linux /proc; 0 elsewhere)."""
+        import os
+        from pathlib import Path
+
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        """Stop the server (killed if it does not go within 10 s)."""
+        import subprocess
+
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> FakeServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _serve_until_stdin_closes(latency_s: str, connections: str) -> None:
+    import sys
+
+    with FakeOpenAIServer(latency_s=float(latency_s),
+                          keep_alive=connections == "keep-alive") as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":  # FakeServerProcess's child: LATENCY_S keep-alive|close
+    import sys
+
+    _serve_until_stdin_closes(*sys.argv[1:3])
+
