@@ -48,6 +48,14 @@ class RunCalls:
         return seq
 
 
+_HASHED = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+"""`json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)`, one encoder for every
+call (json.dumps builds one per call when given options)."""
+_SORTED = json.JSONEncoder(sort_keys=True)
+"""`json.dumps(value, sort_keys=True)`."""
+_PLAIN = json.JSONEncoder(ensure_ascii=False)
+"""`json.dumps(value, ensure_ascii=False)`."""
+
 CURRENT: contextvars.ContextVar[RunCalls | None] = contextvars.ContextVar(
     "orchlab_run_calls", default=None)
 """The run's calls; None outside a run (a model used directly records nothing)."""
@@ -76,7 +84,7 @@ def request_hash(system_instructions: str | None, input_: Any, tools: Any, outpu
         "handoffs": sorted(str(getattr(h, "tool_name", h)) for h in handoffs or []),
         "output": getattr(output_schema, "name", lambda: None)() if output_schema else None,
     }
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    text = _HASHED.encode(payload)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -145,8 +153,11 @@ def _scrubbed(items: Any) -> list[dict[str, Any]]:
     """The items as JSON, with any configured secret replaced, as span text is: a key never
     reaches the store, even if a model repeated one."""
     output = jsonable_items(items)
-    text = json.dumps(output, ensure_ascii=False)
-    secrets = [s for s in config.secret_values() if s in text]
+    secrets = config.secret_values()
+    if not secrets:  # nothing to look for
+        return output
+    text = _PLAIN.encode(output)
+    secrets = [s for s in secrets if s in text]
     if not secrets:
         return output
     return list(json.loads(config.redact_with(text, secrets)))
@@ -154,7 +165,7 @@ def _scrubbed(items: Any) -> list[dict[str, Any]]:
 
 def _tool_key(tool: Any) -> str:
     schema = getattr(tool, "params_json_schema", None)
-    return f"{getattr(tool, 'name', type(tool).__name__)}:{json.dumps(schema, sort_keys=True)}"
+    return f"{getattr(tool, 'name', type(tool).__name__)}:{_SORTED.encode(schema)}"
 
 
 def _jsonable(item: Any) -> Any:
@@ -164,11 +175,16 @@ def _jsonable(item: Any) -> Any:
     return item
 
 
+_LEAVES = frozenset({str, int, float, bool})
+"""Types `_canonical` returns as they are (exactly these: a subclass takes the long way)."""
+
+
 def _canonical(value: Any) -> Any:
     """None-valued keys dropped at every depth: an item built by the SDK and the same item
     validated back from JSON differ only in which absent fields they spell out."""
     if isinstance(value, dict):
-        return {k: _canonical(v) for k, v in value.items() if v is not None}
+        return {k: v if type(v) in _LEAVES else _canonical(v)
+                for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_canonical(v) for v in value]
+        return [v if type(v) in _LEAVES else _canonical(v) for v in value]
     return value

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
+from agents.model_settings import ModelSettings
 from agents.models.interface import Model, ModelTracing
 from agents.tracing import generation_span
+from pydantic import TypeAdapter
 
 INTERRUPTED = "model call interrupted (run timeout or cancel)"
+
+_SETTINGS = TypeAdapter(ModelSettings)
+"""What `ModelSettings.to_json_dict` dumps with, built once: the SDK builds a TypeAdapter per
+call (most of the call's cost)."""
 
 
 class TracedModel(Model):
@@ -30,7 +36,7 @@ class TracedModel(Model):
     ) -> Any:
         with generation_span(
             model=self.model_name,
-            model_config=model_settings.to_json_dict(),
+            model_config=_settings_json(model_settings),
             input=_as_messages(system_instructions, input),
         ) as span:
             try:
@@ -47,6 +53,13 @@ class TracedModel(Model):
 
     def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         return self.inner.stream_response(*args, **kwargs)
+
+
+def _settings_json(settings: Any) -> dict[str, Any]:
+    """`settings.to_json_dict()`, the same dict (a subclass keeps its own method)."""
+    if type(settings) is ModelSettings:
+        return cast(dict[str, Any], _SETTINGS.dump_python(settings, mode="json"))
+    return cast(dict[str, Any], settings.to_json_dict())
 
 
 def usage_dict(usage: Any) -> dict[str, Any]:
