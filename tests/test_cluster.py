@@ -165,7 +165,7 @@ def test_the_run_page_runs_on_ray_with_the_cli_s_spec(
     at.number_input(key="run_reps").set_value(2)
     at.number_input(key="run_workers").set_value(2)
     at.selectbox(key="run_cluster").set_value("Ray on this machine")
-    at.button(key="FormSubmitter:run_form-Run").click().run()
+    at.button(key="run_start").click().run()
     assert not at.exception and not at.error, at.error
     job: ExperimentJob = at.session_state["run_job"]
     job.join(timeout=120)
@@ -186,7 +186,7 @@ def test_the_run_page_says_what_to_install_without_ray(
     monkeypatch.setattr(cluster, "missing_ray", lambda: "Ray is not installed: pip install.")
     at = app_on()
     at.selectbox(key="run_cluster").set_value("Ray on this machine")
-    at.button(key="FormSubmitter:run_form-Run").click().run()
+    at.button(key="run_start").click().run()
     assert [e.value for e in at.error] == [
         "cluster ray needs Ray, which is not installed: pip install -r "
         "requirements-cluster.txt."]

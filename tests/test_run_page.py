@@ -234,7 +234,7 @@ def test_the_quick_start_preset_is_in_the_started_spec(app_env: Path,
         radio.format_func("quick")  # type: ignore[attr-defined]
     assert at.number_input(key="run_max_tokens").value == QUICK_START.max_tokens
     assert at.number_input(key="run_timeout").value == QUICK_START.timeout_s
-    at.button(key="FormSubmitter:run_form-Run").click().run()
+    at.button(key="run_start").click().run()
     assert not at.exception, at.exception
     job: ExperimentJob = at.session_state["run_job"]
     job.join(timeout=60)

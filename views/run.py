@@ -3,6 +3,7 @@ Cancel button; presenter mode (`?present=1`) shows one run per form in large typ
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import streamlit as st
@@ -70,12 +71,12 @@ def plan_line(forms: list[str], input_ids: list[str], reps: int) -> str:
 
 
 def settings_form() -> runner.ExperimentSpec | None:
-    """The full Run form; the spec to start once Run is pressed with an input chosen."""
+    """The full settings; once Run was pressed (`PRESSED`) with an input chosen, the spec of
+    the values this rerun draws, i.e. the ones the page shows."""
     with st.expander(f"The forms of {name}"):
         st.markdown("\n".join(f"- **{title(f.id)}** (`{f.id}`, {f.family}): {f.description}"
                                for f in scenario.forms))
     preset_choice(backend_id())
-    # What the run count depends on sits outside the form: widgets in a form update on submit.
     top_left, top_right = st.columns(2)
     input_labels = {i.label: i.id for i in scenario.inputs}
     chosen = top_left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
@@ -85,9 +86,9 @@ def settings_form() -> runner.ExperimentSpec | None:
                                  key=f"run_forms_{name}", format_func=label)
     reps = top_right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
                                   key="run_reps")
-    with st.form("run_form"):
-        choices, submitted = _form_fields(forms, [input_labels[c] for c in chosen], int(reps))
-    if not submitted:
+    with st.container(border=True):
+        choices = _settings_fields(forms, [input_labels[c] for c in chosen], int(reps))
+    if time.monotonic() - st.session_state.get(PRESSED, -PRESS_KEPT_S) >= PRESS_KEPT_S:
         return None
     if not chosen:
         st.error("Choose at least one input.")
@@ -96,9 +97,32 @@ def settings_form() -> runner.ExperimentSpec | None:
                                    inputs=[input_labels[c] for c in chosen], **choices)
 
 
-def _form_fields(forms: list[str], input_ids: list[str], reps: int
-                 ) -> tuple[dict[str, Any], bool]:
-    """The settings inside the form: their spec fields, and whether Run was pressed."""
+PRESSED = "run_pressed"
+"""When Run's callback ran (monotonic seconds); cleared once the press is answered (a job
+started, or why not)."""
+PRESS_KEPT_S = 10.0
+"""A press left unanswered longer (the user went to another page at once) starts nothing:
+returning to Run later must not start an experiment nobody is waiting for."""
+RUN_KEY = "run_start"
+"""Run's widget key."""
+
+
+def _press_run() -> None:
+    """Run's callback, called as the press arrives, before the page reruns (issue 23).
+
+    A press often comes with a field still being typed in, which commits on blur, i.e. on
+    this very click. A form's submit button sent the press at once and the commit right after,
+    whose rerun stopped the press's before any callback ran: a lost click. A plain button's
+    press goes with the pending commit, in one rerun, or after it. Kept in the session, the
+    press also outlives a rerun stopped later on: the next one, drawing the values shown,
+    starts the experiment."""
+    st.session_state[PRESSED] = time.monotonic()
+
+
+def _settings_fields(forms: list[str], input_ids: list[str], reps: int) -> dict[str, Any]:
+    """The settings under the inputs, as spec fields, with the run count, the runs-needed
+    hint, the expected duration and Run (see `_press_run`). No `st.form`: every field commits
+    itself, so those lines always follow what is shown."""
     left, right = st.columns(2)
     variant = left.selectbox("Prompt variant", ["original", *store.list_variants(name)],
                              key="run_variant")
@@ -135,7 +159,7 @@ def _form_fields(forms: list[str], input_ids: list[str], reps: int
         st.caption(timing.expected_text(stored, backend_id(),
                                         {f: reps * len(input_ids) for f in forms},
                                         int(concurrency), backend_id().startswith("local:")))
-    submitted = st.form_submit_button("Run", type="primary")
+    st.button("Run", type="primary", key=RUN_KEY, on_click=_press_run)
     return {
         "concurrency": int(concurrency), "workers": int(n_workers), "cluster": cluster,
         "max_turns": int(max_turns),
@@ -145,7 +169,7 @@ def _form_fields(forms: list[str], input_ids: list[str], reps: int
                            if v is not None},
         "agent_overrides": store.load_variant(name, variant) if variant != "original" else {},
         "variant": None if variant == "original" else variant,
-    }, submitted
+    }
 
 
 def _cluster_field(column: Any) -> str:
@@ -171,16 +195,26 @@ def start(spec: runner.ExperimentSpec) -> None:
         runner.prepare(spec)
         backend = runner.check_backend(spec, get_backend(spec.backend))
         st.session_state["run_last_spec"] = spec
+        # The press is answered before the job starts: a session-state write checks for a
+        # newer rerun first and may stop this one, which must then not start a second job.
+        st.session_state.pop(PRESSED, None)
         st.session_state["run_job"] = ExperimentJob(spec, store, backend=backend).start()
     except (BackendError, LookupError, ValueError) as exc:
         st.error(str(exc))
 
 
-new_spec = presenter_form(store, scenario, backend_id()) if present else settings_form()
-job: ExperimentJob | None = st.session_state.get("run_job")
-if new_spec is not None and not (job and not job.snapshot().finished):
-    start(new_spec)
-    job = st.session_state.get("run_job")
+try:
+    new_spec = presenter_form(store, scenario, backend_id()) if present else settings_form()
+    job: ExperimentJob | None = st.session_state.get("run_job")
+    if new_spec is not None and not (job and not job.snapshot().finished):
+        start(new_spec)
+        job = st.session_state.get("run_job")
+except Exception:  # an error answers the press too: it must not start a later rerun
+    st.session_state.pop(PRESSED, None)
+    raise
+# Answered: started, refused in a sentence, or a job still runs. A rerun that interrupts this
+# run before (Streamlit's control exceptions are no Exception) leaves the press to the next.
+st.session_state.pop(PRESSED, None)
 
 
 FORMS_PER_ROW = 3
