@@ -40,6 +40,7 @@ from typing import Any, Protocol, cast
 
 from orchlab import otel, runner
 from orchlab.backends import Backend, resolve
+from orchlab.perprocess import PerProcess
 from orchlab.records import SpanRecord, utcnow
 from orchlab.runner import CancelToken, ExperimentResult, ExperimentSpec, PlannedRun, Progress
 
@@ -228,26 +229,12 @@ class ExperimentProcess:
                 "experiment.", None))
 
 
-_process: ExperimentProcess | None = None
-_process_lock = threading.Lock()
+_PROCESS = PerProcess(ExperimentProcess, usable=lambda process: process.alive)
 
 
 def experiment_process() -> ExperimentProcess:
     """The dashboard's one experiment process, started on first use (again if it died)."""
-    global _process
-    with _process_lock:
-        if _process is None or not _process.alive:
-            _process = ExperimentProcess()
-        return _process
-
-
-def _forget_process_in_child() -> None:
-    global _process, _process_lock
-    _process, _process_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_process_in_child)
+    return _PROCESS.get()
 
 
 # -- the child's side -------------------------------------------------------------------------

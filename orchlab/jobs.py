@@ -26,13 +26,24 @@ from typing import Any
 
 from orchlab import config, job_process, runner
 from orchlab.backends import Backend, opens_anywhere
+from orchlab.perprocess import PerProcess
 from orchlab.recorder import install_recorder
 from orchlab.records import RunRecord, SpanRecord, utcnow
 from orchlab.runner import CancelToken, ExperimentResult, ExperimentSpec, PlannedRun, Progress
 
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_thread: threading.Thread | None = None
-_loop_lock = threading.Lock()
+
+def _start_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=_serve, args=(loop,), name="orchlab-jobs", daemon=True).start()
+    return loop
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
+
+
+_LOOP = PerProcess(_start_loop)
 
 
 def job_loop() -> asyncio.AbstractEventLoop:
@@ -41,30 +52,7 @@ def job_loop() -> asyncio.AbstractEventLoop:
     It never stops: a backend cached for the process outlives any one job, and it must keep
     finding its loop. Whatever goes wrong inside a job ends that job, not the loop.
     """
-    global _loop, _loop_thread
-    with _loop_lock:
-        if _loop is None:
-            loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=_serve, args=(loop,), name="orchlab-jobs",
-                                      daemon=True)
-            thread.start()
-            _loop, _loop_thread = loop, thread
-        return _loop
-
-
-def _serve(loop: asyncio.AbstractEventLoop) -> None:
-    asyncio.set_event_loop(loop)
-    loop.run_forever()
-
-
-def _forget_loop_in_child() -> None:
-    """A forked child has the loop object but not its thread: it starts its own if asked."""
-    global _loop, _loop_thread, _loop_lock
-    _loop, _loop_thread, _loop_lock = None, None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_loop_in_child)
+    return _LOOP.get()
 
 
 @dataclass(frozen=True)

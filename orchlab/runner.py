@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import gc
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from orchlab import cluster, workers
 from orchlab.backends import Backend, resolve
 from orchlab.errors import SpecError, StoreError, WorkerError, first_line
 from orchlab.execution import CancelToken, RunContext, execute_plan
+from orchlab.perprocess import PerProcess
 from orchlab.records import ExperimentRecord, RunRecord, utcnow
 from orchlab.spec import (
     MAX_CONCURRENCY,
@@ -266,25 +266,10 @@ def _old_objects_frozen() -> Iterator[None]:
 _frozen_depth = 0
 
 
-_writer: ThreadPoolExecutor | None = None
-_writer_lock = threading.Lock()
+_WRITER = PerProcess(lambda: ThreadPoolExecutor(1, thread_name_prefix="orchlab-writer"))
 
 
 def writer() -> ThreadPoolExecutor:
     """The process's one thread that commits runs: every experiment's commits queue there in
     the order their runs finished, and none runs on an event loop that times runs."""
-    global _writer
-    with _writer_lock:
-        if _writer is None:
-            _writer = ThreadPoolExecutor(1, thread_name_prefix="orchlab-writer")
-        return _writer
-
-
-def _forget_writer_in_child() -> None:
-    """A forked child has the executor object but not its thread: it starts its own."""
-    global _writer, _writer_lock
-    _writer, _writer_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_writer_in_child)
+    return _WRITER.get()

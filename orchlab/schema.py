@@ -216,8 +216,12 @@ def run_row(run: RunRecord) -> list[Any]:
         if values[i] is not None:
             values[i] = int(values[i])
     for i in _JSON_AT:
-        values[i] = json.dumps(values[i], default=str)
+        values[i] = _JSON_DEFAULT_STR(values[i])
     return values
+
+
+_JSON_DEFAULT_STR = json.JSONEncoder(default=str).encode
+"""`json.dumps(value, default=str)` with one encoder, not one built per call."""
 
 
 def span_rows(run: RunRecord) -> list[tuple[Any, ...]]:

@@ -97,9 +97,12 @@ def test_a_postgresql_store_that_goes_away_stops_the_experiment(tmp_path: Path) 
         store.close()
     sentence = str(raised.value)
     assert sentence.startswith(f"The store {store.shown} failed while saving a run (")
-    assert "the experiment stopped with 2 finished runs stored; resume exp-" in sentence
+    # A commit already under way on the writer thread while the server stopped may still
+    # have gone through: every run reported is one that was stored.
+    assert 2 <= len(seen) <= 2 + PLAN["concurrency"]
+    assert f"the experiment stopped with {len(seen)} finished runs stored; resume exp-" \
+        in sentence
     assert "\n" not in sentence
-    # After the second commit only the runs already in flight went on (at most one per
-    # slot, each at most a whole run's calls); no run started after the failed commit.
-    assert len(seen) == 2
+    # After the last commit only the runs already in flight went on (at most one per slot,
+    # each at most a whole run's calls); no run started after the failed commit.
     assert calls <= seen[-1] + PLAN["concurrency"] * most
