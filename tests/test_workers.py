@@ -142,7 +142,7 @@ def _guard_state(results: Any) -> None:
 
 
 def test_worker_processes_carry_the_network_guard() -> None:
-    ctx = workers._context()
+    ctx = workers.process_context()
     results = ctx.Queue()
     proc = ctx.Process(target=_guard_state, args=(results,))
     proc.start()
