@@ -242,7 +242,15 @@ def experiment_process() -> ExperimentProcess:
 
 def serve(conn: Connection) -> None:
     """The experiment process's entry point: jobs on its one event loop until the parent
-    closes the pipe (or dies), then their runs are cancelled and stored as such."""
+    closes the pipe (or dies), then their runs are cancelled and stored as such.
+
+    It starts a session of its own: where the kernel groups scheduling by session (Linux's
+    autogroup, on by default on most distributions), the CPU is then shared fairly between
+    the experiments and everything else the dashboard's session runs (page scripts, and a
+    browser started beside it), instead of among their threads one by one, so a page load's
+    threads cannot keep a model call's answer waiting for a core."""
+    with contextlib.suppress(AttributeError, OSError):  # not POSIX, or already a leader
+        os.setsid()
     asyncio.run(_serve(conn))
 
 

@@ -227,6 +227,8 @@ def test_a_job_on_a_server_runs_in_the_experiment_process_and_the_race_sees_its_
     assert experiment is not None and experiment.status == "completed"
     assert experiment.pid != os.getpid()
     assert store.count_runs(experiment.experiment_id) == 6
+    if hasattr(os, "getsid"):  # a session of its own: scheduled as a group apart from pages
+        assert os.getsid(experiment.pid) == experiment.pid  # type: ignore[arg-type]
 
 
 def test_a_backend_registered_here_runs_its_job_here(store: Store) -> None:
