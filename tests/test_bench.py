@@ -132,6 +132,9 @@ def test_disturbance_runs_to_its_figure(tmp_path: Path) -> None:
         assert figure(out, rf"^{phase}\s+calls=\s*{NUMBER} p50=") == 30, out
         figure(out, rf"^{phase}\s+calls=.* p95=\s*{NUMBER} max=", positive=False)
     figure(out, rf"^p95 under load - p95 alone: -?[\d.]+ ms \(target <= 50\); ratio {NUMBER}$")
+    for phase in ("alone", "under page loads"):
+        assert figure(out, rf"^  server {phase}\s+calls=\s*{NUMBER} p50=") == 30, out
+        figure(out, rf"^  server {phase}\s+calls=.* p95=\s*(-?[\d.]+) max=", positive=False)
     assert "fewer than the 100 the target asks for" in last_line(out), out
 
 

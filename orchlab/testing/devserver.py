@@ -40,6 +40,9 @@ class ServerStats:
     """(prompt_tokens, completion_tokens) of each answer, in order."""
     faults: dict[str, int] = field(default_factory=dict)
     """Injected faults by kind."""
+    late_ms: list[float] = field(default_factory=list)
+    """Per answered completion: how much longer than `latency_s` the server itself took, from
+    its request read to its answer written (its own share of a client's recorded time)."""
 
 
 def policy_reply(request: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +181,10 @@ class FakeOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if server.keep_alive else "HTTP/1.0"
+            # Headers and body go out in two writes: with Nagle's algorithm on, the body waits
+            # for the client's delayed ACK of the headers (~40 ms on Linux), a delay no real
+            # model server adds, and one every recorded generation span would carry.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -200,6 +207,7 @@ class FakeOpenAIServer:
                     self._send(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                began = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 request = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
@@ -220,6 +228,9 @@ class FakeOpenAIServer:
                     server.stats.usage.append((usage["prompt_tokens"],
                                                usage["completion_tokens"]))
                 self._send(200, answer)
+                late = (time.monotonic() - began - server.latency_s) * 1000
+                with server._lock:
+                    server.stats.late_ms.append(late)
 
             def _inject(self, fault: str) -> bool:
                 """Faults that replace the answer; True when the request is done."""
@@ -274,6 +285,15 @@ class FakeServerProcess:
             self.close()
             raise RuntimeError(f"fake server did not start: {self.base_url!r}")
 
+    def late_ms(self) -> list[float]:
+        """`ServerStats.late_ms` so far, asked of the server's process."""
+        import json
+
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("late\n")
+        self.proc.stdin.flush()
+        return list(json.loads(self.proc.stdout.readline()))
+
     def cpu_s(self) -> float:
         """User + system CPU of the server process so far (Linux /proc; 0 elsewhere)."""
         import os
@@ -305,12 +325,16 @@ class FakeServerProcess:
 
 
 def _serve_until_stdin_closes(latency_s: str, connections: str) -> None:
+    """Serve; each line `late` on stdin is answered with `late_ms` as a JSON line."""
     import sys
 
     with FakeOpenAIServer(latency_s=float(latency_s),
                           keep_alive=connections == "keep-alive") as server:
         print(server.base_url, flush=True)
-        sys.stdin.read()
+        for line in sys.stdin:
+            if line.strip() == "late":
+                with server._lock:
+                    print(json.dumps(server.stats.late_ms), flush=True)
 
 
 if __name__ == "__main__":  # FakeServerProcess's child: LATENCY_S keep-alive|close
