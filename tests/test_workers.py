@@ -85,11 +85,18 @@ def test_cancel_stops_every_worker_and_keeps_finished_runs(store: Store) -> None
 
 
 def _kill_a_worker_when_runs_are_in_flight(server: FakeOpenAIServer) -> None:
+    """SIGKILL one of this experiment's workers: a child of the fork server that was not
+    there before it began (the dashboard's experiment process of an earlier test is one too)."""
+    before = set(_forkserver_children())
     wait_until(lambda: server.stats.requests >= 6, poll_s=0.02)
+    workers_now = [pid for pid in _forkserver_children() if pid not in before]
+    os.kill(workers_now[0], signal.SIGKILL)
+
+
+def _forkserver_children() -> list[int]:
     forkserver = multiprocessing.forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
-    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-                and _ppid(p) == forkserver]
-    os.kill(children[0], signal.SIGKILL)
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+            and _ppid(p) == forkserver]
 
 
 def _ppid(proc: Path) -> int | None:
