@@ -96,19 +96,26 @@ class JobSink(Protocol):
 async def run_job(
     spec: ExperimentSpec, store: Any, backend: Backend | str, resume_id: str | None,
     cancel: CancelToken, on_start: Callable[[str, PlannedRun], None],
-    on_progress: Callable[[Progress], None],
+    on_progress: Callable[[Progress], None], on_warning: Callable[[str], None],
 ) -> tuple[ExperimentResult | None, JobEnd]:
-    """One job on the running loop, wherever that loop is; never raises: the end says how."""
+    """One job on the running loop, wherever that loop is; never raises: the end says how.
+    An export's failure is told to `on_warning` once, with the first run after it, so the
+    page says so while the job still runs."""
     result: ExperimentResult | None = None
     error: str | None = None
     export = None
     try:
         export = otel.configured_export()  # ORCHLAB_OTLP_ENDPOINT, else None
 
+        warned: list[str] = []
+
         def progress(done: Progress) -> None:
             on_progress(done)
             if export is not None:  # spans go out as runs finish
                 export.add_run(done.record)
+                if export.failure and not warned:
+                    warned.append(export.failure)
+                    on_warning(export.failure)
 
         # Starting a backend may block for seconds (a server probe, loading the embedded
         # model): never on the loop other jobs' runs share.
@@ -324,8 +331,9 @@ async def _serve(conn: Connection) -> None:
         except Exception as exc:  # noqa: BLE001 - one sentence, as any job's failure
             end = JobEnd(None, None, 0.0, f"{type(exc).__name__}: {exc}", None)
         else:
-            _, end = await run_job(order.spec, store, order.backend_id, order.resume_id,
-                                   cancel, on_start, on_progress)
+            _, end = await run_job(
+                order.spec, store, order.backend_id, order.resume_id, cancel, on_start,
+                on_progress, lambda text: outbox.put(("warning", order.job_id, text)))
         jobs.pop(order.job_id, None)
         outbox.put(("end", order.job_id, end))
 

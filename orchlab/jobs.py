@@ -200,6 +200,8 @@ class ExperimentJob:
                                              started - self._started)
         elif kind == "record":
             self._on_progress(Progress(payload, 0, self._total))
+        elif kind == "warning":
+            self._on_warning(payload)
         elif kind == "end":
             self._end(payload)
 
@@ -213,6 +215,10 @@ class ExperimentJob:
         with self._lock:
             self._records.append(progress.record)
             self._live.pop(progress.record.run_id, None)
+
+    def _on_warning(self, text: str) -> None:
+        with self._lock:
+            self._warning = text
 
     def _end(self, end: job_process.JobEnd, result: ExperimentResult | None = None) -> None:
         if result is None and end.experiment_id is not None and end.status is not None:
@@ -228,5 +234,5 @@ class ExperimentJob:
         """On the job loop. Always ends with the job finished, a result or an error set."""
         result, end = await job_process.run_job(
             self.spec, self.store, self.backend or self.spec.backend, self.resume_id,
-            self.cancel_token, self._on_start, self._on_progress)
+            self.cancel_token, self._on_start, self._on_progress, self._on_warning)
         self._end(end, result)
