@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -31,8 +30,10 @@ SUMMARY_COLUMNS = [
     "llm_calls_mean", "tool_calls_mean", "distinct_paths", "path_entropy_bits", "success_rate",
     "success_n", "retries", "failures",
 ]
-"""`success_rate` is over `success_n` runs: those whose outcome says something about the form
-(runs stopped by the environment or a cancel are left out, see orchlab.errors)."""
+"""Latency, tokens, cost and calls are over the runs that ended ok (a failed run's figures are
+its failure's, counted in `failures`); `success_rate` is over `success_n` runs: those whose
+outcome says something about the form (runs stopped by the environment or a cancel are left
+out, see orchlab.errors)."""
 
 
 def path_entropy(paths: Iterable[str]) -> float:
@@ -76,18 +77,18 @@ def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
 
 
 def _group_figures(group: pd.DataFrame) -> dict[str, float | int | str | None]:
-    ok = group[group["status"] == "ok"]
-    cost = group["cost_usd"]
+    ok = group[group["status"] == "ok"]  # a run that errored after 50 ms is no fast run
+    cost = ok["cost_usd"]
     success = group["success"].dropna()
     return {
         "runs": len(group),
         "ok": len(ok),
-        "wall_ms_median": float(group["wall_ms"].median()),
-        "wall_ms_p90": float(group["wall_ms"].quantile(0.9)),
-        "tokens_mean": float((group["input_tokens"] + group["output_tokens"]).mean()),
-        "cost_usd_mean": None if cost.isna().any() else float(cost.mean()),
-        "llm_calls_mean": float(group["llm_calls"].mean()),
-        "tool_calls_mean": float(group["tool_calls"].mean()),
+        "wall_ms_median": _or_none(ok["wall_ms"].median()),
+        "wall_ms_p90": _or_none(ok["wall_ms"].quantile(0.9)),
+        "tokens_mean": _or_none((ok["input_tokens"] + ok["output_tokens"]).mean()),
+        "cost_usd_mean": None if cost.isna().any() else _or_none(cost.mean()),
+        "llm_calls_mean": _or_none(ok["llm_calls"].mean()),
+        "tool_calls_mean": _or_none(ok["tool_calls"].mean()),
         "distinct_paths": int(group["path"].nunique()),
         "path_entropy_bits": path_entropy(group["path"]),
         "success_rate": float(success.mean()) if len(success) else None,
@@ -95,6 +96,11 @@ def _group_figures(group: pd.DataFrame) -> dict[str, float | int | str | None]:
         "retries": int(group["retries"].sum()),
         "failures": failures_text(group),
     }
+
+
+def _or_none(value: Any) -> float | None:
+    """A float, or None where no run gave one (a group whose every run failed)."""
+    return None if is_missing(value) else float(value)
 
 
 def failure_counts(group: pd.DataFrame) -> pd.Series:
@@ -122,31 +128,12 @@ def failure_table(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
 # -- statistics ------------------------------------------------------------------------------
 
 MIN_RUNS_FOR_CI = 5
-"""Below this many runs per group a bootstrap CI says more about the resampling than the data."""
-
-
-@dataclass
-class Estimate:
-    """A statistic of group A relative to group B with a 95% bootstrap CI."""
-
-    point: float
-    """The statistic on the observed samples."""
-    low: float
-    """Lower CI bound."""
-    high: float
-    """Upper CI bound."""
-    kind: str
-    """ratio (A/B) or diff (A-B)."""
-
-    @property
-    def significant(self) -> bool:
-        """Whether the CI excludes 'no difference' (1 for a ratio, 0 for a difference)."""
-        null = 1.0 if self.kind == "ratio" else 0.0
-        return not (self.low <= null <= self.high)
+"""Below this many runs per group (or pairs) no comparison gives an interval: the smallest
+size at which `bench/stats_calibration.py` checks that intervals cover."""
 
 
 N_BOOT = 1000
-"""Bootstrap resamples: enough for stable 95% percentile bounds."""
+"""Bootstrap resamples of the cost projection's range: enough for stable 95% bounds."""
 
 
 @lru_cache(maxsize=8)
@@ -160,32 +147,6 @@ def _resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
     indices = rng.integers(0, n, (n_boot, n), dtype=np.int32)
     indices.setflags(write=False)
     return indices
-
-
-def bootstrap_ci(
-    a: Sequence[float], b: Sequence[float], *, stat: str = "median", kind: str = "ratio",
-    n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95,
-) -> Estimate | None:
-    """Percentile-bootstrap CI of stat(A)/stat(B) or stat(A)-stat(B), resampling each group.
-
-    None when a group has fewer than MIN_RUNS_FOR_CI values, or a ratio's denominator is 0.
-    """
-    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if min(len(xa), len(xb)) < MIN_RUNS_FOR_CI:
-        return None
-    fn = np.median if stat == "median" else np.mean
-    # resample in float32: half the memory traffic; point estimates below stay float64
-    sa = fn(xa.astype(np.float32)[_resample_indices(len(xa), n_boot, seed)], axis=1)
-    sb = fn(xb.astype(np.float32)[_resample_indices(len(xb), n_boot, seed + 1)], axis=1)
-    if kind == "ratio":
-        if fn(xb) == 0 or np.any(sb == 0):
-            return None
-        point, samples = float(fn(xa) / fn(xb)), sa / sb
-    else:
-        point, samples = float(fn(xa) - fn(xb)), sa - sb
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail])
-    return Estimate(point, float(low), float(high), kind)
 
 
 def box_stats(runs: pd.DataFrame, value: str, by: str = "form") -> pd.DataFrame:

@@ -1,9 +1,11 @@
-"""Whether a difference is real, and how many runs would settle it: tests from scipy.stats,
-Holm's correction over the tests a page shows at once, and normal-approximation sample sizes.
+"""Whether a difference is real, and how many runs would settle it: the exact tests of success
+rates, Holm's correction over one comparison's figures, and sample sizes for the tests the
+sentences use (the t-tests themselves come with their intervals, `orchlab.stats`).
 
-scipy is imported inside the three tests only (scipy.stats adds ~70 MB of RSS and ~0.7 s of
-import to a process that already has pandas, measured 2026-12-05): a page or command that
-shows no test statistic never loads it. Normal quantiles come from `statistics.NormalDist`.
+scipy is imported inside the functions that compute a statistic only (scipy.stats adds
+~70 MB of RSS and ~0.7 s of import to a process that already has pandas, measured
+2026-12-05): a page or command that shows no test statistic never loads it. Normal
+quantiles come from `statistics.NormalDist`.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ _Z = NormalDist().inv_cdf
 
 @dataclass(frozen=True)
 class Test:
-    """One significance test and, after `holm`, its p-value adjusted for the page's tests."""
+    """One significance test and, after `holm`, its p-value adjusted over its family."""
 
     __test__: ClassVar[bool] = False
     """Not a field: tells pytest this record is no test class."""
     name: str
-    """Mann-Whitney U, Wilcoxon signed-rank or Fisher's exact."""
-    statistic: float
-    """The test's own statistic (U, W, or the odds ratio for Fisher)."""
+    """Which test: a t-test (`stats.Comparison.test`), Fisher's exact or McNemar's exact."""
+    statistic: float | None
+    """The test's own statistic (t, the odds ratio for Fisher, the discordant pairs A won
+    for McNemar); None where it is infinite, with `note` saying why."""
     p_value: float
     """Two-sided p-value of this test alone."""
     n_a: int
@@ -41,42 +44,16 @@ class Test:
     p_adjusted: float | None = None
     """The p-value after a multiple-testing correction, None until one is applied."""
     correction: str | None = None
-    """Which correction gave p_adjusted ("Holm over 6 tests")."""
-
-
-def test_values(xa: Sequence[float], xb: Sequence[float]) -> Test | None:
-    """Two-sided Mann-Whitney U for latency, tokens or cost: no normality assumed, and these
-    figures are skewed. None with fewer than 2 values in a group, or when every value of both
-    groups is the same (no ranking exists, so no p-value means anything). NaNs are left out."""
-    va, vb = (x[~np.isnan(x)] for x in (np.asarray(xa, dtype=float), np.asarray(xb, float)))
-    if min(len(va), len(vb)) < 2 or np.unique(np.concatenate([va, vb])).size == 1:
-        return None
-    from scipy.stats import mannwhitneyu
-
-    result = mannwhitneyu(va, vb, alternative="two-sided")
-    return Test("Mann-Whitney U", float(result.statistic), float(result.pvalue), len(va), len(vb))
-
-
-def test_paired(diffs: Sequence[float]) -> Test | None:
-    """Wilcoxon signed-rank on paired differences a - b. None with fewer than 2 pairs. All
-    differences zero is the data saying "no difference": statistic 0 and p = 1.0 (scipy would
-    give NaN there). NaNs are left out."""
-    d = np.asarray(diffs, dtype=float)
-    d = d[~np.isnan(d)]
-    if len(d) < 2:
-        return None
-    if not np.any(d):
-        return Test("Wilcoxon signed-rank", 0.0, 1.0, len(d), len(d))
-    from scipy.stats import wilcoxon
-
-    result = wilcoxon(d, alternative="two-sided")
-    return Test("Wilcoxon signed-rank", float(result.statistic), float(result.pvalue),
-                len(d), len(d))
+    """Which correction gave p_adjusted ("Holm over this comparison's 5 figures")."""
+    note: str | None = None
+    """Why `statistic` is missing (an infinite odds ratio), None when it is not."""
 
 
 def test_rates(hits_a: int, n_a: int, hits_b: int, n_b: int) -> Test | None:
-    """Fisher's exact test (two-sided) of two success rates: exact at the small run counts an
-    experiment has. None when a group has no runs; the statistic is the odds ratio."""
+    """Fisher's exact test (two-sided) of two success rates, for unpaired runs: exact at the
+    small run counts an experiment has. None when a group has no runs. The statistic is the
+    odds ratio, None with a note when one group always or never succeeded (infinite or
+    undefined: JSON has no infinity)."""
     if n_a <= 0 or n_b <= 0:
         return None
     if not (0 <= hits_a <= n_a and 0 <= hits_b <= n_b):
@@ -85,21 +62,44 @@ def test_rates(hits_a: int, n_a: int, hits_b: int, n_b: int) -> Test | None:
     from scipy.stats import fisher_exact
 
     odds, p = fisher_exact(table, alternative="two-sided")
-    return Test("Fisher's exact", float(odds), float(p), n_a, n_b)
+    if math.isfinite(odds):
+        return Test("Fisher's exact", float(odds), float(p), n_a, n_b)
+    return Test("Fisher's exact", None, float(p), n_a, n_b, note=(
+        "no odds ratio: one group never failed where the other failed (infinite)"
+        if math.isinf(odds) else "no odds ratio: both groups always or never succeeded"))
 
 
-def holm(tests: Sequence[Test | None]) -> list[Test | None]:
-    """Holm-Bonferroni over the tests present (None stays None and is not counted): a page
-    testing six figures at once would otherwise find something by chance. Sort ascending,
-    multiply the i-th (0-based) by m - i, keep a running max, cap at 1."""
+def test_paired_rates(a_only: int, b_only: int, pairs: int) -> Test:
+    """McNemar's exact test for paired success: only pairs where one form succeeded and the
+    other did not say anything about a difference, and under none each is A's with chance 1/2
+    (a two-sided binomial test on the discordant pairs). No discordant pair: p = 1."""
+    if min(a_only, b_only) < 0 or a_only + b_only > pairs:
+        raise ValueError("discordant pairs must lie in 0..pairs")
+    if a_only + b_only == 0:
+        return Test("McNemar's exact", 0.0, 1.0, pairs, pairs)
+    from scipy.stats import binomtest
+
+    p = binomtest(a_only, a_only + b_only, 0.5, alternative="two-sided").pvalue
+    return Test("McNemar's exact", float(a_only), float(p), pairs, pairs)
+
+
+def holm(tests: Sequence[Test | None], family: int | None = None,
+         label: str | None = None) -> list[Test | None]:
+    """Holm-Bonferroni over a family of `family` hypotheses (default: the tests present), of
+    which `tests` are the ones with a test: a figure without one counts as a hypothesis not
+    rejected, so the family, and every adjusted p, is the same whatever else is shown. Sort
+    ascending, multiply the i-th (0-based) by m - i, keep a running max, cap at 1."""
     present = sorted((t.p_value, i) for i, t in enumerate(tests) if t is not None)
-    m, running = len(present), 0.0
+    m = len(present) if family is None else family
+    if m < len(present):
+        raise ValueError(f"a family of {m} cannot hold {len(present)} tests")
+    running = 0.0
     adjusted: dict[int, float] = {}
     for rank, (p, i) in enumerate(present):
         running = max(running, min(1.0, (m - rank) * p))
         adjusted[i] = running
-    label = f"Holm over {m} tests"
-    return [None if t is None else replace(t, p_adjusted=adjusted[i], correction=label)
+    said = label or f"Holm over {m} tests"
+    return [None if t is None else replace(t, p_adjusted=adjusted[i], correction=said)
             for i, t in enumerate(tests)]
 
 
@@ -128,36 +128,39 @@ def runs_for_half_width(
     return max(2, math.ceil((z * sd / half_width) ** 2))
 
 
-def runs_for_difference(
-    xa: Sequence[float], xb: Sequence[float], delta: float, power: float = 0.8,
-    alpha: float = 0.05,
-) -> int | None:
-    """Runs per group for a two-sided two-sample test to detect a mean difference of delta:
-    ceil(2 ((z_{1-alpha/2} + z_power) sd_pooled / delta)^2), at least 2. None with fewer than
-    2 values in a group, a pooled sd of 0, or delta 0 (nothing to detect)."""
-    va, vb = np.asarray(xa, dtype=float), np.asarray(xb, dtype=float)
-    if min(len(va), len(vb)) < 2 or delta == 0:
-        return None
-    pooled_var = ((len(va) - 1) * np.var(va, ddof=1) + (len(vb) - 1) * np.var(vb, ddof=1)) \
-        / (len(va) + len(vb) - 2)
-    if pooled_var == 0:
-        return None
-    z = float(_Z(1 - alpha / 2) + _Z(power))
-    return max(2, math.ceil(2 * (z * math.sqrt(float(pooled_var)) / delta) ** 2))
+RUNS_LIMIT = 10_000
+"""The most pairs (or runs per group) a runs-needed figure looks at."""
 
 
-def runs_for_rates(
-    p_a: float, p_b: float, power: float = 0.8, alpha: float = 0.05
-) -> int | None:
-    """Runs per group to tell success rates p_a and p_b apart (two-proportion normal
-    approximation, pooled variance under the null, no continuity correction), at least 2.
-    None when p_a == p_b: no run count detects a difference that is not there."""
-    if not (0 <= p_a <= 1 and 0 <= p_b <= 1):
-        raise ValueError("rates must lie in 0..1")
-    if p_a == p_b:
+def runs_needed(spread: float, effect: float, paired: bool, family: int = 1,
+                power: float = 0.8, alpha: float = 0.05, minimum: int = 2) -> int | None:
+    """The fewest pairs (paired) or runs per group (unpaired) at which the t-test a sentence
+    uses detects a true `effect` with `power`, at Holm's strictest level alpha / family (the
+    level a family's one real difference has to meet): exact power from the noncentral t, so
+    small counts are not flattered by a normal approximation. `spread` and `effect` are on
+    the tested scale (log ratios for geometric means). None when nothing varies or there is
+    nothing to detect; RUNS_LIMIT + 1 when no count up to RUNS_LIMIT would do."""
+    if spread <= 0 or effect == 0 or not math.isfinite(spread):
         return None
-    p_bar = (p_a + p_b) / 2
-    z_alpha, z_power = float(_Z(1 - alpha / 2)), float(_Z(power))
-    spread = z_alpha * math.sqrt(2 * p_bar * (1 - p_bar)) \
-        + z_power * math.sqrt(p_a * (1 - p_a) + p_b * (1 - p_b))
-    return max(2, math.ceil(spread ** 2 / (p_a - p_b) ** 2))
+    from scipy.stats import nct
+    from scipy.stats import t as student
+
+    level = alpha / family
+
+    def power_at(n: int) -> float:
+        df = n - 1 if paired else 2 * n - 2
+        shift = abs(effect) / spread * (math.sqrt(n) if paired else math.sqrt(n / 2))
+        q = float(student.ppf(1 - level / 2, df))
+        wrong_side = float(nct.cdf(-q, df, shift))  # NaN far out in the tail, where it is 0
+        return float(nct.sf(q, df, shift)) + (wrong_side if math.isfinite(wrong_side) else 0.0)
+
+    low, high = max(2, minimum), RUNS_LIMIT
+    if power_at(high) < power:
+        return RUNS_LIMIT + 1
+    while low < high:  # power grows with n: the first n that reaches it
+        mid = (low + high) // 2
+        if power_at(mid) >= power:
+            high = mid
+        else:
+            low = mid + 1
+    return low

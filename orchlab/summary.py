@@ -17,7 +17,13 @@ from typing import Any
 import pandas as pd
 
 from orchlab import analysis, paths, significance, stats
-from orchlab.findings import cost_unavailable, failure_sentence, label, paths_sentence
+from orchlab.findings import (
+    cost_unavailable,
+    failure_sentence,
+    label,
+    paths_sentence,
+    price_sources,
+)
 
 METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("wall_ms", "latency", "ratio", "ms"),
@@ -49,12 +55,11 @@ def summarize_runs(runs: pd.DataFrame, baseline: str | None = None, by: str = "g
     groups = analysis.ordered_groups(runs[by])
     base = baseline if baseline in groups else analysis.default_baseline(groups)
     frame = runs.assign(tokens=runs["input_tokens"] + runs["output_tokens"])
-    reliability = stats.reliability(frame, by)  # once: every group's and comparison's pass^k
+    reliability = stats.reliability(frame, by)  # once: every group's pass^k
     blocks = [_comparison(frame, g, base, factor, by, detect, paired)
               for g, factor in analysis.comparisons(groups, base)]
-    _adjust([m for block in blocks for m in block["metrics"]])
     for block in blocks:
-        block["pass_k"] = _pass_k(reliability, block["group"], base, by)
+        block["pass_k"] = _pass_k(frame, block["group"], base, by)
         block["sentences"] = _sentences(frame, block, by)
     return {"experiments": sorted(map(str, runs["experiment_id"].unique())),
             "baseline": base, "by": by, "detect": detect, "paired": paired,
@@ -69,6 +74,8 @@ def _groups(frame: pd.DataFrame, by: str, reliability: pd.DataFrame) -> dict[str
         figures = {k: _plain(v) for k, v in table.loc[group].items()}
         rows = reliability[reliability[by] == group]
         figures["pass_k"] = [{"k": int(r.k), "pass_hat_k": _plain(r.pass_hat_k),
+                              "pass_hat_k_low": _plain(r.pass_hat_k_low),
+                              "pass_hat_k_high": _plain(r.pass_hat_k_high),
                               "pass_at_k": _plain(r.pass_at_k)} for r in rows.itertuples()]
         figures["inputs"] = int(rows["inputs"].iloc[0]) if len(rows) else 0
         figures["runs_per_input"] = int(rows["runs_per_input"].iloc[0]) if len(rows) else 0
@@ -78,95 +85,146 @@ def _groups(frame: pd.DataFrame, by: str, reliability: pd.DataFrame) -> dict[str
     return out
 
 
+FAMILY = len(METRICS) + 1
+"""Holm's family: one comparison's figures (latency, tokens, cost, LLM calls, success), the
+same whatever else a page shows and whether runs are paired."""
+FAMILY_TEXT = f"Holm over this comparison's {FAMILY} figures"
+
+
 def _comparison(frame: pd.DataFrame, group: str, base: str, factor: str, by: str,
                 detect: float, paired: bool) -> dict[str, Any]:
-    ga, gb = frame[frame[by] == group], frame[frame[by] == base]
-    metrics = [_metric(frame, ga, gb, (group, base), spec, by, detect, paired)
-               for spec in METRICS]
-    metrics.append(_success(frame, ga, gb, (group, base), by, paired))
+    ok = frame[frame["status"] == "ok"]  # a failed run's time and tokens are no form's figure
+    rows = stats.pair_rows(ok, group, base, by) if paired else None
+    metrics = [_metric(ok, (group, base), spec, by, detect, rows) for spec in METRICS]
+    metrics.append(_success(frame, (group, base), by, paired))
+    tested = [m for m in metrics if m.get("test")]
+    adjusted = significance.holm([significance.Test(**m["test"]) for m in tested],
+                                 family=FAMILY, label=FAMILY_TEXT)
+    for entry, test in zip(tested, adjusted, strict=True):
+        entry["test"] = _test(test)
+    for entry in metrics:
+        entry["claimed"] = _claimed(entry)
     return {"group": group, "baseline": base, "factor": factor, "metrics": metrics}
 
 
-def _metric(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tuple[str, str],
-            spec: tuple[str, str, str, str], by: str, detect: float, paired: bool
-            ) -> dict[str, Any]:
+def _metric(ok: pd.DataFrame, names: tuple[str, str], spec: tuple[str, str, str, str],
+            by: str, detect: float, rows: tuple[Any, Any] | None) -> dict[str, Any]:
+    """One figure of a comparison over the runs that ended ok; `rows`: their pairing (None:
+    unpaired)."""
     column, name, kind, unit = spec
     group, base = names
+    xa, xb = (stats.group_values(ok, g, column, by) for g in names)
     entry: dict[str, Any] = {"figure": column, "name": name, "kind": kind, "unit": unit,
-                             "n_a": len(ga), "n_b": len(gb),
-                             "mean_a": _plain(ga[column].mean()),
-                             "mean_b": _plain(gb[column].mean()),
-                             "median_a": _plain(ga[column].median()),
-                             "median_b": _plain(gb[column].median())}
+                             "n_a": len(xa), "n_b": len(xb), "stat": _stat_of(kind, xa, xb),
+                             "center_a": None, "center_b": None}
+    ga, gb = ok[ok[by] == group], ok[ok[by] == base]
     if column == "cost_usd" and (reason := cost_unavailable(ga, gb)):
         return {**entry, "unavailable": reason}
-    pairs = stats.pairs(frame, group, base, column, by=by) if paired else None
-    estimate = stats.compare(frame, group, base, column, kind, by=by, matched=pairs,
-                             paired=paired)
-    entry["estimate"] = _estimate(estimate)
-    if estimate is not None and estimate.paired and pairs is not None:
-        test = significance.test_paired((pairs[group] - pairs[base]).to_numpy(dtype=float))
-    else:
-        test = significance.test_values(ga[column].dropna(), gb[column].dropna())
-    entry["test"] = _test(test)
-    mean_b = float(gb[column].mean()) if len(gb) else math.nan
-    if mean_b and not math.isnan(mean_b):
-        entry["runs_needed"] = significance.runs_for_difference(
-            ga[column].dropna(), gb[column].dropna(), abs(mean_b) * detect)
-        entry["detect"] = detect
+    if kind == "ratio" and len(xb) and not xb.any():
+        return {**entry, "unavailable": _zero_baseline(name, unit, base, xa, gb)}
+    matched = stats.pairs(ok, group, base, column, by, rows) if rows is not None else None
+    estimate = stats.compare(ok, group, base, column, kind, by=by, matched=matched,
+                             paired=rows is not None)
+    if estimate is not None and estimate.paired and matched is not None:
+        xa, xb = matched[group].to_numpy(float), matched[base].to_numpy(float)
+        entry["n_a"] = entry["n_b"] = len(matched)
+    stat = estimate.stat if estimate is not None else entry["stat"]
+    entry.update(stat=stat, center_a=stats.center(xa, stat), center_b=stats.center(xb, stat),
+                 estimate=_estimate(estimate))
+    if estimate is None:
+        return entry
+    entry["test"] = _test(significance.Test(estimate.test, estimate.statistic,
+                                            estimate.p_value, entry["n_a"], entry["n_b"]))
+    effect = (math.log1p(detect) if estimate.stat == "geometric mean" else
+              detect if kind == "ratio" else detect * abs(float(xb.mean())))
+    entry["runs_needed"] = significance.runs_needed(
+        estimate.spread, effect, estimate.paired, FAMILY, minimum=analysis.MIN_RUNS_FOR_CI)
+    entry["detect"] = detect
     return entry
 
 
-def _success(frame: pd.DataFrame, ga: pd.DataFrame, gb: pd.DataFrame, names: tuple[str, str],
-             by: str, paired: bool) -> dict[str, Any]:
+def _stat_of(kind: str, xa: Any, xb: Any) -> str:
+    """What a figure's estimate compares before there is one: geometric means for a ratio of
+    positive values, else means."""
+    positive = len(xa) and len(xb) and (xa > 0).all() and (xb > 0).all()
+    return "geometric mean" if kind == "ratio" and positive else "mean"
+
+
+def _zero_baseline(name: str, unit: str, base: str, xa: Any, gb: pd.DataFrame) -> str:
+    """Why a ratio to a baseline of zeros is no figure, in words."""
+    zero = "cost $0" if unit == "USD" else f"had 0 {name}"
+    sources = f" (price: {price_sources(gb)})" if unit == "USD" else ""
+    if not len(xa) or not xa.any():
+        return (f"{_cap(label(base))} and the other group {zero} on every run that ended ok"
+                f"{sources}: nothing to compare.")
+    mean = f"${xa.mean():.3g}" if unit == "USD" else f"{xa.mean():,.1f} {unit}"
+    return (f"Every {label(base)} run {zero}{sources}, so no ratio to it exists; the other "
+            f"group averaged {mean} per run.")
+
+
+def _success(frame: pd.DataFrame, names: tuple[str, str], by: str, paired: bool
+             ) -> dict[str, Any]:
     group, base = names
-    sa, sb = ga["success"].dropna().astype(float), gb["success"].dropna().astype(float)
+    scored = frame[frame["success"].notna()]
+    rates = stats.compare_rates(scored, group, base, by, paired)
     entry: dict[str, Any] = {"figure": "success", "name": "success", "kind": "diff",
-                             "unit": "rate", "n_a": len(sa), "n_b": len(sb),
-                             "rate_a": _plain(sa.mean()), "rate_b": _plain(sb.mean())}
-    scored = frame[frame["success"].notna()].assign(
-        success=lambda f: f["success"].astype(float))
-    estimate = stats.compare(scored, group, base, "success", "diff", by=by, paired=paired)
-    entry["estimate"] = _estimate(estimate)
-    test = significance.test_rates(int(sa.sum()), len(sa), int(sb.sum()), len(sb)) \
-        if len(sa) and len(sb) else None
-    entry["test"] = _test(test)
-    if len(sa) and len(sb):
-        entry["runs_needed"] = significance.runs_for_rates(float(sa.mean()), float(sb.mean()))
+                             "unit": "rate", "n_a": 0, "n_b": 0, "rate_a": None,
+                             "rate_b": None, "estimate": None, "test": None}
+    if rates is None:
+        counted = scored[by]
+        entry.update(n_a=int((counted == group).sum()), n_b=int((counted == base).sum()))
+        return entry
+    entry.update(n_a=rates.n_a, n_b=rates.n_b, rate_a=rates.rate_a, rate_b=rates.rate_b,
+                 estimate=_estimate(rates.estimate), test=_test(rates.test))
     return entry
 
 
-def _pass_k(rel: pd.DataFrame, group: str, base: str, by: str) -> dict[str, Any] | None:
-    """The pass^k finding of one comparison, at the k both groups allow (at most 3)."""
-    ka = rel[rel[by] == group]["k"].max() if (rel[by] == group).any() else 0
-    kb = rel[rel[by] == base]["k"].max() if (rel[by] == base).any() else 0
-    k = int(min(PASS_K_FINDING, ka, kb)) if ka and kb else 0
-    if k < 1:
+def _claimed(entry: dict[str, Any]) -> bool:
+    """A difference is claimed when the corrected test says so and the interval agrees (for
+    t-tests they always agree at the uncorrected level; the exact tests of success may not)."""
+    est, test = entry.get("estimate"), entry.get("test")
+    return bool(est and test and est["significant"] and _p(test) < ALPHA)
+
+
+ALPHA = 0.05
+"""The family-wise error rate a claim keeps."""
+
+
+def _pass_k(frame: pd.DataFrame, group: str, base: str, by: str) -> dict[str, Any] | None:
+    """The pass^k finding of one comparison, on the inputs both groups ran (at the k both
+    allow there, at most 3), with each group's interval."""
+    scored = frame[frame["success"].notna()]
+    shared = set(scored.loc[scored[by] == group, "input_id"]) & set(
+        scored.loc[scored[by] == base, "input_id"])
+    if not shared:
         return None
-    row = {g: rel[(rel[by] == g) & (rel["k"] == k)].iloc[0] for g in (group, base)}
-    return {"k": k, "a": _plain(row[group]["pass_hat_k"]), "b": _plain(row[base]["pass_hat_k"]),
-            "inputs_a": int(row[group]["inputs"]), "runs_a": int(row[group]["runs_per_input"]),
-            "inputs_b": int(row[base]["inputs"]), "runs_b": int(row[base]["runs_per_input"])}
-
-
-def _adjust(metrics: list[dict[str, Any]]) -> None:
-    """Holm's correction over every test the summary reports at once."""
-    tested = [m for m in metrics if m.get("test")]
-    adjusted = significance.holm([significance.Test(**m["test"]) for m in tested])
-    for entry, test in zip(tested, adjusted, strict=True):
-        entry["test"] = _test(test)
+    counts = {g: stats.success_counts(scored[(scored[by] == g)
+                                             & scored["input_id"].isin(shared)])
+              for g in (group, base)}
+    k = min(PASS_K_FINDING, *(min(n for n, _ in c) for c in counts.values()))
+    found: dict[str, Any] = {"k": k, "inputs": len(shared),
+                             "inputs_left_out": sorted(
+                                 set(scored.loc[scored[by].isin([group, base]), "input_id"])
+                                 - shared)}
+    for side, g in (("a", group), ("b", base)):
+        interval = stats.pass_hat_k_interval(counts[g], k)
+        found[side] = _plain(stats.pass_hat_k(counts[g], k))
+        found[f"{side}_low"], found[f"{side}_high"] = interval or (None, None)
+        found[f"runs_{side}"] = min(n for n, _ in counts[g])
+    return found
 
 
 def _test(test: significance.Test | None) -> dict[str, Any] | None:
-    """A test as JSON (an undefined statistic, e.g. Fisher's odds ratio of 0/0, as None)."""
+    """A test as JSON (an undefined or infinite statistic as None)."""
     return None if test is None else {k: _plain(v) for k, v in asdict(test).items()}
 
 
 def _estimate(estimate: stats.Comparison | None) -> dict[str, Any] | None:
-    """A comparison as JSON, with the verdict its CI gives."""
+    """A comparison as JSON, with the verdict its interval gives."""
     if estimate is None:
         return None
-    return {**asdict(estimate), "significant": estimate.significant}
+    return {**{k: _plain(v) for k, v in asdict(estimate).items()},
+            "significant": estimate.significant}
 
 
 def _plain(value: Any) -> Any:
@@ -175,12 +233,17 @@ def _plain(value: Any) -> Any:
         return value
     if analysis.is_missing(value):
         return None
-    return value.item() if hasattr(value, "item") else value
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no infinity; the entry's text says what it was
+    return value
 
 
 # -- sentences -------------------------------------------------------------------------------
 
 def _sentences(frame: pd.DataFrame, block: dict[str, Any], by: str) -> list[str]:
+    """One sentence per figure, in the metrics' order (a reader, and the calibration bench,
+    finds figure i's sentence at i), then pass^k, paths and failures."""
     a, b = block["group"], block["baseline"]
     ga, gb = frame[frame[by] == a], frame[frame[by] == b]
     out = [metric_sentence(m, a, b) for m in block["metrics"]]
@@ -196,47 +259,54 @@ def _cap(text: str) -> str:
 
 
 def metric_sentence(m: dict[str, Any], a: str, b: str) -> str:
-    """One figure of one comparison, saying how sure it is and which estimate it uses."""
+    """One figure of one comparison: the two groups' values and the estimate, with the
+    estimand, the pairing and the corrected test named, and a difference stated only when it
+    is claimed (`_claimed`)."""
     if m.get("unavailable"):
         return str(m["unavailable"])
     if m["figure"] == "success":
         return success_sentence(m, a, b)
-    est, test = m.get("estimate"), m.get("test")
+    est = m.get("estimate")
+    values = _values(m)
     if est is None:
-        test_part = f"; {_test_text(test)}" if test else ""
-        return (f"Too few runs for a confidence interval on {m['name']} ({m['n_a']} and "
-                f"{m['n_b']} runs; {analysis.MIN_RUNS_FOR_CI} per group needed): {_values(m)}"
-                f"{test_part}.")
-    ci = _interval(est, m["kind"])
-    how = _how(est, test)
-    tested = test is not None and _p(test) < 0.05
-    if est["significant"] and tested:
-        return f"{_cap(label(a))} {_direction(m, est)} than {label(b)}: {ci} ({how})."
-    if est["significant"]:
-        return (f"{_cap(label(a))} {_direction(m, est)} than {label(b)} by its 95% CI, {ci}, "
-                f"but the test does not confirm it ({how}): a lead, not a finding; more runs "
-                "would settle it.")
-    if tested:
-        return (f"The test suggests a difference in {m['name']} between {label(a)} and "
-                f"{label(b)} ({how}), but the 95% CI {ci} includes no difference: a lead, not "
-                "a finding.")
+        return (f"Too few runs for an interval on {m['name']} ({m['n_a']} and {m['n_b']} "
+                f"runs that ended ok; {analysis.MIN_RUNS_FOR_CI} per group needed): "
+                f"{values}.")
+    said = f"{values}, {_interval(est, m['kind'])} ({_how(m, est)})"
+    if m["claimed"]:
+        return f"{_cap(label(a))} {_direction(m, est)} than {label(b)}: {said}."
+    return (f"No difference in {m['name']} shown between {label(a)} and {label(b)}: {said}."
+            f"{_needed(m, est)}")
+
+
+def _needed(m: dict[str, Any], est: dict[str, Any]) -> str:
+    """How many pairs (or runs per group) the same test and correction would need."""
     needed = m.get("runs_needed")
-    tail = (f" About {needed:,} runs per group would detect a {m['detect']:.0%} difference "
-            "with 80% power.") if needed else ""
-    return (f"No evidence of a difference in {m['name']} between {label(a)} and {label(b)}: "
-            f"{ci} ({how}).{tail}")
+    if not needed:
+        return ""
+    unit = "pairs" if est["paired"] else "runs per group"
+    if needed > significance.RUNS_LIMIT:
+        return (f" Not even {significance.RUNS_LIMIT:,} {unit} would detect a "
+                f"{m['detect']:.0%} difference with 80% power at this spread.")
+    return (f" About {needed:,} {unit} would detect a {m['detect']:.0%} difference with 80% "
+            "power under the same test and correction.")
 
 
 def _interval(est: dict[str, Any], kind: str) -> str:
     if kind == "ratio":
-        return f"{est['point']:.2f}x [{est['low']:.2f}, {est['high']:.2f}]"
-    return f"{est['point']:+.2f} [{est['low']:+.2f}, {est['high']:+.2f}]"
+        return f"{est['point']:.2f}x [95% CI {est['low']:.2f}, {est['high']:.2f}]"
+    return f"{est['point']:+.2f} [95% CI {est['low']:+.2f}, {est['high']:+.2f}]"
 
 
-def _how(est: dict[str, Any], test: dict[str, Any] | None) -> str:
+def _how(m: dict[str, Any], est: dict[str, Any]) -> str:
+    """Estimand, runs used, and the test with its corrected p."""
+    what = ("ratio of geometric means" if est["stat"] == "geometric mean" and m["kind"] == "ratio"
+            else "ratio of means" if m["kind"] == "ratio" else "difference of means")
+    runs = "over runs that ended ok; " if m["figure"] != "success" else ""
     pairing = (f"paired by input and repetition, {est['n']} pairs" if est["paired"]
                else f"unpaired, {est['n']} runs")
-    return f"{pairing}; {_test_text(test) if test else 'no test'}"
+    test = m.get("test")
+    return f"{what} {runs}{pairing}; {_test_text(test) if test else 'no test'}"
 
 
 def _p(test: dict[str, Any]) -> float:
@@ -245,55 +315,70 @@ def _p(test: dict[str, Any]) -> float:
 
 
 def _test_text(test: dict[str, Any]) -> str:
-    p = _p(test)
-    adjusted = ", Holm-adjusted" if test["p_adjusted"] is not None else ""
-    return f"{test['name']} {significance.p_text(p)}{adjusted}"
+    if test["p_adjusted"] is None:
+        return f"{test['name']} {significance.p_text(test['p_value'])}"
+    return f"{test['name']} {significance.p_text(_p(test))} after {test['correction']}"
 
 
 def _values(m: dict[str, Any]) -> str:
-    """The two groups' medians (latency) or means, in the figure's unit."""
-    stat = "median" if m["figure"] == "wall_ms" else "mean"
-    a, b = m[f"{stat}_a"], m[f"{stat}_b"]
+    """The two groups' centres (geometric means or means) over the runs the estimate used."""
+    a, b = m.get("center_a"), m.get("center_b")
+    stat = f"{m['stat']}s"
     if a is None or b is None:
-        return "no values"
-    shown = f"${a:.3g} vs ${b:.3g}" if m["unit"] == "USD" else f"{a:,.1f} vs {b:,.1f} {m['unit']}"
-    return f"{stat}s {shown}"
+        return f"{stat}: no values"
+    if m["unit"] == "USD":
+        return f"{stat} ${a:.3g} vs ${b:.3g}"
+    return f"{stat} {a:,.1f} vs {b:,.1f} {m['unit']}"
 
 
 def _direction(m: dict[str, Any], est: dict[str, Any]) -> str:
     more = est["point"] > (1 if m["kind"] == "ratio" else 0)
     if m["figure"] == "wall_ms":
         return "was slower" if more else "was faster"
+    if m["figure"] == "success":
+        return "succeeded more often" if more else "succeeded less often"
     return f"used {'more' if more else 'fewer'} {m['name']}" if m["figure"] != "cost_usd" \
         else ("cost more" if more else "cost less")
 
 
 def success_sentence(m: dict[str, Any], a: str, b: str) -> str:
-    """The rule's rate in both groups over the runs it applies to, with the test."""
+    """The rule's rate in both groups over the runs (or pairs) used, the difference with its
+    interval, and the exact test; a difference is stated only when claimed."""
     if not m["n_a"] or not m["n_b"]:
         return (f"No success rate to compare: {label(a if not m['n_a'] else b)} has no run "
                 "whose outcome says something about the form.")
-    text = (f"The scenario's rule held in {m['rate_a']:.0%} of {label(a)} runs (n={m['n_a']}) "
-            f"and {m['rate_b']:.0%} of {label(b)} runs (n={m['n_b']})")
     est, test = m.get("estimate"), m.get("test")
+    over = (f"{est['n']} pairs by input and repetition" if est and est["paired"] else
+            f"n={m['n_a']} and n={m['n_b']} runs")
+    rates = (f"the scenario's rule held in {m['rate_a']:.0%} of {label(a)} runs and "
+             f"{m['rate_b']:.0%} of {label(b)} runs ({over})")
     if est is None:
         tested = f"; {_test_text(test)}" if test else ""
-        return text + (f" (too few runs for a CI; {analysis.MIN_RUNS_FOR_CI} per group "
-                       f"needed{tested}).")
-    ci = f"{est['point']:+.0%} [{est['low']:+.0%}, {est['high']:+.0%}]"
-    real = est["significant"] and test is not None and _p(test) < 0.05
-    verdict = "" if real else "; no evidence of a difference"
-    return text + f": difference {ci} ({_how(est, test)}{verdict})."
+        return (f"{_cap(rates)}: too few runs for an interval ({analysis.MIN_RUNS_FOR_CI} "
+                f"per group needed{tested}).")
+    ci = f"difference {est['point']:+.0%} [95% CI {est['low']:+.0%}, {est['high']:+.0%}]"
+    tested = _test_text(test) if test else "no test"
+    note = f" ({test['note']})" if test and test.get("note") else ""
+    if m["claimed"]:
+        return (f"{_cap(label(a))} {_direction(m, est)} than {label(b)}: {rates}, {ci} "
+                f"({tested}{note}).")
+    return f"No difference in success shown: {rates}, {ci} ({tested}{note})."
 
 
 def pass_k_sentence(p: dict[str, Any], a: str, b: str) -> str:
-    """Reliability when the same input comes back k times."""
-    def part(value: float | None) -> str:
-        return "unavailable" if value is None else f"{value:.2f}"
+    """Reliability when the same input comes back k times, on the inputs both groups ran."""
+    def part(side: str) -> str:
+        value, low, high = p[side], p[f"{side}_low"], p[f"{side}_high"]
+        if value is None:
+            return "unavailable"
+        interval = f" [95% interval {low:.2f}, {high:.2f}]" if low is not None else ""
+        return f"{value:.2f}{interval}"
 
-    return (f"{_cap(label(a))} pass^{p['k']} = {part(p['a'])} ({p['inputs_a']} inputs x "
-            f"{p['runs_a']} runs) vs {label(b)} {part(p['b'])} ({p['inputs_b']} inputs x "
-            f"{p['runs_b']} runs): the chance that all {p['k']} runs of one input succeed.")
+    left_out = (f"; {len(p['inputs_left_out'])} input(s) only one group ran are left out"
+                if p["inputs_left_out"] else "")
+    return (f"{_cap(label(a))} pass^{p['k']} = {part('a')} vs {label(b)} {part('b')} on the "
+            f"{p['inputs']} inputs both ran (at least {min(p['runs_a'], p['runs_b'])} runs "
+            f"each{left_out}): the chance that all {p['k']} runs of one input succeed.")
 
 
 def deviation_sentences(result: dict[str, Any], reference: str = "code") -> list[str]:

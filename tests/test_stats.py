@@ -1,7 +1,8 @@
-"""orchlab.stats on data with known answers: pass^k, paired CIs, tests, Holm, run counts.
+"""orchlab.stats on data with known answers: pass^k, comparisons against scipy's own tests,
+Holm, run counts (their calibration by simulation is tests/test_calibration.py).
 
-The module is imported whole (`significance.test_values`): imported by name, its `test_*` functions
-would be collected by pytest as tests.
+The module is imported whole (`significance.test_rates`): imported by name, its `test_*`
+functions would be collected by pytest as tests.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import pytest
 from scipy import stats as st
 
 from orchlab import significance, stats
-from orchlab.analysis import bootstrap_ci
 
 Z_975 = 1.959963984540054  # standard normal quantile at 0.975
-Z_80 = 0.8416212335729143  # standard normal quantile at 0.8
 
 
 def run(group: str, input_id: str, repetition: int, **fields: Any) -> dict[str, Any]:
@@ -72,8 +71,8 @@ def test_reliability_per_group_leaves_out_uncounted_runs() -> None:
             run("code", "a", 3, success=None), run("code", "b", 0), run("code", "b", 1),
             run("cancelled", "a", 0, success=None)]
     table = stats.reliability(pd.DataFrame(rows))
-    assert list(table.columns) == ["group", "k", "pass_hat_k", "pass_at_k", "inputs",
-                                   "runs_per_input"]
+    assert list(table.columns) == ["group", "k", "pass_hat_k", "pass_hat_k_low",
+                                   "pass_hat_k_high", "pass_at_k", "inputs", "runs_per_input"]
     assert list(zip(table["group"], table["k"], strict=True)) == [("code", 1), ("code", 2),
                                                                    ("llm", 1)]
     code = table[table["group"] == "code"].set_index("k")
@@ -106,22 +105,49 @@ def latency_runs(inputs: int = 20, repetitions: int = 3, effect: float = 1.2,
 
 def test_pairing_narrows_the_interval_and_covers_the_effect() -> None:
     runs = latency_runs()
-    paired = stats.paired_ci(runs, "a", "b", "wall_ms", kind="ratio")
-    unpaired = stats.unpaired_ci(runs, "a", "b", "wall_ms", kind="ratio")
+    paired = stats.compare(runs, "a", "b", "wall_ms", kind="ratio")
+    unpaired = stats.compare(runs, "a", "b", "wall_ms", kind="ratio", paired=False)
     assert paired is not None and unpaired is not None
-    assert paired.paired and not unpaired.paired and paired.n == 60 and unpaired.n == 120
-    assert paired.low <= 1.2 <= paired.high and paired.significant
-    assert (paired.high - paired.low) * 10 < unpaired.high - unpaired.low
-    assert not unpaired.significant  # input spread swamps the effect without pairing
+    assert paired.paired and not unpaired.paired and paired.stat == "geometric mean"
+    assert paired.low < 1.2 < paired.high and unpaired.low < 1.2 < unpaired.high
+    assert paired.high - paired.low < (unpaired.high - unpaired.low) / 10
 
 
-def test_paired_difference_is_the_mean_of_differences() -> None:
-    runs = latency_runs()
+def test_geometric_mean_ratios_are_scipys_t_tests_on_logs() -> None:
+    runs = latency_runs(inputs=6, repetitions=2)
     matched = stats.pairs(runs, "a", "b", "wall_ms")
-    diff = stats.paired_ci(runs, "a", "b", "wall_ms", kind="diff")
-    assert diff is not None and diff.kind == "diff" and diff.stat == "mean"
-    assert diff.point == pytest.approx(float((matched["a"] - matched["b"]).mean()))
-    assert diff.low <= diff.point <= diff.high
+    la, lb = np.log(matched["a"]), np.log(matched["b"])
+    paired = stats.compare(runs, "a", "b", "wall_ms")
+    expected = st.ttest_rel(la, lb)
+    low, high = expected.confidence_interval(0.95)
+    assert paired is not None and paired.n == 12
+    assert paired.point == pytest.approx(math.exp((la - lb).mean()))
+    assert (paired.low, paired.high) == pytest.approx((math.exp(low), math.exp(high)))
+    assert paired.p_value == pytest.approx(expected.pvalue)
+    xa, xb = (np.log(runs.loc[runs["group"] == g, "wall_ms"]) for g in ("a", "b"))
+    welch = st.ttest_ind(xa, xb, equal_var=False)
+    low, high = welch.confidence_interval(0.95)
+    unpaired = stats.compare(runs, "a", "b", "wall_ms", paired=False)
+    assert unpaired is not None and unpaired.test == "Welch's t-test on log values"
+    assert (unpaired.low, unpaired.high) == pytest.approx((math.exp(low), math.exp(high)))
+    assert unpaired.p_value == pytest.approx(welch.pvalue)
+    calls = runs.assign(llm_calls=np.arange(len(runs)) % 4)
+    diff = stats.compare(calls, "a", "b", "llm_calls", kind="diff")
+    matched = stats.pairs(calls, "a", "b", "llm_calls")
+    expected = st.ttest_rel(matched["a"], matched["b"])
+    assert diff is not None and diff.stat == "mean" and diff.test == "paired t-test"
+    assert diff.point == pytest.approx((matched["a"] - matched["b"]).mean())
+    assert diff.p_value == pytest.approx(expected.pvalue)
+
+
+def test_a_ratio_with_zeros_falls_back_to_the_ratio_of_means() -> None:
+    runs = latency_runs(inputs=8, repetitions=1)
+    runs.loc[runs.index[0], "wall_ms"] = 0.0
+    result = stats.compare(runs, "a", "b", "wall_ms")
+    assert result is not None and result.stat == "mean" and "delta method" in result.test
+    sums = runs.groupby("group")["wall_ms"].sum()
+    assert result.point == pytest.approx(sums["a"] / sums["b"])
+    assert result.low < result.point < result.high
 
 
 def test_pairs_match_on_input_and_repetition_with_both_values_present() -> None:
@@ -155,39 +181,38 @@ def test_tokens_and_unknown_costs() -> None:
 
 def test_compare_pairs_when_it_can_and_says_so_when_it_cannot() -> None:
     runs = latency_runs(inputs=5, repetitions=1)
-    paired = stats.compare(runs, "a", "b", "wall_ms", kind="ratio")
-    assert paired is not None and paired.paired
+    assert stats.compare(runs, "a", "b", "wall_ms").paired  # type: ignore[union-attr]
     apart = runs.assign(input_id=[f"{i}-{g}" for i, g in zip(runs["input_id"], runs["group"],
                                                               strict=True)])
-    unpaired = stats.compare(apart, "a", "b", "wall_ms", kind="ratio")
-    assert unpaired is not None and not unpaired.paired and unpaired.stat == "mean"
-    expected = bootstrap_ci(apart[apart["group"] == "a"]["wall_ms"].tolist(),
-                            apart[apart["group"] == "b"]["wall_ms"].tolist(), stat="mean")
-    assert expected is not None and unpaired.point == pytest.approx(expected.point)
+    unpaired = stats.compare(apart, "a", "b", "wall_ms")
+    assert unpaired is not None and not unpaired.paired and unpaired.n == 10
     assert stats.compare(latency_runs(inputs=2, repetitions=1), "a", "b", "wall_ms") is None
 
 
 def test_too_few_pairs_or_a_zero_denominator_give_no_ci() -> None:
-    assert stats.paired_ci(latency_runs(inputs=4, repetitions=1), "a", "b", "wall_ms") is None
+    few = latency_runs(inputs=4, repetitions=1)
+    assert stats.paired_comparison(*(few.loc[few["group"] == g, "wall_ms"].to_numpy()
+                                     for g in ("a", "b")), "ratio") is None
     zeros = latency_runs(inputs=5, repetitions=1)
     zeros.loc[zeros["group"] == "b", "wall_ms"] = 0.0
-    assert stats.paired_ci(zeros, "a", "b", "wall_ms", kind="ratio") is None
-    assert stats.paired_ci(zeros, "a", "b", "wall_ms", kind="diff") is not None
+    assert stats.compare(zeros, "a", "b", "wall_ms", kind="ratio") is None
+    assert stats.compare(zeros, "a", "b", "wall_ms", kind="diff") is not None
 
 
 def test_significance_is_never_claimed_when_the_ci_holds_no_difference() -> None:
     def comparison(low: float, high: float, kind: str) -> stats.Comparison:
-        return stats.Comparison((low + high) / 2, low, high, 10, True, "mean", kind)
+        return stats.Comparison((low + high) / 2, low, high, 10, True, "mean", kind, "t",
+                                0.0, 0.5, 1.0)
 
     assert not comparison(0.9, 1.3, "ratio").significant
     assert not comparison(1.0, 1.3, "ratio").significant
     assert comparison(1.05, 1.3, "ratio").significant
     assert not comparison(-0.1, 0.2, "diff").significant
     assert comparison(0.1, 0.3, "diff").significant
-    same = stats.paired_ci(latency_runs(effect=1.0), "a", "b", "wall_ms", kind="ratio")
+    same = stats.compare(latency_runs(effect=1.0), "a", "b", "wall_ms", kind="ratio")
     assert same is not None and same.low <= 1.0 <= same.high and not same.significant
-    far = stats.paired_ci(latency_runs(effect=1.5), "a", "b", "wall_ms", kind="diff")
-    assert far is not None and far.low > 0 and far.significant
+    far = stats.compare(latency_runs(effect=1.5), "a", "b", "wall_ms", kind="diff")
+    assert far is not None and far.low > 0 and far.significant and far.p_value < 0.001
 
 
 def test_paired_ci_handles_ten_thousand_runs() -> None:
@@ -198,40 +223,11 @@ def test_paired_ci_handles_ten_thousand_runs() -> None:
                           "repetition": 0,
                           "wall_ms": np.concatenate([1.1 * base, base]) * rng.lognormal(
                               0, 0.1, 10_000)})
-    result = stats.paired_ci(frame, "a", "b", "wall_ms", kind="ratio")
+    result = stats.compare(frame, "a", "b", "wall_ms", kind="ratio")
     assert result is not None and result.n == 5000 and result.low < 1.1 < result.high
 
 
 # -- significance ----------------------------------------------------------------------------
-
-XA = [12.0, 15.0, 11.0, 19.0, 14.0, 16.0, 13.0]
-XB = [10.0, 9.0, 12.0, 11.0, 8.0, 10.5]
-
-
-def test_mann_whitney_matches_scipy() -> None:
-    test = significance.test_values(XA, XB)
-    expected = st.mannwhitneyu(XA, XB, alternative="two-sided")
-    assert test is not None and test.name == "Mann-Whitney U"
-    assert test.p_value == pytest.approx(expected.pvalue)
-    assert test.statistic == pytest.approx(expected.statistic)
-    assert (test.n_a, test.n_b, test.p_adjusted, test.correction) == (7, 6, None, None)
-    with_nan = significance.test_values([*XA, math.nan], XB)  # an unknown cost is no value
-    assert with_nan is not None and with_nan.p_value == test.p_value and with_nan.n_a == 7
-    assert significance.test_values([1.0], XB) is None
-    assert significance.test_values([3.0, 3.0], [3.0, 3.0, 3.0]) is None
-
-
-def test_wilcoxon_matches_scipy_and_all_zero_differences_give_p_one() -> None:
-    diffs = [1.5, 2.0, -0.5, 3.0, 1.0, 2.5, -1.0, 0.7]
-    test = significance.test_paired(diffs)
-    expected = st.wilcoxon(diffs, alternative="two-sided")
-    assert test is not None and test.name == "Wilcoxon signed-rank"
-    assert test.p_value == pytest.approx(expected.pvalue)
-    assert test.statistic == pytest.approx(expected.statistic)
-    zero = significance.test_paired([0.0] * 6)
-    assert zero is not None and zero.p_value == 1.0
-    assert significance.test_paired([1.0]) is None
-
 
 def test_fisher_on_a_fixed_table() -> None:
     # lady tasting tea, 3 of 4 right: two-sided p = (1 + 16 + 16 + 1) / 70
@@ -243,6 +239,17 @@ def test_fisher_on_a_fixed_table() -> None:
     expected = st.fisher_exact([[8, 2], [1, 5]], alternative="two-sided")
     assert other is not None and other.p_value == pytest.approx(expected[1])
     assert significance.test_rates(0, 0, 1, 4) is None
+    infinite = significance.test_rates(5, 5, 0, 5)
+    assert infinite is not None and infinite.statistic is None and "infinite" in infinite.note
+
+
+def test_mcnemar_is_a_binomial_test_on_the_discordant_pairs() -> None:
+    test = significance.test_paired_rates(7, 1, 20)
+    assert test.name == "McNemar's exact" and (test.n_a, test.n_b) == (20, 20)
+    assert test.p_value == pytest.approx(st.binomtest(7, 8, 0.5).pvalue)
+    assert significance.test_paired_rates(0, 0, 10).p_value == 1.0
+    with pytest.raises(ValueError):
+        significance.test_paired_rates(6, 6, 10)
 
 
 def test_holm_against_hand_computed_values() -> None:
@@ -259,6 +266,12 @@ def test_holm_against_hand_computed_values() -> None:
     capped = significance.holm([test(0.5), test(0.6)])
     assert [t.p_adjusted for t in capped if t is not None] == [1.0, 1.0]
     assert significance.holm([]) == []
+    # a family of 5 with 3 tests: the absent two count as hypotheses not rejected
+    family = significance.holm([test(0.01), None, test(0.04), test(0.03)], family=5,
+                               label="Holm over 5")
+    assert [t.p_adjusted for t in family if t is not None] == pytest.approx([0.05, 0.12, 0.12])
+    with pytest.raises(ValueError):
+        significance.holm([test(0.1)] * 3, family=2)
 
 
 def test_p_text() -> None:
@@ -272,7 +285,6 @@ def test_p_text() -> None:
 # -- how many runs ---------------------------------------------------------------------------
 
 SPREAD_A = [10.0, 12.0, 14.0, 16.0, 18.0]  # sd = sqrt(40 / 4) = sqrt(10)
-SPREAD_B = [20.0, 22.0, 24.0, 26.0, 28.0]
 
 
 def test_runs_for_half_width_against_the_formula() -> None:
@@ -282,20 +294,30 @@ def test_runs_for_half_width_against_the_formula() -> None:
     assert significance.runs_for_half_width([5.0, 5.0, 5.0], 1.0) is None
 
 
-def test_runs_for_difference_against_the_formula() -> None:
-    expected = math.ceil(2 * ((Z_975 + Z_80) * math.sqrt(10) / 2) ** 2)
-    assert significance.runs_for_difference(SPREAD_A, SPREAD_B, 2.0) == expected == 40
-    assert significance.runs_for_difference(SPREAD_A, SPREAD_B, 0.0) is None
-    assert significance.runs_for_difference([1.0, 1.0], [2.0, 2.0], 1.0) is None
-    assert significance.runs_for_difference([1.0], SPREAD_B, 1.0) is None
+@pytest.mark.parametrize("paired", [True, False], ids=["paired", "unpaired"])
+def test_runs_needed_give_the_power_they_promise_in_simulation(paired: bool) -> None:
+    """At the n returned, simulated t-tests at alpha / 5 detect the effect about 80% of the
+    time; at n - 1 less than that (the n is the fewest)."""
+    spread, effect = 0.4, math.log(1.25)
+    n = significance.runs_needed(spread, effect, paired, family=5)
+    assert n is not None and 5 < n < 200
+    rng = np.random.default_rng(1)
 
+    def power(size: int) -> float:
+        if paired:
+            d = rng.normal(effect, spread, (20_000, size))
+            p = st.ttest_1samp(d, 0.0, axis=1).pvalue
+        else:
+            xa = rng.normal(effect, spread, (20_000, size))
+            xb = rng.normal(0.0, spread, (20_000, size))
+            p = st.ttest_ind(xa, xb, axis=1, equal_var=False).pvalue
+        return float(np.mean(p < 0.01))
 
-def test_runs_for_rates_against_the_formula() -> None:
-    p_bar = 0.6
-    spread = Z_975 * math.sqrt(2 * p_bar * (1 - p_bar)) + Z_80 * math.sqrt(0.25 + 0.21)
-    assert significance.runs_for_rates(0.5, 0.7) == math.ceil(spread ** 2 / 0.2 ** 2) == 93
-    assert significance.runs_for_rates(0.7, 0.5) == 93
-    assert significance.runs_for_rates(0.3, 0.3) is None
+    assert 0.78 <= power(n) <= 0.84
+    assert power(n - 1) < 0.805
+    assert significance.runs_needed(0.0, effect, paired) is None
+    assert significance.runs_needed(spread, 0.0, paired) is None
+    assert significance.runs_needed(50.0, 0.001, paired) == significance.RUNS_LIMIT + 1
 
 
 def test_reliability_curves_equal_the_exact_estimator_at_many_runs() -> None:

@@ -37,18 +37,21 @@ SUMMARY_FORMATS: dict[str, Callable[[Any], str]] = {
     "success_rate": lambda v: f"{v:.0%}", "top_path_share": lambda v: f"{v:.0%}",
     "rate": lambda v: f"{v:.0%}", "failures": lambda v: v or "none",
     "pass_hat_k": lambda v: f"{v:.2f}", "pass_at_k": lambda v: f"{v:.2f}",
+    "pass_hat_k_low": lambda v: f"{v:.2f}", "pass_hat_k_high": lambda v: f"{v:.2f}",
 }
 COLUMN_LABELS = {
     "group": "Group", "form": "Form", "runs": "Runs", "ok": "Ended ok",
-    "wall_ms_median": "Median latency", "wall_ms_p90": "p90 latency",
-    "tokens_mean": "Mean tokens", "cost_usd_mean": "Mean cost", "llm_calls_mean": "LLM calls",
-    "tool_calls_mean": "Tool calls", "distinct_paths": "Distinct paths",
+    "wall_ms_median": "Median latency (ok runs)", "wall_ms_p90": "p90 latency (ok runs)",
+    "tokens_mean": "Mean tokens (ok runs)", "cost_usd_mean": "Mean cost (ok runs)",
+    "llm_calls_mean": "LLM calls (ok runs)", "tool_calls_mean": "Tool calls (ok runs)",
+    "distinct_paths": "Distinct paths",
     "path_entropy_bits": "Path entropy", "success_rate": "Success rate",
     "success_n": "Success n", "retries": "Retries", "failures": "Failures by class",
     "entropy_bits": "Path entropy", "top_path_share": "Top path share", "failed": "Failed",
     "outcome": "Outcome", "rate": "Rate", "hits": "Runs where true",
     "n": "Runs where it applies (n)", "k": "k (runs)", "pass_hat_k": "pass^k",
-    "pass_at_k": "pass@k",
+    "pass_at_k": "pass@k", "pass_hat_k_low": "pass^k 95% low",
+    "pass_hat_k_high": "pass^k 95% high",
     "inputs": "Inputs", "runs_per_input": "Runs per input",
 }
 
