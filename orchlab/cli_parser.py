@@ -105,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "the groups resampled on their own, never from pairs by input and "
                       "repetition")
     summ.add_argument("--require", action="append", default=[], metavar="GROUP.FIGURE>=X",
-                      help="threshold that must hold, e.g. llm.success>=0.9 or "
-                      "guarded.pass^3>=0.8 (repeatable); exit code 1 names each that fails")
+                      help="threshold that must hold, e.g. llm.success>=0.9, "
+                      "guarded.pass^3>=0.8 or guarded.pass^3_low>=0.6 (the lower bound of "
+                      "pass^3's 95%% interval) (repeatable); exit code 1 names each that fails")
     rpt = sub.add_parser("report", parents=[common], help="write one self-contained HTML "
                          "report (findings, charts, failures, example traces) that opens offline")
     rpt.add_argument("experiment_ids", nargs="+", metavar="EXPERIMENT_ID",

@@ -12,11 +12,13 @@ from typing import Any
 
 from orchlab.errors import SpecError
 from orchlab.findings import title
+from orchlab.summary import SCOREBOARD_NOTE, scoreboard
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt}
 _REQUIREMENT = re.compile(
-    r"^\s*(?P<group>.+)\.(?P<figure>[A-Za-z_]+(?:[\^@]\d+)?)\s*(?P<op>>=|<=|==|>|<)\s*"
+    r"^\s*(?P<group>.+)\.(?P<figure>[A-Za-z_]+(?:[\^@]\d+(?:_low|_high)?)?)\s*"
+    r"(?P<op>>=|<=|==|>|<)\s*"
     r"(?P<value>-?\d+(?:\.\d+)?)\s*$")
 ALIASES = {"success": "success_rate"}
 """Short names a threshold may use for a summary figure."""
@@ -31,7 +33,8 @@ class Requirement:
     group: str
     """Group (form id, or form · variant)."""
     figure: str
-    """Summary figure: success, pass^k, pass@k, wall_ms_median, tokens_mean, ..."""
+    """Summary figure: success, pass^k (pass^k_low, pass^k_high: its 95% interval's bounds),
+    pass@k, wall_ms_median, tokens_mean, ..."""
     op: str
     """One of OPS."""
     value: float
@@ -43,7 +46,7 @@ def parse_requirement(text: str) -> Requirement:
     match = _REQUIREMENT.match(text)
     if not match:
         raise SpecError(f"--require {text!r} is not a threshold: write GROUP.FIGURE OP NUMBER, "
-                        "e.g. llm.success>=0.9 or guarded.pass^3>=0.8.")
+                        "e.g. llm.success>=0.9, guarded.pass^3>=0.8 or llm.pass^3_low>=0.6.")
     return Requirement(text, match["group"].strip(), match["figure"], match["op"],
                        float(match["value"]))
 
@@ -58,11 +61,15 @@ def figure_value(summary: dict[str, Any], req: Requirement) -> float | None:
     figures = groups[req.group]
     kind, _, k = req.figure.partition("^") if "^" in req.figure else req.figure.partition("@")
     if k:
+        k, _, bound = k.partition("_")
         key = "pass_hat_k" if "^" in req.figure else "pass_at_k"
         if kind != "pass":
             raise SpecError(f"--require {req.text!r}: only pass^k and pass@k take a k.")
+        if bound and key != "pass_hat_k":
+            raise SpecError(f"--require {req.text!r}: only pass^k has an interval "
+                            "(pass^3_low, pass^3_high).")
         row = next((r for r in figures["pass_k"] if r["k"] == int(k)), None)
-        return None if row is None else row[key]
+        return None if row is None else row[f"{key}_{bound}" if bound else key]
     name = ALIASES.get(req.figure, req.figure)
     numeric = {n for n, v in figures.items() if isinstance(v, int | float) or v is None}
     if name not in numeric:
@@ -93,6 +100,8 @@ def render_text(summary: dict[str, Any]) -> str:
     """The summary for a terminal: per group, its figures and pass^k; then each comparison."""
     lines = [f"experiments: {', '.join(summary['experiments'])}",
              f"baseline: {summary['baseline']}"]
+    if summary["comparisons"]:
+        lines += ["", scoreboard(summary).to_string(index=False), SCOREBOARD_NOTE]
     for group, figures in summary["groups"].items():
         lines.append(f"\n{title(group)} ({group})")
         lines.extend(f"  {name}: {_shown(figures.get(name))}" for name in SHOWN)

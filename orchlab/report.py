@@ -106,6 +106,8 @@ def render_report(store: Store, experiment_ids: Sequence[str]) -> str:
         "groups": [title(g) for g in groups], "baseline": label(result["baseline"]),
         "summary_table": _table(analysis.summarize(runs, by=["group"])),
         "comparisons": [_comparison(b) for b in result["comparisons"]],
+        "scoreboard": _table(summary.scoreboard(result)) if result["comparisons"] else None,
+        "scoreboard_note": summary.SCOREBOARD_NOTE,
         "charts": _charts(runs, colors, plots),
         "path_table": _table(analysis.path_variance(runs, "group")),
         "deviation": summary.deviation_sentences(result),

@@ -23,6 +23,7 @@ from orchlab.findings import (
     label,
     paths_sentence,
     price_sources,
+    title,
 )
 
 METRICS: tuple[tuple[str, str, str, str], ...] = (
@@ -81,7 +82,20 @@ def _groups(frame: pd.DataFrame, by: str, reliability: pd.DataFrame) -> dict[str
         figures["runs_per_input"] = int(rows["runs_per_input"].iloc[0]) if len(rows) else 0
         if group in deviation.index:
             figures["path_deviation"] = {k: _plain(v) for k, v in deviation.loc[group].items()}
+        figures["centers"] = _centers(frame[(frame[by] == group) & (frame["status"] == "ok")])
         out[str(group)] = figures
+    return out
+
+
+def _centers(ok: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per figure, the group's own centre over its runs that ended ok, of the kind its
+    comparisons estimate (geometric mean for a ratio of positive values, else mean)."""
+    out: dict[str, dict[str, Any]] = {}
+    for column, _, kind, _ in METRICS:
+        values = pd.to_numeric(stats.column_values(ok, column), errors="coerce").dropna()
+        x = values.to_numpy(float)
+        stat = _stat_of(kind, x, x)
+        out[column] = {"stat": stat, "value": _plain(stats.center(x, stat)), "n": len(x)}
     return out
 
 
@@ -237,6 +251,102 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None  # strict JSON has no infinity; the entry's text says what it was
     return value
+
+
+# -- the scoreboard ----------------------------------------------------------------------------
+
+SCOREBOARD_ROWS = ("success", "pass_k", "wall_ms", "tokens", "cost_usd", "llm_calls", "paths")
+"""The scoreboard's figures, top to bottom: the outcome first, then what it cost."""
+MARKS = {True: "▲", False: "▼"}
+"""A claimed difference, above or below the baseline (no mark: none claimed)."""
+
+
+def scoreboard(result: dict[str, Any]) -> pd.DataFrame:
+    """Every group's figures on one table before any sentence: forms as columns (the baseline
+    first), figures as rows, each cell the group's value and, for every other group, its
+    estimate against the baseline with the 95% interval and a mark only where a difference
+    is claimed. Built from the summary alone: Compare, the CLI and the report show one table."""
+    base = result["baseline"]
+    blocks = {b["group"]: b for b in result["comparisons"]}
+    groups = [base, *[g for g in result["groups"] if g != base]]
+    k = _board_k(result, groups)
+    rows = []
+    for row in SCOREBOARD_ROWS:
+        name = _row_name(row, k)
+        if name is None:
+            continue
+        cells = {f"{title(g)}{' (baseline)' if g == base else ''}":
+                 _cell_text(row, result["groups"][g], blocks.get(g), k) for g in groups}
+        rows.append({"figure": name, **cells})
+    return pd.DataFrame(rows)
+
+
+def _board_k(result: dict[str, Any], groups: list[str]) -> int:
+    """The k of the pass^k row: at most PASS_K_FINDING, and what every group allows."""
+    most = [max((r["k"] for r in result["groups"][g]["pass_k"]), default=0) for g in groups]
+    return min(PASS_K_FINDING, *most) if most else 0
+
+
+def _row_name(row: str, k: int) -> str | None:
+    names = {"success": "Success rate", "pass_k": f"pass^{k}" if k else None,
+             "wall_ms": "Latency", "tokens": "Tokens per run", "cost_usd": "Cost per run",
+             "llm_calls": "LLM calls per run", "paths": "Distinct paths"}
+    return names[row]
+
+
+def _cell_text(row: str, figures: dict[str, Any], block: dict[str, Any] | None, k: int
+               ) -> str:
+    if row == "paths":
+        return f"{figures['distinct_paths']} ({figures['path_entropy_bits']:.2f} bits)"
+    if row == "pass_k":
+        hit = next((r for r in figures["pass_k"] if r["k"] == k), None)
+        if hit is None:
+            return "—"
+        low, high = hit.get("pass_hat_k_low"), hit.get("pass_hat_k_high")
+        return f"{hit['pass_hat_k']:.2f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None
+                                              else "")
+    if row == "success":
+        own = ("—" if figures["success_rate"] is None else
+               f"{figures['success_rate']:.0%} (n={figures['success_n']})")
+    else:
+        center = figures["centers"][row]
+        own = _amount(center["value"], row) + (" (geo. mean)" if center["stat"] ==
+                                               "geometric mean" else " (mean)")
+    if block is None:
+        return own
+    m = next(x for x in block["metrics"] if x["figure"] == row)
+    est = m.get("estimate")
+    if m.get("unavailable") or est is None:
+        return f"{own} · {'no comparison' if m.get('unavailable') else 'too few runs'}"
+    if m["kind"] == "ratio":
+        shown = f"{est['point']:.2f}x [{est['low']:.2f}, {est['high']:.2f}]"
+    elif row == "success":
+        shown = f"{est['point']:+.0%} [{est['low']:+.0%}, {est['high']:+.0%}]"
+    else:
+        shown = f"{est['point']:+.2f} [{est['low']:+.2f}, {est['high']:+.2f}]"
+    mark = f" {MARKS[est['point'] > (1 if m['kind'] == 'ratio' else 0)]}" if m["claimed"] \
+        else ""
+    return f"{own} · {shown}{mark}"
+
+
+def _amount(value: float | None, row: str) -> str:
+    if value is None:
+        return "—"
+    if row == "wall_ms":
+        return f"{value:,.0f} ms"
+    if row == "cost_usd":
+        return f"${value:.3g}"
+    return f"{value:,.1f}" if row == "llm_calls" else f"{value:,.0f}"
+
+
+SCOREBOARD_NOTE = (
+    "Each cell: the group's own value over its runs that ended ok (success over the runs its "
+    "outcome applies to), then, against the baseline, the estimate with its 95% interval: a "
+    "ratio of geometric means for latency, tokens and cost (x), a difference for success and "
+    "LLM calls. ▲ or ▼ marks a difference claimed after Holm's correction over that "
+    "comparison's 5 figures; no mark, none claimed. pass^k is over each group's inputs, with "
+    "its 95% interval.")
+"""The scoreboard's legend, shown under it wherever it is shown."""
 
 
 # -- sentences -------------------------------------------------------------------------------

@@ -93,6 +93,10 @@ def test_the_report_has_every_section_every_chart_and_plotly_js_once(store: Stor
         assert f"<li>{escape(sentence)}</li>" in html, sentence
     assert html.count('<table class="steps">') == len(FORMS)  # a step list per form
     assert "Every run ended normally." in html
+    board = summary.scoreboard(result)  # the report opens with Compare's scoreboard
+    assert html.index('<section id="scoreboard">') < html.index('<section id="experiments">')
+    for cell in board.iloc[:, 1:].to_numpy().ravel():
+        assert escape(cell) in html, cell
 
 
 def test_nothing_in_the_report_points_at_another_host(store: Store) -> None:

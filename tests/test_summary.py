@@ -41,7 +41,11 @@ def test_the_cli_summary_is_what_compare_shows(app_env: Path,
     shown = [e for e in at.expander if e.label == "LLM-orchestrated vs code-orchestrated"]
     [block] = printed["comparisons"]
     assert [i.value for i in shown[0].info] == ["\n".join(f"- {s}" for s in block["sentences"])]
-    table = at.dataframe[0].value.set_index("Group")
+    board = at.dataframe[0].value  # the scoreboard opens the findings
+    expected = summary.scoreboard(printed).rename(columns={"figure": "Figure"})
+    assert board.reset_index(drop=True).equals(expected), board
+    assert "▲" in board.loc[board["Figure"] == "Tokens per run"].iloc[0, 2]
+    table = next(d.value for d in at.dataframe if "Group" in d.value.columns).set_index("Group")
     assert table.loc["llm", "Runs"] == printed["groups"]["llm"]["runs"] == 6
     last = printed["groups"]["code"]["pass_k"][-1]
     assert (last["k"], last["pass_hat_k"], last["pass_at_k"]) == (6, 1.0, 1.0)
@@ -153,3 +157,19 @@ def test_the_unpaired_estimate_stays_available_and_says_so(store: Store) -> None
     assert latency["estimate"]["paired"] is False and latency["estimate"]["n"] == 12
     assert latency["test"]["name"] == "Welch's t-test on log values"
     assert "over runs that ended ok; unpaired, 12 runs; Welch's t-test" in block["sentences"][0]
+
+
+def test_pass_k_bounds_gate_a_build_and_the_text_opens_with_the_scoreboard(
+        app_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    exp = experiment(app_env, reps=3)
+    code, out, err = cli_summary(app_env, exp, "--require", "llm.pass^3_low>=0.01",
+                                 "--require", "llm.pass^3_high<=1", capsys=capsys)
+    assert code == 0 and err == "", err
+    assert out.index("Success rate") < out.index("LLM-orchestrated (llm)")
+    assert "Code-orchestrated (baseline)" in out and "Holm's correction" in out
+    code, _, err = cli_summary(app_env, exp, "--require", "llm.pass^3_low>=0.99",
+                               capsys=capsys)
+    [line] = err.splitlines()
+    assert code == 1 and line.startswith("FAILED llm.pass^3_low>=0.99: 0."), err
+    code, _, err = cli_summary(app_env, exp, "--require", "llm.pass@3_low>=0.5", capsys=capsys)
+    assert code == 2 and "only pass^k has an interval" in err

@@ -1,4 +1,5 @@
-"""Compare: distributions, per-agent cost, paths, outcomes and findings with CIs."""
+"""Compare: a scoreboard first (forms as columns, figures as rows, claimed differences
+marked), then the findings' sentences, distributions, per-agent cost, paths and outcomes."""
 
 from __future__ import annotations
 
@@ -118,6 +119,9 @@ else:
                             "(the same input, run back to back), when at least 5 pairs exist. "
                             "Off: each group is resampled on its own (unpaired).")
     result = summary.summarize_runs(runs, baseline, by="group", detect=detect, paired=paired)
+    st.dataframe(summary.scoreboard(result).rename(columns={"figure": "Figure"}),
+                 hide_index=True, width="stretch", key="compare_scoreboard")
+    st.caption(summary.SCOREBOARD_NOTE)
     blocks = sorted(result["comparisons"],
                     key=lambda b: b["group"].partition(analysis.GROUP_SEPARATOR)[0] != focus)
     for n, block in enumerate(blocks):

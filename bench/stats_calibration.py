@@ -1,0 +1,383 @@
+"""Compare's statistical sentences checked by simulation, with Monte Carlo standard errors.
+
+A hand computation shows that a formula is the formula; only many experiments with a known
+truth show that a "95%" interval holds the truth about 95% of the time, that an experiment
+without a difference rarely states or hints at one, and that "about N pairs would detect a 20%
+difference" is about right. Experiments are drawn by `orchlab.testing.simulate` (forms a and
+b, every input run `repetitions` times by both) and read through `summary.summarize_runs`,
+the one function Compare, `python -m orchlab summary` and the report call, paired
+(`paired=True`, what Compare does by default) and unpaired (`paired=False`).
+tests/test_calibration.py runs the same checks with a few hundred experiments as a gate; this
+runs more of them and prints each rate with its standard error, sqrt(p(1 - p) / n), so a miss
+can be told from noise.
+
+1. Coverage (target >= 93%) of the 95% intervals of latency, tokens, LLM calls and success,
+   at 5 pairs (5 inputs x 1), 10 (5 x 2), 30 (10 x 3) and 3 inputs x 10 repetitions, in a
+   world with real effects in every figure; and of latency in a heavier-tailed world
+   (run-to-run latency sigma 0.8 instead of 0.5) at 5 pairs and 3 x 10.
+2. With no true difference: the share of experiments claiming any figure differs (target
+   <= 5%, the family-wise rate Holm keeps) and the share with any sentence stating or
+   suggesting one (target <= 10%), at 5, 10 and 30 pairs.
+3. Power at the displayed N: a pilot of 10 pairs without effect (latency sigma 0.3) says how
+   many pairs (paired) or runs per group (unpaired) detect a 20% latency difference; an
+   experiment of that size with a true 1.2x latency ratio is drawn and read the same way; it
+   should claim the difference in 70-90% of cases (the figure aims at 80%). Pilots asking
+   for more than 400 pairs, or 1,000 runs per group unpaired (where a 10-input pilot asks for
+   about 300 and often more), are skipped and counted: skipping the largest N lowers the
+   power measured, so the count says how much to trust the row.
+4. Coverage (target >= 93%) of form b's pass^3 interval, against the truth
+   mean over inputs of chance**3, in two worlds (one near the ceiling).
+
+Each cell (a world read one way) draws its own seeded experiments: a given --seed prints the
+same rates whatever --processes. summarize_runs costs about 0.1 s (a power trial of hundreds
+of runs up to 1 s), and there are 22 cells, so the default is 300 experiments per cell (120
+pilots per power row), not thousands: about 10 CPU-minutes in all, half that in wall time on
+the default 2 processes. Standard errors are then about 1.3 points for a coverage of 95% and
+3.7 for a power of 80%; pass --experiments 1000 for a tighter, three times longer run.
+
+    python bench/stats_calibration.py [--experiments 300] [--seed 1] [--processes 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `python bench/x.py` puts bench/ on sys.path, not the project
+
+EXPERIMENTS = 300
+"""Experiments per cell by default (see the module docstring for why not thousands)."""
+POWER_SHARE = 0.4
+"""Pilots per power row, as a share of --experiments: a pilot and its trial of up to hundreds
+of pairs cost several times one experiment of the other rows."""
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--experiments", type=int, default=EXPERIMENTS,
+                        help="experiments per cell (default %(default)s; power rows draw "
+                             f"{POWER_SHARE:.0%} as many pilots)")
+    parser.add_argument("--seed", type=int, default=1, help="seed (default %(default)s)")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="worker processes (default %(default)s; 1 runs in this one)")
+    args = parser.parse_args()
+    if args.experiments < 1 or args.processes < 1:
+        parser.error("--experiments and --processes must be at least 1")
+    return args
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()  # --help answers here, before the heavy imports below
+
+import numpy as np  # noqa: E402
+
+from orchlab import summary  # noqa: E402
+from orchlab.testing.simulate import (  # noqa: E402
+    FIGURES,
+    World,
+    claimed,
+    covers,
+    draw,
+    hints,
+    metric,
+)
+
+EFFECTS = World(latency_ratio=1.3, token_ratio=0.8, calls_diff=1.0, success_shift=0.5)
+"""A real difference in every figure: a is 1.3x slower, uses 0.8x the tokens and one more LLM
+call, and succeeds more often (+0.5 on the log-odds scale)."""
+HEAVY = replace(EFFECTS, latency_sigma=0.8)
+"""The same with a heavier right tail in latency, where a few slow runs dominate a mean."""
+SIZES: tuple[tuple[str, int, int], ...] = (
+    ("5 pairs (5x1)", 5, 1), ("10 pairs (5x2)", 5, 2), ("30 pairs (10x3)", 10, 3),
+    ("3 inputs x 10", 3, 10))
+"""(label, inputs, repetitions) of the coverage rows."""
+COVERED = ("wall_ms", "tokens", "llm_calls", "success")
+"""The figures whose coverage is checked (cost is tokens at one price, so is tokens')."""
+NULL_PAIRS = (5, 10, 30)
+PILOT = World(inputs=10, latency_sigma=0.3)
+"""The power rows' pilot: 10 pairs, no difference, a modest run-to-run spread."""
+DETECT_RATIO = 1.0 + summary.DETECT
+"""The true latency ratio of a power trial: the difference runs_needed says it detects."""
+CAP = {True: 400, False: 1000}
+"""The largest N (pairs, or runs per group unpaired) a power trial is drawn at."""
+PASS_K = 3
+PASS_K_WORLDS: tuple[tuple[str, World], ...] = (
+    ("6 inputs x 3, b 0.8", World(inputs=6, repetitions=3, success_b=0.8, input_sigma=0.5)),
+    ("3 inputs x 5, b 0.95", World(inputs=3, repetitions=5, success_b=0.95)))
+CHUNK = 25
+"""Experiments per task handed to a worker: small enough to keep both processes busy."""
+
+Kind = Literal["coverage", "null", "power", "pass_k"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One world read one way, drawn `experiments` times with its own seed."""
+
+    section: int
+    label: str
+    kind: Kind
+    world: World
+    paired: bool
+    figures: tuple[str, ...] = ()
+
+
+@dataclass
+class Tally:
+    """What a cell's experiments counted (summed over tasks; order does not matter)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    needed: list[int] = field(default_factory=list)
+    """Power rows: the N of each trial drawn."""
+    cpu: float = 0.0
+    """CPU seconds spent drawing and reading these experiments."""
+
+    def add(self, other: Tally) -> None:
+        self.counts.update(other.counts)
+        self.needed.extend(other.needed)
+        self.cpu += other.cpu
+
+
+def cells() -> list[Cell]:
+    """Every cell, in the order printed; a cell's index is part of its seed."""
+    out: list[Cell] = []
+    for paired in (True, False):
+        for label, inputs, reps in SIZES:
+            out.append(Cell(1, label, "coverage", replace(EFFECTS, inputs=inputs,
+                                                          repetitions=reps), paired, COVERED))
+    for paired in (True, False):
+        for label, inputs, reps in (SIZES[0], SIZES[3]):
+            out.append(Cell(1, f"{label}, sigma 0.8", "coverage",
+                            replace(HEAVY, inputs=inputs, repetitions=reps), paired,
+                            ("wall_ms",)))
+    for paired in (True, False):
+        for pairs in NULL_PAIRS:
+            out.append(Cell(2, f"{pairs} pairs, no effect", "null", World(inputs=pairs),
+                            paired))
+    for paired in (True, False):
+        out.append(Cell(3, "pilot 10 pairs, sigma 0.3", "power", PILOT, paired))
+    for label, world in PASS_K_WORLDS:
+        out.append(Cell(4, label, "pass_k", world, True))
+    return out
+
+
+def comparison(runs: Any, paired: bool) -> dict[str, Any]:
+    """The one comparison block (a against b) of these runs, as Compare reads them."""
+    [block] = summary.summarize_runs(runs, baseline="b", by="group",
+                                     paired=paired)["comparisons"]
+    return block
+
+
+def simulate(cell: Cell, n: int, rng: np.random.Generator) -> Tally:
+    """Draw `n` experiments of the cell's world and count what its check counts."""
+    tally, counts = Tally(), Counter[str]()
+    for _ in range(n):
+        if cell.kind == "power":
+            _power(cell, rng, tally)
+            continue
+        drawn = draw(cell.world, rng)
+        if cell.kind == "pass_k":
+            result = summary.summarize_runs(drawn.runs, baseline="b", by="group")
+            row = next((r for r in result["groups"]["b"]["pass_k"] if r["k"] == PASS_K), None)
+            truth = float(np.mean(np.asarray(drawn.chances["b"]) ** PASS_K))
+            if row is None or row["pass_hat_k_low"] is None:
+                counts["none"] += 1
+            else:
+                counts["seen"] += 1
+                counts["inside"] += row["pass_hat_k_low"] <= truth <= row["pass_hat_k_high"]
+            continue
+        block = comparison(drawn.runs, cell.paired)
+        if cell.kind == "null":
+            counts["seen"] += 1
+            counts["claim"] += any(claimed(block, f) for f in FIGURES)
+            counts["hint"] += hints(block) > 0
+            continue
+        for name in cell.figures:
+            inside = covers(block, name, drawn.truth[name])
+            if inside is None:
+                counts[f"{name} none"] += 1
+                continue
+            counts[f"{name} seen"] += 1
+            counts[f"{name} inside"] += inside
+            counts[f"{name} paired"] += bool(metric(block, name)["estimate"]["paired"])
+    tally.counts.update(counts)
+    return tally
+
+
+def _power(cell: Cell, rng: np.random.Generator, tally: Tally) -> None:
+    """One pilot, and the trial of the size it asks for (unless past the cap)."""
+    pilot = draw(cell.world, rng)
+    needed = metric(comparison(pilot.runs, cell.paired), "wall_ms").get("runs_needed")
+    tally.counts["pilots"] += 1
+    if needed is None:
+        tally.counts["no figure"] += 1
+        return
+    if needed > CAP[cell.paired]:
+        tally.counts["skipped"] += 1
+        return
+    trial = draw(replace(cell.world, inputs=needed, repetitions=1,
+                         latency_ratio=DETECT_RATIO), rng)
+    tally.counts["seen"] += 1
+    tally.counts["inside"] += claimed(comparison(trial.runs, cell.paired), "wall_ms")
+    tally.needed.append(needed)
+
+
+Task = tuple[int, Cell, int, int, int]
+"""(cell index, cell, chunk index, experiments, seed)."""
+
+
+def run_task(task: Task) -> tuple[int, Tally]:
+    """One chunk of one cell, seeded by (seed, cell, chunk) so the split does not matter."""
+    index, cell, chunk, n, seed = task
+    start = time.process_time()
+    tally = simulate(cell, n, np.random.default_rng([seed, index, chunk]))
+    tally.cpu = time.process_time() - start
+    return index, tally
+
+
+def tasks(all_cells: list[Cell], experiments: int, seed: int) -> Iterator[Task]:
+    """Every cell's chunks, power cells (the slowest tasks) first to balance the workers."""
+    power = max(1, round(experiments * POWER_SHARE))
+    order = sorted(range(len(all_cells)), key=lambda i: all_cells[i].kind != "power")
+    for index in order:
+        cell = all_cells[index]
+        total = power if cell.kind == "power" else experiments
+        for chunk, start in enumerate(range(0, total, CHUNK)):
+            yield index, cell, chunk, min(CHUNK, total - start), seed
+
+
+# -- the rows ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    """One printed rate, its standard error and whether it meets its target."""
+
+    label: str
+    reading: str
+    what: str
+    hits: int
+    n: int
+    low: float | None
+    high: float | None
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.hits / self.n if self.n else math.nan
+
+    @property
+    def se(self) -> float:
+        p = self.rate
+        return math.sqrt(p * (1 - p) / self.n) if self.n else math.nan
+
+    @property
+    def met(self) -> bool:
+        p = self.rate
+        return self.n > 0 and (self.low is None or p >= self.low) and (
+            self.high is None or p <= self.high)
+
+    @property
+    def target(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"{self.low:.0%}-{self.high:.0%}"
+        return f">= {self.low:.0%}" if self.low is not None else f"<= {self.high:.0%}"
+
+    def line(self) -> str:
+        return (f"  {self.label:<27} {self.reading:<8} {self.what:<10} {self.rate:6.1%} "
+                f"± {self.se:4.1%}  n={self.n:<5} target {self.target:<7} "
+                f"{'PASS' if self.met else 'MISS'}{self.note}")
+
+
+def rows(cell: Cell, tally: Tally) -> list[Row]:
+    """What a cell prints: one row per figure checked (coverage), two (no effect) or one."""
+    counts = tally.counts
+    reading = "paired" if cell.paired else "unpaired"
+    if cell.kind == "coverage":
+        out = []
+        for name in cell.figures:
+            seen, paired = counts[f"{name} seen"], counts[f"{name} paired"]
+            notes = []
+            if counts[f"{name} none"]:
+                notes.append(f"no interval in {counts[f'{name} none']}")
+            if cell.paired and paired < seen:
+                notes.append(f"estimate paired in {paired} of {seen}")
+            out.append(Row(cell.label, reading, name, counts[f"{name} inside"], seen, 0.93,
+                           None, f"  ({'; '.join(notes)})" if notes else ""))
+        return out
+    if cell.kind == "null":
+        return [Row(cell.label, reading, "any claim", counts["claim"], counts["seen"], None,
+                    0.05),
+                Row(cell.label, reading, "any hint", counts["hint"], counts["seen"], None,
+                    0.10)]
+    if cell.kind == "power":
+        needed = sorted(tally.needed)
+        unit = "pairs" if cell.paired else "runs/group"
+        spread = (f"N median {needed[len(needed) // 2]}, {needed[0]}-{needed[-1]} {unit}; "
+                  if needed else "")
+        note = (f"  ({spread}skipped {counts['skipped']} of {counts['pilots']} pilots with N > "
+                f"{CAP[cell.paired]}" + (f", {counts['no figure']} with no N"
+                                         if counts["no figure"] else "") + ")")
+        return [Row(cell.label, reading, "claimed", counts["inside"], counts["seen"], 0.70,
+                    0.90, note)]
+    note = f"  (no interval in {counts['none']})" if counts["none"] else ""
+    return [Row(cell.label, reading, f"pass^{PASS_K} of b", counts["inside"], counts["seen"],
+                0.93, None, note)]
+
+
+SECTIONS = {
+    1: "1. Coverage of the 95% intervals: a 1.3x slower, 0.8x tokens, +1 LLM call, "
+       "+0.5 log-odds success",
+    2: "2. No true difference: experiments claiming any figure differs, or hinting at one",
+    3: f"3. Power at the displayed N: trials of that N with a true {DETECT_RATIO:g}x latency "
+       "ratio",
+    4: f"4. Coverage of form b's pass^{PASS_K} interval (truth: mean over inputs of "
+       f"chance**{PASS_K})",
+}
+
+
+def main(args: argparse.Namespace) -> None:
+    all_cells = cells()
+    power = max(1, round(args.experiments * POWER_SHARE))
+    print(f"stats calibration: {args.experiments} experiments per cell ({power} pilots per "
+          f"power row), seed {args.seed}, {args.processes} process(es)")
+    tallies = [Tally() for _ in all_cells]
+    start = time.perf_counter()
+    work = list(tasks(all_cells, args.experiments, args.seed))
+    if args.processes == 1:
+        done: Iterator[tuple[int, Tally]] = map(run_task, work)
+        for index, tally in done:
+            tallies[index].add(tally)
+    else:
+        with ProcessPoolExecutor(max_workers=args.processes) as pool:
+            for index, tally in pool.map(run_task, work):
+                tallies[index].add(tally)
+    wall = time.perf_counter() - start
+    printed: list[Row] = []
+    section = 0
+    for cell, tally in zip(all_cells, tallies, strict=True):
+        if cell.section != section:
+            section = cell.section
+            print(f"\n{SECTIONS[section]}")
+        for row in rows(cell, tally):
+            print(row.line())
+            printed.append(row)
+    cpu = {s: sum(t.cpu for c, t in zip(all_cells, tallies, strict=True) if c.section == s)
+           for s in SECTIONS}
+    print(f"\ntook {wall:.0f} s wall, {sum(cpu.values()):.0f} CPU-s in experiments "
+          f"(sections 1-4: {', '.join(f'{v:.0f}' for v in cpu.values())})")
+    print(f"calibration: {sum(r.met for r in printed)} of {len(printed)} rows meet their target")
+
+
+if __name__ == "__main__":
+    main(ARGS)
