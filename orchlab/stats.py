@@ -203,16 +203,24 @@ def pair_rows(runs: pd.DataFrame, a: str, b: str, by: str = "group"
     occurrence, never crossed. Sorted by input, repetition and occurrence."""
     if a == b:
         raise ValueError("pairs() needs two different groups")
-    keys = ["input_id", "repetition"]
-    sides = []
-    for name in (a, b):
-        side = runs.loc[runs[by] == name, keys].copy()
-        side["_row"] = np.flatnonzero((runs[by] == name).to_numpy())
-        side["_occurrence"] = side.groupby(keys).cumcount()
-        sides.append(side)
-    matched = sides[0].merge(sides[1], on=[*keys, "_occurrence"], how="inner",
-                             suffixes=("_a", "_b")).sort_values([*keys, "_occurrence"])
-    return matched["_row_a"].to_numpy(int), matched["_row_b"].to_numpy(int)
+    groups = runs[by].to_numpy()
+    keyed = list(zip(runs["input_id"].to_numpy(), runs["repetition"].to_numpy(), strict=True))
+    seen: dict[tuple[Any, Any], int] = {}
+    firsts: dict[tuple[Any, Any, int], int] = {}
+    matched: list[tuple[Any, Any, int, int, int]] = []
+    for row in np.flatnonzero(groups == a):  # a's occurrences of each key, in row order
+        key = keyed[row]
+        seen[key] = seen.get(key, -1) + 1
+        firsts[(*key, seen[key])] = int(row)
+    seen.clear()
+    for row in np.flatnonzero(groups == b):
+        key = keyed[row]
+        seen[key] = seen.get(key, -1) + 1
+        if (found := firsts.get((*key, seen[key]))) is not None:
+            matched.append((str(key[0]), key[1], seen[key], found, int(row)))
+    matched.sort(key=lambda m: m[:3])
+    return (np.array([m[3] for m in matched], dtype=int),
+            np.array([m[4] for m in matched], dtype=int))
 
 
 def center(values: np.ndarray, stat: str) -> float | None:

@@ -142,6 +142,9 @@ def _metric(ok: pd.DataFrame, names: tuple[str, str], spec: tuple[str, str, str,
     if estimate is not None and estimate.paired and matched is not None:
         xa, xb = matched[group].to_numpy(float), matched[base].to_numpy(float)
         entry["n_a"] = entry["n_b"] = len(matched)
+        entry["inputs"] = int(matched["input_id"].nunique())
+    else:
+        entry["inputs"] = int(pd.concat([ga, gb])["input_id"].nunique())
     stat = estimate.stat if estimate is not None else entry["stat"]
     entry.update(stat=stat, center_a=stats.center(xa, stat), center_b=stats.center(xb, stat),
                  estimate=_estimate(estimate))
@@ -344,8 +347,8 @@ SCOREBOARD_NOTE = (
     "outcome applies to), then, against the baseline, the estimate with its 95% interval: a "
     "ratio of geometric means for latency, tokens and cost (x), a difference for success and "
     "LLM calls. ▲ or ▼ marks a difference claimed after Holm's correction over that "
-    "comparison's 5 figures; no mark, none claimed. pass^k is over each group's inputs, with "
-    "its 95% interval.")
+    "comparison's 5 figures; no mark, none claimed. Intervals are about the inputs tested. "
+    "pass^k is over each group's inputs, with its 95% interval.")
 """The scoreboard's legend, shown under it wherever it is shown."""
 
 
@@ -413,8 +416,10 @@ def _how(m: dict[str, Any], est: dict[str, Any]) -> str:
     what = ("ratio of geometric means" if est["stat"] == "geometric mean" and m["kind"] == "ratio"
             else "ratio of means" if m["kind"] == "ratio" else "difference of means")
     runs = "over runs that ended ok; " if m["figure"] != "success" else ""
-    pairing = (f"paired by input and repetition, {est['n']} pairs" if est["paired"]
-               else f"unpaired, {est['n']} runs")
+    inputs = m.get("inputs")
+    on = f" on {inputs} input{'s' if inputs != 1 else ''}" if inputs else ""
+    pairing = (f"paired by input and repetition, {est['n']} pairs{on}" if est["paired"]
+               else f"unpaired, {est['n']} runs{on}")
     test = m.get("test")
     return f"{what} {runs}{pairing}; {_test_text(test) if test else 'no test'}"
 

@@ -74,7 +74,7 @@ def test_findings_are_sentences_with_cis_or_a_too_few_warning() -> None:
     text = " ".join(findings(synthetic_runs(10, 10)))
     assert "LLM-orchestrated was slower than code-orchestrated: " in text
     assert "(ratio of geometric means over runs that ended ok; paired by input and " \
-        "repetition, 10 pairs; paired t-test on log ratios p" in text
+        "repetition, 10 pairs on 2 inputs; paired t-test on log ratios p" in text
     assert "LLM-orchestrated used 3 distinct paths" in text and "code-orchestrated used 1" in text
     few = " ".join(findings(synthetic_runs(2, 3)))
     assert "Too few runs for an interval on latency (3 and 2 runs that ended ok" in few

@@ -34,6 +34,7 @@ SHORT: dict[str, list[str]] = {
     "overhead.py": ["--runs", "5"],
     "replay.py": ["--latency", "0.05", "--reps", "2"],
     "report.py": ["--runs", "8", "40"],
+    "stats_calibration.py": ["--experiments", "20"],
     "store.py": ["--runs", "500", "--loads", "2", "--engines", "sqlite,postgresql",
                  "--writers", "2", "--runs-per-writer", "50"],
     "synthetic.py": ["--runs", "50"],  # --store: a file under tmp_path, added by the test
@@ -193,6 +194,28 @@ def test_report_runs_to_its_figure(tmp_path: Path) -> None:
                            rf"{NUMBER} bytes")
         figure(out, rf"^\s*{runs} runs .* rendered in {NUMBER} s$", positive=False)
         assert size > 1e6, out  # plotly's JavaScript is inlined
+
+
+@pytest.mark.timeout(300)
+def test_stats_calibration_runs_to_its_figure(tmp_path: Path) -> None:
+    """Every row gets a rate, its standard error and a verdict, and the count of rows meeting
+    their target ends the output (20 experiments per cell are too few for the verdicts to
+    mean anything: only that every check ran to one)."""
+    out = run_bench("stats_calibration.py", tmp_path).stdout
+    for name in ("wall_ms", "tokens", "llm_calls", "success"):
+        for reading in ("paired", "unpaired"):
+            figure(out, rf"^  3 inputs x 10\s+{reading}\s+{name}\s+{NUMBER}% ± ", positive=False)
+    for reading in ("paired", "unpaired"):
+        figure(out, rf"^  30 pairs, no effect\s+{reading}\s+any claim\s+{NUMBER}% ± ",
+               positive=False)
+        figure(out, rf"^  pilot 10 pairs.*\s{reading}\s+claimed\s+{NUMBER}% ± .* skipped \d+ of "
+                    rf"8 pilots", positive=False)
+    figure(out, rf"^  3 inputs x 5, b 0.95\s+paired\s+pass\^3 of b\s+{NUMBER}% ± ",
+           positive=False)
+    rows = re.findall(r"% ± .*target .* (?:PASS|MISS)\b", out)
+    match = re.fullmatch(r"calibration: (\d+) of (\d+) rows meet their target", last_line(out))
+    assert match, out[-3000:]
+    assert int(match[1]) <= int(match[2]) == len(rows) == 52, out[-3000:]
 
 
 @pytest.mark.timeout(300)

@@ -15,8 +15,8 @@ import pytest
 from orchlab import summary
 from orchlab.testing.simulate import World, claimed, covers, draw, hints, metric
 
-EXPERIMENTS = 300
-"""Per check: coverage of 0.95 has a Monte Carlo standard error of 0.013 at 300."""
+EXPERIMENTS = 200
+"""Per check: coverage of 0.95 has a Monte Carlo standard error of 0.015 at 200."""
 
 
 def blocks(world: World, seed: int, n: int = EXPERIMENTS, paired: bool = True

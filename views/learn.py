@@ -45,8 +45,8 @@ st.markdown("""
 ### Try it
 1. **Run**: pick a scenario, choose its forms, and run each a few times.
 2. **Compare**: pick a baseline (code by default) and read how every other form differs from
-   it. A difference is only claimed when its 95% bootstrap interval excludes "no difference";
-   with few runs the page says so.
+   it. The scoreboard on top marks a difference only where one is claimed: its test, corrected
+   over the comparison's 5 figures, says so; with few runs the page says so.
 3. **Trace**: open a run to see every agent, model call, tool call and handoff on a timeline.
 4. **Agents**: change a prompt, save it as a variant, run it, and compare it with the original.
 
