@@ -23,19 +23,20 @@ can be told from noise.
    experiment of that size with a true 1.2x latency ratio is drawn and read the same way; it
    should claim the difference in 70-90% of cases (the figure aims at 80%). Pilots asking
    for more than 400 pairs, or 1,000 runs per group unpaired (where a 10-input pilot asks for
-   about 300 and often more), are skipped and counted: skipping the largest N lowers the
+   100-800), are skipped and counted: skipping the largest N lowers the
    power measured, so the count says how much to trust the row.
 4. Coverage (target >= 93%) of form b's pass^3 interval, against the truth
    mean over inputs of chance**3, in two worlds (one near the ceiling).
 
 Each cell (a world read one way) draws its own seeded experiments: a given --seed prints the
-same rates whatever --processes. summarize_runs costs about 0.1 s (a power trial of hundreds
-of runs up to 1 s), and there are 22 cells, so the default is 300 experiments per cell (120
-pilots per power row), not thousands: about 10 CPU-minutes in all, half that in wall time on
-the default 2 processes. Standard errors are then about 1.3 points for a coverage of 95% and
-3.7 for a power of 80%; pass --experiments 1000 for a tighter, three times longer run.
+same rates whatever --processes. There are 22 cells; summarize_runs costs 0.05-0.1 s, and a
+power row's pilot and trial (of up to hundreds of runs) about 1 s. 2000 experiments per cell
+would take over 40 CPU-minutes, so the default is 500 per cell (200 pilots per power row):
+about 10 CPU-minutes, half that in wall time on the default 2 processes. Standard errors are
+then about 1.0 point for a coverage of 95% and 2.8 for a power of 80%; --experiments 2000
+halves them in a run four times as long.
 
-    python bench/stats_calibration.py [--experiments 300] [--seed 1] [--processes 2]
+    python bench/stats_calibration.py [--experiments 500] [--seed 1] [--processes 2]
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python bench/x.py` puts bench/ on sys.path, not the project
 
-EXPERIMENTS = 300
+EXPERIMENTS = 500
 """Experiments per cell by default (see the module docstring for why not thousands)."""
 POWER_SHARE = 0.4
 """Pilots per power row, as a share of --experiments: a pilot and its trial of up to hundreds
@@ -181,7 +182,8 @@ def comparison(runs: Any, paired: bool) -> dict[str, Any]:
 
 def simulate(cell: Cell, n: int, rng: np.random.Generator) -> Tally:
     """Draw `n` experiments of the cell's world and count what its check counts."""
-    tally, counts = Tally(), Counter[str]()
+    tally = Tally()
+    counts = tally.counts
     for _ in range(n):
         if cell.kind == "power":
             _power(cell, rng, tally)
@@ -211,7 +213,6 @@ def simulate(cell: Cell, n: int, rng: np.random.Generator) -> Tally:
             counts[f"{name} seen"] += 1
             counts[f"{name} inside"] += inside
             counts[f"{name} paired"] += bool(metric(block, name)["estimate"]["paired"])
-    tally.counts.update(counts)
     return tally
 
 
@@ -294,8 +295,8 @@ class Row:
         return f">= {self.low:.0%}" if self.low is not None else f"<= {self.high:.0%}"
 
     def line(self) -> str:
-        return (f"  {self.label:<27} {self.reading:<8} {self.what:<10} {self.rate:6.1%} "
-                f"± {self.se:4.1%}  n={self.n:<5} target {self.target:<7} "
+        return (f"  {self.label:<26} {self.reading:<8} {self.what:<11} {self.rate:6.1%} "
+                f"± {self.se:4.1%}  n={self.n:<4} target {self.target:<7} "
                 f"{'PASS' if self.met else 'MISS'}{self.note}")
 
 
@@ -350,7 +351,8 @@ def main(args: argparse.Namespace) -> None:
     all_cells = cells()
     power = max(1, round(args.experiments * POWER_SHARE))
     print(f"stats calibration: {args.experiments} experiments per cell ({power} pilots per "
-          f"power row), seed {args.seed}, {args.processes} process(es)")
+          f"power row), seed {args.seed}, {args.processes} "
+          f"process{'es' if args.processes > 1 else ''}")
     tallies = [Tally() for _ in all_cells]
     start = time.perf_counter()
     work = list(tasks(all_cells, args.experiments, args.seed))

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from orchlab.analysis import MIN_RUNS_FOR_CI, in_group_order
+from orchlab.significance import Test, test_paired_rates, test_rates
 
 # -- reliability across repetitions ----------------------------------------------------------
 
@@ -371,8 +372,8 @@ class RateComparison:
     """B's runs used (the pairs, when paired)."""
     estimate: Comparison | None
     """rate_a - rate_b with its interval; None below MIN_RUNS_FOR_CI."""
-    test: Any
-    """`significance.Test`: McNemar's exact when paired, Fisher's exact when not."""
+    test: Test | None
+    """McNemar's exact when paired, Fisher's exact when not."""
 
 
 def compare_rates(scored: pd.DataFrame, a: str, b: str, by: str = "group",
@@ -386,8 +387,6 @@ def compare_rates(scored: pd.DataFrame, a: str, b: str, by: str = "group",
     hybrid score interval (Wilson intervals of each rate combined) and Fisher's exact test.
     The test is exact and the interval is not its inversion: a difference is claimed only
     when both agree (see docs/STATISTICS.md). None when a group has no counted run."""
-    from orchlab import significance
-
     values = scored.assign(success=scored["success"].astype(float))
     if paired:
         matched = pairs(values, a, b, "success", by)
@@ -396,15 +395,15 @@ def compare_rates(scored: pd.DataFrame, a: str, b: str, by: str = "group",
             a_only, b_only, n = int((xa & ~xb).sum()), int((~xa & xb).sum()), len(xa)
             low, high = _agresti_min(a_only, b_only, n, level)
             diff = (a_only - b_only) / n
-            test = significance.test_paired_rates(a_only, b_only, n)
+            exact = test_paired_rates(a_only, b_only, n)
             return RateComparison(float(xa.mean()), float(xb.mean()), n, n, Comparison(
-                diff, low, high, n, True, "mean", "diff", test.name, test.statistic or 0.0,
-                test.p_value, 0.0, level), test)
+                diff, low, high, n, True, "mean", "diff", exact.name, exact.statistic or 0.0,
+                exact.p_value, 0.0, level), exact)
     xa, xb = group_values(values, a, "success", by), group_values(values, b, "success", by)
     if not len(xa) or not len(xb):
         return None
     hits_a, hits_b = int(xa.sum()), int(xb.sum())
-    test = significance.test_rates(hits_a, len(xa), hits_b, len(xb))
+    test = test_rates(hits_a, len(xa), hits_b, len(xb))
     estimate = None
     if min(len(xa), len(xb)) >= MIN_RUNS_FOR_CI:
         low, high = _newcombe(hits_a, len(xa), hits_b, len(xb), level)

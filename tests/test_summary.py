@@ -156,7 +156,8 @@ def test_the_unpaired_estimate_stays_available_and_says_so(store: Store) -> None
     latency = next(m for m in block["metrics"] if m["figure"] == "wall_ms")
     assert latency["estimate"]["paired"] is False and latency["estimate"]["n"] == 12
     assert latency["test"]["name"] == "Welch's t-test on log values"
-    assert "over runs that ended ok; unpaired, 12 runs on 1 input; Welch's t-test" in block["sentences"][0]
+    said = block["sentences"][0]
+    assert "over runs that ended ok; unpaired, 12 runs on 1 input; Welch's t-test" in said
 
 
 def test_pass_k_bounds_gate_a_build_and_the_text_opens_with_the_scoreboard(
