@@ -53,10 +53,12 @@ def cost_projection(runs: pd.DataFrame) -> None:
     projection = analysis.cost_projection(runs, int(per_month), "group")
     for row in projection.itertuples(index=False):
         if row.priced:
-            st.metric(f"{label(row.group)} per month", money(row.monthly_mean),
-                      help=f"95% range {money(row.monthly_low)} – {money(row.monthly_high)}")
-            st.caption(f"95% range {money(row.monthly_low)} – {money(row.monthly_high)} "
-                       f"from {row.runs} runs")
+            ranged = not analysis.is_missing(row.monthly_low)
+            said = (f"95% interval of the mean {money(row.monthly_low)} – "
+                    f"{money(row.monthly_high)} from {row.runs} runs" if ranged else
+                    f"from {row.runs} run: no interval from fewer than 2")
+            st.metric(f"{label(row.group)} per month", money(row.monthly_mean), help=said)
+            st.caption(said)
         else:
             st.metric(f"{label(row.group)} per month", "unknown price")
 
