@@ -23,10 +23,12 @@ can be told from noise.
    experiment of that size with a true 1.2x latency ratio is drawn and read the same way; it
    should claim the difference in 70-90% of cases (the figure aims at 80%). Pilots asking
    for more than 400 pairs, or 1,000 runs per group unpaired (where a 10-input pilot asks for
-   100-800), are skipped and counted: skipping the largest N lowers the
-   power measured, so the count says how much to trust the row.
+   100-1,000), are skipped and counted: skipping the largest N lowers the power measured, so
+   the count says how much to trust the row.
 4. Coverage (target >= 93%) of form b's pass^3 interval, against the truth
    mean over inputs of chance**3, in two worlds (one near the ceiling).
+
+A coverage row that misses its target says on which side of the intervals the truth fell.
 
 Each cell (a world read one way) draws its own seeded experiments: a given --seed prints the
 same rates whatever --processes. There are 22 cells; summarize_runs costs 0.05-0.1 s, and a
@@ -68,7 +70,7 @@ def parse_args() -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", type=int, default=EXPERIMENTS,
                         help="experiments per cell (default %(default)s; power rows draw "
-                             f"{POWER_SHARE:.0%} as many pilots)")
+                             f"{POWER_SHARE:.0%}% as many pilots)")
     parser.add_argument("--seed", type=int, default=1, help="seed (default %(default)s)")
     parser.add_argument("--processes", type=int, default=2,
                         help="worker processes (default %(default)s; 1 runs in this one)")
@@ -115,7 +117,8 @@ CAP = {True: 400, False: 1000}
 PASS_K = 3
 PASS_K_WORLDS: tuple[tuple[str, World], ...] = (
     ("6 inputs x 3, b 0.8", World(inputs=6, repetitions=3, success_b=0.8, input_sigma=0.5)),
-    ("3 inputs x 5, b 0.95", World(inputs=3, repetitions=5, success_b=0.95)))
+    ("3 inputs x 5, b 0.95", World(inputs=3, repetitions=5, success_b=0.95)),
+    ("10 inputs x 3, b 0.5", World(inputs=10, repetitions=3, success_b=0.5)))
 CHUNK = 25
 """Experiments per task handed to a worker: small enough to keep both processes busy."""
 
@@ -198,6 +201,7 @@ def simulate(cell: Cell, n: int, rng: np.random.Generator) -> Tally:
             else:
                 counts["seen"] += 1
                 counts["inside"] += row["pass_hat_k_low"] <= truth <= row["pass_hat_k_high"]
+                counts["above"] += truth > row["pass_hat_k_high"]
             continue
         block = comparison(drawn.runs, cell.paired)
         if cell.kind == "null":
@@ -212,6 +216,7 @@ def simulate(cell: Cell, n: int, rng: np.random.Generator) -> Tally:
                 continue
             counts[f"{name} seen"] += 1
             counts[f"{name} inside"] += inside
+            counts[f"{name} above"] += drawn.truth[name] > metric(block, name)["estimate"]["high"]
             counts[f"{name} paired"] += bool(metric(block, name)["estimate"]["paired"])
     return tally
 
@@ -313,8 +318,8 @@ def rows(cell: Cell, tally: Tally) -> list[Row]:
                 notes.append(f"no interval in {counts[f'{name} none']}")
             if cell.paired and paired < seen:
                 notes.append(f"estimate paired in {paired} of {seen}")
-            out.append(Row(cell.label, reading, name, counts[f"{name} inside"], seen, 0.93,
-                           None, f"  ({'; '.join(notes)})" if notes else ""))
+            row = Row(cell.label, reading, name, counts[f"{name} inside"], seen, 0.93, None)
+            out.append(_noted(row, notes, _sides(counts, f"{name} ")))
         return out
     if cell.kind == "null":
         return [Row(cell.label, reading, "any claim", counts["claim"], counts["seen"], None,
@@ -331,9 +336,25 @@ def rows(cell: Cell, tally: Tally) -> list[Row]:
                                          if counts["no figure"] else "") + ")")
         return [Row(cell.label, reading, "claimed", counts["inside"], counts["seen"], 0.70,
                     0.90, note)]
-    note = f"  (no interval in {counts['none']})" if counts["none"] else ""
-    return [Row(cell.label, reading, f"pass^{PASS_K} of b", counts["inside"], counts["seen"],
-                0.93, None, note)]
+    row = Row(cell.label, reading, f"pass^{PASS_K} of b", counts["inside"], counts["seen"],
+              0.93, None)
+    none = [f"no interval in {counts['none']}"] if counts["none"] else []
+    return [_noted(row, none, _sides(counts, ""))]
+
+
+def _noted(row: Row, notes: list[str], sides: str) -> Row:
+    """The row with its notes, and where the truth fell when it misses its target."""
+    shown = notes if row.met else [*notes, sides]
+    return replace(row, note=f"  ({'; '.join(shown)})" if shown else "")
+
+
+def _sides(counts: Counter[str], prefix: str) -> str:
+    """Where the truth fell when an interval missed it: misses on one side say the interval
+    is off-centre (biased), on both that it is too narrow."""
+    missed = counts[f"{prefix}seen"] - counts[f"{prefix}inside"]
+    above = counts[f"{prefix}above"]
+    return f"truth above the interval in {above}, below in {missed - above}"
+
 
 
 SECTIONS = {

@@ -146,19 +146,21 @@ def test_partly_paired_success_rates_are_those_of_the_pairs_used() -> None:
     assert success["estimate"]["point"] == pytest.approx(success["rate_a"] - success["rate_b"])
 
 
-def test_pass_k_comes_with_an_interval_that_covers() -> None:
+@pytest.mark.parametrize("world", [
+    World(inputs=6, repetitions=3, success_b=0.8, input_sigma=0.5),
+    World(inputs=10, repetitions=3, success_b=0.5),
+], ids=["6 inputs x 3 at 0.8", "10 inputs x 3 at 0.5"])
+def test_pass_k_comes_with_an_interval_that_covers(world: World) -> None:
     rng = np.random.default_rng(9)
-    world = World(inputs=6, repetitions=3, success_b=0.8, input_sigma=0.5)
     inside, seen = 0, 0
-    for _ in range(200):
+    for _ in range(150):
         drawn = draw(world, rng)
         result = summary.summarize_runs(drawn.runs, baseline="b", by="group")
         row = next(r for r in result["groups"]["b"]["pass_k"] if r["k"] == 3)
-        chances = drawn.chances["b"]
-        truth = float(np.mean(np.asarray(chances) ** 3))
+        truth = float(np.mean(np.asarray(drawn.chances["b"]) ** 3))
         seen += 1
         inside += row["pass_hat_k_low"] <= truth <= row["pass_hat_k_high"]
-    assert inside / seen >= 0.92, f"covered in {inside} of {seen}"
+    assert inside / seen >= 0.93, f"covered in {inside} of {seen}"
 
 
 def test_the_cost_projection_range_covers_the_mean_cost() -> None:
