@@ -39,7 +39,7 @@ from orchlab.runner import (
 )
 from orchlab.scenario import discover, get_scenario
 from orchlab.spec import Prepared, replay_spec
-from orchlab.store import Store
+from orchlab.store import Store, recorded_here
 from orchlab.summary import summarize_runs
 
 
@@ -192,6 +192,10 @@ def _report(store: Store, result: ExperimentResult) -> int:
 
 def _resume(args: argparse.Namespace, store: Store) -> int:
     exp = _experiment(store, args.experiment_id)
+    if not recorded_here(exp) and not args.yes:
+        raise SpecError(f"{exp.experiment_id} was recorded elsewhere (an imported file, or "
+                        f"another machine): its missing runs would go to {exp.backend}; pass "
+                        "--yes to resume it on that backend.")
     before = store.run_counts(exp.experiment_id).finished
     live = _live_export(None)  # ORCHLAB_OTLP_ENDPOINT, as for run
     try:

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", parents=[common], help="run only the missing runs of an "
                             "interrupted or cancelled experiment")
     resume.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
+    resume.add_argument("--yes", action="store_true",
+                        help="resume an experiment recorded elsewhere (imported from a file, "
+                        "or run on another machine) on the backend it names")
     sub.add_parser("list", parents=[common], help="list experiments in the store")
     forms = sub.add_parser("forms", help="list each scenario's forms: id, family, description")
     forms.add_argument("--scenario", help="only this scenario")

@@ -34,8 +34,13 @@ INSTALL = "pip install -r requirements-cluster.txt"
 POLL_S = 0.5
 """How long an actor holds a drain open for messages (the parent's polling period)."""
 JOIN_S = 10.0
-SHARED_ENV = ("ORCHLAB_", "OPENAI_")
-SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_BASE_URL")
+SHIPPED_SETTINGS = ("ORCHLAB_REQUEST_TIMEOUT_S",)
+"""The lab's settings every shard gets (when set here)."""
+BACKEND_ENV: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    "compat": (config.ENV_COMPAT_KEY, config.ENV_COMPAT_BASE_URL, config.ENV_COMPAT_KEY_HOSTS),
+}
+"""What a shard needs to open a backend of each prefix: its key and where the key belongs."""
 EXCLUDES = [".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
             "tests/artifacts", "*.sqlite", "*.sqlite-wal", "*.sqlite-shm"]
 """Left out of the project a remote cluster receives as its working directory."""
@@ -51,11 +56,21 @@ def missing_ray() -> str | None:
     return None
 
 
-def shard_env() -> dict[str, str]:
-    """What a shard on another machine needs from this one: the lab's settings and the
-    model keys and URLs (added to its own environment, never replacing PATH or HOME)."""
-    return {k: v for k, v in os.environ.items()
-            if k.startswith(SHARED_ENV) or k.endswith(SECRET_SUFFIXES)}
+def shard_env(backend_id: str) -> dict[str, str]:
+    """The documented minimum of this machine's environment a shard on another machine gets
+    (added to its own, never replacing PATH or HOME): SHIPPED_SETTINGS, and the key of the
+    experiment's backend with the hosts it belongs to (BACKEND_ENV; for `litellm:` without a
+    base URL, `<PROVIDER>_API_KEY`). Never the store's URL (records come back here to be
+    committed), never another provider's key, never any other secret."""
+    prefix, _, rest = backend_id.partition(":")
+    names = list(SHIPPED_SETTINGS)
+    if prefix == "litellm":
+        model, _, base_url = rest.partition("@")
+        names += BACKEND_ENV["compat"] if base_url else \
+            [f"{model.partition('/')[0].upper()}_API_KEY"]
+    else:
+        names += BACKEND_ENV.get(prefix, ())
+    return {name: value for name in names if (value := config.env(name))}
 
 
 def connect(cluster: str) -> None:
@@ -137,7 +152,7 @@ async def execute(plan: list[PlannedRun], ctx: RunContext, commit: Commit,
                   cancel: CancelToken) -> tuple[str, float]:
     """Run the plan as shards on Ray; every record they send is committed here."""
     ray = await asyncio.to_thread(_ray, ctx.spec.cluster)
-    jobs = shards.jobs(plan, ctx, shard_env(), whole_env=False,
+    jobs = shards.jobs(plan, ctx, shard_env(ctx.backend.id), whole_env=False,
                        prefix=f"orchlab-shard-{ctx.experiment_id}-{uuid.uuid4().hex[:4]}")
     transport = Actors(ray, jobs)
     return await shards.execute(transport, [j.name for j in jobs], commit, cancel)

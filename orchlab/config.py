@@ -11,6 +11,8 @@ ENV_STORE = "ORCHLAB_STORE"
 ENV_BACKEND = "ORCHLAB_BACKEND"
 ENV_EXPORT_TRACES = "ORCHLAB_EXPORT_OPENAI_TRACES"
 ENV_COMPAT_KEY = "ORCHLAB_COMPAT_API_KEY"
+ENV_COMPAT_BASE_URL = "ORCHLAB_COMPAT_BASE_URL"
+ENV_COMPAT_KEY_HOSTS = "ORCHLAB_COMPAT_KEY_HOSTS"
 ENV_OTLP_ENDPOINT = "ORCHLAB_OTLP_ENDPOINT"
 ENV_OTLP_CONTENT = "ORCHLAB_OTLP_CONTENT"
 
@@ -99,6 +101,32 @@ def store_target(override: str | os.PathLike[str] | None = None) -> str:
     return location if url_scheme(location) else str(store_path(override))
 
 
+def host_of(url: str) -> str:
+    """host:port of a URL, lower-case, the scheme's default port written out: the unit a key
+    is bound to (http://Box:80/v1 and http://box/v1 are one host)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port that is no number: the text as given, never a match
+        return parts.netloc.lower()
+    return f"{(parts.hostname or '').lower()}:{port}"
+
+
+def compat_key_hosts() -> list[str]:
+    """The hosts ORCHLAB_COMPAT_API_KEY was configured for: the host of
+    ORCHLAB_COMPAT_BASE_URL and those listed in ORCHLAB_COMPAT_KEY_HOSTS (comma-separated
+    host:port or URLs). A backend id can arrive from a file, an import, a URL or the
+    sidebar; the key goes only where the user of this machine said it belongs."""
+    hosts = [host_of(u) for u in [env(ENV_COMPAT_BASE_URL) or ""] if u]
+    for item in (env(ENV_COMPAT_KEY_HOSTS) or "").split(","):
+        item = item.strip()
+        if item:
+            hosts.append(host_of(item if "://" in item else f"http://{item}"))
+    return sorted(set(hosts))
+
+
 def export_openai_traces() -> bool:
     """Traces go to OpenAI only when the user opts in explicitly."""
     return env(ENV_EXPORT_TRACES) == "1"
@@ -116,12 +144,58 @@ def otlp_content() -> bool:
     return env(ENV_OTLP_CONTENT) == "1"
 
 
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
+"""A variable whose name holds one of these words holds a secret (OPENAI_API_KEY,
+AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, DB_PASSWORD)."""
+NOT_SECRET = {ENV_COMPAT_KEY_HOSTS}
+"""Names with such a word that hold no secret: host names appear in backend ids."""
+_URL_NAMES = ("URL", "URI", "DSN", "STORE")
+"""Variables that may hold a URL with a password in it (ORCHLAB_STORE, DATABASE_URL)."""
+MIN_SECRET = 8
+"""Shorter values are left alone: replacing "dev" or "true" everywhere would garble text."""
+
+
 def secret_values() -> list[str]:
-    """Every configured secret, so that error messages and stored text can be scrubbed."""
+    """Every configured secret, so that stored, exported, reported, printed and exported-over-
+    OTLP text can be scrubbed: the values of variables named as secrets (SECRET_WORDS), and
+    the password of a URL in a variable named as one (_URL_NAMES: a store URL's,
+    `postgresql://u:pw@host/db`).
+    Looked up as the environment is now: a key set or rotated between two calls is seen."""
     load_env()
-    names = [n for n in os.environ if n.endswith(("_API_KEY", "_TOKEN", "_SECRET"))]
-    values = [os.environ[n].strip() for n in names]
-    return [v for v in values if len(v) >= 8]
+    values = set()
+    for name in os.environ:  # names only: decoding every value would cost 7x (measured)
+        kind = _NAME_KINDS.get(name)
+        if kind is None:
+            kind = _NAME_KINDS[name] = _name_kind(name)
+        if kind == "secret":
+            values.add(os.environ[name].strip())
+        elif kind == "url":
+            values.add(_url_password(os.environ[name]))
+    return sorted((v for v in values if len(v) >= MIN_SECRET), key=len, reverse=True)
+
+
+_NAME_KINDS: dict[str, str] = {}
+"""What each variable name holds ("secret", "url" or ""), decided once per name: a value is
+read fresh on every call, so a key set or rotated between two calls is seen."""
+
+
+def _name_kind(name: str) -> str:
+    upper = name.upper()
+    if name not in NOT_SECRET and any(word in upper for word in SECRET_WORDS):
+        return "secret"
+    return "url" if upper.endswith(_URL_NAMES) else ""
+
+
+def _url_password(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    if "@" not in url:
+        return ""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return ""
+    return unquote(password) if password else ""
 
 
 def redact(text: str) -> str:
@@ -133,5 +207,6 @@ def redact_with(text: str, secrets: list[str]) -> str:
     """`redact` with the secrets already looked up (`secret_values()`): callers scrubbing many
     texts look them up once, since scanning the environment is the costly part."""
     for secret in secrets:
-        text = text.replace(secret, "[REDACTED]")
+        if secret in text:
+            text = text.replace(secret, "[REDACTED]")
     return text

@@ -4,6 +4,12 @@ CSV (a row per run).
 This module is the one export path: the CLI's `export`, History's download buttons and any
 later report call `export_file`, so a download and `orchlab export -o FILE` are the same bytes.
 A missing value is `null` in JSON (never NaN, which strict parsers refuse) and an empty CSV cell.
+Both are redacted on the way out (`config.redact`): the store holds text redacted when it was
+written, and a secret configured since then is caught here.
+
+A CSV is opened in a spreadsheet, and its cells hold text a model wrote: a text cell starting
+with a character that starts a formula is escaped (`FORMULA_STARTS`), and rows end in CRLF as
+RFC 4180 has it, so that a cell holding a lone carriage return is quoted, not a row break.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from orchlab.analysis import is_missing
+from orchlab.config import redact
 from orchlab.records import ExperimentRecord, SpanRecord
 from orchlab.store import Store
 
@@ -25,6 +32,10 @@ FILE_VERSION = 2
 replay marks. Version 1 files (no `version` key) had a subset of span fields and no calls."""
 Format = Literal["csv", "json"]
 MIME_TYPES: dict[str, str] = {"csv": "text/csv", "json": "application/json"}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+"""What a spreadsheet reads as the start of a formula (OWASP's CSV injection list, and the NUL
+of ASVS 1.2.10): a text cell starting with one gets a single quote in front, which the
+spreadsheet shows as text. Numbers are never text here, so -3 stays a number."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ def to_json(store: Store, experiment_id: str) -> str:
     document = {"format": FILE_FORMAT, "version": FILE_VERSION,
                 "experiment": export_experiment(store, experiment_id),
                 "runs": export_runs(store, experiment_id)}
-    return json.dumps(document, indent=2, default=str, allow_nan=False) + "\n"
+    return redact(json.dumps(document, indent=2, default=str, allow_nan=False) + "\n")
 
 
 def to_csv(store: Store, experiment_id: str) -> str:
@@ -106,16 +117,19 @@ def to_csv(store: Store, experiment_id: str) -> str:
     for row in rows:
         fields.extend(k for k in row if k not in fields)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
-    return buffer.getvalue()
+    return redact(buffer.getvalue())
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell: lists and dicts as strict JSON, None as empty (DictWriter writes "")."""
+    """A CSV cell: lists and dicts as strict JSON, None as empty (DictWriter writes ""), text
+    that would start a formula after a single quote."""
     if isinstance(value, list | dict):
         return json.dumps(value, default=str, allow_nan=False)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 

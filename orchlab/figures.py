@@ -5,7 +5,7 @@ Pages only place these; every number in them comes from `orchlab.analysis` or st
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 import pandas as pd
 import plotly.express as px
@@ -34,6 +34,29 @@ MAX_RUN_BARS = 300
 Colors = dict[str, str]
 MAX_LR_STAGES = 4
 """Path diagrams with more stages than this run top to bottom, so their boxes stay readable."""
+
+
+def plot_text(text: object) -> str:
+    """Text for a figure (a label, a title, a hover): plotly reads `<br>`, `<b>`, `<a href>`
+    and the like in every text as markup, so a span named `<a href=...>` by someone's file
+    would be a link in a chart. With `&` and `<` as entities no tag is left (a `>` alone is
+    text: `desk => greeter` stays as written) and plotly shows the characters as written."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;")
+
+
+def _plot_frame(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """The frame with the text of `columns` (those it has) passed through `plot_text`: names
+    of groups, runs, inputs, paths and agents, any of which a user's file may have written."""
+    safe = frame.copy()
+    for column in columns:
+        if column in safe.columns:
+            safe[column] = [plot_text(v) if isinstance(v, str) else v for v in safe[column]]
+    return safe
+
+
+def _plot_colors(colors: Colors | None) -> Colors:
+    """The colour map keyed as `_plot_frame` writes the groups."""
+    return {plot_text(group): color for group, color in (colors or FORM_COLORS).items()}
 
 
 def group_colors(groups: list[str]) -> Colors:
@@ -66,7 +89,8 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
 
 def latency_box(runs: pd.DataFrame, by: str = "form", colors: Colors | None = None) -> go.Figure:
     """Wall time per run: box with every run as a point; quartiles + outliers when many."""
-    colors = colors or FORM_COLORS
+    colors = _plot_colors(colors)
+    runs = _plot_frame(runs, (by, "run_id", "input_id", "status"))
     if len(runs) <= MAX_POINTS:
         fig = px.box(runs, x=by, y="wall_ms", color=by, points="all",
                      color_discrete_map=colors, hover_data=["run_id", "input_id", "status"],
@@ -87,7 +111,8 @@ def latency_box(runs: pd.DataFrame, by: str = "form", colors: Colors | None = No
 
 def latency_ecdf(runs: pd.DataFrame, by: str = "form", colors: Colors | None = None) -> go.Figure:
     """Empirical CDF of wall time."""
-    fig = px.ecdf(runs, x="wall_ms", color=by, color_discrete_map=colors or FORM_COLORS,
+    runs = _plot_frame(runs, (by,))
+    fig = px.ecdf(runs, x="wall_ms", color=by, color_discrete_map=_plot_colors(colors),
                   category_orders={by: _order(runs[by])},
                   labels={"wall_ms": "wall time (ms)"})
     return _layout(fig, "Latency ECDF")
@@ -97,6 +122,7 @@ def agent_stack(breakdown: pd.DataFrame, value: str, by: str = "form") -> go.Fig
     """Per-run bars stacked by agent (value: tokens or cost_usd); the mean run when many."""
     labels = {"run_id": "run", "tokens": "tokens", "cost_usd": "cost (USD)"}
     what = "Tokens" if value == "tokens" else "Cost"
+    breakdown = _plot_frame(breakdown, (by, "agent", "run_id"))
     if breakdown["run_id"].nunique() > MAX_RUN_BARS:
         means = agent_means(breakdown, value, by)
         fig = px.bar(means, x=by, y=value, color="agent", labels=labels,
@@ -111,7 +137,8 @@ def agent_stack(breakdown: pd.DataFrame, value: str, by: str = "form") -> go.Fig
 def calls_per_run(runs: pd.DataFrame, by: str = "form", colors: Colors | None = None
                   ) -> go.Figure:
     """LLM and tool calls per run."""
-    colors = colors or FORM_COLORS
+    colors = _plot_colors(colors)
+    runs = _plot_frame(runs, (by, "run_id"))
     long = runs.melt(id_vars=["run_id", by], value_vars=["llm_calls", "tool_calls"],
                      var_name="kind", value_name="calls")
     if len(runs) > MAX_POINTS:
@@ -126,8 +153,9 @@ def calls_per_run(runs: pd.DataFrame, by: str = "form", colors: Colors | None = 
 def path_frequency(freq: pd.DataFrame, by: str = "form", colors: Colors | None = None
                    ) -> go.Figure:
     """Share of runs per path, per group."""
+    freq = _plot_frame(freq, (by, "path"))
     fig = px.bar(freq, x="share", y="path", color=by, orientation="h", barmode="group",
-                 color_discrete_map=colors or FORM_COLORS, hover_data=["count"],
+                 color_discrete_map=_plot_colors(colors), hover_data=["count"],
                  category_orders={by: _order(freq[by])})
     fig.update_yaxes(automargin=True, title="")
     return _layout(fig, "Path frequencies")
@@ -136,11 +164,11 @@ def path_frequency(freq: pd.DataFrame, by: str = "form", colors: Colors | None =
 def outcome_bars(rates: pd.DataFrame, by: str = "form", colors: Colors | None = None
                  ) -> go.Figure:
     """Share of runs meeting each outcome check, over the runs where it applies (n on the bar)."""
-    shown = rates.dropna(subset=["rate"]).assign(
+    shown = _plot_frame(rates.dropna(subset=["rate"]), (by, "outcome")).assign(
         label=lambda f: [f"{r:.0%} (n={n})" for r, n in zip(f["rate"], f["n"], strict=True)])
     fig = px.bar(shown, x="outcome", y="rate", color=by, barmode="group", text="label",
                  hover_data={"hits": True, "n": True},
-                 color_discrete_map=colors or FORM_COLORS, category_orders={by: _order(shown[by])})
+                 color_discrete_map=_plot_colors(colors), category_orders={by: _order(shown[by])})
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05], title="share of runs where it applies")
     return _layout(fig, "Outcome rates")
 
@@ -148,10 +176,10 @@ def outcome_bars(rates: pd.DataFrame, by: str = "form", colors: Colors | None = 
 def outcome_count_bars(counts: pd.DataFrame, by: str = "form", colors: Colors | None = None
                        ) -> go.Figure:
     """Mean of each whole-number outcome per run (emails sent, guard refusals), n on the bar."""
-    shown = counts.assign(
+    shown = _plot_frame(counts, (by, "outcome")).assign(
         label=lambda f: [f"{m:.2g} (n={n})" for m, n in zip(f["mean"], f["n"], strict=True)])
     fig = px.bar(shown, x="outcome", y="mean", color=by, barmode="group", text="label",
-                 hover_data={"total": True, "n": True}, color_discrete_map=colors or FORM_COLORS,
+                 hover_data={"total": True, "n": True}, color_discrete_map=_plot_colors(colors),
                  category_orders={by: _order(shown[by])})
     fig.update_yaxes(title="mean per run where it applies")
     return _layout(fig, "Counts per run")
@@ -165,11 +193,12 @@ def pass_k_chart(reliability: pd.DataFrame, by: str = "form", colors: Colors | N
     for group in _order(reliability[by]):
         rows = reliability[reliability[by] == group]
         color = (colors or FORM_COLORS).get(group)
-        fig.add_scatter(x=rows["k"], y=rows["pass_hat_k"], mode="lines+markers", name=group,
-                        line={"color": color}, legendgroup=group)
+        name = plot_text(group)
+        fig.add_scatter(x=rows["k"], y=rows["pass_hat_k"], mode="lines+markers", name=name,
+                        line={"color": color}, legendgroup=name)
         fig.add_scatter(x=rows["k"], y=rows["pass_at_k"], mode="lines+markers",
-                        name=f"{group} pass@k", line={"color": color, "dash": "dot"},
-                        legendgroup=group)
+                        name=f"{name} pass@k", line={"color": color, "dash": "dot"},
+                        legendgroup=name)
     fig.update_xaxes(title="k (runs of the same input)", dtick=1)
     fig.update_yaxes(title="pass^k (solid), pass@k (dotted)", range=[0, 1.05])
     return _layout(fig, "Reliability across repetitions")
@@ -259,7 +288,7 @@ def waterfall_pair(spans_a: list[SpanRecord], spans_b: list[SpanRecord], label_a
     so where one run spends its time against the other shows at a glance. A kind has one
     legend entry for both panels."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=(label_a, label_b))
+                        subplot_titles=(plot_text(label_a), plot_text(label_b)))
     counts = []
     for row, spans in ((1, spans_a), (2, spans_b)):
         labels = add_span_bars(fig, spans, row=row)
@@ -292,7 +321,8 @@ def add_span_bars(fig: go.Figure, spans: list[SpanRecord], row: int | None = Non
     lane's model time reads apart from the agents and tools it serves."""
     cell = {"row": row, "col": 1} if row is not None else {}
     rows = [(d, s) for d, s in span_depths(spans) if s.kind in WATERFALL_KINDS]
-    labels = [f"{i:02d} {'  ' * d}{s.kind}: {s.name}" for i, (d, s) in enumerate(rows)]
+    labels = [f"{i:02d} {'  ' * d}{s.kind}: {plot_text(s.name)}"
+              for i, (d, s) in enumerate(rows)]
     queued = [(lab, s) for lab, (_, s) in zip(labels, rows, strict=True) if s.queued_ms > 0]
     if queued:
         fig.add_bar(y=[lab for lab, _ in queued], x=[s.queued_ms / unit_ms for _, s in queued],
@@ -313,7 +343,7 @@ def add_span_bars(fig: go.Figure, spans: list[SpanRecord], row: int | None = Non
             name=kind, marker_color=KIND_COLORS[kind], width=0.4 if kind in thin else None,
             marker_pattern_shape=["x" if r else "" for r in running],
             marker_opacity=[0.55 if r else 1.0 for r in running],
-            hovertext=[f"{s.name}<br>{s.end_ms - s.start_ms - s.queued_ms:.0f} ms"
+            hovertext=[f"{plot_text(s.name)}<br>{s.end_ms - s.start_ms - s.queued_ms:.0f} ms"
                        + (" so far (running)" if r else "")
                        + (f" (+{s.queued_ms:.0f} ms queued)" if s.queued_ms else "")
                        + f"<br>tokens {s.input_tokens}/{s.output_tokens}"
@@ -344,4 +374,8 @@ def path_dot(steps: list[PathStep]) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace('"', r"\"")
+    """A DOT quoted string's content: a backslash first (a name ending in one would escape
+    the closing quote and let the rest of the name write DOT: attributes, links, images),
+    then quotes; line breaks as DOT's own."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")

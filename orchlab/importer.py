@@ -56,10 +56,16 @@ class ImportResult:
     """How many runs were stored."""
     notice: str | None = None
     """The sentence saying which ids were remapped; None when every id was kept."""
+    cluster_dropped: str | None = None
+    """The cluster address the file named, which this store keeps no trace of in the spec."""
 
     def sentence(self) -> str:
         """'imported exp-...: 4 runs', what the CLI prints and History shows."""
-        return f"imported {self.experiment_id}: {self.runs} runs"
+        said = f"imported {self.experiment_id}: {self.runs} runs"
+        if self.cluster_dropped:
+            said += (f"; the file's cluster {self.cluster_dropped} is not used (a cluster "
+                     "address is never taken from a file: resume and replay run here)")
+        return said
 
 
 def import_file(store: Store, source: bytes | str | Path, name: str | None = None
@@ -68,8 +74,11 @@ def import_file(store: Store, source: bytes | str | Path, name: str | None = Non
     leaves the store as it was."""
     exp, runs = read_experiment(source, name)
     exp, runs, notice = remap_taken_ids(store, exp, runs)
+    dropped = exp.spec.get("cluster") or None
+    if dropped:  # Ray would ship the project and the shard environment to that host
+        exp = replace(exp, spec={**exp.spec, "cluster": ""})
     store.import_experiment(exp, runs)
-    return ImportResult(exp.experiment_id, len(runs), notice)
+    return ImportResult(exp.experiment_id, len(runs), notice, dropped)
 
 
 def read_experiment(source: bytes | str | Path, name: str | None = None

@@ -10,7 +10,13 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from orchlab.figures import FORM_COLORS, Colors, add_span_bars, one_legend_entry_per_name
+from orchlab.figures import (
+    FORM_COLORS,
+    Colors,
+    add_span_bars,
+    one_legend_entry_per_name,
+    plot_text,
+)
 from orchlab.race import Lane, lane_caption
 
 ROW_PX = 22
@@ -29,7 +35,7 @@ def race_figure(lanes: list[Lane], colors: Colors | None = None) -> go.Figure:
         return go.Figure()
     weights = [max(len(lane.spans), MIN_LANE_ROWS) for lane in lanes]
     fig = make_subplots(rows=len(lanes), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=[lane_caption(lane) for lane in lanes],
+                        subplot_titles=[plot_text(lane_caption(lane)) for lane in lanes],
                         row_heights=[w / sum(weights) for w in weights])
     for row, lane in enumerate(lanes, start=1):
         labels = add_span_bars(fig, lane.spans, row=row, open_ids=lane.open_ids,

@@ -121,21 +121,34 @@ async def aresume_experiment(
 ) -> ExperimentResult:
     """Run only the planned runs an experiment never finished (`store.RERUN_SQL`): never
     started, cancelled, or ended by the environment (a server that could not be reached,
-    tool_unavailable). The stored runs a resume replaces are deleted just before it runs."""
+    tool_unavailable). The stored runs a resume replaces are deleted just before it runs.
+
+    The experiment is claimed atomically (`Store.claim_experiment`) once the backend is
+    ready and before any run is counted or deleted: of two resumes at once, in two processes
+    or on two machines, one runs and the other is refused in one sentence, changing nothing.
+    """
     experiment = store.get_experiment(experiment_id)
     if experiment is None:
         raise SpecError(f"No single experiment matches {experiment_id!r}.")
-    if experiment.status == "running":
-        raise SpecError(f"Experiment {experiment.experiment_id} is still running.")
+    if experiment.status == "running":  # the common case, told before the server is asked
+        raise SpecError(_already_running(experiment.experiment_id))
     prepared = prepare(ExperimentSpec(**experiment.spec))
     backend = await _ready(prepared.spec, backend)
-    missing = remaining_runs(store, experiment.experiment_id, prepared.plan)
-    store.delete_cancelled_runs(experiment.experiment_id)
-    experiment.status, experiment.pid, experiment.finished_at = "running", os.getpid(), None
-    experiment.host, experiment.heartbeat_at = HOST, utcnow()
-    store.save_experiment(experiment)
+    if not store.claim_experiment(experiment.experiment_id):
+        raise SpecError(_already_running(experiment.experiment_id))
+    try:
+        missing = remaining_runs(store, experiment.experiment_id, prepared.plan)
+        store.delete_cancelled_runs(experiment.experiment_id)
+    except BaseException:
+        with contextlib.suppress(Exception):  # claimed: never left running by nobody
+            store.finish_experiment(experiment.experiment_id, "interrupted")
+        raise
     ctx = _context(prepared, backend, experiment.experiment_id, on_start)
     return await _run_plan(missing, ctx, store, on_progress, cancel)
+
+
+def _already_running(experiment_id: str) -> str:
+    return f"Experiment {experiment_id} is already running: another process runs or resumes it."
 
 
 def remaining_runs(store: Any, experiment_id: str, plan: list[PlannedRun]) -> list[PlannedRun]:

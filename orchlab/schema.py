@@ -97,6 +97,28 @@ ALTER TABLE experiments ADD COLUMN heartbeat_at TEXT;
 only, a heartbeat anywhere."""
 
 
+_M007_OLDER_COPIES = """SELECT r.run_id FROM runs r WHERE EXISTS (
+    SELECT 1 FROM runs n WHERE n.experiment_id = r.experiment_id AND n.form = r.form
+    AND n.input_id = r.input_id AND n.repetition = r.repetition
+    AND (n.started_at > r.started_at OR (n.started_at = r.started_at AND n.run_id > r.run_id)))"""
+"""Runs another run of the same planned run outdates: one started later, or at the same moment
+with a greater run id (a tie broken alike on both engines; PostgreSQL has no rowid). Timestamps
+are ISO-8601 UTC text, so they compare as text."""
+
+M007_ONE_RUN_PER_PLANNED_RUN = f"""
+DELETE FROM model_calls WHERE run_id IN ({_M007_OLDER_COPIES});
+DELETE FROM outbox WHERE run_id IN ({_M007_OLDER_COPIES});
+DELETE FROM spans WHERE run_id IN ({_M007_OLDER_COPIES});
+DELETE FROM runs WHERE run_id IN ({_M007_OLDER_COPIES});
+CREATE UNIQUE INDEX runs_one_per_planned_run ON runs(experiment_id, form, input_id, repetition);
+"""
+"""A planned run (experiment, form, input, repetition: what `PlannedRun.key` and resume know a
+run by; a prompt variant belongs to the experiment) is stored at most once. Two resumes of one
+experiment could each store it; the newest copy is kept with its spans, emails and model calls,
+the older copies' rows go (deleted by name, not left to a cascade the connection might not
+enforce), then the index refuses any new copy."""
+
+
 class _M004Span(NamedTuple):
     """A span as m004 reads it: the spans columns (after run_id) as m001 created them, named
     here because a migration is history, never the columns derived from today's records."""
@@ -148,6 +170,7 @@ MIGRATIONS: list[Migration] = [
     ("m004_run_metrics", M004_RUN_METRICS, _backfill_m004),
     ("m005_model_calls", M005_MODEL_CALLS, None),
     ("m006_heartbeat", M006_HEARTBEAT, None),
+    ("m007_one_run_per_planned_run", M007_ONE_RUN_PER_PLANNED_RUN, None),
 ]
 """(name, SQL, optional Python step run in the same transaction), applied in order. The SQL is
 SQLite's and PostgreSQL's alike, but for column types (`Database.ddl`). Migrations are
@@ -191,6 +214,9 @@ _BOOL_AT = [i for i, f in enumerate(_RUN_FIELDS + _METRIC_FIELDS) if "bool" in s
 
 INSERT_RUN = (f"INSERT INTO runs ({','.join(RUN_COLUMNS)}) "
               f"VALUES ({','.join('?' * len(RUN_COLUMNS))})")
+INSERT_RUN_ONCE = INSERT_RUN + " ON CONFLICT DO NOTHING"
+"""The insert `Store.save_run` makes: a run whose planned run (or id) is stored inserts
+nothing, and says so by its row count."""
 INSERT_SPAN = (f"INSERT INTO spans (run_id,{','.join(SPAN_COLUMNS)}) "
                f"VALUES ({','.join('?' * (len(SPAN_COLUMNS) + 1))})")
 CALL_FIELDS = [f.name for f in fields(ModelCall)]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ from orchlab.schema import (
     INSERT_EXPERIMENT,
     INSERT_OUTBOX,
     INSERT_RUN,
+    INSERT_RUN_ONCE,
     INSERT_SPAN,
     JSON_COLUMNS,
     SPAN_COLUMNS,
@@ -185,17 +188,47 @@ class Store:
         Called when a store is opened: a killed process cannot mark its own experiment. On
         the host that ran it, a pid that no longer exists says so; from another host (a
         shared store), a heartbeat older than `STALE_AFTER_S` does.
+
+        Only the row as it was judged changes: the update also asks that the experiment be
+        still running with the pid, host and heartbeat read. Between the look and the update
+        another machine may resume the experiment (a new host and a fresh heartbeat) or its
+        own process may finish it; either is left alone. Returns the experiments it changed.
         """
         with self._db.read() as conn:
             rows = conn.execute(
                 "SELECT experiment_id, pid, host, heartbeat_at FROM experiments "
                 "WHERE status='running'").fetchall()
         now = now or utcnow()
-        dead = [exp_id for exp_id, pid, host, beat in rows if _gone(pid, host, beat, now)]
+        dead = [row for row in rows if _gone(row[1], row[2], row[3], now)]
+        if not dead:
+            return []
+        interrupted: list[str] = []
         with self._db.tx() as conn:
-            conn.executemany("UPDATE experiments SET status='interrupted' WHERE experiment_id=?",
-                             [(d,) for d in dead])
-        return dead
+            for exp_id, pid, host, beat in dead:
+                changed = conn.execute(
+                    "UPDATE experiments SET status='interrupted' WHERE experiment_id=? "
+                    "AND status='running' AND COALESCE(pid, -1)=? AND COALESCE(host, '')=? "
+                    "AND COALESCE(heartbeat_at, '')=?",
+                    (exp_id, -1 if pid is None else pid, host or "", beat or "")).rowcount
+                if changed:
+                    interrupted.append(exp_id)
+        return interrupted
+
+    def claim_experiment(self, experiment_id: str) -> bool:
+        """Mark an experiment running in this process (pid, host, a fresh heartbeat) unless
+        it is running already; True when this process now runs it.
+
+        The check and the write are one conditional UPDATE, not a read then a write: of two
+        resumes of one experiment (two processes, or two machines on a shared store) exactly
+        one is told True, whichever commits first, and the other sees the row the winner
+        left. An experiment whose process died stays running until `mark_interrupted` (every
+        store opening) interrupts it; then it can be claimed."""
+        with self._db.tx() as conn:
+            cursor = conn.execute(
+                "UPDATE experiments SET status='running', pid=?, host=?, heartbeat_at=?, "
+                "finished_at=NULL WHERE experiment_id=? AND status != 'running'",
+                (os.getpid(), HOST, utcnow().isoformat(), experiment_id))
+            return bool(cursor.rowcount == 1)
 
     def beat(self, experiment_id: str) -> None:
         """The running process's sign of life (the runner calls it every `HEARTBEAT_S`)."""
@@ -265,15 +298,43 @@ class Store:
 
     # -- runs --------------------------------------------------------------------------------
 
-    def save_run(self, run: RunRecord) -> None:
-        """Commit one run with its spans, outbox and model calls in a single transaction."""
+    def save_run(self, run: RunRecord) -> bool:
+        """Commit one run with its spans, outbox and model calls in a single transaction;
+        True when stored, False (and nothing written) when the store already holds a run of
+        the same planned run.
+
+        A planned run (experiment, form, input, repetition) is stored at most once (the
+        UNIQUE index of m007). A second copy comes only from the same run committed again or
+        from two processes that ran one planned run (resumes of one experiment are claimed
+        one at a time, `claim_experiment`, but a store is shared with other versions). The
+        run already stored is kept: pages, exports and replays may have read it, so nothing
+        recorded is lost or changed, and the experiment goes on, as a refusal (an error that
+        stops it) would not, for a planned run that has its answer. A run id another planned
+        run holds is no copy: a StoreError."""
         rows = _run_rows(run)  # built before taking the lock
         with self._db.tx() as conn:
-            _insert_run(conn, rows)
+            if _insert_run(conn, rows, INSERT_RUN_ONCE):
+                return True
+            held = conn.execute(
+                "SELECT run_id FROM runs WHERE experiment_id=? AND form=? AND input_id=? "
+                "AND repetition=?",
+                (run.experiment_id, run.form, run.input_id, run.repetition)).fetchone()
+        if held is None:
+            raise StoreError(f"The store {self.shown} holds a run {run.run_id} of another "
+                             "planned run.")
+        return False
 
     def import_experiment(self, exp: ExperimentRecord, runs: list[RunRecord]) -> None:
         """An experiment and all its runs in one transaction: a clash (an id already stored)
-        or any bad row leaves the store as it was."""
+        or any bad row leaves the store as it was. A file holding one planned run twice is
+        refused whole and by name: the store keeps each planned run once, and which copy a
+        file meant is not for the import to guess."""
+        copies = Counter((r.experiment_id, r.form, r.input_id, r.repetition) for r in runs)
+        for (_exp_id, form, input_id, repetition), count in copies.items():
+            if count > 1:
+                raise StoreError(f"Cannot import {exp.experiment_id} into {self.shown}: it "
+                                 f"holds {count} runs of form {form}, input {input_id}, "
+                                 f"repetition {repetition}.")
         rows = [_run_rows(run) for run in runs]
         try:
             with self._db.tx() as conn:
@@ -474,20 +535,37 @@ RunRows = tuple[list[Any], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tu
 
 
 def _run_rows(run: RunRecord) -> RunRows:
-    """A run's rows (run, spans, outbox, calls), built with attrgetters outside the lock."""
+    """A run's rows (run, spans, outbox, calls), built outside the lock, every text in them
+    redacted: the one boundary every stored text passes (a model that repeats a secret it
+    read writes it into its answer, an email, a tool's arguments or an error message)."""
     outbox = [(run.run_id, m.created_at.isoformat(), m.to, m.subject, m.body)
               for m in run.outbox]
-    return schema.run_row(run), schema.span_rows(run), outbox, schema.call_rows(run)
+    secrets = config.secret_values()
+    if not secrets:
+        return schema.run_row(run), schema.span_rows(run), outbox, schema.call_rows(run)
+    return (list(_redacted(schema.run_row(run), secrets)),
+            [_redacted(row, secrets) for row in schema.span_rows(run)],
+            [_redacted(row, secrets) for row in outbox],
+            [_redacted(row, secrets) for row in schema.call_rows(run)])
 
 
-def _insert_run(conn: Connection, rows: RunRows) -> None:
+def _redacted(row: Sequence[Any], secrets: list[str]) -> tuple[Any, ...]:
+    """A row with every text redacted (JSON columns are text here, so their contents are
+    too)."""
+    return tuple(config.redact_with(v, secrets) if isinstance(v, str) else v for v in row)
+
+
+def _insert_run(conn: Connection, rows: RunRows, insert: str = INSERT_RUN) -> bool:
+    """Insert a run's rows; False, and nothing inserted, when `insert` skipped the run."""
     values, spans, outbox, calls = rows
-    conn.execute(INSERT_RUN, values)
+    if conn.execute(insert, values).rowcount == 0:
+        return False
     conn.executemany(INSERT_SPAN, spans)
     if outbox:
         conn.executemany(INSERT_OUTBOX, outbox)
     if calls:
         conn.executemany(INSERT_CALL, calls)
+    return True
 
 
 def _apply(ddl: Any, conn: Connection, name: str, sql: str, step: Any) -> None:
@@ -520,6 +598,15 @@ def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
 
 HOST = socket.gethostname()
 """This machine, as experiments record it."""
+
+
+def recorded_here(exp: ExperimentRecord) -> bool:
+    """Whether this machine ran the experiment: one imported from a file (which keeps no
+    host) or run elsewhere names a backend this machine's user did not choose, so a resume
+    asks first."""
+    return exp.host == HOST
+
+
 HEARTBEAT_S = 10.0
 """How often a running experiment says it is alive."""
 STALE_AFTER_S = 6 * HEARTBEAT_S

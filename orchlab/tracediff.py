@@ -11,6 +11,7 @@ calls only: a sub-agent called as a tool is its function's step, and its tokens 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -119,13 +120,14 @@ def aligned_frame(rows: list[AlignedRow]) -> pd.DataFrame:
 
 
 def divergence_text(rows: list[AlignedRow], first: int | None, label_a: str = "A",
-                    label_b: str = "B") -> str:
-    """Where two runs first part ways, in words (or that they took the same steps)."""
+                    label_b: str = "B", quote: Callable[[str], str] = lambda n: f"`{n}`") -> str:
+    """Where two runs first part ways, in words (or that they took the same steps). `quote`
+    writes a step's name: a page passes one that keeps a hostile name from being markdown."""
     if first is None:
         return f"{label_a} and {label_b} took the same {len(rows)} steps in the same order."
     row = rows[first]
-    what_a = f"ran `{row.a.name}`" if row.a else "has no step here"
-    what_b = f"ran `{row.b.name}`" if row.b else "has no step here"
+    what_a = f"ran {quote(row.a.name)}" if row.a else "has no step here"
+    what_b = f"ran {quote(row.b.name)}" if row.b else "has no step here"
     return (f"First divergence at row {first + 1} of {len(rows)} ({row.op}): {label_a} "
             f"{what_a}, {label_b} {what_b}.")
 

@@ -42,6 +42,7 @@ def test_compat_backend_runs_both_forms_against_a_local_server(
 ) -> None:
     monkeypatch.setenv("ORCHLAB_COMPAT_API_KEY", FAKE_KEY)
     with FakeOpenAIServer(models=("tiny-model",)) as server:
+        monkeypatch.setenv("ORCHLAB_COMPAT_BASE_URL", server.base_url)
         backend_id = f"compat:tiny-model@{server.base_url}"
         spec = ExperimentSpec("sales_email", inputs=["li-northwind"], backend=backend_id,
                               concurrency=1)
@@ -157,6 +158,7 @@ def test_litellm_backend_is_the_real_litellm_model_behind_our_retries() -> None:
 def test_litellm_agent_run_returns_text(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORCHLAB_COMPAT_API_KEY", FAKE_KEY)
     with FakeOpenAIServer(models=("tiny-model",)) as server:
+        monkeypatch.setenv("ORCHLAB_COMPAT_BASE_URL", server.base_url)
         output, retries = _run_agent(f"litellm:openai/tiny-model@{server.base_url}")
     assert "Ledgerly" in output  # the fake server's text for an agent without tools
     assert retries == 0 and server.stats.requests == 1
@@ -193,6 +195,7 @@ def test_litellm_runs_record_tokens_and_retries_from_generation_spans(
     """LitellmModel writes usage on its generation spans, so our figures match the server."""
     monkeypatch.setenv("ORCHLAB_COMPAT_API_KEY", FAKE_KEY)
     with FlakyServer(["rate_limit"], models=("tiny-model",)) as server:
+        monkeypatch.setenv("ORCHLAB_COMPAT_BASE_URL", server.base_url)
         backend_id = f"litellm:openai/tiny-model@{server.base_url}"
         spec = ExperimentSpec("sales_email", inputs=["li-northwind"], backend=backend_id,
                               concurrency=1)
@@ -221,6 +224,7 @@ def test_litellm_wrong_key_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> N
     with FakeOpenAIServer(api_key="the-right-key") as server, pytest.raises(
         BackendError, match=r"refused the key \(HTTP 401\): check ORCHLAB_COMPAT_API_KEY\.$"
     ):
+        monkeypatch.setenv("ORCHLAB_COMPAT_BASE_URL", server.base_url)
         resolve(f"litellm:openai/fake-model@{server.base_url}")
 
 

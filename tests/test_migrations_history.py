@@ -55,7 +55,7 @@ SPANS = [  # span_id, parent_id, kind, name, agent, start_ms, end_ms
     ("s4", "s1", "function", "humorous_writer", "sales_manager", 12.0, 38.0),
     ("s5", "s1", "function", "send_email", "sales_manager", 50.0, 60.0),
 ]
-RUNS = [  # run_id, status, error_class, outcome_json, spans
+RUNS = [  # run_id, status, error_class, outcome_json, spans; repetitions 0, 1, 2
     ("r-ok", "ok", None, '{"success": true}', SPANS),
     ("r-failed", "ok", None, '{"success": false}', SPANS[:1]),
     ("r-cancelled", "cancelled", "cancelled", "{}", []),
@@ -89,7 +89,7 @@ def build_store_before_m004(location: str) -> None:
                     "output_tokens, cached_tokens, reasoning_tokens, cost_usd, path, "
                     "per_agent_json, outcome_json, error_class, retries) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (run_id, "exp-old", "sales_email", "llm", "dana-acme", 0,
+                    (run_id, "exp-old", "sales_email", "llm", "dana-acme", i,
                      "openai:gpt-4.1-mini", "gpt-4.1-mini", f"2026-01-01T00:00:0{i}+00:00",
                      100.0, status, None, None, None, 1, 3, 10, 5, 0, 0, None,
                      "sales_manager > send_email", "{}", outcome, error_class, 0))
@@ -114,7 +114,8 @@ def test_a_store_made_before_m004_upgrades_after_the_records_grow(store_location
         try:
             assert store.applied_migrations() == [name for name, _, _ in schema.MIGRATIONS]
             assert store.applied_migrations()[OLD_MIGRATIONS:] == [
-                "m004_run_metrics", "m005_model_calls", "m006_heartbeat", M_LATER[0]]
+                "m004_run_metrics", "m005_model_calls", "m006_heartbeat",
+                "m007_one_run_per_planned_run", M_LATER[0]]
             runs = store.load_runs().set_index("run_id")
         finally:
             store.close()

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import subprocess
+import sys
+import tomllib
+import urllib.request
 from pathlib import Path
 
 import pytest
 from sales_scripts import sales_backend
 from streamlit.testing.v1 import AppTest
-from waiting import wait_until
+from waiting import stop, wait_until
 
 from orchlab.store import Store
+from orchlab.testing.ports import free_port
 
-APP = str(Path(__file__).parent.parent / "app.py")
+ROOT = Path(__file__).parent.parent
+APP = str(ROOT / "app.py")
 PAGES = ["views/run.py", "views/compare.py", "views/trace.py", "views/history.py",
          "views/agents.py", "views/learn.py"]
 
@@ -152,3 +160,55 @@ def test_the_run_page_spreads_runs_over_workers(
     result = at.session_state["run_job"].snapshot().result
     assert result.worker_cpu_s > 0 and len(result.records) == 4
     assert Store(app_env).count_runs(experiment_id) == 4
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the sockets listening on `port` (Linux's /proc/net/tcp and
+    tcp6: hex, each 32-bit word little-endian), e.g. {"127.0.0.1"}; "0.0.0.0" or "::" means
+    every interface."""
+    found: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        path = Path("/proc/net") / table
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.rpartition(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = b"".join(bytes.fromhex(address[i:i + 8])[::-1]
+                           for i in range(0, len(address), 8))
+            found.add(str(ipaddress.ip_address(raw)))
+    return found
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def test_the_dashboard_listens_on_this_machine_only(tmp_path: Path) -> None:
+    """`streamlit run app.py`, as the README says to start it (no --server.address), listens
+    on 127.0.0.1 alone: on every interface, anyone on the network could start experiments
+    with this machine's keys and read the store. .streamlit/config.toml says so."""
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("reads the listening sockets from Linux's /proc/net")
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["address"] == "127.0.0.1"
+    port = free_port()
+    env = {**os.environ, "ORCHLAB_STORE": str(tmp_path / "bind.sqlite")}
+    with (tmp_path / "streamlit.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: proc.poll() is not None or _healthy(f"http://127.0.0.1:{port}"),
+                       timeout_s=60, poll_s=0.2, what="the dashboard to answer")
+            assert proc.poll() is None, (tmp_path / "streamlit.log").read_text()
+            assert listening_addresses(port) == {"127.0.0.1"}
+        finally:
+            stop(proc)

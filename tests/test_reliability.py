@@ -153,6 +153,7 @@ def test_keys_never_reach_store_spans_exports_logs_or_errors(
     monkeypatch.setenv("ORCHLAB_COMPAT_API_KEY", FAKE_KEY)
     with FakeOpenAIServer(api_key=FAKE_KEY, faults={"server_500": 0.2, "unknown_tool": 0.1},
                           seed=5) as server:
+        monkeypatch.setenv("ORCHLAB_COMPAT_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         results = [
             run_experiment(ExperimentSpec("sales_email", repetitions=2, backend=backend), store)

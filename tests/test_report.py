@@ -165,6 +165,7 @@ def test_keys_never_reach_a_report_of_runs_against_a_server(
     monkeypatch.setenv("ORCHLAB_COMPAT_API_KEY", FAKE_KEY)
     with FakeOpenAIServer(api_key=FAKE_KEY, faults={"server_500": 0.2, "unknown_tool": 0.1},
                           seed=5) as server:
+        monkeypatch.setenv("ORCHLAB_COMPAT_BASE_URL", server.base_url)
         spec = ExperimentSpec("sales_email", repetitions=2,
                               backend=f"compat:fake-model@{server.base_url}")
         exp_id = run_experiment(spec, store).experiment_id

@@ -215,7 +215,7 @@ def test_presenter_mode_from_the_url_starts_one_run_per_form(app_env: Path) -> N
     assert len(job.snapshot().records) == 2
     headings = [h.value for h in at.subheader]
     assert headings == ["Code-orchestrated", "LLM-orchestrated"], headings
-    outputs = texts(at.markdown)
+    outputs = texts(at.text)  # the model wrote them: plain text, never markdown
     assert all(r.final_output and r.final_output in outputs for r in job.snapshot().records)
     assert any("finished first" in s for s in texts(at.success)), texts(at.success)
 

@@ -13,6 +13,7 @@ from sales_scripts import sales_backend
 from orchlab import analysis, cli, summary
 from orchlab.runner import ExperimentSpec, run_experiment
 from orchlab.store import Store
+from views._widgets import escape_md
 
 
 def experiment(path: Path, reps: int = 6) -> str:
@@ -40,7 +41,9 @@ def test_the_cli_summary_is_what_compare_shows(app_env: Path,
     at = app_on("views/compare.py")
     shown = [e for e in at.expander if e.label == "LLM-orchestrated vs code-orchestrated"]
     [block] = printed["comparisons"]
-    assert [i.value for i in shown[0].info] == ["\n".join(f"- {s}" for s in block["sentences"])]
+    # The same sentences, as text: a group's name may be a variant someone else's file named.
+    assert [i.value for i in shown[0].info] == ["\n".join(f"- {escape_md(s)}"
+                                                           for s in block["sentences"])]
     board = at.dataframe[0].value  # the scoreboard opens the findings
     expected = summary.scoreboard(printed).rename(columns={"figure": "Figure"})
     assert board.reset_index(drop=True).equals(expected), board

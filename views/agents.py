@@ -8,6 +8,7 @@ from orchlab.agentdefs import AgentDefError, agent_sources, check_variant, overw
 from orchlab.errors import StoreError
 from orchlab.store import Store
 from views._shared import get_scenarios, store_or_stop
+from views._widgets import escape_md
 
 SAVED_VERBS = {"refuse": "Saved variant", "merge": "Merged into", "replace": "Replaced"}
 
@@ -21,28 +22,33 @@ def write_variant(store: Store, scenario: str, name: str, texts: dict[str, str],
         check_variant(scenario, tools, {**existing, **texts})
         held = store.save_variant(scenario, name, texts, on_existing)
     except (AgentDefError, StoreError) as exc:
-        st.error(str(exc))
+        st.error(escape_md(exc))
         return
-    st.session_state["agents_notice"] = (
+    st.session_state["agents_notice"] = escape_md(
         f"{SAVED_VERBS[on_existing]} {name!r}, which now holds {', '.join(sorted(held))}: "
         "choose it on the Run page, then compare it with the original on Compare.")
     st.rerun()
 
 
 def describe_overlap(name: str, existing: dict[str, str], texts: dict[str, str]) -> None:
-    """What the name holds and what this save would change, before anything is written."""
+    """What the name holds and what this save would change, before anything is written.
+    Names are escaped: a variant's name and agents may come from a shared store or a file."""
     added = sorted(set(texts) - set(existing))
     changed = sorted(a for a in texts if a in existing and texts[a] != existing[a])
     same = sorted(a for a in texts if a in existing and texts[a] == existing[a])
     only_old = sorted(set(existing) - set(texts))
-    st.warning(f"A variant named {name!r} already exists; it holds "
-               f"{', '.join(sorted(existing))}. Nothing is written until you merge into it "
+
+    def names(agents: list[str]) -> str:
+        return escape_md(", ".join(agents))
+
+    st.warning(f"A variant named {escape_md(repr(name))} already exists; it holds "
+               f"{names(sorted(existing))}. Nothing is written until you merge into it "
                "or replace it.")
-    lines = [f"- This save adds {', '.join(added)}." if added else "",
-             f"- It changes the text of {', '.join(changed)}." if changed else "",
-             f"- Same text in both: {', '.join(same)}." if same else "",
-             f"- Only in {name}: {', '.join(only_old)} (Merge keeps it, Replace drops it)."
-             if only_old else "",
+    lines = [f"- This save adds {names(added)}." if added else "",
+             f"- It changes the text of {names(changed)}." if changed else "",
+             f"- Same text in both: {names(same)}." if same else "",
+             f"- Only in {escape_md(name)}: {names(only_old)} (Merge keeps it, Replace drops "
+             "it)." if only_old else "",
              "- This save changes nothing." if not (added or changed) else ""]
     st.markdown("\n".join(line for line in lines if line))
 
@@ -55,12 +61,14 @@ def existing_name_actions(store: Store, scenario: str, name: str, existing: dict
     dropped = sorted(set(existing) - set(texts))
     nonce = st.session_state.get("agents_replace_nonce", 0)
     merge_col, replace_col = st.columns(2)
-    if merge_col.button(f"Merge into {name}", type="primary", key="agents_merge"):
+    shown = escape_md(name)
+    if merge_col.button(f"Merge into {shown}", type="primary", key="agents_merge"):
         write_variant(store, scenario, name, texts, tools, "merge")
     sure = replace_col.checkbox(
-        f"Yes, replace {name}" + (f" and drop {', '.join(dropped)}" if dropped else ""),
+        f"Yes, replace {shown}" + (f" and drop {escape_md(', '.join(dropped))}" if dropped
+                                   else ""),
         key=f"agents_replace_confirm_{scenario}_{name}_{nonce}")
-    if replace_col.button(f"Replace {name}", disabled=not sure, key="agents_replace") and sure:
+    if replace_col.button(f"Replace {shown}", disabled=not sure, key="agents_replace") and sure:
         st.session_state["agents_replace_nonce"] = nonce + 1  # a fresh, unticked box next
         write_variant(store, scenario, name, texts, tools, "replace")
         st.session_state["agents_replace_nonce"] = nonce  # not written: the tick stays
@@ -91,7 +99,7 @@ if text != original:
 elif agent in edits:
     del edits[agent]
 merged = {**base_texts, **edits}
-st.caption(f"Edited in this variant: {', '.join(sorted(merged)) or 'nothing yet'}")
+st.caption(f"Edited in this variant: {escape_md(', '.join(sorted(merged))) or 'nothing yet'}")
 
 if notice := st.session_state.pop("agents_notice", None):
     st.success(notice)
@@ -101,8 +109,8 @@ existing = store.load_variant(scenario, name) if name else {}
 if st.button("Save as variant", type="primary", disabled=not (name and merged),
              key="agents_save"):
     if existing:
-        st.warning(f"Nothing saved: a variant named {name!r} already exists. Merge into it or "
-                   "replace it below.")
+        st.warning(f"Nothing saved: a variant named {escape_md(repr(name))} already exists. "
+                   "Merge into it or replace it below.")
     else:
         write_variant(store, scenario, name, merged, tools, "refuse")
 if existing and merged:
@@ -115,14 +123,15 @@ with st.expander("Overwrite the shipped file instead"):
         try:
             path = overwrite_shipped(scenario, agent, text, tools)
         except AgentDefError as exc:
-            st.error(str(exc))
+            st.error(escape_md(exc))
         else:
             edits.pop(agent, None)
-            st.success(f"Wrote {path}.")
+            st.success(escape_md(f"Wrote {path}."))
 
 st.subheader("Saved variants")
 saved = store.list_variants(scenario)
 if not saved:
     st.caption("None yet.")
 for variant in saved:
-    st.write(f"**{variant}**: {', '.join(sorted(store.load_variant(scenario, variant)))}")
+    agents = ", ".join(sorted(store.load_variant(scenario, variant)))
+    st.markdown(f"**{escape_md(variant)}**: {escape_md(agents)}")  # a shared store's names

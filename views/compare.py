@@ -11,13 +11,14 @@ import streamlit as st
 from orchlab import analysis, figures, report, stats, summary
 from orchlab.findings import label, title
 from views._shared import experiment_choices, get_scenarios, runs_frame, store_or_stop
-from views._widgets import money, table
+from views._widgets import escape_md, money, table
 
 
 def runs_per_experiment(runs: pd.DataFrame, names: dict[str, str]) -> str:
-    """Which runs come from which experiment, so a mixed comparison is never a surprise."""
+    """Which runs come from which experiment, so a mixed comparison is never a surprise.
+    Markdown: an experiment's id and variant may come from someone else's file."""
     counts = runs.groupby("experiment_id").size()
-    parts = [f"{n} run{'s' if n != 1 else ''} from {names.get(exp_id, exp_id)}"
+    parts = [f"{n} run{'s' if n != 1 else ''} from {escape_md(names.get(exp_id, exp_id))}"
              for exp_id, n in counts.items()]
     return "Runs compared: " + "; ".join(parts) + "."
 
@@ -34,16 +35,17 @@ def pick_baseline(groups: list[str], focus: str | None) -> str:
 
 def comparison(block: dict[str, Any]) -> None:
     """One group against the baseline: what the comparison varies, then its findings (from
-    the summary the CLI prints too)."""
+    the summary the CLI prints too). A group's name holds its prompt variant's, which a user
+    or someone else's file chose: every sentence naming it is escaped."""
     group, baseline, factor = block["group"], block["baseline"], block["factor"]
     if factor.startswith("form and "):
-        st.warning(f"{title(group)} differs from the baseline in both form and "
-                   f"{factor.removeprefix('form and ')}: a difference below cannot be put "
-                   "down to either one.")
+        st.warning(escape_md(f"{title(group)} differs from the baseline in both form and "
+                             f"{factor.removeprefix('form and ')}: a difference below cannot "
+                             "be put down to either one."))
     else:
-        st.caption(f"This finding compares the {factor}: {label(group)} against "
-                   f"{label(baseline)}.")
-    st.info("\n".join(f"- {s}" for s in block["sentences"]))
+        st.caption(escape_md(f"This finding compares the {factor}: {label(group)} against "
+                             f"{label(baseline)}."))
+    st.info("\n".join(f"- {escape_md(s)}" for s in block["sentences"]))
 
 
 def cost_projection(runs: pd.DataFrame) -> None:
@@ -57,10 +59,11 @@ def cost_projection(runs: pd.DataFrame) -> None:
             said = (f"95% interval of the mean {money(row.monthly_low)} – "
                     f"{money(row.monthly_high)} from {row.runs} runs" if ranged else
                     f"from {row.runs} run: no interval from fewer than 2")
-            st.metric(f"{label(row.group)} per month", money(row.monthly_mean), help=said)
+            st.metric(f"{escape_md(label(row.group))} per month", money(row.monthly_mean),
+                      help=said)
             st.caption(said)
         else:
-            st.metric(f"{label(row.group)} per month", "unknown price")
+            st.metric(f"{escape_md(label(row.group))} per month", "unknown price")
 
 
 st.title("Compare")
@@ -74,8 +77,8 @@ names = sorted({e.scenario for e in experiments} & set(get_scenarios()) or
 focus = st.query_params.get("form")  # a Learn page link: show this form's comparison first
 ran_focus = [e for e in experiments if focus in e.spec.get("forms", []) and e.scenario in names]
 if focus and not ran_focus:
-    st.info(f"No experiment has run {label(focus)} yet: run it on the Run page (Forms) to see "
-            "it here.")
+    st.info(f"No experiment has run {escape_md(label(focus))} yet: run it on the Run page "
+            "(Forms) to see it here.")  # `focus` is the URL's: anyone can write a link
 scenario = st.selectbox("Scenario", names, key="compare_scenario",
                         index=names.index(ran_focus[0].scenario) if ran_focus else 0)
 mine = [e for e in experiments if e.scenario == scenario]
@@ -84,7 +87,7 @@ first = [k for k, v in labels.items() if any(e.experiment_id == v for e in ran_f
 chosen = st.multiselect("Experiments", list(labels), default=first or list(labels)[:1],
                         key=f"compare_experiments_{scenario}")  # one choice per scenario
 if not chosen:
-    st.info(f"Pick at least one experiment of {scenario} above to compare its runs.")
+    st.info(f"Pick at least one experiment of {escape_md(scenario)} above to compare its runs.")
     st.stop()
 runs = runs_frame(store.location, tuple(labels[c] for c in chosen))
 if runs.empty:
@@ -108,8 +111,8 @@ colors = figures.group_colors(groups)  # one map per render: a group keeps its c
 st.subheader("Findings")
 result: dict[str, Any] | None = None
 if len(groups) < 2:
-    st.info(f"Only {title(groups[0])} ran in these experiments: run another form (or pick "
-            "another experiment) to compare.")
+    st.info(f"Only {escape_md(title(groups[0]))} ran in these experiments: run another form "
+            "(or pick another experiment) to compare.")
 else:
     baseline = pick_baseline(groups, focus)
     detect = st.slider("Difference to detect (share of the baseline's mean)", 0.05, 1.0,
@@ -127,7 +130,8 @@ else:
     blocks = sorted(result["comparisons"],
                     key=lambda b: b["group"].partition(analysis.GROUP_SEPARATOR)[0] != focus)
     for n, block in enumerate(blocks):
-        with st.expander(f"{title(block['group'])} vs {label(baseline)}", expanded=n < 3):
+        with st.expander(escape_md(f"{title(block['group'])} vs {label(baseline)}"),
+                         expanded=n < 3):
             comparison(block)
 table(analysis.summarize(runs, by=["group"]))
 
@@ -156,7 +160,8 @@ with tabs[2]:
 with tabs[3]:
     table(analysis.path_variance(runs, "group"))
     if result is not None:
-        st.markdown("\n".join(f"- {s}" for s in summary.deviation_sentences(result)))
+        st.markdown("\n".join(f"- {escape_md(s)}"
+                               for s in summary.deviation_sentences(result)))
     chart("paths")
 with tabs[4]:
     chart("outcomes")

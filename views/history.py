@@ -11,13 +11,15 @@ from orchlab.errors import ImportFileError, StoreError
 from orchlab.jobs import ExperimentJob
 from orchlab.runner import ExperimentSpec
 from orchlab.spec import replay_spec
+from orchlab.store import recorded_here
 from views._replay import replay_note, speed_slider
 from views._shared import clear_run_caches, get_backend, store_or_stop
+from views._widgets import escape_md
 
 st.title("History")
 store = store_or_stop()
 if deleted := st.session_state.pop("history_deleted", None):  # set by the Delete callback
-    st.success(deleted)
+    st.success(escape_md(deleted))  # ids, and below sentences, may come from a file
 
 
 def import_upload() -> None:
@@ -44,11 +46,11 @@ with st.expander("Import an experiment file", expanded=not experiments):
 if imported := st.session_state.pop("history_imported", None):
     kind, sentence = imported
     if kind == "success":
-        st.success(sentence)
+        st.success(escape_md(sentence))
     else:
-        st.error(sentence)
+        st.error(escape_md(sentence))
 if notice := st.session_state.pop("history_import_notice", None):
-    st.info(notice)
+    st.info(escape_md(notice))
 if not experiments:
     st.info("No experiments yet: run one on the Run page or with `python -m orchlab run`.")
     st.stop()
@@ -88,7 +90,7 @@ for column, fmt in zip(st.columns(2), ("csv", "json"), strict=True):
     exported = export.export_file(store, chosen, fmt)  # the bytes `orchlab export` writes
     column.download_button(f"Download {fmt.upper()}", exported.data, exported.file_name,
                            exported.mime, key=f"history_{fmt}")
-st.caption(replay_note(exp))
+st.caption(escape_md(replay_note(exp)))
 if exp.records_calls and exp.status != "running":
     speed_column, button_column = st.columns([3, 1])
     with speed_column:
@@ -97,20 +99,26 @@ if exp.records_calls and exp.status != "running":
         try:  # the backend reads the recording as the job starts: never a cached copy
             job = ExperimentJob(replay_spec(exp, speed), store).start()
         except (LookupError, ValueError) as exc:
-            st.error(f"{chosen} cannot be replayed: {exc}")
+            st.error(escape_md(f"{chosen} cannot be replayed: {exc}"))
         else:
             st.session_state["run_job"] = job
             st.switch_page("views/run.py")
 counts = store.run_counts(chosen)  # what the Run page, the table and the CLI state
 if exp.status != "running" and counts.missing:
-    st.warning(f"{chosen} is {exp.status}: {counts.sentence()}.")
-    if st.button(f"Resume: run the {counts.missing} missing runs", key="history_resume"):
+    st.warning(escape_md(f"{chosen} is {exp.status}: {counts.sentence()}."))
+    foreign = not recorded_here(exp)
+    if foreign:  # an imported file chose this backend, not the user of this machine
+        st.text(f"Recorded elsewhere: the missing runs would go to backend {exp.backend}.")
+    agreed = not foreign or st.checkbox(f"Resume on {escape_md(exp.backend)}",
+                                        key="history_resume_ok")
+    if st.button(f"Resume: run the {counts.missing} missing runs", key="history_resume",
+                 disabled=not agreed):
         spec = ExperimentSpec(**exp.spec)
         try:  # start() plans again: an agent file changed since is one sentence here
             job = ExperimentJob(spec, store, backend=get_backend(spec.backend),
                                 resume_id=chosen).start()
         except (BackendError, LookupError, ValueError) as exc:
-            st.error(f"{chosen} cannot be resumed: {exc}")
+            st.error(escape_md(f"{chosen} cannot be resumed: {exc}"))
         else:
             st.session_state["run_job"] = job
             st.switch_page("views/run.py")
@@ -127,6 +135,7 @@ def delete_experiment(experiment_id: str) -> None:
 
 
 # Keyed by experiment: a tick confirms this one only, and is gone once another is chosen.
-confirm = st.checkbox(f"Yes, delete {chosen} and its runs", key=f"history_confirm_{chosen}")
+confirm = st.checkbox(f"Yes, delete {escape_md(chosen)} and its runs",
+                      key=f"history_confirm_{chosen}")
 st.button("Delete experiment", disabled=not confirm, key="history_delete",
           on_click=delete_experiment, args=(chosen,))

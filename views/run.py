@@ -26,7 +26,7 @@ from views._shared import (
     runs_frame,
     store_or_stop,
 )
-from views._widgets import run_card
+from views._widgets import code_md, escape_md, run_card
 
 REFRESH_S = 1.0
 """The live panel redraws at most once a second: the race clock shows tenths, but a faster
@@ -199,8 +199,8 @@ def start(spec: runner.ExperimentSpec) -> None:
         # newer rerun first and may stop this one, which must then not start a second job.
         st.session_state.pop(PRESSED, None)
         st.session_state["run_job"] = ExperimentJob(spec, store, backend=backend).start()
-    except (BackendError, LookupError, ValueError) as exc:
-        st.error(str(exc))
+    except (BackendError, LookupError, ValueError) as exc:  # may quote a server's reply
+        st.error(escape_md(exc))
 
 
 try:
@@ -228,7 +228,7 @@ def show_results(snap: JobSnapshot, job: ExperimentJob) -> None:
     for column, form in zip(columns, forms, strict=False):
         records: list[RunRecord] = [r for r in snap.records if r.form == form]
         with column:
-            st.subheader(title(form))
+            st.subheader(escape_md(title(form)))
             done, planned = snap.done_by_form.get(form, 0), snap.planned_by_form.get(form, 0)
             st.progress(done / max(planned, 1), text=f"{done}/{planned} runs")
             if records:
@@ -255,11 +255,12 @@ def _pin(form: str) -> None:
 
 
 def settings_line(spec: runner.ExperimentSpec) -> str:
-    """What the runs run with: overrides, or each agent's own settings; the budget in force."""
-    overrides = ", ".join(f"{k}={v}" for k, v in spec.model_settings.items())
+    """What the runs run with: overrides, or each agent's own settings; the budget in force.
+    Markdown, its values escaped: a resumed experiment's spec may come from someone's file."""
+    overrides = escape_md(", ".join(f"{k}={v}" for k, v in spec.model_settings.items()))
     budget = spec.budget(scenarios[spec.scenario])
     source = "set for this experiment" if spec.tool_budget else "the scenario's own"
-    preset = f"Preset: {spec.preset} · " if spec.preset else ""
+    preset = f"Preset: {escape_md(spec.preset)} · " if spec.preset else ""
     return (f"{preset}Model settings: {overrides or 'each agent' + chr(39) + 's own'} · "
             f"max_turns {spec.max_turns} · runs stopped at {spec.timeout_s:g} s · tool budget "
             f"{budget} calls per run ({source}).")
@@ -279,7 +280,7 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
         st.rerun()
     eta = timing.eta_text(len(snap.records), snap.total, snap.elapsed_s)
     with st.status(f"Running {len(snap.records)}/{snap.total} runs… {eta}", state="running"):
-        st.write(f"Backend `{current.spec.backend}`; runs are saved as they finish.")
+        st.write(f"Backend {code_md(current.spec.backend)}; runs are saved as they finish.")
         st.write(settings_line(current.spec))
     if st.button("Cancel", key="run_cancel"):
         current.cancel()
@@ -293,17 +294,17 @@ def final_panel(current: ExperimentJob, big: bool) -> None:
     green only when every planned run finished, so a dead server is never a success. The
     race is drawn once more, statically, as it ended."""
     snap = current.snapshot()
-    if snap.error:
-        st.error(snap.error)
+    if snap.error:  # a job's sentences may quote a provider's error or a file's ids
+        st.error(escape_md(snap.error))
         return
     if snap.result is None:
         return
-    if snap.warning:
-        st.warning(snap.warning)
+    if snap.warning:  # it holds a command with a URL to copy: a code span keeps it exact
+        st.warning(code_md(snap.warning))
     counts = current.store.run_counts(snap.result.experiment_id)
     done = snap.result.status == "completed" and counts.missing == 0
-    st.status(f"Experiment {snap.result.experiment_id}: {snap.result.status}, "
-              f"{counts.sentence()}", state="complete" if done else "error")
+    st.status(escape_md(f"Experiment {snap.result.experiment_id}: {snap.result.status}, "
+                        f"{counts.sentence()}"), state="complete" if done else "error")
     if counts.missing:
         st.caption(f"History can resume it: a resume runs the {counts.missing} planned runs "
                    "that never finished, under the same experiment id.")

@@ -8,6 +8,7 @@ import streamlit as st
 from orchlab.figures import errored_ancestors, span_depths, waterfall, waterfall_pair
 from orchlab.tracediff import align, aligned_frame, default_partner, divergence_text, steps_of
 from views._shared import experiment_choices, runs_frame, store_or_stop
+from views._widgets import code_md, escape_md
 
 st.title("Trace")
 store = store_or_stop()
@@ -37,15 +38,15 @@ def short_label(i: int) -> str:
 pick = st.selectbox("Run", range(len(rows)), key="trace_run", format_func=run_label)
 run = rows[pick]
 spans = store.load_spans(run["run_id"])
-st.caption(f"run `{run['run_id']}` · {len(spans)} spans · {run['llm_calls']} LLM calls · "
+st.caption(f"run {code_md(run['run_id'])} · {len(spans)} spans · {run['llm_calls']} LLM calls · "
            f"{run['tool_calls']} tool calls · {run['input_tokens']}+{run['output_tokens']} tokens"
            f" · {run['retries']} retries · {run['queued_ms']:,.0f} ms waiting for the model")
 if run["status"] == "cancelled":
     st.warning("Cancelled: the run was stopped before it finished; the spans so far are kept "
                "and its outcome is not counted for the form.")
 elif run["status"] != "ok":
-    st.error(f"{run['status']} ({run['error_class']}): {run['error_type']}: "
-             f"{run['error_message']}")
+    st.error(escape_md(f"{run['status']} ({run['error_class']}): {run['error_type']}: "
+                       f"{run['error_message']}"))
 st.plotly_chart(waterfall(spans), width="stretch")
 
 st.subheader("Span tree")
@@ -59,13 +60,13 @@ for depth, span in span_depths(spans):
         continue
     marker = "⚠️ " if span.error or span.span_id in failed_inside else ""
     tokens = f" · {span.input_tokens}+{span.output_tokens} tok" if span.kind == "generation" else ""
-    title = (f"{'— ' * depth}{marker}{span.kind}: {span.name} · "
+    title = (f"{'— ' * depth}{marker}{span.kind}: {escape_md(span.name)} · "
              f"{span.end_ms - span.start_ms:,.0f} ms{tokens}")
-    with st.expander(title):
+    with st.expander(title):  # span names, errors, agents and models: from runs and files
         if span.error:
-            st.error(span.error)
-        st.caption(f"agent: {span.agent or '-'} · start {span.start_ms:,.1f} ms · "
-                   f"model: {span.model or '-'}")
+            st.error(escape_md(span.error))
+        st.caption(f"agent: {escape_md(span.agent or '-')} · start {span.start_ms:,.1f} ms · "
+                   f"model: {escape_md(span.model or '-')}")
         if span.input:
             st.text_area("Input", span.input, height=120, disabled=True,
                          key=f"trace_in_{span.span_id}")
@@ -87,7 +88,8 @@ else:
     other_spans = store.load_spans(rows[second]["run_id"])
     label_a, label_b = f"A: {short_label(pick)}", f"B: {short_label(second)}"
     aligned, first = align(steps_of(spans), steps_of(other_spans))
-    message = divergence_text(aligned, first, label_a, label_b)
+    message = divergence_text(aligned, first, escape_md(label_a), escape_md(label_b),
+                              quote=code_md)  # step names come from the runs
     if first is None:
         st.success(message)
     else:

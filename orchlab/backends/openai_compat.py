@@ -67,7 +67,7 @@ def compat_backend(rest: str) -> Backend:
         raise BackendError(
             f"compat backend {rest!r} must look like compat:<model>@http://host:port/v1."
         )
-    key = config.env(config.ENV_COMPAT_KEY) or "not-needed"
+    key = compat_key(base_url)
     _probe_server(model, base_url.rstrip("/"), key)
     shared = _chat_model(model, key, base_url.rstrip("/"))
     return Backend(
@@ -98,7 +98,7 @@ def litellm_backend(rest: str) -> Backend:
         ) from None
     key: str | None = None
     if base_url:
-        key = config.env(config.ENV_COMPAT_KEY) or "not-needed"
+        key = compat_key(base_url)
         _probe_server(served_name, base_url.rstrip("/"), key,
                       openai_api=provider in _litellm_openai_api_providers(litellm))
     else:
@@ -195,6 +195,25 @@ def _probe_litellm_keys(litellm: Any, model: str) -> None:
     raise BackendError(
         f"LiteLLM has no key for {model!r}: {what} in the environment or in a .env file."
     )
+
+
+def compat_key(base_url: str) -> str:
+    """ORCHLAB_COMPAT_API_KEY for a server at `base_url`, when the key was configured for its
+    host (`config.compat_key_hosts`); "not-needed" when no key is set. A key set for other
+    hosts is BackendError before any request: a backend id from someone else's experiment
+    file must not carry this machine's key to their server."""
+    key = config.env(config.ENV_COMPAT_KEY)
+    if not key:
+        return "not-needed"
+    host, allowed = config.host_of(base_url), config.compat_key_hosts()
+    if host in allowed:
+        return key
+    where = (f"it is configured for {', '.join(allowed)} ({config.ENV_COMPAT_BASE_URL}, "
+             f"{config.ENV_COMPAT_KEY_HOSTS})" if allowed else
+             f"no host is configured for it: set {config.ENV_COMPAT_BASE_URL}")
+    raise BackendError(
+        f"{config.ENV_COMPAT_KEY} is not sent to {host}: {where}; to send it there, add "
+        f"{host} to {config.ENV_COMPAT_KEY_HOSTS} (comma-separated). Nothing was sent.")
 
 
 def _chat_model(model: str, key: str, base_url: str | None) -> Model:

@@ -19,6 +19,7 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,7 +36,10 @@ class ServerStats:
     requests: int = 0
     """Chat completion requests answered."""
     auth_headers: list[str] = field(default_factory=list)
-    """Authorization headers received (tests check keys are forwarded, not leaked)."""
+    """Authorization headers of completion requests (tests check keys are forwarded, not
+    leaked)."""
+    probe_auth_headers: list[str] = field(default_factory=list)
+    """Authorization headers of GET requests (a backend's start-up probe of /models)."""
     usage: list[tuple[int, int]] = field(default_factory=list)
     """(prompt_tokens, completion_tokens) of each answer, in order."""
     faults: dict[str, int] = field(default_factory=dict)
@@ -87,9 +91,13 @@ def _tool_calls(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
          "function": {"name": name, "arguments": json.dumps(args)}} for name, args in calls]}
 
 
-def completion(request: dict[str, Any]) -> dict[str, Any]:
+Policy = Callable[[dict[str, Any]], dict[str, Any]]
+"""A chat request -> the assistant message to answer with (`policy_reply` by default)."""
+
+
+def completion(request: dict[str, Any], policy: Policy = policy_reply) -> dict[str, Any]:
     """A full chat.completion object; token counts are a fixed function of the text sizes."""
-    message = policy_reply(request)
+    message = policy(request)
     prompt_tokens = max(1, len(json.dumps(request.get("messages", []))) // 4)
     completion_tokens = max(1, len(json.dumps(message)) // 4)
     return {
@@ -128,12 +136,13 @@ class FakeOpenAIServer:
         self, models: tuple[str, ...] = ("fake-model",), latency_s: float = 0.0,
         faults: dict[str, float] | None = None, seed: int = 0, hang_s: float = 5.0,
         retry_after_s: float = 0.05, api_key: str | None = None, keep_alive: bool = False,
-        port: int = 0,
+        port: int = 0, policy: Policy = policy_reply,
     ) -> None:
         """`keep_alive=True` answers HTTP/1.1 keep-alive, as Ollama, vLLM or LM Studio do: the
         client then pools its connections, and a pooled connection belongs to the event loop
         that opened it (HTTP/1.0 closes every connection, which hides exactly that).
-        `port` (0: a free one) lets a test bring a server back where a stopped one was."""
+        `port` (0: a free one) lets a test bring a server back where a stopped one was.
+        `policy` replaces what the model says (a test makes it write hostile text)."""
         unknown = set(faults or {}) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULTS}")
@@ -144,6 +153,7 @@ class FakeOpenAIServer:
         self.retry_after_s = retry_after_s
         self.api_key = api_key
         self.keep_alive = keep_alive
+        self.policy = policy
         self._rng = random.Random(seed)
         self.stats = ServerStats()
         self._lock = threading.Lock()
@@ -198,6 +208,8 @@ class FakeOpenAIServer:
                 return False
 
             def do_GET(self) -> None:  # noqa: N802 - http.server naming
+                with server._lock:  # a start-up probe carries the key too
+                    server.stats.probe_auth_headers.append(self.headers.get("Authorization", ""))
                 if not self._authorized():
                     return
                 if self.path.rstrip("/").endswith("/models"):
@@ -220,7 +232,7 @@ class FakeOpenAIServer:
                 fault = server.draw_fault()
                 if fault and self._inject(fault):
                     return
-                answer = completion(request)
+                answer = completion(request, server.policy)
                 if fault:
                     answer = _corrupt(answer, fault)
                 with server._lock:
