@@ -16,9 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import pytest
 from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
 
 from orchlab.testing.devserver import FakeOpenAIServer, Policy, policy_reply
+from orchlab.testing.recording import RecordingServer
 
 pytestmark = [pytest.mark.browser]
 
@@ -53,45 +52,9 @@ DRAWN = r"""() => ({
 """What Streamlit's markdown would draw from text: colours, icons, its logo, emoji, arrows."""
 
 
-class Recorder:
-    """An HTTP server on 127.0.0.1 that records the path of every request it receives."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server naming
-                recorder.paths.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/gif")
-                self.send_header("Access-Control-Allow-Origin", "*")
-                self.send_header("Content-Length", str(len(PIXEL)))
-                self.end_headers()
-                self.wfile.write(PIXEL)
-
-            do_POST = do_GET  # noqa: N815
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self._httpd.server_address[1]}"
-        self.base = f"http://{self.host}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> Recorder:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    with Recorder() as running:
+def recorder() -> Iterator[RecordingServer]:
+    with RecordingServer(PIXEL, "image/gif") as running:
         yield running
 
 
@@ -129,7 +92,7 @@ def hostile_policy(base: str) -> Policy:
     return reply
 
 
-def assert_inert(page: Any, recorder: Recorder, where: str) -> None:
+def assert_inert(page: Any, recorder: RecordingServer, where: str) -> None:
     """Nothing the hostile text holds had any effect on this page: no request, no script, no
     link or image pointing at the recorder, nothing drawn from markdown syntax."""
     page.wait_for_timeout(1500)  # an image or a fetch goes out asynchronously
@@ -158,13 +121,14 @@ def open_expanders(page: Any) -> None:
     page.wait_for_timeout(500)
 
 
-def test_a_live_run_shows_the_models_text_as_text(tmp_path: Path, recorder: Recorder) -> None:
+def test_a_live_run_shows_the_models_text_as_text(tmp_path: Path,
+                                                  recorder: RecordingServer) -> None:
     """Presenter mode (the race live, then each form's final output), then the run cards with
     their outboxes: the model wrote every draft, To, Subject and answer."""
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with FakeOpenAIServer(latency_s=0.5, policy=hostile_policy(recorder.base)) as server, \
+    with FakeOpenAIServer(latency_s=0.5, policy=hostile_policy(recorder.url)) as server, \
             streamlit_app(tmp_path / "live.sqlite", f"compat:fake-model@{server.base_url}") \
             as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -217,7 +181,8 @@ def hostile_file(document: dict[str, Any], base: str) -> dict[str, Any]:
     return document
 
 
-def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path, recorder: Recorder) -> None:
+def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path,
+                                                   recorder: RecordingServer) -> None:
     """Trace, History (with the file imported again there), Compare (the file's experiment
     beside the one it was made from: its variant names groups), Agents and the report, on a
     store holding someone else's hostile experiment file and a hostile saved variant."""
@@ -229,16 +194,16 @@ def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path, recorder: Rec
 
     store_file = tmp_path / "stored.sqlite"
     store = Store(store_file)
-    with FakeOpenAIServer(policy=hostile_policy(recorder.base)) as server:
+    with FakeOpenAIServer(policy=hostile_policy(recorder.url)) as server:
         spec = ExperimentSpec("sales_email", inputs=["dana-acme"],
                               backend=f"compat:fake-model@{server.base_url}")
         source = run_experiment(spec, store).experiment_id
     document = hostile_file(json.loads(export.export_file(store, source, "json").data),
-                            recorder.base)
+                            recorder.url)
     theirs = tmp_path / "theirs.json"
     theirs.write_text(json.dumps(document), encoding="utf-8")
     imported = importer.import_file(store, theirs).experiment_id
-    store.save_variant("sales_email", hostile(recorder.base, "saved-variant"),
+    store.save_variant("sales_email", hostile(recorder.url, "saved-variant"),
                        {"sales_manager": "---\nname: sales_manager\n---\nHello."})
     report_file = tmp_path / "report.html"
     report_file.write_bytes(report.report_file(store, [imported, source]).data)

@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from orchlab.cli import main
 from orchlab.scenario import discover
 from orchlab.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer, policy_reply
+from orchlab.testing.recording import RecordingServer
 
 SECRETS = {
     "ORCHLAB_COMPAT_API_KEY": "sk-compat-ECHO-0123456789",
@@ -47,42 +46,15 @@ def echoing(request: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-class Collector:
-    """An OTLP/HTTP receiver on 127.0.0.1 that keeps every payload it is sent."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
-                collector.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def collector() -> Iterator[Collector]:
-    receiver = Collector()
-    yield receiver
-    receiver.close()
+def collector() -> Iterator[RecordingServer]:
+    """An OTLP/HTTP receiver on 127.0.0.1 that keeps every payload it is sent."""
+    with RecordingServer(content_type="application/x-protobuf") as receiver:
+        yield receiver
 
 
 def test_secrets_a_model_repeats_reach_nothing_the_lab_writes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector: Collector,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector: RecordingServer,
         caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
     for name, value in SECRETS.items():
