@@ -98,16 +98,16 @@ os.environ["ORCHLAB_EXPORT_OPENAI_TRACES"] = "0"  # never export traces: no netw
 
 from agents import set_trace_processors, trace  # noqa: E402
 
-from orchlab.agentdefs import build_agents  # noqa: E402
 from orchlab.backends import resolve  # noqa: E402
-from orchlab.recorder import install_recorder  # noqa: E402
-from orchlab.records import RunRecord  # noqa: E402
-from orchlab.runner import ExperimentSpec, arun_experiment, prepare  # noqa: E402
+from orchlab.core.records import RunRecord  # noqa: E402
+from orchlab.measure.recorder import install_recorder  # noqa: E402
+from orchlab.running.runner import ExperimentSpec, arun_experiment, prepare  # noqa: E402
+from orchlab.running.workers import cpu_count  # noqa: E402
 from orchlab.scenario import FlowEnv, RunDeps  # noqa: E402
-from orchlab.store import Store  # noqa: E402
+from orchlab.scenario.agentdefs import build_agents  # noqa: E402
+from orchlab.store.store import Store  # noqa: E402
 from orchlab.testing.devserver import FakeServerProcess  # noqa: E402
 from orchlab.testing.pgserver import PostgresServer  # noqa: E402
-from orchlab.workers import cpu_count  # noqa: E402
 
 LATENCY_S = 0.1
 """Seconds per call; --latency changes it (before the server starts)."""
@@ -366,7 +366,7 @@ def choose_variants(wanted: str) -> None:
 
 
 def start_ray() -> None:
-    from orchlab import cluster
+    from orchlab.running import cluster
 
     t0 = time.perf_counter()
     cluster.connect("ray")

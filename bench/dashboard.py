@@ -41,7 +41,7 @@ if __name__ == "__main__":
 
 from synthetic import fill_store  # noqa: E402
 
-from orchlab.store import Store  # noqa: E402
+from orchlab.store.store import Store  # noqa: E402
 
 
 def render_compare(store_path: Path, trace_memory: bool = False) -> tuple[float, float]:

@@ -60,7 +60,7 @@ if __name__ == "__main__":
 from synthetic import fill_store  # noqa: E402
 from test_browser_e2e import CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app  # noqa: E402
 
-from orchlab.store import Store  # noqa: E402
+from orchlab.store.store import Store  # noqa: E402
 from orchlab.testing.devserver import FakeServerProcess  # noqa: E402
 
 

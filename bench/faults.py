@@ -44,8 +44,8 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     ARGS = parse_args()  # --help answers here, before the heavy imports below
 
-from orchlab.runner import ExperimentSpec, arun_experiment  # noqa: E402
-from orchlab.store import Store  # noqa: E402
+from orchlab.running.runner import ExperimentSpec, arun_experiment  # noqa: E402
+from orchlab.store.store import Store  # noqa: E402
 from orchlab.testing.devserver import FAULTS, FakeOpenAIServer  # noqa: E402
 
 INPUTS = ["dana-acme", "li-northwind"]  # 2 inputs x 2 forms x 250 repetitions = 1,000 runs

@@ -68,14 +68,14 @@ import sales_scripts  # noqa: E402
 from agents import set_trace_processors, set_tracing_disabled, trace  # noqa: E402
 from agents.testing import ScriptedModel, assistant_message  # noqa: E402
 
-from orchlab.agentdefs import build_agents  # noqa: E402
 from orchlab.backends import Backend  # noqa: E402
-from orchlab.execution import RunContext, execute_run  # noqa: E402
-from orchlab.recorder import install_recorder  # noqa: E402
-from orchlab.records import ExperimentRecord, utcnow  # noqa: E402
+from orchlab.core.records import ExperimentRecord, utcnow  # noqa: E402
+from orchlab.measure.recorder import install_recorder  # noqa: E402
+from orchlab.running.execution import RunContext, execute_run  # noqa: E402
+from orchlab.running.spec import ExperimentSpec, PlannedRun, prepare  # noqa: E402
 from orchlab.scenario import DEFAULT_FORMS, FlowEnv, RunDeps  # noqa: E402
-from orchlab.spec import ExperimentSpec, PlannedRun, prepare  # noqa: E402
-from orchlab.store import Store  # noqa: E402
+from orchlab.scenario.agentdefs import build_agents  # noqa: E402
+from orchlab.store.store import Store  # noqa: E402
 
 FORMS = DEFAULT_FORMS
 """The scenario's default forms (code and llm), what an experiment runs unless it asks for

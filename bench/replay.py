@@ -48,10 +48,10 @@ if __name__ == "__main__":
 os.environ["ORCHLAB_EXPORT_OPENAI_TRACES"] = "0"  # never export traces: no network
 
 from orchlab.backends import resolve  # noqa: E402
-from orchlab.records import RunRecord  # noqa: E402
-from orchlab.runner import ExperimentResult, ExperimentSpec, run_experiment  # noqa: E402
-from orchlab.spec import replay_spec  # noqa: E402
-from orchlab.store import Store  # noqa: E402
+from orchlab.core.records import RunRecord  # noqa: E402
+from orchlab.running.runner import ExperimentResult, ExperimentSpec, run_experiment  # noqa: E402
+from orchlab.running.spec import replay_spec  # noqa: E402
+from orchlab.store.store import Store  # noqa: E402
 from orchlab.testing.devserver import FakeOpenAIServer  # noqa: E402
 
 FORMS = ["code", "plan", "guarded", "llm"]

@@ -46,9 +46,9 @@ os.environ["ORCHLAB_EXPORT_OPENAI_TRACES"] = "0"  # never export traces: no netw
 
 import plotly.offline  # noqa: E402
 
-from orchlab import report  # noqa: E402
-from orchlab.runner import ExperimentSpec, run_experiment  # noqa: E402
-from orchlab.store import Store  # noqa: E402
+from orchlab.present import report  # noqa: E402
+from orchlab.running.runner import ExperimentSpec, run_experiment  # noqa: E402
+from orchlab.store.store import Store  # noqa: E402
 from orchlab.testing.devserver import FakeOpenAIServer  # noqa: E402
 
 

@@ -85,7 +85,7 @@ if __name__ == "__main__":
 
 import numpy as np  # noqa: E402
 
-from orchlab import summary  # noqa: E402
+from orchlab.stats import summary  # noqa: E402
 from orchlab.testing.simulate import (  # noqa: E402
     FIGURES,
     World,

@@ -91,8 +91,8 @@ if __name__ == "__main__":
 
 from synthetic import synthetic_run  # noqa: E402
 
-from orchlab.records import ExperimentRecord  # noqa: E402
-from orchlab.store import Store  # noqa: E402
+from orchlab.core.records import ExperimentRecord  # noqa: E402
+from orchlab.store.store import Store  # noqa: E402
 from orchlab.testing.pgserver import PostgresServer, pg_bin  # noqa: E402
 
 FLOOR_SQL = ("SELECT runs.*, COALESCE({variant}, 'original') "

@@ -29,14 +29,14 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     ARGS = parse_args()  # --help answers here, before the heavy imports below
 
-from orchlab.records import (  # noqa: E402
+from orchlab.core.records import (  # noqa: E402
     ExperimentRecord,
     OutboxMessage,
     RunMetrics,
     RunRecord,
     SpanRecord,
 )
-from orchlab.store import Store  # noqa: E402
+from orchlab.store.store import Store  # noqa: E402
 
 WRITERS = ["professional_writer", "humorous_writer", "concise_writer"]
 LLM_PATHS = [

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from orchlab import config
+from orchlab.core import config
 from scenarios._common import load_json
 
 SAMPLE_DATA_LABEL = "Sample data: invented forecasts in the Open-Meteo format, not real weather."

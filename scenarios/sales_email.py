@@ -16,9 +16,9 @@ from typing import Any, Literal
 from agents import RunContextWrapper, Tool, function_tool
 from pydantic import BaseModel
 
-from orchlab.records import OutboxMessage
+from orchlab.core.records import OutboxMessage
 from orchlab.scenario import FlowEnv, Form, OutcomeInput, RunDeps, Scenario, ScenarioInput
-from orchlab.tools import Guard
+from orchlab.scenario.tools import Guard
 
 WRITERS = ("professional_writer", "humorous_writer", "concise_writer")
 SAME_DRAFT_MIN_OVERLAP = 0.6

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchlab.store import Store
+from orchlab.store.store import Store
 from orchlab.testing.pgserver import PostgresServer
 
 NETGUARD = str(Path(__file__).parent / "netguard")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from orchlab.records import RunRecord
+from orchlab.core.records import RunRecord
 
 RECORDED_ENDINGS = {"max_turns", "malformed_output", "tool_budget", "unknown_tool", "timeout"}
 """How a tiny model's LLM-orchestrated run may end besides 'ok': each is a classified outcome

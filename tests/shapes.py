@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from orchlab.runner import ExperimentSpec
+from orchlab.running.runner import ExperimentSpec
 from orchlab.testing.devserver import FakeOpenAIServer
 
 

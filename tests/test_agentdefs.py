@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchlab.agentdefs import AgentDefError, load_scenario_agents, parse_agent_text
+from orchlab.scenario.agentdefs import AgentDefError, load_scenario_agents, parse_agent_text
 
 GOOD = "---\nname: w\ndescription: writes\n---\nWrite well.\n"
 
@@ -70,7 +70,7 @@ def test_variant_text_overrides_a_shipped_agent(tmp_path: Path) -> None:
 def test_run_overrides_win_but_unset_ones_keep_the_agents_own_settings() -> None:
     from sales_scripts import sales_backend
 
-    from orchlab.agentdefs import build_agents
+    from orchlab.scenario.agentdefs import build_agents
 
     defs = load_scenario_agents("sales_email", {"send_email"})
     from scenarios.sales_email import tools

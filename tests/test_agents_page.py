@@ -7,7 +7,7 @@ from pathlib import Path
 from apptest_pages import app_on
 from streamlit.testing.v1 import AppTest
 
-from orchlab.store import Store
+from orchlab.store.store import Store
 
 NAME = "terse-manager"
 MANAGER_OLD = "Never send more than one email."

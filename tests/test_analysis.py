@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchlab.analysis import (
+from orchlab.stats.analysis import (
     agent_breakdown,
     cost_projection,
     outcome_rates,
@@ -14,7 +14,7 @@ from orchlab.analysis import (
     path_variance,
     summarize,
 )
-from orchlab.summary import findings
+from orchlab.stats.summary import findings
 
 
 def synthetic_runs(n_code: int, n_llm: int, seed: int = 1, llm_scale: float = 2.0) -> pd.DataFrame:
@@ -94,7 +94,7 @@ def test_findings_say_when_a_difference_is_not_significant() -> None:
 
 
 def test_agent_means_divide_by_runs_in_the_group() -> None:
-    from orchlab.analysis import agent_means
+    from orchlab.stats.analysis import agent_means
 
     breakdown = pd.DataFrame({
         "run_id": ["r1", "r1", "r2", "r3"], "form": ["code", "code", "code", "llm"],
@@ -104,7 +104,7 @@ def test_agent_means_divide_by_runs_in_the_group() -> None:
 
 
 def test_box_stats_are_tukey_quartiles_fences_and_outliers() -> None:
-    from orchlab.analysis import box_stats
+    from orchlab.stats.analysis import box_stats
 
     runs = pd.DataFrame({"form": ["code"] * 9, "wall_ms": [1, 2, 3, 4, 5, 6, 7, 8, 100.0]})
     row = box_stats(runs, "wall_ms").iloc[0]
@@ -114,7 +114,7 @@ def test_box_stats_are_tukey_quartiles_fences_and_outliers() -> None:
 
 
 def test_large_latency_box_draws_quartiles_not_every_point() -> None:
-    from orchlab.figures import MAX_POINTS, latency_box
+    from orchlab.present.figures import MAX_POINTS, latency_box
 
     runs = synthetic_runs(MAX_POINTS, 10)
     fig = latency_box(runs)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from orchlab.backends import BackendError, default_backend_id, resolve
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 
 
@@ -122,7 +122,7 @@ def _run_agent(backend_id: str, prompt: str = "Say hello.") -> tuple[str, int]:
     """agents.Runner.run on an Agent whose model comes from the backend: (output, retries)."""
     from agents import Agent, Runner
 
-    from orchlab.errors import RETRY_COUNTER
+    from orchlab.core.errors import RETRY_COUNTER
 
     backend = resolve(backend_id)
     agent = Agent(name="greeter", instructions="Greet the user.", model=backend.model_for("x"))

@@ -233,7 +233,7 @@ def test_store_runs_to_its_figure(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(120)
 def test_synthetic_runs_to_its_figure(tmp_path: Path) -> None:
-    from orchlab.store import Store
+    from orchlab.store.store import Store
 
     path = tmp_path / "many.sqlite"
     out = run_bench("synthetic.py", tmp_path, "--store", str(path)).stdout

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
 
-from orchlab.store import Store
+from orchlab.store.store import Store
 
 pytestmark = [pytest.mark.browser]
 NAME = "terse-manager"

@@ -84,9 +84,9 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
     from playwright.sync_api import expect
     from sales_scripts import sales_backend
 
-    from orchlab.agentdefs import agent_sources
-    from orchlab.runner import ExperimentSpec, run_experiment
-    from orchlab.store import Store
+    from orchlab.running.runner import ExperimentSpec, run_experiment
+    from orchlab.scenario.agentdefs import agent_sources
+    from orchlab.store.store import Store
 
     path = tmp_path / "split.sqlite"
     store = Store(path)
@@ -117,8 +117,8 @@ def test_compare_shows_four_forms_each_against_the_baseline_in_chromium(tmp_path
     from playwright.sync_api import expect
     from sales_scripts import sales_backend
 
-    from orchlab.runner import ExperimentSpec, run_experiment
-    from orchlab.store import Store
+    from orchlab.running.runner import ExperimentSpec, run_experiment
+    from orchlab.store.store import Store
 
     path = tmp_path / "four.sqlite"
     store = Store(path)

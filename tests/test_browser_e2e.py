@@ -111,7 +111,7 @@ def test_worker_processes_from_the_running_dashboard(tmp_path: Path, where: str)
     the dashboard's process, off its main thread) store every run."""
     from playwright.sync_api import expect, sync_playwright
 
-    from orchlab.store import Store
+    from orchlab.store.store import Store
     from orchlab.testing.devserver import FakeOpenAIServer
 
     store = tmp_path / "workers.sqlite"
@@ -205,7 +205,7 @@ def completed(page: Any, runs: int, timeout_s: float, not_id: str | None = None)
 
 
 def stored_runs(store: Path) -> Any:
-    from orchlab.store import Store
+    from orchlab.store.store import Store
 
     opened = Store(store)
     try:

@@ -14,8 +14,8 @@ import pytest
 from test_browser_e2e import CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
 from test_history import strict_json, two_experiments
 
-from orchlab.cli import main
-from orchlab.store import Store
+from orchlab.cli.main import main
+from orchlab.store.store import Store
 
 pytestmark = [pytest.mark.browser]
 NO_BACKEND = "compat:none@http://127.0.0.1:9/v1"  # History needs none

@@ -188,9 +188,10 @@ def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path,
     store holding someone else's hostile experiment file and a hostile saved variant."""
     from playwright.sync_api import expect, sync_playwright
 
-    from orchlab import export, importer, report
-    from orchlab.runner import ExperimentSpec, run_experiment
-    from orchlab.store import Store
+    from orchlab.present import report
+    from orchlab.running.runner import ExperimentSpec, run_experiment
+    from orchlab.store import export, importer
+    from orchlab.store.store import Store
 
     store_file = tmp_path / "stored.sqlite"
     store = Store(store_file)

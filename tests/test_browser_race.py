@@ -95,8 +95,8 @@ def test_a_replay_races_at_its_recorded_pace_with_no_server(tmp_path: Path) -> N
     the server is gone; the race grows as the recording did, then stops refreshing."""
     from playwright.sync_api import expect, sync_playwright
 
-    from orchlab.runner import ExperimentSpec, run_experiment
-    from orchlab.store import Store
+    from orchlab.running.runner import ExperimentSpec, run_experiment
+    from orchlab.store.store import Store
 
     store_file = tmp_path / "replay-race.sqlite"
     with FakeOpenAIServer(latency_s=LATENCY_S) as server:

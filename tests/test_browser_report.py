@@ -10,8 +10,8 @@ import pytest
 from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
 from test_report import experiment, failing_picker
 
-from orchlab.cli import main
-from orchlab.store import Store
+from orchlab.cli.main import main
+from orchlab.store.store import Store
 
 pytestmark = [pytest.mark.browser]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchlab import analysis, summary
+from orchlab.stats import analysis, summary
 from orchlab.testing.simulate import World, claimed, covers, draw, hints, metric
 
 EXPERIMENTS = 200

@@ -12,7 +12,7 @@ import pytest
 from sales_scripts import sales_backend
 
 from orchlab import backends
-from orchlab.cli import main
+from orchlab.cli.main import main
 
 
 @pytest.fixture(autouse=True)

@@ -20,13 +20,13 @@ from shapes import fake_server_spec as spec
 from shapes import shape
 from waiting import wait_until
 
-from orchlab import cluster, runner
-from orchlab.cli import main, spec_from_args
-from orchlab.cli_parser import build_parser
-from orchlab.errors import WorkerError
-from orchlab.jobs import ExperimentJob
-from orchlab.runner import ExperimentSpec, SpecError, resume_experiment, run_experiment
-from orchlab.store import Store
+from orchlab.cli.main import main, spec_from_args
+from orchlab.cli.parser import build_parser
+from orchlab.core.errors import WorkerError
+from orchlab.running import cluster, runner
+from orchlab.running.jobs import ExperimentJob
+from orchlab.running.runner import ExperimentSpec, SpecError, resume_experiment, run_experiment
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 from orchlab.testing.scripted import scripted_backend
 

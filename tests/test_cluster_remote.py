@@ -16,10 +16,10 @@ from shapes import fake_server_spec as spec
 from shapes import shape
 from waiting import stop, wait_until
 
-from orchlab import cluster
-from orchlab.errors import WorkerError
-from orchlab.runner import run_experiment
-from orchlab.store import Store
+from orchlab.core.errors import WorkerError
+from orchlab.running import cluster
+from orchlab.running.runner import run_experiment
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 from orchlab.testing.ports import free_port
 

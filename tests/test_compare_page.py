@@ -11,10 +11,11 @@ from apptest_pages import app_on
 from sales_scripts import sales_backend
 from streamlit.testing.v1 import AppTest
 
-from orchlab import analysis, figures
-from orchlab.records import ExperimentRecord, utcnow
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.core.records import ExperimentRecord, utcnow
+from orchlab.present import figures
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.stats import analysis
+from orchlab.store.store import Store
 from views._widgets import COLUMN_LABELS, money
 
 

@@ -12,11 +12,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from waiting import wait_until
 
-from orchlab import cli
 from orchlab.backends import BackendError, resolve
-from orchlab.records import RunRecord, utcnow
-from orchlab.runner import CancelToken, ExperimentSpec, Progress, run_experiment
-from orchlab.store import Store
+from orchlab.cli import main as cli
+from orchlab.core.records import RunRecord, utcnow
+from orchlab.running.runner import CancelToken, ExperimentSpec, Progress, run_experiment
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 
 APP = str(Path(__file__).parent.parent / "app.py")
@@ -54,8 +54,8 @@ def cancelled_part_way(store: Store, base_url: str) -> str:
 def test_counts_after_a_cancel_agree_and_resume_runs_exactly_the_missing(
     store: Store, server: FakeOpenAIServer,
 ) -> None:
-    from orchlab.runner import remaining_runs, resume_experiment
-    from orchlab.spec import prepare
+    from orchlab.running.runner import remaining_runs, resume_experiment
+    from orchlab.running.spec import prepare
 
     exp_id = cancelled_part_way(store, server.base_url)
     counts = store.run_counts(exp_id)
@@ -83,7 +83,7 @@ def numbers(text: str) -> tuple[int, int, int]:
 def test_run_page_history_and_cli_state_the_same_numbers(
     app_env: Path, server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from orchlab.jobs import ExperimentJob
+    from orchlab.running.jobs import ExperimentJob
 
     store_path = app_env
     store = Store(store_path)
@@ -127,7 +127,7 @@ def failed_run(exp_id: str, rep: int, error_type: str, error_class: str) -> RunR
 
 
 def test_which_failed_runs_a_resume_runs_again(store: Store) -> None:
-    from orchlab.records import ExperimentRecord
+    from orchlab.core.records import ExperimentRecord
 
     exp = ExperimentRecord(experiment_id="exp-1", scenario="sales_email", backend="b",
                            created_at=utcnow(), spec={}, planned_runs=4, status="completed")
@@ -157,7 +157,7 @@ def test_a_server_gone_since_the_backend_was_resolved_stops_the_experiment(
 def test_runs_a_dead_server_failed_are_not_a_success_and_resume_reruns_them(
     store: Store, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from orchlab.runner import resume_experiment
+    from orchlab.running.runner import resume_experiment
 
     with FakeOpenAIServer() as server:
         backend = resolve(f"compat:fake-model@{server.base_url}")

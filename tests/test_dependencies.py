@@ -174,16 +174,16 @@ def test_pyproject_declares_what_the_requirements_files_do() -> None:
         {normalised(r) for r in extras["dev"] + extras["litellm"]}
 
 
-@pytest.mark.parametrize("page", ["app.py", "orchlab/cli.py"])
+@pytest.mark.parametrize("page", ["app.py", "orchlab/cli/main.py"])
 def test_opening_the_dashboard_or_the_cli_loads_no_scipy(page: str) -> None:
     """scipy is imported where a test statistic is computed, not by opening a page or the
     CLI: memory and start-up time the user does not need to pay."""
     import subprocess
 
-    module = "orchlab.cli" if page.endswith("cli.py") else None
+    module = "orchlab.cli.main" if page.endswith("main.py") else None
     code = ("import sys, importlib; "
             + (f"importlib.import_module({module!r}); " if module else
-               "import views._shared, orchlab.summary, orchlab.report; ")
+               "import views._shared, orchlab.stats.summary, orchlab.present.report; ")
             + "print('scipy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=120, check=True)

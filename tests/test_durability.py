@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orchlab.cli import main
-from orchlab.store import Store
+from orchlab.cli.main import main
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 
 ROOT = Path(__file__).parent.parent

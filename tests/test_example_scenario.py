@@ -15,8 +15,8 @@ import pytest
 from agents.testing import assistant_message, function_call
 
 from orchlab import scenario as scenario_registry
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 from orchlab.testing.scripted import scripted_backend
 
 AGENTS_DIR = Path(__file__).parent / "example_agents"

@@ -23,16 +23,18 @@ import pytest
 from apptest_pages import app_on
 from sales_scripts import sales_backend
 
-from orchlab import backends, cli, figures
-from orchlab.analysis import outcome_rates, summarize
-from orchlab.metrics import run_metrics
-from orchlab.recorder import install_recorder
-from orchlab.records import utcnow
-from orchlab.runner import ExperimentSpec, run_experiment
+from orchlab import backends
+from orchlab.cli import main as cli
+from orchlab.core.records import utcnow
+from orchlab.measure.metrics import run_metrics
+from orchlab.measure.recorder import install_recorder
+from orchlab.present import figures
+from orchlab.running.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import FlowEnv, RunDeps
-from orchlab.schema import MIGRATIONS
-from orchlab.store import Store, StoreError
-from orchlab.summary import findings
+from orchlab.stats.analysis import outcome_rates, summarize
+from orchlab.stats.summary import findings
+from orchlab.store.schema import MIGRATIONS
+from orchlab.store.store import Store, StoreError
 
 # -- 2. rates over the runs they apply to ----------------------------------------------------
 
@@ -255,7 +257,7 @@ def test_every_metric_has_a_column_and_round_trips(store: Store) -> None:
 
 
 def test_exports_of_ok_and_failed_runs_hold_no_nan(store: Store) -> None:
-    from orchlab import export
+    from orchlab.store import export
 
     spec = ExperimentSpec("sales_email", inputs=["dana-acme"], max_turns=1,
                           backend="scripted:sales")

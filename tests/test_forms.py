@@ -14,13 +14,16 @@ import pytest
 from agents.testing import assistant_message, function_call
 from pydantic import BaseModel
 
-from orchlab import analysis, cli, figures, forms
 from orchlab import scenario as scenario_registry
-from orchlab.agentdefs import load_scenario_agents
-from orchlab.errors import AgentDefError, ScenarioError, SpecError
-from orchlab.runner import ExperimentSpec, prepare, run_experiment
+from orchlab.cli import main as cli
+from orchlab.core import forms
+from orchlab.core.errors import AgentDefError, ScenarioError, SpecError
+from orchlab.present import figures
+from orchlab.running.runner import ExperimentSpec, prepare, run_experiment
 from orchlab.scenario import FlowEnv, Form, RunDeps, ScenarioInput, discover
-from orchlab.store import Store
+from orchlab.scenario.agentdefs import load_scenario_agents
+from orchlab.stats import analysis
+from orchlab.store.store import Store
 from orchlab.testing.scripted import scripted_backend
 
 AGENTS = {
@@ -128,7 +131,7 @@ def test_only_guarded_forms_record_guard_refusals(store: Store) -> None:
 def test_guarding_a_tool_the_agent_lacks_is_one_sentence() -> None:
     env = FlowEnv({}, RunDeps(), 3, {})
     prepared = prepare(ExperimentSpec("greeting"))
-    from orchlab.agentdefs import build_agents
+    from orchlab.scenario.agentdefs import build_agents
 
     env.agents = build_agents(prepared.defs, prepared.scenario.tools(),
                               scripted_backend({n: say("x") for n in AGENTS}))

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sales_scripts import slow_sales_backend
 
-from orchlab import runner
-from orchlab import store as store_module
-from orchlab.records import ExperimentRecord, utcnow
-from orchlab.runner import ExperimentSpec, arun_experiment
-from orchlab.store import HOST, STALE_AFTER_S, Store
+from orchlab.core.records import ExperimentRecord, utcnow
+from orchlab.running import runner
+from orchlab.running.runner import ExperimentSpec, arun_experiment
+from orchlab.store import store as store_module
+from orchlab.store.store import HOST, STALE_AFTER_S, Store
 
 
 def running(exp_id: str, host: str | None, beat_ago_s: float | None,

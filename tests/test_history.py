@@ -20,9 +20,9 @@ from sales_scripts import sales_backend
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from orchlab.cli import main
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.cli.main import main
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 
 MISSING_TEXT = ("nan", "none", "<na>", "null")
 

@@ -17,9 +17,9 @@ from apptest_pages import app_on
 from sales_scripts import sales_backend
 
 from orchlab import backends
-from orchlab.cli import main
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.cli.main import main
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 
 V1_SPAN_FIELDS = ("span_id", "name", "kind", "start_ms", "end_ms", "model", "input_tokens",
                   "output_tokens", "agent", "error", "parent")

@@ -19,10 +19,10 @@ from waiting import wait_until
 
 from orchlab import backends
 from orchlab.backends import Backend
-from orchlab.jobs import ExperimentJob, JobSnapshot
-from orchlab.records import RunRecord
-from orchlab.runner import ExperimentSpec
-from orchlab.store import Store
+from orchlab.core.records import RunRecord
+from orchlab.running.jobs import ExperimentJob, JobSnapshot
+from orchlab.running.runner import ExperimentSpec
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 
 CALLS_PER_RUN = {"code": 4, "llm": 6}  # sales_email against the fake server's policy
@@ -179,7 +179,7 @@ def test_cancel_stops_one_job_and_leaves_the_other_running(store: Store) -> None
 
 
 def test_resume_job_runs_only_the_missing_runs(store: Store) -> None:
-    from orchlab.runner import CancelToken, run_experiment
+    from orchlab.running.runner import CancelToken, run_experiment
 
     backend = sales_backend()
     cancel = CancelToken()

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from orchlab import backends, cluster
-from orchlab.cli import main
-from orchlab.errors import BackendError
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab import backends
+from orchlab.cli.main import main
+from orchlab.core.errors import BackendError
+from orchlab.running import cluster
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 
 KEY = "sk-this-machines-key-0123456789"

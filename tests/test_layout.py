@@ -1,13 +1,14 @@
-"""The core's shape: imports point one way (no circles, lazy imports included), no module
-imports another's private names, test fakes stay out of the product path, and prepare()
-changes nothing."""
+"""The core's shape: each subpackage of orchlab is a layer that imports only the layers below
+it, imports point one way (no circles, lazy imports included), no module imports another's
+private names, dependencies' private APIs stay in one compat module, test fakes stay out of the
+product path, and prepare() changes nothing."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from orchlab.runner import ExperimentSpec, prepare
+from orchlab.running.runner import ExperimentSpec, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("orchlab", "scenarios")
@@ -45,6 +46,41 @@ def graph() -> dict[str, set[str]]:
                 if candidate in modules and candidate != name:
                     edges[name].add(candidate)
     return edges
+
+
+LAYERS = ("core", "measure", "scenario", "stats", "store", "backends", "integrations", "running",
+          "present", "cli", "testing")
+"""orchlab's subpackages from the bottom up (docs/ARCHITECTURE.md says why this order)."""
+
+
+def layer(module: str) -> str | None:
+    """orchlab.running.runner -> "running"; orchlab itself and its __main__ are no layer."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "orchlab" and len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def upward(edges: dict[str, set[str]]) -> list[str]:
+    return [f"{source} -> {target}" for source, targets in sorted(edges.items())
+            for target in sorted(targets)
+            if (a := layer(source)) and (b := layer(target)) and LAYERS.index(b) > LAYERS.index(a)]
+
+
+def test_every_orchlab_module_lives_in_a_layer() -> None:
+    loose = [m for m in graph() if m.startswith("orchlab.") and m != "orchlab.__main__"
+             and layer(m) is None]
+    assert loose == []
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    assert upward(graph()) == []
+
+
+def test_the_layer_rule_reports_an_upward_import() -> None:
+    """Not vacuous: the edge the move removed (the store's importer reaching up to the runner
+    for a new id) is reported, and a downward one is not."""
+    assert upward({"orchlab.store.importer": {"orchlab.running.runner"}}) == \
+        ["orchlab.store.importer -> orchlab.running.runner"]
+    assert upward({"orchlab.running.runner": {"orchlab.store.store"}}) == []
 
 
 def test_no_import_circles_at_load() -> None:

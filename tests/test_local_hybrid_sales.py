@@ -12,9 +12,9 @@ import time
 import pytest
 
 from orchlab.backends import resolve
-from orchlab.errors import ERROR_CLASSES
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.core.errors import ERROR_CLASSES
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 
 pytestmark = pytest.mark.real_model
 

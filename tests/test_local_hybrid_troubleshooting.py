@@ -11,9 +11,9 @@ import pytest
 from real_model import assert_counted_like_llama
 
 from orchlab.backends import resolve
-from orchlab.errors import ERROR_CLASSES
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.core.errors import ERROR_CLASSES
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 
 pytestmark = pytest.mark.real_model
 

@@ -35,7 +35,7 @@ from openai.types.responses import ResponseFunctionToolCall
 from pydantic import BaseModel
 
 from orchlab.backends import Backend, BackendError, resolve
-from orchlab.recorder import install_recorder, to_records
+from orchlab.measure.recorder import install_recorder, to_records
 
 FAST = ModelSettings(max_tokens=96, temperature=0.2, extra_args={"seed": 7})
 

@@ -9,8 +9,8 @@ from real_model import assert_counted_like_llama, assert_recorded_ending
 
 from orchlab.backends import resolve
 from orchlab.backends.local_schema import schema_error
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 from scenarios.sales_email import tools
 
 pytestmark = pytest.mark.real_model

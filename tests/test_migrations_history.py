@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from orchlab import records, schema
-from orchlab.db import open_database, statements
-from orchlab.store import Store
+from orchlab.core import records
+from orchlab.store import schema
+from orchlab.store.db import open_database, statements
+from orchlab.store.store import Store
 
 OLD_MIGRATIONS = 3
 """m001..m003: what a store made before m004 has."""

@@ -26,12 +26,12 @@ from sales_scripts import sales_backend
 from waiting import stop
 
 from orchlab import backends
-from orchlab.cli import main
-from orchlab.jobs import ExperimentJob
-from orchlab.otel import CLOSE_TIMEOUT_S, RunExport, stored_runs
-from orchlab.records import RunMetrics, RunRecord, SpanRecord, utcnow
-from orchlab.runner import ExperimentSpec
-from orchlab.store import Store
+from orchlab.cli.main import main
+from orchlab.core.records import RunMetrics, RunRecord, SpanRecord, utcnow
+from orchlab.integrations.otel import CLOSE_TIMEOUT_S, RunExport, stored_runs
+from orchlab.running.jobs import ExperimentJob
+from orchlab.running.runner import ExperimentSpec
+from orchlab.store.store import Store
 from orchlab.testing.ports import free_port
 
 CONTENT_KEYS = {"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.call.arguments",

@@ -15,7 +15,7 @@ from sales_scripts import sales_backend
 from streamlit.testing.v1 import AppTest
 from waiting import stop, wait_until
 
-from orchlab.store import Store
+from orchlab.store.store import Store
 from orchlab.testing.ports import free_port
 
 ROOT = Path(__file__).parent.parent
@@ -110,7 +110,7 @@ def test_a_broken_variant_is_refused_with_the_field_named(app_env: Path) -> None
 
 
 def test_resume_from_history_runs_only_the_missing_runs(app_env: Path) -> None:
-    from orchlab.runner import CancelToken, ExperimentSpec, run_experiment
+    from orchlab.running.runner import CancelToken, ExperimentSpec, run_experiment
 
     store = Store(app_env)
     cancel = CancelToken()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from orchlab.analysis import path_entropy, top_path_share
-from orchlab.metrics import path_signature
-from orchlab.records import SpanRecord
+from orchlab.core.records import SpanRecord
+from orchlab.measure.metrics import path_signature
+from orchlab.stats.analysis import path_entropy, top_path_share
 
 
 def span(

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from orchlab.paths import (
+from orchlab.stats.paths import (
     DEVIATION_COLUMNS,
     deviation_sentence,
     edit_distance,

@@ -11,7 +11,7 @@ import time
 import pytest
 from genai_prices import Usage, calc_price
 
-from orchlab import pricing
+from orchlab.measure import pricing
 
 IN, OUT, CACHED = 12_345, 678, 4_000
 
@@ -204,7 +204,7 @@ def test_every_cost_equals_genai_prices_exactly(
 
 
 def test_run_cost_is_none_as_soon_as_one_generation_is_unknown() -> None:
-    from orchlab.records import SpanRecord
+    from orchlab.core.records import SpanRecord
 
     def gen(model: str) -> SpanRecord:
         return SpanRecord(span_id="s", parent_id=None, kind="generation", name=model, agent="a",

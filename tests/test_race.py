@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from orchlab import presets
-from orchlab.jobs import JobSnapshot, LiveRun
-from orchlab.race import Peek, build_race, lane_caption, race_sentence, running_now
-from orchlab.race_figures import race_figure
-from orchlab.records import RunMetrics, RunRecord, SpanRecord
+from orchlab.core.records import RunMetrics, RunRecord, SpanRecord
+from orchlab.present.race import Peek, build_race, lane_caption, race_sentence, running_now
+from orchlab.present.race_figures import race_figure
+from orchlab.running import presets
+from orchlab.running.jobs import JobSnapshot, LiveRun
 
 T0 = datetime(2026, 1, 1, 12, 0, 0).astimezone()
 

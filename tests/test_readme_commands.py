@@ -241,8 +241,8 @@ def check_cli(argv: list[str], tmp_path: Path) -> None:
     for value in alternatives(argv[4:]):
         assert value in result.stdout, f"python -m orchlab {command} does not offer {value}"
     if command == "list":
-        from orchlab.records import ExperimentRecord, utcnow
-        from orchlab.store import Store
+        from orchlab.core.records import ExperimentRecord, utcnow
+        from orchlab.store.store import Store
 
         store_file = tmp_path / "readme.sqlite"
         store = Store(store_file)

@@ -8,9 +8,10 @@ import asyncio
 import pytest
 from agents.testing import assistant_message
 
-from orchlab import calls, config
 from orchlab.backends.traced import TracedModel
-from orchlab.calls import RecordingModel, RunCalls
+from orchlab.core import config
+from orchlab.measure import calls
+from orchlab.measure.calls import RecordingModel, RunCalls
 
 KEY = "sk-test-0123456789abcdef"
 

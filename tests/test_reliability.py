@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from orchlab import export
-from orchlab.cli import main
-from orchlab.errors import ERROR_CLASSES
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.cli.main import main
+from orchlab.core.errors import ERROR_CLASSES
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store import export
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FAULTS, FakeOpenAIServer
 
 RETRYABLE = ("rate_limit", "server_500", "server_503", "reset", "hang")
@@ -97,7 +97,7 @@ def test_bad_input_cases_each_get_one_clear_message(
 ) -> None:
     import shutil
 
-    import orchlab.agentdefs as agentdefs
+    import orchlab.scenario.agentdefs as agentdefs
 
     broken = tmp_path / "agents"
     shutil.copytree(agentdefs.AGENTS_DIR, broken)

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from orchlab import backends, schema
-from orchlab.errors import BackendError, SpecError
-from orchlab.recorder import TEXT_LIMIT
-from orchlab.records import RunRecord
-from orchlab.runner import ExperimentResult, ExperimentSpec, arun_experiment, run_experiment
-from orchlab.spec import replay_spec
-from orchlab.store import Store
+from orchlab import backends
+from orchlab.core.errors import BackendError, SpecError
+from orchlab.core.records import RunRecord
+from orchlab.measure.recorder import TEXT_LIMIT
+from orchlab.running.runner import ExperimentResult, ExperimentSpec, arun_experiment, run_experiment
+from orchlab.running.spec import replay_spec
+from orchlab.store import schema
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 
 LATENCY_S = 0.15
@@ -219,8 +220,8 @@ def test_the_recording_keeps_what_the_span_clips(tmp_path: Path) -> None:
 
 def test_compare_puts_a_replay_beside_its_recording(
         store: Store, recorded: tuple[Path, ExperimentResult]) -> None:
-    from orchlab import analysis
-    from orchlab.summary import summarize_runs
+    from orchlab.stats import analysis
+    from orchlab.stats.summary import summarize_runs
 
     source = recorded[1].experiment_id
     copy = replay(store, source, 0.0)

@@ -8,9 +8,9 @@ from pathlib import Path
 from apptest_pages import app_on
 from sales_scripts import sales_backend
 
-from orchlab.jobs import ExperimentJob
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.running.jobs import ExperimentJob
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 
 
 def recorded(store_path: Path) -> str:

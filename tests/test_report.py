@@ -15,10 +15,11 @@ from agents.testing import assistant_message
 from markupsafe import escape
 from sales_scripts import PICKER_USAGE, sales_backend, step
 
-from orchlab import analysis, figures, report, summary
-from orchlab.cli import main
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.cli.main import main
+from orchlab.present import figures, report
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.stats import analysis, summary
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 
 FORMS = ["code", "plan", "guarded", "llm"]

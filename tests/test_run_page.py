@@ -15,13 +15,13 @@ from sales_scripts import sales_backend, slow_sales_backend
 from streamlit.testing.v1 import AppTest
 from waiting import wait_until
 
-from orchlab import cli
-from orchlab.figures import MAX_LR_STAGES, path_dot
-from orchlab.jobs import ExperimentJob
-from orchlab.presets import QUICK_START
-from orchlab.race import Race, build_race
-from orchlab.runner import ExperimentSpec
-from orchlab.store import Store
+from orchlab.cli import main as cli
+from orchlab.present.figures import MAX_LR_STAGES, path_dot
+from orchlab.present.race import Race, build_race
+from orchlab.running.jobs import ExperimentJob
+from orchlab.running.presets import QUICK_START
+from orchlab.running.runner import ExperimentSpec
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 
 APP = str(Path(__file__).parent.parent / "app.py")

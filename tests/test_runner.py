@@ -11,9 +11,15 @@ from agents.testing import assistant_message
 from sales_scripts import sales_backend, step, writer_script
 
 from orchlab.backends.traced import INTERRUPTED
-from orchlab.errors import StoreError
-from orchlab.runner import CancelToken, ExperimentSpec, SpecError, arun_experiment, run_experiment
-from orchlab.store import Store
+from orchlab.core.errors import StoreError
+from orchlab.running.runner import (
+    CancelToken,
+    ExperimentSpec,
+    SpecError,
+    arun_experiment,
+    run_experiment,
+)
+from orchlab.store.store import Store
 
 
 @pytest.fixture
@@ -140,8 +146,8 @@ def test_agents_are_reused_only_when_every_run_gets_the_same_models() -> None:
     from agents.testing import ScriptedModel
 
     from orchlab.backends import Backend
-    from orchlab.execution import RunContext
-    from orchlab.runner import prepare
+    from orchlab.running.execution import RunContext
+    from orchlab.running.runner import prepare
 
     prepared = prepare(ExperimentSpec("sales_email", backend="x:y"))
     spec, scenario, defs = prepared.spec, prepared.scenario, prepared.defs
@@ -179,7 +185,7 @@ def test_a_store_that_fails_mid_experiment_is_reported_and_leaves_no_running_exp
 
 def test_a_resume_whose_backend_cannot_start_changes_nothing(store: Store) -> None:
     from orchlab.backends import BackendError
-    from orchlab.runner import resume_experiment
+    from orchlab.running.runner import resume_experiment
 
     spec = ExperimentSpec("sales_email", inputs=["dana-acme"], repetitions=1,
                           backend="compat:m@http://127.0.0.1:9/v1")  # nothing listens there

@@ -12,9 +12,9 @@ from sales_scripts import (
     sales_backend,
 )
 
-from orchlab.metrics import run_metrics
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.measure.metrics import run_metrics
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 
 CODE_PATH = "{concise_writer|humorous_writer|professional_writer} > picker > send_email"
 LLM_PATH = "sales_manager > {concise_writer|humorous_writer|professional_writer} > send_email"

@@ -25,10 +25,10 @@ from sales_scripts import (
     spamming_manager_script,
 )
 
-from orchlab.records import OutboxMessage, RunRecord
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
-from orchlab.tools import RunDeps
+from orchlab.core.records import OutboxMessage, RunRecord
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.scenario.tools import RunDeps
+from orchlab.store.store import Store
 from scenarios.sales_email import SCENARIO, WRITERS, SalesPlan, send_guard
 
 WRITERS_SET = "{concise_writer|humorous_writer|professional_writer}"

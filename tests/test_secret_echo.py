@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from orchlab.cli import main
+from orchlab.cli.main import main
 from orchlab.scenario import discover
-from orchlab.store import Store
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer, policy_reply
 from orchlab.testing.recording import RecordingServer
 
@@ -100,8 +100,8 @@ def test_a_secret_stored_before_it_was_configured_never_reaches_an_export(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from sales_scripts import sales_backend
 
-    from orchlab import export
-    from orchlab.runner import ExperimentSpec, run_experiment
+    from orchlab.running.runner import ExperimentSpec, run_experiment
+    from orchlab.store import export
 
     store = Store(tmp_path / "s.sqlite")
     spec = ExperimentSpec("sales_email", inputs=["dana-acme"], backend="scripted:sales")

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from orchlab import runner
-from orchlab.cli import main
-from orchlab.records import ExperimentRecord, utcnow
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.schema import MIGRATIONS
-from orchlab.store import Store
+from orchlab.cli.main import main
+from orchlab.core.records import ExperimentRecord, utcnow
+from orchlab.running import runner
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.schema import MIGRATIONS
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 from orchlab.testing.pgserver import PostgresServer
 

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from orchlab import analysis, figures
-from orchlab.figures import path_dot, plot_text, waterfall, waterfall_pair
-from orchlab.metrics import PathStep
-from orchlab.race import Lane
-from orchlab.race_figures import race_figure
-from orchlab.records import SpanRecord
+from orchlab.core.records import SpanRecord
+from orchlab.measure.metrics import PathStep
+from orchlab.present import figures
+from orchlab.present.figures import path_dot, plot_text, waterfall, waterfall_pair
+from orchlab.present.race import Lane
+from orchlab.present.race_figures import race_figure
+from orchlab.stats import analysis
 from views._widgets import code_md, escape_md
 
 HOSTILE = [
@@ -134,8 +135,8 @@ def test_span_names_in_waterfalls_and_the_race_are_text() -> None:
 def test_compare_charts_show_groups_paths_and_agents_as_text(tmp_path: Path) -> None:
     """Every chart Compare and the report draw, with a variant, a path, an agent, an input and
     an outcome named by someone's file."""
-    from orchlab.runner import ExperimentSpec, run_experiment
-    from orchlab.store import Store
+    from orchlab.running.runner import ExperimentSpec, run_experiment
+    from orchlab.store.store import Store
     from orchlab.testing.devserver import FakeOpenAIServer
 
     store = Store(tmp_path / "charts.sqlite")

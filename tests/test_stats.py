@@ -1,5 +1,5 @@
-"""orchlab.stats on data with known answers: pass^k, comparisons against scipy's own tests,
-Holm, run counts (their calibration by simulation is tests/test_calibration.py).
+"""orchlab.stats.estimates on data with known answers: pass^k, comparisons against scipy's own
+tests, Holm, run counts (their calibration by simulation is tests/test_calibration.py).
 
 The module is imported whole (`significance.test_rates`): imported by name, its `test_*`
 functions would be collected by pytest as tests.
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from orchlab import significance, stats
+from orchlab.stats import estimates, significance
 
 Z_975 = 1.959963984540054  # standard normal quantile at 0.975
 
@@ -39,7 +39,7 @@ def test_pass_hat_k_matches_hand_computed_values() -> None:
     expected = {1: Fraction(1 + Fraction(1, 2) + 0, 3), 2: Fraction(1 + Fraction(1, 6), 3),
                 3: Fraction(1, 3), 4: Fraction(1, 3)}
     for k, value in expected.items():
-        assert stats.pass_hat_k(COUNTS, k) == pytest.approx(float(value))
+        assert estimates.pass_hat_k(COUNTS, k) == pytest.approx(float(value))
     assert float(expected[2]) == pytest.approx(7 / 18)
 
 
@@ -48,20 +48,20 @@ def test_pass_at_k_matches_hand_computed_values() -> None:
     expected = {1: Fraction(1 + Fraction(1, 2), 3), 2: Fraction(1 + Fraction(5, 6), 3),
                 3: Fraction(2, 3), 4: Fraction(2, 3)}
     for k, value in expected.items():
-        assert stats.pass_at_k(COUNTS, k) == pytest.approx(float(value))
+        assert estimates.pass_at_k(COUNTS, k) == pytest.approx(float(value))
 
 
 def test_k_beyond_the_runs_gives_none_and_short_inputs_are_left_out() -> None:
-    assert stats.pass_hat_k(COUNTS, 5) is None
-    assert stats.pass_at_k(COUNTS, 5) is None
-    assert stats.pass_hat_k([], 1) is None
+    assert estimates.pass_hat_k(COUNTS, 5) is None
+    assert estimates.pass_at_k(COUNTS, 5) is None
+    assert estimates.pass_hat_k([], 1) is None
     # only (4, 2) has 3 runs: pass^3 = C(2,3)/C(4,3) = 0, pass@3 = 1 - C(2,3)/C(4,3) = 1
-    assert stats.pass_hat_k([(2, 2), (4, 2)], 3) == 0
-    assert stats.pass_at_k([(2, 0), (4, 2)], 3) == 1
+    assert estimates.pass_hat_k([(2, 2), (4, 2)], 3) == 0
+    assert estimates.pass_at_k([(2, 0), (4, 2)], 3) == 1
     with pytest.raises(ValueError):
-        stats.pass_hat_k([(2, 3)], 1)
+        estimates.pass_hat_k([(2, 3)], 1)
     with pytest.raises(ValueError):
-        stats.pass_at_k(COUNTS, 0)
+        estimates.pass_at_k(COUNTS, 0)
 
 
 def test_reliability_per_group_leaves_out_uncounted_runs() -> None:
@@ -70,7 +70,7 @@ def test_reliability_per_group_leaves_out_uncounted_runs() -> None:
             run("code", "a", 0), run("code", "a", 1), run("code", "a", 2, success=False),
             run("code", "a", 3, success=None), run("code", "b", 0), run("code", "b", 1),
             run("cancelled", "a", 0, success=None)]
-    table = stats.reliability(pd.DataFrame(rows))
+    table = estimates.reliability(pd.DataFrame(rows))
     assert list(table.columns) == ["group", "k", "pass_hat_k", "pass_hat_k_low",
                                    "pass_hat_k_high", "pass_at_k", "inputs", "runs_per_input"]
     assert list(zip(table["group"], table["k"], strict=True)) == [("code", 1), ("code", 2),
@@ -83,7 +83,7 @@ def test_reliability_per_group_leaves_out_uncounted_runs() -> None:
     assert set(code["inputs"]) == {2} and set(code["runs_per_input"]) == {2}
     llm = table[table["group"] == "llm"].iloc[0]
     assert llm["pass_hat_k"] == pytest.approx(0.5) and llm["runs_per_input"] == 1
-    assert stats.reliability(pd.DataFrame(rows).iloc[0:0]).empty
+    assert estimates.reliability(pd.DataFrame(rows).iloc[0:0]).empty
 
 
 # -- paired comparisons ----------------------------------------------------------------------
@@ -105,8 +105,8 @@ def latency_runs(inputs: int = 20, repetitions: int = 3, effect: float = 1.2,
 
 def test_pairing_narrows_the_interval_and_covers_the_effect() -> None:
     runs = latency_runs()
-    paired = stats.compare(runs, "a", "b", "wall_ms", kind="ratio")
-    unpaired = stats.compare(runs, "a", "b", "wall_ms", kind="ratio", paired=False)
+    paired = estimates.compare(runs, "a", "b", "wall_ms", kind="ratio")
+    unpaired = estimates.compare(runs, "a", "b", "wall_ms", kind="ratio", paired=False)
     assert paired is not None and unpaired is not None
     assert paired.paired and not unpaired.paired and paired.stat == "geometric mean"
     assert paired.low < 1.2 < paired.high and unpaired.low < 1.2 < unpaired.high
@@ -115,9 +115,9 @@ def test_pairing_narrows_the_interval_and_covers_the_effect() -> None:
 
 def test_geometric_mean_ratios_are_scipys_t_tests_on_logs() -> None:
     runs = latency_runs(inputs=6, repetitions=2)
-    matched = stats.pairs(runs, "a", "b", "wall_ms")
+    matched = estimates.pairs(runs, "a", "b", "wall_ms")
     la, lb = np.log(matched["a"]), np.log(matched["b"])
-    paired = stats.compare(runs, "a", "b", "wall_ms")
+    paired = estimates.compare(runs, "a", "b", "wall_ms")
     expected = st.ttest_rel(la, lb)
     low, high = expected.confidence_interval(0.95)
     assert paired is not None and paired.n == 12
@@ -127,13 +127,13 @@ def test_geometric_mean_ratios_are_scipys_t_tests_on_logs() -> None:
     xa, xb = (np.log(runs.loc[runs["group"] == g, "wall_ms"]) for g in ("a", "b"))
     welch = st.ttest_ind(xa, xb, equal_var=False)
     low, high = welch.confidence_interval(0.95)
-    unpaired = stats.compare(runs, "a", "b", "wall_ms", paired=False)
+    unpaired = estimates.compare(runs, "a", "b", "wall_ms", paired=False)
     assert unpaired is not None and unpaired.test == "Welch's t-test on log values"
     assert (unpaired.low, unpaired.high) == pytest.approx((math.exp(low), math.exp(high)))
     assert unpaired.p_value == pytest.approx(welch.pvalue)
     calls = runs.assign(llm_calls=np.arange(len(runs)) % 4)
-    diff = stats.compare(calls, "a", "b", "llm_calls", kind="diff")
-    matched = stats.pairs(calls, "a", "b", "llm_calls")
+    diff = estimates.compare(calls, "a", "b", "llm_calls", kind="diff")
+    matched = estimates.pairs(calls, "a", "b", "llm_calls")
     expected = st.ttest_rel(matched["a"], matched["b"])
     assert diff is not None and diff.stat == "mean" and diff.test == "paired t-test"
     assert diff.point == pytest.approx((matched["a"] - matched["b"]).mean())
@@ -143,7 +143,7 @@ def test_geometric_mean_ratios_are_scipys_t_tests_on_logs() -> None:
 def test_a_ratio_with_zeros_falls_back_to_the_ratio_of_means() -> None:
     runs = latency_runs(inputs=8, repetitions=1)
     runs.loc[runs.index[0], "wall_ms"] = 0.0
-    result = stats.compare(runs, "a", "b", "wall_ms")
+    result = estimates.compare(runs, "a", "b", "wall_ms")
     assert result is not None and result.stat == "mean" and "delta method" in result.test
     sums = runs.groupby("group")["wall_ms"].sum()
     assert result.point == pytest.approx(sums["a"] / sums["b"])
@@ -156,7 +156,7 @@ def test_pairs_match_on_input_and_repetition_with_both_values_present() -> None:
             run("a", "y", 0, wall_ms=4.0), run("b", "x", 0, wall_ms=10.0),
             run("a", "z", 0, wall_ms=5.0), run("a", "y", 1, wall_ms=None),
             run("b", "y", 1, wall_ms=30.0), run("c", "x", 0, wall_ms=99.0)]
-    matched = stats.pairs(pd.DataFrame(rows), "a", "b", "wall_ms")
+    matched = estimates.pairs(pd.DataFrame(rows), "a", "b", "wall_ms")
     assert list(matched.columns) == ["input_id", "repetition", "a", "b"]
     assert matched.values.tolist() == [["x", 0, 1.0, 10.0], ["x", 1, 2.0, 20.0],
                                        ["y", 0, 4.0, 40.0]]
@@ -165,7 +165,7 @@ def test_pairs_match_on_input_and_repetition_with_both_values_present() -> None:
 def test_a_key_seen_twice_is_matched_once_never_crossed() -> None:
     rows = [run("a", "x", 0, wall_ms=1.0), run("b", "x", 0, wall_ms=10.0),
             run("a", "x", 0, wall_ms=2.0), run("b", "x", 0, wall_ms=20.0)]
-    matched = stats.pairs(pd.DataFrame(rows), "a", "b", "wall_ms")
+    matched = estimates.pairs(pd.DataFrame(rows), "a", "b", "wall_ms")
     assert matched[["a", "b"]].values.tolist() == [[1.0, 10.0], [2.0, 20.0]]
 
 
@@ -173,35 +173,35 @@ def test_tokens_and_unknown_costs() -> None:
     rows = [run("a", "x", r, input_tokens=100, output_tokens=20, cost_usd=0.2 if r else None)
             for r in range(6)] + [run("b", "x", r, cost_usd=0.1) for r in range(6)]
     runs = pd.DataFrame(rows)
-    assert stats.pairs(runs, "a", "b", "tokens")["a"].tolist() == [120] * 6
-    assert len(stats.pairs(runs, "a", "b", "cost_usd")) == 5  # the unpriced run has no pair
-    cost = stats.compare(runs, "a", "b", "cost_usd", kind="ratio")
+    assert estimates.pairs(runs, "a", "b", "tokens")["a"].tolist() == [120] * 6
+    assert len(estimates.pairs(runs, "a", "b", "cost_usd")) == 5  # the unpriced run has no pair
+    cost = estimates.compare(runs, "a", "b", "cost_usd", kind="ratio")
     assert cost is not None and cost.paired and cost.point == pytest.approx(2.0)
 
 
 def test_compare_pairs_when_it_can_and_says_so_when_it_cannot() -> None:
     runs = latency_runs(inputs=5, repetitions=1)
-    assert stats.compare(runs, "a", "b", "wall_ms").paired  # type: ignore[union-attr]
+    assert estimates.compare(runs, "a", "b", "wall_ms").paired  # type: ignore[union-attr]
     apart = runs.assign(input_id=[f"{i}-{g}" for i, g in zip(runs["input_id"], runs["group"],
                                                               strict=True)])
-    unpaired = stats.compare(apart, "a", "b", "wall_ms")
+    unpaired = estimates.compare(apart, "a", "b", "wall_ms")
     assert unpaired is not None and not unpaired.paired and unpaired.n == 10
-    assert stats.compare(latency_runs(inputs=2, repetitions=1), "a", "b", "wall_ms") is None
+    assert estimates.compare(latency_runs(inputs=2, repetitions=1), "a", "b", "wall_ms") is None
 
 
 def test_too_few_pairs_or_a_zero_denominator_give_no_ci() -> None:
     few = latency_runs(inputs=4, repetitions=1)
-    assert stats.paired_comparison(*(few.loc[few["group"] == g, "wall_ms"].to_numpy()
+    assert estimates.paired_comparison(*(few.loc[few["group"] == g, "wall_ms"].to_numpy()
                                      for g in ("a", "b")), "ratio") is None
     zeros = latency_runs(inputs=5, repetitions=1)
     zeros.loc[zeros["group"] == "b", "wall_ms"] = 0.0
-    assert stats.compare(zeros, "a", "b", "wall_ms", kind="ratio") is None
-    assert stats.compare(zeros, "a", "b", "wall_ms", kind="diff") is not None
+    assert estimates.compare(zeros, "a", "b", "wall_ms", kind="ratio") is None
+    assert estimates.compare(zeros, "a", "b", "wall_ms", kind="diff") is not None
 
 
 def test_significance_is_never_claimed_when_the_ci_holds_no_difference() -> None:
-    def comparison(low: float, high: float, kind: str) -> stats.Comparison:
-        return stats.Comparison((low + high) / 2, low, high, 10, True, "mean", kind, "t",
+    def comparison(low: float, high: float, kind: str) -> estimates.Comparison:
+        return estimates.Comparison((low + high) / 2, low, high, 10, True, "mean", kind, "t",
                                 0.0, 0.5, 1.0)
 
     assert not comparison(0.9, 1.3, "ratio").significant
@@ -209,9 +209,9 @@ def test_significance_is_never_claimed_when_the_ci_holds_no_difference() -> None
     assert comparison(1.05, 1.3, "ratio").significant
     assert not comparison(-0.1, 0.2, "diff").significant
     assert comparison(0.1, 0.3, "diff").significant
-    same = stats.compare(latency_runs(effect=1.0), "a", "b", "wall_ms", kind="ratio")
+    same = estimates.compare(latency_runs(effect=1.0), "a", "b", "wall_ms", kind="ratio")
     assert same is not None and same.low <= 1.0 <= same.high and not same.significant
-    far = stats.compare(latency_runs(effect=1.5), "a", "b", "wall_ms", kind="diff")
+    far = estimates.compare(latency_runs(effect=1.5), "a", "b", "wall_ms", kind="diff")
     assert far is not None and far.low > 0 and far.significant and far.p_value < 0.001
 
 
@@ -223,7 +223,7 @@ def test_paired_ci_handles_ten_thousand_runs() -> None:
                           "repetition": 0,
                           "wall_ms": np.concatenate([1.1 * base, base]) * rng.lognormal(
                               0, 0.1, 10_000)})
-    result = stats.compare(frame, "a", "b", "wall_ms", kind="ratio")
+    result = estimates.compare(frame, "a", "b", "wall_ms", kind="ratio")
     assert result is not None and result.n == 5000 and result.low < 1.1 < result.high
 
 
@@ -326,9 +326,9 @@ def test_reliability_curves_equal_the_exact_estimator_at_many_runs() -> None:
     rows = [{"group": "g", "input_id": i, "success": r < c}
             for i, (n, c) in enumerate(((40, 25), (40, 40), (40, 0), (41, 7)))
             for r in range(n)]
-    frame = stats.reliability(pd.DataFrame(rows))
+    frame = estimates.reliability(pd.DataFrame(rows))
     counts = [(40, 25), (40, 40), (40, 0), (41, 7)]
     for k in (1, 2, 7, 40):
         row = frame[frame["k"] == k].iloc[0]
-        assert row["pass_hat_k"] == pytest.approx(stats.pass_hat_k(counts, k), rel=1e-9)
-        assert row["pass_at_k"] == pytest.approx(stats.pass_at_k(counts, k), rel=1e-9)
+        assert row["pass_hat_k"] == pytest.approx(estimates.pass_hat_k(counts, k), rel=1e-9)
+        assert row["pass_at_k"] == pytest.approx(estimates.pass_at_k(counts, k), rel=1e-9)

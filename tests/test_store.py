@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from orchlab import config
-from orchlab.records import ExperimentRecord, OutboxMessage, RunMetrics, RunRecord, SpanRecord
-from orchlab.schema import MIGRATIONS
-from orchlab.store import Store, StoreError
+from orchlab.core import config
+from orchlab.core.records import ExperimentRecord, OutboxMessage, RunMetrics, RunRecord, SpanRecord
+from orchlab.store.schema import MIGRATIONS
+from orchlab.store.store import Store, StoreError
 
 
 @pytest.fixture

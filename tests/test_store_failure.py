@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from orchlab.errors import StoreError
-from orchlab.runner import resume_experiment, run_experiment
-from orchlab.spec import ExperimentSpec
-from orchlab.store import Store
+from orchlab.core.errors import StoreError
+from orchlab.running.runner import resume_experiment, run_experiment
+from orchlab.running.spec import ExperimentSpec
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 from orchlab.testing.pgserver import PostgresServer, pg_bin
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from orchlab import schema
-from orchlab import store as store_module
-from orchlab.db import open_database, statements
-from orchlab.records import ExperimentRecord, RunMetrics, RunRecord, utcnow
-from orchlab.spec import ExperimentSpec, prepare
-from orchlab.store import STALE_AFTER_S, Store, StoreError
+from orchlab.core.records import ExperimentRecord, RunMetrics, RunRecord, utcnow
+from orchlab.running.spec import ExperimentSpec, prepare
+from orchlab.store import schema
+from orchlab.store import store as store_module
+from orchlab.store.db import open_database, statements
+from orchlab.store.store import STALE_AFTER_S, Store, StoreError
 
 ROOT = Path(__file__).parent.parent
 TESTS = Path(__file__).parent
@@ -179,9 +179,9 @@ def test_an_import_holding_one_planned_run_twice_is_refused_whole(any_store: Sto
 RESUME = """
 import asyncio, pathlib, sys, time
 from sales_scripts import sales_backend
-from orchlab import runner
-from orchlab.errors import SpecError
-from orchlab.store import Store
+from orchlab.running import runner
+from orchlab.core.errors import SpecError
+from orchlab.store.store import Store
 
 location, experiment_id, gate, me = sys.argv[1:]
 
@@ -239,8 +239,8 @@ def test_of_two_resumes_in_two_processes_exactly_one_runs(
 
 ELSEWHERE = """
 import sys
-from orchlab.records import utcnow
-from orchlab.store import Store
+from orchlab.core.records import utcnow
+from orchlab.store.store import Store
 
 location = sys.argv[1]
 store = Store(location)  # its own opening finds both silent experiments and interrupts them

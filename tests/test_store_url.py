@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from orchlab.cli import main
-from orchlab.store import Store, StoreError
+from orchlab.cli.main import main
+from orchlab.store.store import Store, StoreError
 from orchlab.testing.pgserver import PostgresServer
 from orchlab.testing.ports import free_port
 

@@ -10,9 +10,10 @@ import pytest
 from apptest_pages import app_on
 from sales_scripts import sales_backend
 
-from orchlab import analysis, cli, summary
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.cli import main as cli
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.stats import analysis, summary
+from orchlab.store.store import Store
 from views._widgets import escape_md
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from apptest_pages import app_on
 
-from orchlab import timing
+from orchlab.running import timing
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

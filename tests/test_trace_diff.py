@@ -21,11 +21,10 @@ from sales_scripts import (
     step,
 )
 
-from orchlab.figures import waterfall_pair
-from orchlab.records import SpanRecord
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
-from orchlab.tracediff import (
+from orchlab.core.records import SpanRecord
+from orchlab.present.figures import waterfall_pair
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.stats.tracediff import (
     ALIGNED_COLUMNS,
     AlignedRow,
     Step,
@@ -35,6 +34,7 @@ from orchlab.tracediff import (
     divergence_text,
     steps_of,
 )
+from orchlab.store.store import Store
 
 MANAGER_TOKENS = sum(i + o for i, o in MANAGER_USAGE)
 WRITER_TOKENS = {w: i + o for w, (i, o) in WRITER_USAGE.items()}

@@ -8,9 +8,9 @@ from pathlib import Path
 from apptest_pages import app_on
 from sales_scripts import sales_backend
 
-from orchlab.records import SpanRecord
-from orchlab.runner import ExperimentSpec, run_experiment
-from orchlab.store import Store
+from orchlab.core.records import SpanRecord
+from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.store import Store
 
 APP = str(Path(__file__).parent.parent / "app.py")
 
@@ -20,7 +20,7 @@ def span(span_id: str, parent: str | None, kind: str, error: str | None = None) 
 
 
 def test_visible_ancestors_of_an_errored_span_are_marked() -> None:
-    from orchlab.figures import errored_ancestors
+    from orchlab.present.figures import errored_ancestors
 
     spans = [span("t", None, "task"), span("a", "t", "agent"), span("u", "a", "turn", "boom"),
              span("g", "u", "generation"), span("b", "t", "agent")]

@@ -26,13 +26,13 @@ from troubleshooting_scripts import (
 )
 
 from orchlab import backends
-from orchlab.agentdefs import build_agents, load_scenario_agents
-from orchlab.cli import main
-from orchlab.errors import ToolBudgetExceeded
-from orchlab.records import SpanRecord
-from orchlab.runner import ExperimentSpec, run_experiment
+from orchlab.cli.main import main
+from orchlab.core.errors import ToolBudgetExceeded
+from orchlab.core.records import SpanRecord
+from orchlab.running.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import FlowEnv, OutcomeInput, RunDeps, get_scenario
-from orchlab.store import Store
+from orchlab.scenario.agentdefs import build_agents, load_scenario_agents
+from orchlab.store.store import Store
 from scenarios import _kb, _tickets
 from scenarios import troubleshooting as ts
 from scenarios._common import mentions_id

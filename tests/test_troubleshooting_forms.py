@@ -25,11 +25,11 @@ from troubleshooting_scripts import (
     troubleshooting_backend,
 )
 
-from orchlab import forms
-from orchlab.records import RunRecord
-from orchlab.runner import ExperimentSpec, run_experiment
+from orchlab.core import forms
+from orchlab.core.records import RunRecord
+from orchlab.running.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import RunDeps, get_scenario
-from orchlab.store import Store
+from orchlab.store.store import Store
 from scenarios import _tickets
 from scenarios import _troubleshooting_forms as tf
 

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from sales_scripts import sales_backend
 
-from orchlab.runner import run_experiment
-from orchlab.spec import ExperimentSpec
-from orchlab.store import Store
+from orchlab.running.runner import run_experiment
+from orchlab.running.spec import ExperimentSpec
+from orchlab.store.store import Store
 
 
 def test_runs_are_committed_off_the_event_loop(tmp_path: Path) -> None:

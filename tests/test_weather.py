@@ -26,12 +26,12 @@ from weather_scripts import (
 )
 
 from orchlab import backends
-from orchlab.analysis import summarize
-from orchlab.cli import main
-from orchlab.records import SpanRecord
-from orchlab.runner import ExperimentSpec, run_experiment
+from orchlab.cli.main import main
+from orchlab.core.records import SpanRecord
+from orchlab.running.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import OutcomeInput, RunDeps, get_scenario
-from orchlab.store import Store
+from orchlab.stats.analysis import summarize
+from orchlab.store.store import Store
 from scenarios import _weather_data as wd
 from scenarios import weather
 

@@ -18,10 +18,10 @@ from weather_scripts import (
     weather_backend,
 )
 
-from orchlab.records import RunRecord
-from orchlab.runner import ExperimentSpec, run_experiment
+from orchlab.core.records import RunRecord
+from orchlab.running.runner import ExperimentSpec, run_experiment
 from orchlab.scenario import RunDeps, get_scenario
-from orchlab.store import Store
+from orchlab.store.store import Store
 from scenarios import _weather_data as wd
 from scenarios import _weather_tools as weather_tools
 from scenarios import weather

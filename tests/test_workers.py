@@ -17,10 +17,10 @@ from shapes import fake_server_spec as spec
 from shapes import shape
 from waiting import wait_until
 
-from orchlab import shards, workers
-from orchlab.jobs import ExperimentJob
-from orchlab.runner import ExperimentSpec, SpecError, resume_experiment, run_experiment
-from orchlab.store import Store
+from orchlab.running import shards, workers
+from orchlab.running.jobs import ExperimentJob
+from orchlab.running.runner import ExperimentSpec, SpecError, resume_experiment, run_experiment
+from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 from orchlab.testing.scripted import scripted_backend
 

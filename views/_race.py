@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab.figures import group_colors
-from orchlab.findings import title
-from orchlab.jobs import ExperimentJob, JobSnapshot
-from orchlab.race import Race, build_race, lane_caption
-from orchlab.race_figures import race_figure
+from orchlab.present.figures import group_colors
+from orchlab.present.race import Race, build_race, lane_caption
+from orchlab.present.race_figures import race_figure
+from orchlab.running.jobs import ExperimentJob, JobSnapshot
+from orchlab.stats.findings import title
 from views._widgets import escape_md
 
 PRESENTER_CSS = """<style>

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab.records import ExperimentRecord
-from orchlab.spec import MAX_REPLAY_SPEED
+from orchlab.core.records import ExperimentRecord
+from orchlab.running.spec import MAX_REPLAY_SPEED
 
 NOT_REPLAYABLE = "not replayable: stored before model calls were recorded"
 

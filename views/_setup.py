@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab import presets
-from orchlab.presets import Preset
-from orchlab.records import ExperimentRecord
+from orchlab.core.records import ExperimentRecord
+from orchlab.running import presets
+from orchlab.running.presets import Preset
+from orchlab.running.spec import ExperimentSpec, replay_spec
 from orchlab.scenario import DEFAULT_FORMS, Scenario
-from orchlab.spec import ExperimentSpec, replay_spec
-from orchlab.store import Store
+from orchlab.store.store import Store
 
 LIMIT_KEYS = ("run_reps", "run_max_tokens", "run_max_turns", "run_timeout")
 """The Run form's widgets a preset fills (the user can still change them)."""

@@ -7,12 +7,15 @@ from collections.abc import Iterable
 import pandas as pd
 import streamlit as st
 
-from orchlab import backends, config, pricing
+from orchlab import backends
 from orchlab.backends import Backend
-from orchlab.recorder import Recorder, install_recorder
-from orchlab.records import ExperimentRecord
+from orchlab.core import config
+from orchlab.core.backend_ids import is_local_id
+from orchlab.core.records import ExperimentRecord
+from orchlab.measure import pricing
+from orchlab.measure.recorder import Recorder, install_recorder
 from orchlab.scenario import Scenario, discover
-from orchlab.store import Store, StoreError
+from orchlab.store.store import Store, StoreError
 
 OPENAI_DEFAULT_MODEL = "gpt-4.1-mini"
 
@@ -81,7 +84,7 @@ def sidebar() -> None:
     st.session_state["sidebar_backend_id"] = backend_id
     model = backend_id.partition(":")[2].rpartition("@")[0] or backend_id.partition(":")[2]
     bar.caption(f"`{backend_id}` · price: {pricing.price_label(backend_id, model)}")
-    if backends.is_local_id(backend_id):
+    if is_local_id(backend_id):
         bar.caption("The embedded model runs in-process, one request at a time.")
     if not config.env("OPENAI_API_KEY"):
         bar.caption("OpenAI: set OPENAI_API_KEY (environment or .env) to enable it.")

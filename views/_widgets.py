@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from orchlab.analysis import is_missing
-from orchlab.figures import path_dot
-from orchlab.records import RunRecord
+from orchlab.core.records import RunRecord
+from orchlab.present.figures import path_dot
+from orchlab.stats.analysis import is_missing
 
 _ALWAYS = re.compile(r"([\\`*<&|~$])|\](?=[(\[:]|\Z)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"
                      r"|:(?=[A-Za-z])")

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab.agentdefs import AgentDefError, agent_sources, check_variant, overwrite_shipped
-from orchlab.errors import StoreError
-from orchlab.store import Store
+from orchlab.core.errors import StoreError
+from orchlab.scenario.agentdefs import (
+    AgentDefError,
+    agent_sources,
+    check_variant,
+    overwrite_shipped,
+)
+from orchlab.store.store import Store
 from views._shared import get_scenarios, store_or_stop
 from views._widgets import escape_md
 

@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from orchlab import analysis, figures, report, stats, summary
-from orchlab.findings import label, title
+from orchlab.present import figures, report
+from orchlab.stats import analysis, estimates, summary
+from orchlab.stats.findings import label, title
 from views._shared import experiment_choices, get_scenarios, runs_frame, store_or_stop
 from views._widgets import escape_md, money, table
 
@@ -179,7 +180,7 @@ with tabs[5]:
         st.caption("pass^k: the chance that k runs of one input all succeed (does it still work "
                    "the k-th time?); pass@k: that at least one of k does. Averaged over inputs, "
                    "for k up to the fewest runs any input has.")
-        table(stats.reliability(runs, "group"))
+        table(estimates.reliability(runs, "group"))
 with tabs[6]:
     st.caption("Runs that did not end normally, by error class, and provider calls retried.")
     table(analysis.failure_table(runs, "group"))

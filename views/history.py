@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab import export, importer
 from orchlab.backends import BackendError
-from orchlab.errors import ImportFileError, StoreError
-from orchlab.jobs import ExperimentJob
-from orchlab.runner import ExperimentSpec
-from orchlab.spec import replay_spec
-from orchlab.store import recorded_here
+from orchlab.core.errors import ImportFileError, StoreError
+from orchlab.running.jobs import ExperimentJob
+from orchlab.running.runner import ExperimentSpec
+from orchlab.running.spec import replay_spec
+from orchlab.store import export, importer
+from orchlab.store.store import recorded_here
 from views._replay import replay_note, speed_slider
 from views._shared import clear_run_caches, get_backend, store_or_stop
 from views._widgets import escape_md

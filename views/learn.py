@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab import forms
+from orchlab.core import forms
 from views._shared import get_scenarios
 
 st.title("Who should orchestrate?")

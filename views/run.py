@@ -8,14 +8,16 @@ from typing import Any
 
 import streamlit as st
 
-from orchlab import cluster as cluster_module
-from orchlab import presets, runner, summary, timing, workers
 from orchlab.backends import BackendError
-from orchlab.findings import label, title
-from orchlab.jobs import ExperimentJob, JobSnapshot
-from orchlab.records import RunRecord
+from orchlab.core.backend_ids import is_local_id
+from orchlab.core.records import RunRecord
+from orchlab.running import cluster as cluster_module
+from orchlab.running import presets, runner, timing, workers
+from orchlab.running.jobs import ExperimentJob, JobSnapshot
+from orchlab.running.spec import plan_runs
 from orchlab.scenario import DEFAULT_FORMS
-from orchlab.spec import plan_runs
+from orchlab.stats import summary
+from orchlab.stats.findings import label, title
 from views._race import final_outputs, presenter_style, race_view
 from views._setup import presenter_form, preset_choice
 from views._shared import (
@@ -158,7 +160,7 @@ def _settings_fields(forms: list[str], input_ids: list[str], reps: int) -> dict[
     if forms and input_ids:
         st.caption(timing.expected_text(stored, backend_id(),
                                         {f: reps * len(input_ids) for f in forms},
-                                        int(concurrency), backend_id().startswith("local:")))
+                                        int(concurrency), is_local_id(backend_id())))
     st.button("Run", type="primary", key=RUN_KEY, on_click=_press_run)
     return {
         "concurrency": int(concurrency), "workers": int(n_workers), "cluster": cluster,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from orchlab.figures import errored_ancestors, span_depths, waterfall, waterfall_pair
-from orchlab.tracediff import align, aligned_frame, default_partner, divergence_text, steps_of
+from orchlab.present.figures import errored_ancestors, span_depths, waterfall, waterfall_pair
+from orchlab.stats.tracediff import align, aligned_frame, default_partner, divergence_text, steps_of
 from views._shared import experiment_choices, runs_frame, store_or_stop
 from views._widgets import code_md, escape_md
 

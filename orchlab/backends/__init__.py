@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import threading
 
-from orchlab import config
 from orchlab.backends.base import Backend, Factory
-from orchlab.errors import BackendError
+from orchlab.core import config
+from orchlab.core.errors import BackendError
 
-__all__ = ["Backend", "BackendError", "Factory", "default_backend_id", "is_local_id",
+__all__ = ["Backend", "BackendError", "Factory", "default_backend_id", 
            "opens_anywhere", "prefixes", "register", "resolve", "unregister"]
 
 _FACTORIES: dict[str, Factory] = {}
@@ -65,11 +65,6 @@ def default_backend_id() -> str:
     if configured:
         return configured
     return OPENAI_DEFAULT if config.env("OPENAI_API_KEY") else LOCAL_DEFAULT
-
-
-def is_local_id(backend_id: str) -> bool:
-    """Whether runs of this backend id are priced as local ($0 unless overridden)."""
-    return backend_id.startswith("local:")
 
 
 _builtins_lock = threading.Lock()

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from orchlab.core.backend_ids import is_local_id
+
 if TYPE_CHECKING:
     from agents.models.interface import Model
 
@@ -24,8 +26,6 @@ class Backend:
     """Model name recorded on runs and used for pricing."""
     make_model: Callable[[str], Model]
     """Returns the Model for the named agent; real backends ignore the name."""
-    local: bool = False
-    """Runs on this machine: priced at $0 unless the user sets a price."""
     max_concurrency: int | None = None
     """Upper bound on simultaneous requests (1 for the in-process model); None: no bound."""
     shared_models: bool = False
@@ -49,6 +49,11 @@ class Backend:
     """The only scenario this backend can serve (a replay: its recording's); None: any."""
     replay_of: str | None = None
     """The experiment whose recorded calls this backend serves again; None: a live model."""
+
+    @property
+    def local(self) -> bool:
+        """Runs on this machine's embedded model (`backend_ids.is_local_id`, the one answer)."""
+        return is_local_id(self.id)
 
     def model_for(self, agent_name: str) -> Model:
         """The Model this agent runs on for one run (`agentdefs.build_agents` wraps it in

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchlab.backends.base import Backend, Factory
-from orchlab.errors import BackendError
+from orchlab.core.errors import BackendError
 
 if TYPE_CHECKING:
     from orchlab.backends.local_model import LocalModel
@@ -40,7 +40,6 @@ def local_backend(rest: str) -> Backend:
         id=f"local:{rest}",
         model_name=name,
         make_model=lambda _agent: model,
-        local=True,
         max_concurrency=1,
         shared_models=True,
         notes=list(NOTES),

@@ -41,7 +41,7 @@ from orchlab.backends.local_runtime import (
     Request,
     merge_turns,
 )
-from orchlab.calls import report_queue_wait
+from orchlab.measure.calls import report_queue_wait
 
 if TYPE_CHECKING:
     from openai.types.responses.response_prompt_param import ResponsePromptParam

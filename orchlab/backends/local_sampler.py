@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import ctypes
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from orchlab.core import compat
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -93,13 +94,13 @@ class VerifyingSampler:
 
 def install(llama: Llama) -> None:
     """Route grammar-constrained generations of this Llama through VerifyingSampler."""
-    original: Callable[..., Any] = llama._init_sampler
+    original = compat.llama_sampler_factory(llama)
 
     def init_sampler(**kwargs: Any) -> Any:
         grammar = kwargs.get("grammar")
         if grammar is None or kwargs.get("logits_processor") is not None:
             return original(**kwargs)
         plain = original(**{**kwargs, "grammar": None})
-        return VerifyingSampler(llama, plain, grammar._grammar)
+        return VerifyingSampler(llama, plain, compat.llama_grammar_text(grammar))
 
-    setattr(llama, "_init_sampler", init_sampler)  # noqa: B010 - instance-level override
+    compat.replace_llama_sampler_factory(llama, init_sampler)

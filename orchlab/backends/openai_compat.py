@@ -21,9 +21,9 @@ from typing import Any
 from agents import ModelSettings
 from agents.models.interface import Model
 
-from orchlab import config
 from orchlab.backends.base import Backend, Factory
-from orchlab.errors import BackendError, RetryPolicy, with_retries
+from orchlab.core import config
+from orchlab.core.errors import BackendError, RetryPolicy, with_retries
 
 
 class RetryingModel(Model):

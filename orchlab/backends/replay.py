@@ -15,19 +15,20 @@ from typing import Any
 
 from agents.models.interface import Model
 
-from orchlab import config
 from orchlab.backends.base import Backend, Factory
 from orchlab.backends.traced import TracedModel
-from orchlab.calls import CURRENT, RunCalls, request_hash
-from orchlab.errors import BackendError, ReplayDiverged, ReplayedFailure
-from orchlab.records import ModelCall
+from orchlab.core import config
+from orchlab.core.backend_ids import is_local_id
+from orchlab.core.errors import BackendError, ReplayDiverged, ReplayedFailure
+from orchlab.core.records import ModelCall
+from orchlab.measure.calls import CURRENT, RunCalls, request_hash
 
 Recording = dict[tuple[str, str, int], list[ModelCall]]
 
 
 def replay_backend(experiment_id: str) -> Backend:
     """The recording of one experiment of the store in use (`--store` / ORCHLAB_STORE)."""
-    from orchlab.store import Store
+    from orchlab.store.store import Store
 
     store = Store(config.store_target())
     try:
@@ -49,7 +50,7 @@ def replay_backend(experiment_id: str) -> Backend:
     return Backend(
         id=f"replay:{source.experiment_id}", model_name=model_name,
         make_model=lambda agent: TracedModel(ReplayModel(recording, agent), model_name),
-        max_concurrency=1 if source.backend.startswith("local:") else None,
+        max_concurrency=1 if is_local_id(source.backend) else None,
         shared_models=True, records_calls=False, prices_as=source.backend,
         scenario=source.scenario, replay_of=source.experiment_id,
         notes=[f"replays {source.experiment_id} ({source.backend}): no model is called"],

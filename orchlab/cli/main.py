@@ -1,0 +1,301 @@
+"""Command line: `python -m orchlab run | list | export | copy-store | ...`.
+
+Every user error (bad scenario, input, backend, spec, agent file, store) ends in one line on
+stderr and exit code 2; a run that fails inside an experiment is data, not a CLI error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from orchlab.backends import default_backend_id, resolve
+from orchlab.cli.parser import build_parser
+from orchlab.core import config
+from orchlab.core.errors import (
+    AgentDefError,
+    BackendError,
+    ImportFileError,
+    ScenarioError,
+    SpecError,
+    StoreError,
+    WorkerError,
+)
+from orchlab.core.records import ExperimentRecord
+from orchlab.integrations.otel import RunExport, configured_export, export_runs, stored_runs
+from orchlab.measure import pricing
+from orchlab.present import report
+from orchlab.running import presets
+from orchlab.running.runner import (
+    CancelToken,
+    ExperimentResult,
+    ExperimentSpec,
+    Progress,
+    prepare,
+    resume_experiment,
+    run_experiment,
+)
+from orchlab.running.spec import Prepared, replay_spec
+from orchlab.scenario import discover, get_scenario
+from orchlab.stats import analysis
+from orchlab.stats.gate import failed_requirements, parse_requirement, render_text
+from orchlab.stats.summary import summarize_runs
+from orchlab.store import export, importer
+from orchlab.store.copying import copy_store
+from orchlab.store.store import Store, recorded_here
+
+
+class UnknownExperiment(LookupError):
+    """No experiment, or more than one, matches the id or prefix given."""
+
+
+USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError,
+               UnknownExperiment, WorkerError, ImportFileError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    store_override = getattr(args, "sub_store", None) or args.store
+    try:
+        if args.command == "forms":  # needs no store
+            return _forms(args.scenario)
+        if args.command == "copy-store":
+            return _copy_store(args.source, args.target)
+        store = Store(store_override)
+        if args.command == "run":
+            return _run(args, store)
+        if args.command == "replay":
+            return _run_spec(replay_spec(_experiment(store, args.experiment_id), args.speed,
+                                         args.inputs, args.repeat), store)
+        if args.command == "list":
+            return _list(store)
+        if args.command == "resume":
+            with config.store_in_env(store.location):
+                return _resume(args, store)
+        if args.command == "summary":
+            return _summary(args, store)
+        if args.command == "report":
+            return _write_report(args, store)
+        if args.command == "import":
+            return _import(args.file, store)
+        if args.command == "otel-export":
+            return _otel_export(args, store)
+        return _export(args, store)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
+    """The spec a `run` command line asks for: options left out keep the spec's defaults.
+    Built by `presets.experiment_spec`, as the Run page's: the same limits record the same
+    preset name; `--preset` sets its limits over the options."""
+    settings = {"temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens}
+    forms = [f.strip() for f in args.forms.split(",") if f.strip()]
+    if forms == ["all"]:
+        forms = get_scenario(args.scenario).form_ids
+    spec = presets.experiment_spec(
+        args.scenario, args.backend or default_backend_id(), forms=forms,
+        inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
+        timeout_s=args.timeout, max_turns=args.max_turns, tool_budget=args.tool_budget,
+        workers=args.workers, cluster=args.cluster, replay_speed=args.replay_speed,
+        model_settings={k: v for k, v in settings.items() if v is not None},
+    )
+    return presets.apply(spec, presets.PRESETS[args.preset]) if args.preset else spec
+
+
+def _forms(only: str | None) -> int:
+    scenarios = [get_scenario(only)] if only else sorted(discover().values(),
+                                                            key=lambda s: s.name)
+    for scenario in scenarios:
+        print(scenario.name)
+        for form in scenario.forms:
+            print(f"  {form.id:<9} {form.family:<7} {form.description}")
+    return 0
+
+
+def _run(args: argparse.Namespace, store: Store) -> int:
+    return _run_spec(spec_from_args(args), store, args.otlp)
+
+
+def _run_spec(spec: ExperimentSpec, store: Store, otlp: str | None = None) -> int:
+    # A replay backend (here or in a worker process) reads its recording from the store in
+    # use, which it finds through the environment, as every other setting.
+    with config.store_in_env(store.location):
+        return _run_prepared(prepare(spec), store, otlp)
+
+
+def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None) -> int:
+    spec = prepared.spec
+    backend = resolve(prepared.spec.backend)
+    for note in backend.notes:
+        print(f"note: {backend.id} {note}", file=sys.stderr)
+    print(f"price: {pricing.price_label(backend.prices_as or backend.id, backend.model_name)}",
+          file=sys.stderr)
+    print(f"tool budget: {prepared.spec.budget(prepared.scenario)} calls per run", file=sys.stderr)
+
+    cancel = CancelToken()
+    live = _live_export(otlp)
+    try:
+        result = run_experiment(spec, store, backend=backend, on_progress=_progress if live is
+                                None else _progress_exported(live), cancel=cancel)
+    except KeyboardInterrupt:
+        print("cancelled: finished runs are kept in the store", file=sys.stderr)
+        return 130
+    finally:
+        _close_export(live)
+    return _report(store, result)
+
+
+def _live_export(otlp: str | None) -> RunExport | None:
+    """The experiment's OTLP export (`--otlp`, else ORCHLAB_OTLP_ENDPOINT), or None."""
+    return configured_export(otlp, warn=_warn)
+
+
+def _progress_exported(live: RunExport) -> Callable[[Progress], None]:
+    """Progress that also hands each committed run to the export (its spans are created
+    here, on the event loop, in 1-3 ms; the SDK's batch thread sends them)."""
+    def progress(p: Progress) -> None:
+        _progress(p)
+        live.add_run(p.record)
+    return progress
+
+
+def _close_export(live: RunExport | None) -> None:
+    """The last spans sent (a bounded wait); a failure has already been said, once."""
+    if live is not None and live.close() and live.spans_created:
+        print(f"otlp: {live.spans_created} spans sent to {live.endpoint}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _progress(p: Progress) -> None:
+    r = p.record
+    status = f"{r.status}:{r.error_class}" if r.error_class else r.status
+    retried = f" ({r.metrics.retries} retries)" if r.metrics.retries else ""
+    print(f"[{p.done}/{p.total}] {r.form:<4} {r.input_id:<16} {status:<9} "
+          f"{r.metrics.wall_ms:8.0f} ms  {r.metrics.path}{retried}", file=sys.stderr)
+
+
+def _report(store: Store, result: ExperimentResult) -> int:
+    frame = store.load_runs([result.experiment_id])
+    print(analysis.summarize(frame).to_string(index=False))
+    counts = store.run_counts(result.experiment_id)
+    print(f"experiment: {result.experiment_id} ({result.status}, {counts.sentence()}, "
+          f"store {store.shown})")
+    if counts.missing:
+        print(f"resume: python -m orchlab resume {result.experiment_id} runs the "
+              f"{counts.missing} that never finished", file=sys.stderr)
+    return 0
+
+
+def _resume(args: argparse.Namespace, store: Store) -> int:
+    exp = _experiment(store, args.experiment_id)
+    if not recorded_here(exp) and not args.yes:
+        raise SpecError(f"{exp.experiment_id} was recorded elsewhere (an imported file, or "
+                        f"another machine): its missing runs would go to {exp.backend}; pass "
+                        "--yes to resume it on that backend.")
+    before = store.run_counts(exp.experiment_id).finished
+    live = _live_export(None)  # ORCHLAB_OTLP_ENDPOINT, as for run
+    try:
+        result = resume_experiment(exp.experiment_id, store, on_progress=_progress if live is
+                                   None else _progress_exported(live))
+    finally:
+        _close_export(live)
+    print(f"resumed: {len(result.records)} missing runs executed ({before} finished runs "
+          "were kept)", file=sys.stderr)
+    return _report(store, result)
+
+
+def _experiment(store: Store, experiment_id: str) -> ExperimentRecord:
+    exp = store.get_experiment(experiment_id)
+    if exp is None:
+        raise UnknownExperiment(f"No single experiment matches {experiment_id!r}; "
+                                "see `python -m orchlab list`.")
+    return exp
+
+
+def _list(store: Store) -> int:
+    for exp in store.list_experiments():
+        counts = store.run_counts(exp.experiment_id)
+        print(f"{exp.experiment_id}  {exp.created_at:%Y-%m-%d %H:%M}  {exp.scenario:<16} "
+              f"{exp.backend:<28} {exp.status:<10} {counts.finished}/{counts.planned} runs"
+              + (f", {counts.missing} never finished" if counts.missing else ""))
+    return 0
+
+
+def _summary(args: argparse.Namespace, store: Store) -> int:
+    """Every figure Compare shows (`summary.summarize_runs`), and the thresholds' verdict."""
+    reqs = [parse_requirement(text) for text in args.require]  # a typo fails before any work
+    ids = [_experiment(store, e).experiment_id for e in args.experiment_ids]
+    runs = store.load_runs(ids)
+    if runs.empty:
+        raise UnknownExperiment("These experiments have no finished runs to summarize.")
+    grouped = analysis.grouped(runs, args.by_variant)
+    result = summarize_runs(grouped, args.baseline,
+                            detect=args.detect, paired=not args.unpaired)
+    if args.format == "json":
+        print(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print(render_text(result))
+    failed = failed_requirements(result, reqs)
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _write_report(args: argparse.Namespace, store: Store) -> int:
+    """The same bytes Compare's "Download report" serves (`report.report_file`)."""
+    ids = [_experiment(store, e).experiment_id for e in args.experiment_ids]
+    try:
+        data = report.report_file(store, ids).data  # built before the file is opened
+    except LookupError as exc:  # no finished runs
+        raise UnknownExperiment(str(exc)) from exc
+    with open(args.output, "wb") as handle:
+        handle.write(data)
+    return 0
+
+
+def _export(args: argparse.Namespace, store: Store) -> int:
+    """The same bytes History's download buttons serve (`export.export_file`)."""
+    exp = _experiment(store, args.experiment_id)
+    exported = export.export_file(store, exp.experiment_id, args.format)
+    if args.output:
+        with open(args.output, "wb") as handle:  # bytes: no newline or encoding translation
+            handle.write(exported.data)
+    else:
+        sys.stdout.write(exported.data.decode("utf-8"))
+    return 0
+
+
+def _otel_export(args: argparse.Namespace, store: Store) -> int:
+    """Stored runs through the same conversion as live ones; 1 when the receiver failed."""
+    exp = _experiment(store, args.experiment_id)
+    endpoint = args.endpoint or config.otlp_endpoint()
+    if not endpoint:
+        raise SpecError("otel-export needs --endpoint URL (or ORCHLAB_OTLP_ENDPOINT).")
+    runs = stored_runs(store, exp.experiment_id)
+    sent = export_runs(runs, endpoint, content=config.otlp_content(), warn=_warn)
+    if sent.failure is not None:
+        return 1
+    print(f"exported {len(runs)} runs of {exp.experiment_id} ({sent.spans_created} spans, one "
+          f"trace per run) to {sent.endpoint}")
+    return 0
+
+
+def _copy_store(source: str, target: str) -> int:
+    with contextlib.closing(Store(source)) as src, contextlib.closing(Store(target)) as dst:
+        print(copy_store(src, dst).sentence(src.shown, dst.shown))
+    return 0
+
+
+def _import(path: str, store: Store) -> int:
+    result = importer.import_file(store, path)  # one transaction: a refusal changes nothing
+    print(result.sentence() + (f"\nnote: {result.notice}" if result.notice else ""))
+    return 0

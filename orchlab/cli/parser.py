@@ -1,0 +1,138 @@
+"""The command line's arguments: every command and option, with the spec's defaults.
+
+Kept apart from `orchlab.cli` (what each command does) so that file stays readable; `--help`
+on each command documents every option, and README's commands are checked against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from orchlab.running.presets import PRESETS
+from orchlab.running.spec import ExperimentSpec
+from orchlab.stats.summary import DETECT
+
+DEFAULTS = ExperimentSpec(scenario="")
+"""The CLI's defaults are the spec's (and so the Run page's)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; `--help` on each command documents every option."""
+    parser = argparse.ArgumentParser(
+        prog="orchlab",
+        description="Orchestration Lab: run a scenario in code- and LLM-orchestrated form and "
+        "record every run.",
+    )
+    parser.add_argument("--store", help="store: a SQLite file or a postgresql://user@host/db URL "
+                        "(default: $ORCHLAB_STORE, else a file in the user data dir)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", dest="sub_store", metavar="STORE",
+                        help="SQLite file or postgresql:// URL (same as the global --store)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", parents=[common],
+                         help="run an experiment and print a per-form summary")
+    run.add_argument("--scenario", required=True, help="scenario name, e.g. sales_email")
+    run.add_argument("--forms", default=",".join(DEFAULTS.forms), help="comma-separated form "
+                     "ids, or all (default: code,llm; `orchlab forms` lists each "
+                     "scenario's)")
+    run.add_argument("--repeat", type=int, default=DEFAULTS.repetitions,
+                     help="repetitions per form and input")
+    run.add_argument("--concurrency", type=int, default=DEFAULTS.concurrency,
+                     help="runs in flight at once")
+    run.add_argument("--workers", type=int, default=DEFAULTS.workers, help="processes sharing "
+                     "the runs, one "
+                     "event loop each: up to one per core for a fast server at high concurrency "
+                     "(openai:, compat:, litellm: only)")
+    run.add_argument("--cluster", default=DEFAULTS.cluster, metavar="ray|ray://HOST:PORT",
+                     help="run the --workers shards as Ray actors: ray starts a local Ray, "
+                     "ray://HOST:PORT joins a cluster (pip install -r requirements-cluster.txt; "
+                     "openai:, compat:, litellm: only)")
+    run.add_argument("--backend", default=None, help="backend id, e.g. local:smollm2-135m, "
+                     "openai:gpt-4.1-mini, compat:<model>@<base_url> (default: $ORCHLAB_BACKEND "
+                     "or the embedded model)")
+    run.add_argument("--input", action="append", dest="inputs", help="input id (repeatable; "
+                     "default: all inputs)")
+    run.add_argument("--temperature", type=float, default=None, help="override every agent's "
+                     "temperature (default: each agent's own setting)")
+    run.add_argument("--seed", type=int, default=None, help="seed passed to the model")
+    run.add_argument("--max-tokens", type=int, default=None, help="cap every reply at this many "
+                     "tokens (default: each agent's own limit)")
+    run.add_argument("--timeout", type=float, default=DEFAULTS.timeout_s,
+                     help="per-run timeout in seconds")
+    run.add_argument("--max-turns", type=int, default=DEFAULTS.max_turns,
+                     help="turn limit per agent run")
+    run.add_argument("--tool-budget", type=int, default=DEFAULTS.tool_budget, help="most tool "
+                     "calls per run before it is stopped, agents called as tools included "
+                     "(default: the scenario's own budget)")
+    run.add_argument("--preset", choices=sorted(PRESETS), default=None, help="named limits "
+                     "set over --repeat, --max-tokens, --timeout and --max-turns, recorded in "
+                     "the spec: quick-start = " + PRESETS["quick-start"].describe())
+    run.add_argument("--replay-speed", type=float, default=DEFAULTS.replay_speed,
+                     help="with --backend replay:<experiment_id>: recorded latencies times this "
+                     "(1 = the original timing, 0 = instant)")
+    run.add_argument("--otlp", metavar="URL", default=None, help="send each run's spans as it "
+                     "finishes to this OpenTelemetry receiver over OTLP/HTTP, e.g. "
+                     "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "
+                     "$ORCHLAB_OTLP_ENDPOINT, else no export; message text only with "
+                     "ORCHLAB_OTLP_CONTENT=1)")
+    rep = sub.add_parser("replay", parents=[common], help="run a recorded experiment again "
+                         "from its recorded model calls: offline, nothing spent")
+    rep.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
+    rep.add_argument("--speed", type=float, default=DEFAULTS.replay_speed, help="recorded "
+                     "latencies times this (1 = the original timing, 0 = instant)")
+    rep.add_argument("--input", action="append", dest="inputs", help="replay only this input "
+                     "(repeatable; default: the experiment's own inputs)")
+    rep.add_argument("--repeat", type=int, default=None, help="replay only the first N "
+                     "repetitions (default: all the experiment ran)")
+    resume = sub.add_parser("resume", parents=[common], help="run only the missing runs of an "
+                            "interrupted or cancelled experiment")
+    resume.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
+    resume.add_argument("--yes", action="store_true",
+                        help="resume an experiment recorded elsewhere (imported from a file, "
+                        "or run on another machine) on the backend it names")
+    sub.add_parser("list", parents=[common], help="list experiments in the store")
+    forms = sub.add_parser("forms", help="list each scenario's forms: id, family, description")
+    forms.add_argument("--scenario", help="only this scenario")
+    summ = sub.add_parser("summary", parents=[common], help="print every figure Compare shows "
+                          "for one or more experiments; --require makes it a CI gate")
+    summ.add_argument("experiment_ids", nargs="+", metavar="EXPERIMENT_ID",
+                      help="experiment id (a unique prefix is enough), one or more")
+    summ.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    summ.add_argument("--baseline", help="group the others are compared with (default: the "
+                      "most code-driven form)")
+    summ.add_argument("--by-variant", action="store_true", help="groups are form · prompt "
+                      "variant (as Compare's split)")
+    summ.add_argument("--detect", type=float, default=DETECT, help="difference to detect for "
+                      "the runs-needed figure, as a share of the baseline mean (default 0.2)")
+    summ.add_argument("--unpaired", action="store_true", help="estimate every figure from "
+                      "the groups resampled on their own, never from pairs by input and "
+                      "repetition")
+    summ.add_argument("--require", action="append", default=[], metavar="GROUP.FIGURE>=X",
+                      help="threshold that must hold, e.g. llm.success>=0.9, "
+                      "guarded.pass^3>=0.8 or guarded.pass^3_low>=0.6 (the lower bound of "
+                      "pass^3's 95%% interval) (repeatable); exit code 1 names each that fails")
+    rpt = sub.add_parser("report", parents=[common], help="write one self-contained HTML "
+                         "report (findings, charts, failures, example traces) that opens offline")
+    rpt.add_argument("experiment_ids", nargs="+", metavar="EXPERIMENT_ID",
+                     help="experiment id (a unique prefix is enough), one or more")
+    rpt.add_argument("--output", "-o", required=True, help="HTML file to write")
+    exp = sub.add_parser("export", parents=[common], help="export one experiment's runs")
+    exp.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
+    exp.add_argument("--format", choices=("csv", "json"), default="json", help="output format")
+    exp.add_argument("--output", "-o", help="file to write (default: stdout)")
+    imp = sub.add_parser("import", parents=[common], help="import an `export --format json` file")
+    imp.add_argument("file", help="experiment file (ids the store already holds are remapped)")
+    cps = sub.add_parser("copy-store", help="copy every experiment (runs, spans, model calls, "
+                         "outbox) and prompt variant from one store to another, e.g. a SQLite "
+                         "file into a team's PostgreSQL store; ones already there are skipped")
+    cps.add_argument("source", metavar="SRC", help="store to copy from: a SQLite file or a "
+                     "postgresql:// URL")
+    cps.add_argument("target", metavar="DST", help="store to copy into (created or migrated "
+                     "as needed)")
+    otx = sub.add_parser("otel-export", parents=[common], help="send one experiment's stored "
+                         "runs to an OpenTelemetry receiver over OTLP/HTTP, one trace per run")
+    otx.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
+    otx.add_argument("--endpoint", metavar="URL", default=None, help="receiver, e.g. "
+                     "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "
+                     "$ORCHLAB_OTLP_ENDPOINT; message text only with ORCHLAB_OTLP_CONTENT=1)")
+    return parser

@@ -1,0 +1,1 @@
+"""What people look at, computed without Streamlit: figures, the race, the HTML report."""

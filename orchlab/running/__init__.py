@@ -1,0 +1,1 @@
+"""Running experiments: the spec, one run, the runner, shards in processes or on Ray, jobs."""

@@ -1,0 +1,245 @@
+"""Experiments in the background, for UIs that must stay responsive (and cancellable).
+
+Streamlit reruns its script on every click, so a long experiment cannot run in the script
+thread; the page polls `snapshot()`. A job whose backend a fresh process can open runs in the
+dashboard's experiment process (`orchlab.job_process`), out of reach of page scripts' CPU.
+Any other job (a backend a test registered in this process) runs on one long-lived event loop
+here (`job_loop()`, a daemon thread). One loop in either place, not one per job: backends
+are cached for the process, and an AsyncOpenAI/httpx client (its pooled connections, its
+locks) may only be used on the loop it first ran on. A second `asyncio.run` in a new thread
+would hand it a closed loop ("Event loop is closed") or a foreign one ("bound to a different
+event loop"). One loop also lets experiments share a backend's own bound
+(`execution.backend_slots`): two sessions on the embedded model queue for it run by run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from orchlab.backends import Backend, opens_anywhere
+from orchlab.core import config
+from orchlab.core.perprocess import PerProcess
+from orchlab.core.records import RunRecord, SpanRecord, utcnow
+from orchlab.measure.recorder import install_recorder
+from orchlab.running import job_process, runner
+from orchlab.running.runner import (
+    CancelToken,
+    ExperimentResult,
+    ExperimentSpec,
+    PlannedRun,
+    Progress,
+)
+
+
+def _start_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=_serve, args=(loop,), name="orchlab-jobs", daemon=True).start()
+    return loop
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
+
+
+_LOOP = PerProcess(_start_loop)
+
+
+def job_loop() -> asyncio.AbstractEventLoop:
+    """The process's one event loop for background jobs, started on first use.
+
+    It never stops: a backend cached for the process outlives any one job, and it must keep
+    finding its loop. Whatever goes wrong inside a job ends that job, not the loop.
+    """
+    return _LOOP.get()
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """A run in flight: what the race view needs to follow it in the recorder."""
+
+    run_id: str
+    """Its trace id (the recorder's key)."""
+    form: str
+    """Form id."""
+    input_id: str
+    """Scenario input id."""
+    repetition: int
+    """Repetition index."""
+    started_at: datetime
+    """Wall-clock start (UTC): span offsets are measured from it."""
+    started_s: float
+    """Start on the job's monotonic clock, seconds after the job started."""
+
+
+@dataclass
+class JobSnapshot:
+    """A consistent view of a job for one page render."""
+
+    total: int
+    """Runs planned."""
+    done_by_form: dict[str, int]
+    """Finished runs per form."""
+    planned_by_form: dict[str, int]
+    """Planned runs per form."""
+    records: list[RunRecord]
+    """Finished runs so far, in finishing order."""
+    finished: bool
+    """Whether the job has stopped (completed, cancelled or failed)."""
+    result: ExperimentResult | None
+    """The result once finished normally."""
+    error: str | None
+    """Why the job could not run at all (e.g. a backend that cannot start)."""
+    elapsed_s: float = 0.0
+    """Seconds since the job started (monotonic clock), for the ETA."""
+    warning: str | None = None
+    """Something the runs did not suffer from but the user should know (an OpenTelemetry
+    receiver that did not take the spans), in one sentence; None when there is nothing."""
+    in_flight: list[LiveRun] = field(default_factory=list)
+    """Runs started and not yet finished, in start order (in-process runs only: runs in
+    worker processes are recorded there)."""
+
+
+@dataclass
+class ExperimentJob:
+    """One experiment (or resume) a page started: in the dashboard's experiment process
+    (`orchlab.job_process`) when a fresh process can open its backend by id, else on this
+    process's job loop (a backend a test registered here)."""
+
+    spec: ExperimentSpec
+    """What runs."""
+    store: Any
+    """Where runs are committed."""
+    backend: Backend | None = None
+    """A pre-resolved backend (else the spec's id is resolved in the job)."""
+    resume_id: str | None = None
+    """Resume this experiment (only its missing runs) instead of starting a new one."""
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    """Set by cancel()."""
+    _records: list[RunRecord] = field(default_factory=list)
+    _total: int = 0
+    _planned_by_form: dict[str, int] = field(default_factory=dict)
+    _result: ExperimentResult | None = None
+    _error: str | None = None
+    _warning: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _done: threading.Event = field(default_factory=threading.Event)
+    _started: float = 0.0
+    _live: dict[str, LiveRun] = field(default_factory=dict)
+    _process: job_process.ExperimentProcess | None = None
+    _id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def backend_id(self) -> str:
+        """The backend the job runs on."""
+        return self.backend.id if self.backend is not None else self.spec.backend
+
+    @property
+    def elsewhere(self) -> bool:
+        """Whether its runs run in the experiment process (once started)."""
+        return self._process is not None
+
+    def start(self) -> ExperimentJob:
+        """Plan (raising on a bad spec, as before), then submit the job; returns self."""
+        prepared = runner.prepare(self.spec)
+        planned = (runner.remaining_runs(self.store, self.resume_id, prepared.plan)
+                   if self.resume_id else prepared.plan)
+        self._total = len(planned)
+        self._planned_by_form = dict(Counter(p.form for p in planned))
+        self._started = time.monotonic()
+        if opens_anywhere(self.backend_id):
+            self._process = job_process.experiment_process()
+            self._process.submit(job_process.JobOrder(
+                self._id, self.spec, self.backend_id, self.store.location, self.resume_id,
+                {**os.environ, config.ENV_STORE: self.store.location}), self)
+        else:
+            asyncio.run_coroutine_threadsafe(self._work(), job_loop())
+        return self
+
+    def cancel(self) -> None:
+        """Stop starting runs and interrupt those in flight; finished runs stay stored."""
+        self.cancel_token.cancel()
+        if self._process is not None:
+            self._process.cancel(self._id)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the job has stopped (tests and the CLI)."""
+        if self._started:
+            self._done.wait(timeout)
+
+    def snapshot(self) -> JobSnapshot:
+        """Progress so far."""
+        with self._lock:
+            records = list(self._records)
+            finished = self._done.is_set()
+            result, error, warning = self._result, self._error, self._warning
+            in_flight = list(self._live.values())
+        return JobSnapshot(
+            total=self._total, done_by_form=dict(Counter(r.form for r in records)),
+            planned_by_form=self._planned_by_form, records=records,
+            finished=finished, result=result, error=error,
+            elapsed_s=time.monotonic() - self._started, in_flight=in_flight,
+            warning=warning,
+        )
+
+    def peek(self, run_id: str, run_start: datetime,
+             now: datetime) -> tuple[list[SpanRecord], set[str]]:
+        """A run in flight's spans so far and the ids of the open ones (the race view):
+        from the experiment process's latest report, or from this process's recorder."""
+        if self._process is not None:
+            return self._process.live.get(run_id, ([], set()))
+        return install_recorder().peek(run_id, run_start, now)
+
+    def on_remote(self, kind: str, payload: Any) -> None:
+        """What the experiment process reports (on its pipe's thread)."""
+        if kind == "start":
+            run_id, form, input_id, repetition, started_at, started = payload
+            with self._lock:
+                self._live[run_id] = LiveRun(run_id, form, input_id, repetition, started_at,
+                                             started - self._started)
+        elif kind == "record":
+            self._on_progress(Progress(payload, 0, self._total))
+        elif kind == "warning":
+            self._on_warning(payload)
+        elif kind == "end":
+            self._end(payload)
+
+    def _on_start(self, run_id: str, planned: PlannedRun) -> None:
+        live = LiveRun(run_id, planned.form, planned.input_id, planned.repetition, utcnow(),
+                       time.monotonic() - self._started)
+        with self._lock:
+            self._live[run_id] = live
+
+    def _on_progress(self, progress: Progress) -> None:
+        with self._lock:
+            self._records.append(progress.record)
+            self._live.pop(progress.record.run_id, None)
+
+    def _on_warning(self, text: str) -> None:
+        with self._lock:
+            self._warning = text
+
+    def _end(self, end: job_process.JobEnd, result: ExperimentResult | None = None) -> None:
+        if result is None and end.experiment_id is not None and end.status is not None:
+            with self._lock:
+                records = list(self._records)
+            result = ExperimentResult(end.experiment_id, end.status, records, end.worker_cpu_s)
+        with self._lock:
+            self._result, self._error, self._warning = result, end.error, end.warning
+            self._live.clear()
+            self._done.set()
+
+    async def _work(self) -> None:
+        """On the job loop. Always ends with the job finished, a result or an error set."""
+        result, end = await job_process.run_job(
+            self.spec, self.store, self.backend or self.spec.backend, self.resume_id,
+            self.cancel_token, self._on_start, self._on_progress, self._on_warning)
+        self._end(end, result)

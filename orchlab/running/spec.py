@@ -1,0 +1,167 @@
+"""What an experiment runs: the spec (the same for the Run page and the CLI) and its plan.
+
+`prepare` makes every check that needs no backend, so a typo never waits for a model to load.
+It changes nothing: the spec it returns is a resolved copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchlab.backends import default_backend_id
+from orchlab.core.errors import SpecError
+from orchlab.core.records import ExperimentRecord
+from orchlab.scenario import DEFAULT_FORMS, Scenario, get_scenario
+from orchlab.scenario.agentdefs import AgentDef, load_scenario_agents
+
+MAX_REPETITIONS = 1000
+MAX_CONCURRENCY = 200
+MAX_WORKERS = 32
+MAX_REPLAY_SPEED = 10.0
+CLUSTER = re.compile(r"(ray(://[A-Za-z0-9.\-]+:\d{1,5})?)?")
+"""What `ExperimentSpec.cluster` may be: "", "ray" or "ray://HOST:PORT"."""
+
+
+@dataclass
+class ExperimentSpec:
+    """What to run. Its defaults are the defaults of the Run page and of the CLI alike."""
+
+    scenario: str
+    """Scenario name."""
+    forms: list[str] = field(default_factory=lambda: list(DEFAULT_FORMS))
+    """Form ids to run: any of the scenario's forms (default: code and llm)."""
+    inputs: list[str] | None = None
+    """Input ids; None means all of the scenario's inputs."""
+    repetitions: int = 1
+    """Runs per form and input."""
+    concurrency: int = 4
+    """Runs in flight at once (capped by the backend's own limit)."""
+    backend: str = ""
+    """Backend id; empty means the configured default."""
+    model_settings: dict[str, Any] = field(default_factory=dict)
+    """Explicit overrides for every agent (temperature, top_p, seed, max_tokens); empty: each
+    agent runs with the settings in its own file."""
+    timeout_s: float = 300.0
+    """Per-run timeout in seconds."""
+    max_turns: int = 10
+    """Turn limit of every agent run."""
+    agent_overrides: dict[str, str] = field(default_factory=dict)
+    """Agent name -> edited definition text (a prompt variant)."""
+    variant: str | None = None
+    """Name of the prompt variant, for display."""
+    tool_budget: int | None = None
+    """Most tool calls one run may make before it is stopped; None: the scenario's budget."""
+    workers: int = 1
+    """Shards the runs are split into, one event loop each (remote backends only): worker
+    processes on this machine, or Ray actors with `cluster`."""
+    cluster: str = ""
+    """Where the shards run: "" (this machine), "ray" (a local Ray) or "ray://HOST:PORT"."""
+    replay_speed: float = 1.0
+    """For a `replay:` backend: recorded latencies are slept times this (1 = the original
+    timing, 0 = instant); other backends ignore it."""
+    preset: str | None = None
+    """The named preset the settings came from (e.g. "quick-start"), for display; None: set
+    by hand or the defaults."""
+
+    def validate(self, scenario: Scenario) -> list[str]:
+        """Check every field; returns the input ids to run."""
+        bad_forms = [f for f in self.forms if f not in scenario.form_ids]
+        if not self.forms or bad_forms or len(set(self.forms)) != len(self.forms):
+            got = ", ".join(self.forms) or "none"
+            raise SpecError(f"forms must be distinct forms of {scenario.name} "
+                            f"({', '.join(scenario.form_ids)}); got {got}.")
+        _check_range("repetitions", self.repetitions, MAX_REPETITIONS)
+        _check_range("concurrency", self.concurrency, MAX_CONCURRENCY)
+        _check_range("workers", self.workers, MAX_WORKERS)
+        if not CLUSTER.fullmatch(self.cluster):
+            raise SpecError(f"cluster must be empty (this machine), ray (a local Ray) or "
+                            f"ray://HOST:PORT; got {self.cluster!r}.")
+        if self.timeout_s <= 0 or self.max_turns < 1:
+            raise SpecError("timeout_s must be positive and max_turns at least 1.")
+        if not 0 <= self.replay_speed <= MAX_REPLAY_SPEED:
+            raise SpecError(f"replay_speed must be between 0 (instant) and {MAX_REPLAY_SPEED:g}"
+                            f" (1 = the original timing); got {self.replay_speed:g}.")
+        if self.tool_budget is not None and self.tool_budget < 1:
+            raise SpecError(f"tool_budget must be at least 1 (or unset for the scenario's own); "
+                            f"got {self.tool_budget}.")
+        ids = self.inputs or [i.id for i in scenario.inputs]
+        for input_id in ids:
+            scenario.input(input_id)
+        return ids
+
+    def budget(self, scenario: Scenario) -> int:
+        """The tool budget that applies: the spec's override, else the scenario's own."""
+        return self.tool_budget if self.tool_budget is not None else scenario.tool_budget
+
+
+def _check_range(name: str, value: int, high: int) -> None:
+    if not 1 <= value <= high:
+        raise SpecError(f"{name} must be between 1 and {high}; got {value}.")
+
+
+@dataclass
+class PlannedRun:
+    """One run to execute."""
+
+    form: str
+    """Form id, e.g. code or llm."""
+    input_id: str
+    """Scenario input id."""
+    repetition: int
+    """Repetition index."""
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """(form, input_id, repetition): what the store knows a finished run by."""
+        return self.form, self.input_id, self.repetition
+
+
+@dataclass
+class Prepared:
+    """A checked spec with everything a run needs except the backend."""
+
+    spec: ExperimentSpec
+    """A copy of the spec with the backend id resolved."""
+    scenario: Scenario
+    """The scenario it runs."""
+    defs: dict[str, AgentDef]
+    """Agent definitions, variant edits applied."""
+    plan: list[PlannedRun]
+    """Every planned run, interleaved."""
+
+
+def plan_runs(spec: ExperimentSpec, input_ids: list[str]) -> list[PlannedRun]:
+    """Interleave forms and inputs so drift over time hits every group alike."""
+    return [PlannedRun(form, input_id, rep)
+            for rep in range(spec.repetitions) for input_id in input_ids for form in spec.forms]
+
+
+def prepare(spec: ExperimentSpec) -> Prepared:
+    """Every check that needs no backend: scenario, inputs, ranges, agent files."""
+    scenario = get_scenario(spec.scenario)
+    input_ids = spec.validate(scenario)
+    resolved = dataclasses.replace(spec, backend=spec.backend or default_backend_id())
+    defs = load_scenario_agents(scenario.name, set(scenario.tools()), spec.agent_overrides,
+                                scenario.agents_dir)
+    return Prepared(resolved, scenario, defs, plan_runs(resolved, input_ids))
+
+
+def replay_spec(source: ExperimentRecord, speed: float = 1.0, inputs: list[str] | None = None,
+                repetitions: int | None = None) -> ExperimentSpec:
+    """The spec that replays an experiment: its own spec (forms, inputs, repetitions, limits,
+    variant) on `replay:<id>`. The Run page, History and the CLI all build replays here, so a
+    replay is the same experiment wherever it is started. Fewer inputs or repetitions replay
+    a part of the recording; more would ask for runs it does not hold."""
+    known = {f.name for f in dataclasses.fields(ExperimentSpec)}
+    spec = ExperimentSpec(**{k: v for k, v in source.spec.items() if k in known})
+    return dataclasses.replace(
+        spec, backend=f"replay:{source.experiment_id}", replay_speed=speed, workers=1,
+        inputs=inputs or spec.inputs, repetitions=repetitions or spec.repetitions)
+
+
+def missing_runs(plan: list[PlannedRun], done: set[tuple[str, str, int]]) -> list[PlannedRun]:
+    """The planned runs not yet finished: what a resume runs and what History counts."""
+    return [p for p in plan if p.key not in done]

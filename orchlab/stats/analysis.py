@@ -1,0 +1,361 @@
+"""Pure functions over stored runs (the DataFrame from `Store.load_runs`).
+
+No I/O and no UI here: the CLI and the dashboard both call these, so each figure has one
+definition.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from orchlab.core import forms
+from orchlab.core.errors import count_text
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, pd.NA or NaT: a value a frame hands out for "not recorded" (a list or a dict
+    is a value, never missing)."""
+    return not isinstance(value, list | tuple | dict) and bool(pd.isna(value))
+
+
+SUMMARY_COLUMNS = [
+    "runs", "ok", "wall_ms_median", "wall_ms_p90", "tokens_mean", "cost_usd_mean",
+    "llm_calls_mean", "tool_calls_mean", "distinct_paths", "path_entropy_bits", "success_rate",
+    "success_n", "retries", "failures",
+]
+"""Latency, tokens, cost and calls are over the runs that ended ok (a failed run's figures are
+its failure's, counted in `failures`); `success_rate` is over `success_n` runs: those whose
+outcome says something about the form (runs stopped by the environment or a cancel are left
+out, see orchlab.errors)."""
+
+
+def path_entropy(paths: Iterable[str]) -> float:
+    """Shannon entropy (bits) of the path distribution: 0 for one path, log2(k) for k equal."""
+    counts = Counter(paths)
+    total = sum(counts.values())
+    if total == 0:
+        return 0.0
+    return max(0.0, -sum((c / total) * math.log2(c / total) for c in counts.values()))
+
+
+def top_path_share(paths: Iterable[str]) -> float:
+    """Share of runs that took the most common path (0 when there are no runs)."""
+    counts = Counter(paths)
+    total = sum(counts.values())
+    return max(counts.values()) / total if total else 0.0
+
+
+def in_group_order(runs: pd.DataFrame, keys: list[str]) -> list[tuple[Any, pd.DataFrame]]:
+    """`groupby(keys)` in the one order of groups (`group_key` of the first key), so every
+    table lists forms as every chart does."""
+    groups = list(runs.groupby(keys if len(keys) > 1 else keys[0], sort=True))
+
+    def order(item: tuple[Any, pd.DataFrame]) -> tuple[Any, ...]:
+        key = item[0] if isinstance(item[0], tuple) else (item[0],)
+        return (group_key(str(key[0])), *map(str, key[1:]))
+
+    return sorted(groups, key=order)
+
+
+def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Per-group figures (default: per form) in SUMMARY_COLUMNS order."""
+    keys = by or ["form"]
+    if runs.empty:
+        return pd.DataFrame(columns=keys + SUMMARY_COLUMNS)
+    rows = []
+    for key, group in in_group_order(runs, keys):
+        values = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(keys, values, strict=True)), **_group_figures(group)})
+    return pd.DataFrame(rows, columns=keys + SUMMARY_COLUMNS)
+
+
+def _group_figures(group: pd.DataFrame) -> dict[str, float | int | str | None]:
+    ok = group[group["status"] == "ok"]  # a run that errored after 50 ms is no fast run
+    cost = ok["cost_usd"]
+    success = group["success"].dropna()
+    return {
+        "runs": len(group),
+        "ok": len(ok),
+        "wall_ms_median": _or_none(ok["wall_ms"].median()),
+        "wall_ms_p90": _or_none(ok["wall_ms"].quantile(0.9)),
+        "tokens_mean": _or_none((ok["input_tokens"] + ok["output_tokens"]).mean()),
+        "cost_usd_mean": None if cost.isna().any() else _or_none(cost.mean()),
+        "llm_calls_mean": _or_none(ok["llm_calls"].mean()),
+        "tool_calls_mean": _or_none(ok["tool_calls"].mean()),
+        "distinct_paths": int(group["path"].nunique()),
+        "path_entropy_bits": path_entropy(group["path"]),
+        "success_rate": float(success.mean()) if len(success) else None,
+        "success_n": len(success),
+        "retries": int(group["retries"].sum()),
+        "failures": failures_text(group),
+    }
+
+
+def _or_none(value: Any) -> float | None:
+    """A float, or None where no run gave one (a group whose every run failed)."""
+    return None if is_missing(value) else float(value)
+
+
+def failure_counts(group: pd.DataFrame) -> pd.Series:
+    """Failed runs by error class, most frequent first (empty when every run ended ok)."""
+    failed = group[group["status"] != "ok"]
+    return failed["error_class"].fillna(failed["status"]).value_counts()
+
+
+def failures_text(group: pd.DataFrame) -> str:
+    """'2 max_turns, 1 timeout', or '' when every run ended ok."""
+    return count_text(failure_counts(group).to_dict())
+
+
+def failure_table(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Per group: runs, failed runs by error class, and retries."""
+    rows = []
+    for key, group in in_group_order(runs, [by]):
+        counts = failure_counts(group)
+        rows.append({by: key, "runs": len(group), "failed": int(counts.sum()),
+                     "retries": int(group["retries"].sum()),
+                     **{f"class: {c}": int(n) for c, n in counts.items()}})
+    return pd.DataFrame(rows).fillna(0)
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+MIN_RUNS_FOR_CI = 5
+"""Below this many runs per group (or pairs) no comparison gives an interval: the smallest
+size at which `bench/stats_calibration.py` checks that intervals cover."""
+
+
+def box_stats(runs: pd.DataFrame, value: str, by: str = "form") -> pd.DataFrame:
+    """Tukey box per group (quartiles, 1.5 IQR fences clipped to the data) and its outliers."""
+    rows = []
+    for key, group in in_group_order(runs, [by]):
+        values = group[value].to_numpy(dtype=float)
+        q1, median, q3 = np.percentile(values, [25, 50, 75])
+        low_fence, high_fence = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+        inside = values[(values >= low_fence) & (values <= high_fence)]
+        rows.append({by: key, "q1": q1, "median": median, "q3": q3,
+                     "lowerfence": inside.min(), "upperfence": inside.max(),
+                     "outliers": values[(values < low_fence) | (values > high_fence)].tolist()})
+    return pd.DataFrame(rows)
+
+
+def path_variance(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Per group: distinct paths, entropy in bits, share of the most common path."""
+    rows = [{by: key, "runs": len(g), "distinct_paths": g["path"].nunique(),
+             "entropy_bits": path_entropy(g["path"]), "top_path_share": top_path_share(g["path"])}
+            for key, g in in_group_order(runs, [by])]
+    return pd.DataFrame(rows, columns=[by, "runs", "distinct_paths", "entropy_bits",
+                                       "top_path_share"])
+
+
+def path_frequencies(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Count and share of each path within each group, most common first."""
+    counts = runs.groupby([by, "path"]).size().rename("count").reset_index()
+    counts["share"] = counts["count"] / counts.groupby(by)["count"].transform("sum")
+    counts["order"] = [group_key(str(g)) for g in counts[by]]
+    counts = counts.sort_values(["order", "count"], ascending=[True, False], ignore_index=True)
+    return counts.drop(columns="order")
+
+
+def agent_breakdown(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """One row per run and agent: LLM calls, tokens and cost, for stacked per-agent charts."""
+    rows = [
+        {"run_id": run_id, by: group, "agent": agent, "llm_calls": f["llm_calls"],
+         "input_tokens": f["input_tokens"], "output_tokens": f["output_tokens"],
+         "tokens": f["input_tokens"] + f["output_tokens"], "cost_usd": f.get("cost_usd")}
+        for run_id, group, per_agent in zip(runs["run_id"], runs[by], runs["per_agent"],
+                                            strict=True)
+        for agent, f in (per_agent or {}).items()
+    ]
+    return pd.DataFrame(rows, columns=["run_id", by, "agent", "llm_calls", "input_tokens",
+                                       "output_tokens", "tokens", "cost_usd"])
+
+
+def agent_means(breakdown: pd.DataFrame, value: str, by: str = "form") -> pd.DataFrame:
+    """Per group and agent: `value` summed over runs, divided by the group's run count."""
+    runs_per_group = breakdown.groupby(by)["run_id"].nunique()
+    sums = breakdown.groupby([by, "agent"], as_index=False)[value].sum()
+    sums[value] = sums[value] / sums[by].map(runs_per_group)
+    return sums
+
+
+RATE_COLUMNS = ["outcome", "rate", "hits", "n"]
+
+
+def outcome_rates(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Per group, the share of runs where each boolean outcome field is true, over the runs
+    where it applies: `n` counts runs whose field is recorded (True or False), so a field set
+    only on probe inputs is a rate over the probe runs. `success` is over runs whose outcome
+    says something about the form; `status ok` is over every run."""
+    rows: list[dict[str, Any]] = []
+    for key, group in in_group_order(runs, [by]):
+        ok = group["status"] == "ok"
+        rows.append(_rate(key, by, "status ok", int(ok.sum()), len(group)))
+        success = group["success"].dropna()
+        rows.append(_rate(key, by, "success", int(success.sum()), len(success)))
+        outcomes = pd.DataFrame(list(group["outcome"]), index=group.index)
+        applies = group["success"].notna()
+        for column in outcomes.columns:
+            values = outcomes.loc[applies, column].dropna()
+            if column == "success" or not len(values):
+                continue
+            if all(isinstance(v, bool) for v in values):
+                rows.append(_rate(key, by, column, int(values.sum()), len(values)))
+    return pd.DataFrame(rows, columns=[by, *RATE_COLUMNS])
+
+
+COUNT_COLUMNS = ["outcome", "mean", "total", "n"]
+
+
+def outcome_counts(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Per group, the mean of each whole-number outcome field (emails sent, guard refusals,
+    forecast calls), over the runs where it is recorded and the outcome counts for the form:
+    what a guard prevented shows as fewer emails and as refusals."""
+    rows: list[dict[str, Any]] = []
+    for key, group in in_group_order(runs, [by]):
+        applies = group[group["success"].notna()]
+        outcomes = pd.DataFrame(list(applies["outcome"]), index=applies.index)
+        for column in outcomes.columns:
+            values = outcomes[column].dropna()
+            if len(values) and all(isinstance(v, int) and not isinstance(v, bool)
+                                   for v in values):
+                rows.append({by: key, "outcome": column, "mean": float(values.mean()),
+                             "total": int(values.sum()), "n": len(values)})
+    return pd.DataFrame(rows, columns=[by, *COUNT_COLUMNS])
+
+
+def _rate(key: Any, by: str, name: str, hits: int, n: int) -> dict[str, Any]:
+    return {by: key, "outcome": name, "rate": hits / n if n else None, "hits": hits, "n": n}
+
+
+def cost_projection(
+    runs: pd.DataFrame, runs_per_month: int, by: str = "form"
+) -> pd.DataFrame:
+    """Monthly cost per group: runs_per_month x mean cost per run (failed runs cost too), with
+    a 95% t interval of the mean: a percentile bootstrap of the mean covered 83% at 5 runs
+    (lognormal costs, sigma 0.3), the t interval 94% (docs/STATISTICS.md). No range from
+    fewer than 2 runs."""
+    rows = []
+    for key, group in in_group_order(runs, [by]):
+        costs = group["cost_usd"]
+        row: dict[str, Any] = {by: key, "runs": len(group), "priced": not costs.isna().any()}
+        if row["priced"] and len(costs):
+            values = costs.to_numpy(dtype=float)
+            low, high = mean_interval(values)
+            row.update(monthly_low=None if low is None else low * runs_per_month,
+                       monthly_mean=float(values.mean()) * runs_per_month,
+                       monthly_high=None if high is None else high * runs_per_month)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[by, "runs", "priced", "monthly_low", "monthly_mean",
+                                       "monthly_high"])
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95
+                  ) -> tuple[float | None, float | None]:
+    """Student's t interval of a mean, never below 0 for figures that cannot be; (None,
+    None) from fewer than 2 values."""
+    if len(values) < 2:
+        return None, None
+    from scipy.stats import t as student
+
+    mean, se = float(values.mean()), float(values.std(ddof=1)) / math.sqrt(len(values))
+    half = float(student.ppf(1 - (1 - level) / 2, len(values) - 1)) * se
+    return max(0.0, mean - half), mean + half
+
+
+GROUP_SEPARATOR = " · "
+"""Between form and variant in a `with_group` name ("llm · terse-both")."""
+
+
+def with_group(runs: pd.DataFrame, by_variant: bool) -> pd.DataFrame:
+    """Add the `group` column charts and findings split on: form, or form · variant."""
+    grouped = runs.copy()
+    grouped["group"] = (grouped["form"] + GROUP_SEPARATOR + grouped["variant"]) if by_variant \
+        else grouped["form"]
+    return grouped
+
+
+
+REPLAY_MARK = " (replay)"
+"""Marks a replay's variant when its runs sit next to live ones, so the two stay apart."""
+
+
+def mark_replays(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of a replay next to live runs (its recording) get their variant marked: grouped by
+    variant, the replay is its own group, compared with the recording as "replay"."""
+    if "replay_of" not in runs.columns:
+        return runs
+    replayed = runs["replay_of"].notna()
+    if not replayed.any() or replayed.all():
+        return runs
+    marked = runs.copy()
+    marked.loc[replayed, "variant"] = marked.loc[replayed, "variant"] + REPLAY_MARK
+    return marked
+
+
+def variants_differ(runs: pd.DataFrame) -> bool:
+    """Whether the runs' variants differ once replays are marked: when Compare offers (and the
+    report and `summary` default to) a split by variant."""
+    return bool(mark_replays(runs)["variant"].nunique() > 1)
+
+
+def grouped(runs: pd.DataFrame, by_variant: bool | None = None) -> pd.DataFrame:
+    """The runs with the `group` column Compare, the report and `summary` split on: a replay
+    beside its recording marked as one, then form, or form · variant when `by_variant` (None:
+    whenever the variants differ)."""
+    marked = mark_replays(runs)
+    split = bool(marked["variant"].nunique() > 1) if by_variant is None else by_variant
+    return with_group(marked, split)
+
+
+def _factors(group: str) -> tuple[str, str | None]:
+    form, _, variant = group.partition(GROUP_SEPARATOR)
+    return form, variant or None
+
+
+def pair_factor(a: str, b: str) -> str:
+    """What a comparison of groups `a` and `b` varies: "form", "prompt variant", both, or
+    "nothing", so a page can say what its finding is evidence about."""
+    (form_a, variant_a), (form_b, variant_b) = _factors(a), _factors(b)
+    prompt_a, prompt_b = (v.removesuffix(REPLAY_MARK) if v else v for v in (variant_a, variant_b))
+    changed = [name for name, differs in (("form", form_a != form_b),
+                                          ("prompt variant", prompt_a != prompt_b),
+                                          ("replay", (variant_a, prompt_a) != (variant_b, prompt_b)
+                                           and prompt_a == prompt_b)) if differs]
+    return " and ".join(changed) or "nothing"
+
+
+def group_key(group: str) -> tuple[tuple[int, str], int, str]:
+    """The one order of groups on every page: forms in the catalogue's order (code-driven
+    first), then the original prompt before variants, by name."""
+    form, variant = _factors(group)
+    return forms.order_key(form), variant not in (None, "original"), variant or ""
+
+
+def ordered_groups(groups: Iterable[str]) -> list[str]:
+    """Distinct groups in `group_key` order."""
+    return sorted(set(groups), key=group_key)
+
+
+def default_baseline(groups: Sequence[str]) -> str:
+    """The group every other is compared with first: the most code-driven form on the original
+    prompt (`code` when it ran)."""
+    names = ordered_groups(groups)
+    return names[0] if names else ""
+
+
+def comparisons(groups: Sequence[str], baseline: str) -> list[tuple[str, str]]:
+    """(group, factor) for every other group against the baseline: those differing in one
+    factor first (form, then prompt variant), those differing in both last, each in group
+    order, so the page leads with what a comparison can be put down to."""
+    others = [g for g in ordered_groups(groups) if g != baseline]
+    rank = {"form": 0, "prompt variant": 1, "replay": 1, "form and prompt variant": 2,
+            "form and replay": 2}
+    pairs = [(g, pair_factor(g, baseline)) for g in others]
+    return sorted(pairs, key=lambda p: rank.get(p[1], 3))

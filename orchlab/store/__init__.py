@@ -1,0 +1,1 @@
+"""The store: engines (SQLite, PostgreSQL), migrations, the Store itself, export, import, copy."""

@@ -1,0 +1,268 @@
+"""Import of an experiment file written by `export --format json` (`orchlab.export`).
+
+A file travels between machines, so it is judged as foreign input: every field is checked
+against the record it rebuilds (field lists and types from the dataclasses, as the store's
+columns are) before anything is stored, in one transaction (`Store.import_experiment`). A
+refusal is one sentence (`ImportFileError`). Ids are kept, so export -> import -> export gives
+the same bytes; ids the store already holds are remapped, and the result says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import types
+from dataclasses import MISSING, dataclass, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from agents.tracing import gen_trace_id
+
+from orchlab.core.errors import ImportFileError
+from orchlab.core.records import (
+    ExperimentRecord,
+    ModelCall,
+    OutboxMessage,
+    RunMetrics,
+    RunRecord,
+    SpanRecord,
+    new_experiment_id,
+)
+from orchlab.store.export import FILE_FORMAT, FILE_VERSION
+from orchlab.store.schema import CHILD_TABLES
+from orchlab.store.store import Store
+
+RENAMED: dict[type, dict[str, str]] = {SpanRecord: {"parent_id": "parent"}}
+"""Record field -> its key in the file, where the file names it otherwise."""
+NOT_IN_FILE: dict[type, tuple[str, ...]] = {ExperimentRecord: ("pid", "host", "heartbeat_at")}
+"""Record fields an export leaves out: which process ran it, where, and when it last said so
+mean nothing on another machine."""
+KINDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false",
+         list: "a list", dict: "an object", datetime: "an ISO date and time", type(None): "null"}
+"""How a refusal names the type a field wants."""
+HINTS: dict[type, dict[str, Any]] = {cls: get_type_hints(cls) for cls in (
+    ExperimentRecord, RunRecord, RunMetrics, SpanRecord, OutboxMessage, ModelCall)}
+"""Each record's field types, resolved once (the records' annotations are strings)."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import stored, so the CLI and History can say it in one line."""
+
+    experiment_id: str
+    """The id the experiment has in this store (a new one when the file's was taken)."""
+    runs: int
+    """How many runs were stored."""
+    notice: str | None = None
+    """The sentence saying which ids were remapped; None when every id was kept."""
+    cluster_dropped: str | None = None
+    """The cluster address the file named, which this store keeps no trace of in the spec."""
+
+    def sentence(self) -> str:
+        """'imported exp-...: 4 runs', what the CLI prints and History shows."""
+        said = f"imported {self.experiment_id}: {self.runs} runs"
+        if self.cluster_dropped:
+            said += (f"; the file's cluster {self.cluster_dropped} is not used (a cluster "
+                     "address is never taken from a file: resume and replay run here)")
+        return said
+
+
+def import_file(store: Store, source: bytes | str | Path, name: str | None = None
+                ) -> ImportResult:
+    """Check the whole file, remap taken ids, then store it in one transaction: a refused file
+    leaves the store as it was."""
+    exp, runs = read_experiment(source, name)
+    exp, runs, notice = remap_taken_ids(store, exp, runs)
+    dropped = exp.spec.get("cluster") or None
+    if dropped:  # Ray would ship the project and the shard environment to that host
+        exp = replace(exp, spec={**exp.spec, "cluster": ""})
+    store.import_experiment(exp, runs)
+    return ImportResult(exp.experiment_id, len(runs), notice, dropped)
+
+
+def read_experiment(source: bytes | str | Path, name: str | None = None
+                    ) -> tuple[ExperimentRecord, list[RunRecord]]:
+    """The experiment and its runs as records, or an ImportFileError naming the problem;
+    `source` is the file's bytes or its path, `name` what a refusal calls it. A `running`
+    experiment comes in `interrupted`: nothing here runs it."""
+    data, name = _read(source, name)
+    document = _parse(data, name)
+    version = _version(document, name)
+    _check_shape(document, name)
+    lenient = version < FILE_VERSION  # older files lack fields that have defaults
+    exp = ExperimentRecord(**_fields(ExperimentRecord, document["experiment"],
+                                     f"The experiment in {name}", lenient))
+    exp = replace(exp, records_calls=exp.records_calls and version > 1,  # v1: no calls
+                  status="interrupted" if exp.status == "running" else exp.status)
+    runs = [_run(run, i, name, lenient) for i, run in enumerate(document["runs"])]
+    _check_ids(exp.experiment_id, runs, name)
+    return exp, runs
+
+
+def remap_taken_ids(store: Store, exp: ExperimentRecord, runs: list[RunRecord]
+                    ) -> tuple[ExperimentRecord, list[RunRecord], str | None]:
+    """Keep the file's ids unless the store holds one of them; then a new experiment id and
+    new run ids throughout (a run's trace id is its run id), with a sentence saying so."""
+    taken = store.taken_ids(exp.experiment_id, [r.run_id for r in runs])
+    if not taken:
+        return exp, runs, None
+    new_id = new_experiment_id()
+    moved = [replace(r, run_id=gen_trace_id(), experiment_id=new_id) for r in runs]
+    own = exp.experiment_id in taken
+    whose = "its" if own else f"{exp.experiment_id}'s"
+    held = [exp.experiment_id] * own + [f"{len(taken) - own} of {whose} run ids"] * (
+        len(taken) > own)
+    notice = (f"The store already held {' and '.join(held)}, so the experiment was imported "
+              f"as {new_id} with new run ids.")
+    return replace(exp, experiment_id=new_id), moved, notice
+
+
+def _read(source: bytes | str | Path, name: str | None) -> tuple[bytes, str]:
+    if isinstance(source, bytes):
+        return source, name or "the file"
+    path = Path(source)
+    try:
+        return path.read_bytes(), name or path.name
+    except OSError as exc:
+        raise ImportFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+
+
+def _parse(data: bytes, name: str) -> Any:
+    """The document, once it is complete JSON not of some other format."""
+    if not data.strip():
+        raise ImportFileError(f"{name} is empty.")
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ImportFileError(f"{name} is not JSON (it is not UTF-8 text).") from None
+    except json.JSONDecodeError as exc:
+        text = exc.doc.rstrip()  # where it stops is its last character, not a final newline
+        if exc.pos >= len(text) or exc.msg.startswith("Unterminated string"):
+            line, column = text.count("\n") + 1, len(text) - text.rfind("\n")
+            raise ImportFileError(f"{name} is not complete JSON (it stops at line {line}, "
+                                  f"column {column}).") from None
+        raise ImportFileError(f"{name} is not JSON ({exc.msg.lower()} at line {exc.lineno}, "
+                              f"column {exc.colno}).") from None
+    if isinstance(document, dict) and document.get("format", FILE_FORMAT) != FILE_FORMAT:
+        raise ImportFileError(f"{name} is not an Orchestration Lab experiment file (its format "
+                              f"is {_shown(document['format'])}).")
+    return document
+
+
+def _version(document: Any, name: str) -> int:
+    """1 for files from before `format` and `version` were written. Checked before the shape:
+    a newer file may be shaped otherwise."""
+    if not isinstance(document, dict) or not {"format", "version"} & document.keys():
+        return 1
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ImportFileError(f"{name} has no valid file version (it says "
+                              f"{_shown(version)}).")
+    if version > FILE_VERSION:
+        raise ImportFileError(f"{name} was written by a newer Orchestration Lab (file version "
+                              f"{version}; this one reads up to {FILE_VERSION}).")
+    return version
+
+
+def _check_shape(document: Any, name: str) -> None:
+    """An experiment object and a list of runs."""
+    if not (isinstance(document, dict) and isinstance(document.get("experiment"), dict)
+            and isinstance(document.get("runs"), list)):
+        raise ImportFileError(f"{name} is not an Orchestration Lab experiment file (it has no "
+                              "\"experiment\" object and \"runs\" list).")
+
+
+def _run(data: Any, index: int, name: str, lenient: bool) -> RunRecord:
+    run_id = data.get("run_id") if isinstance(data, dict) else None
+    run = f"run {run_id if isinstance(run_id, str) else index + 1} in {name}"
+    where = f"R{run[1:]}"  # a sentence's subject; a span's is "Span 2 of run ..."
+    values = _fields(RunRecord, data, where, lenient, skip=CHILD_TABLES)
+    metrics = RunMetrics(**_fields(RunMetrics, data, where, lenient))
+    spans = [SpanRecord(**({"seq": i} | _fields(SpanRecord, s, f"Span {i + 1} of {run}",
+                                                  lenient)))  # seq: absent before version 2
+             for i, s in enumerate(_items(data, "spans", where, lenient))]
+    outbox = [OutboxMessage(**_fields(OutboxMessage, m, f"Message {i + 1} of {run}", lenient))
+              for i, m in enumerate(_items(data, "outbox", where, lenient))]
+    calls = [ModelCall(**_fields(ModelCall, c, f"Model call {i + 1} of {run}", lenient))
+             for i, c in enumerate(_items(data, "calls", where, lenient))]
+    return RunRecord(**values, metrics=metrics, spans=spans, outbox=outbox, calls=calls)
+
+
+def _items(data: dict[str, Any], key: str, where: str, lenient: bool) -> list[Any]:
+    """A run's spans, messages or model calls (no calls in version 1 files)."""
+    items = data.get(key, [] if lenient and key == "calls" else None)
+    if not isinstance(items, list):
+        raise ImportFileError(f"{where} has no list of {key}.")
+    return items
+
+
+def _fields(cls: type, data: Any, where: str, lenient: bool, skip: tuple[str, ...] = ()
+            ) -> dict[str, Any]:
+    """The values of `cls`'s fields from `data`, each checked against its annotation; with
+    `lenient`, a field that has a default may be absent."""
+    if not isinstance(data, dict):
+        raise ImportFileError(f"{where} is not an object.")
+    hints, renamed = HINTS[cls], RENAMED.get(cls, {})
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        key = renamed.get(f.name, f.name)
+        if f.name in skip or f.name in NOT_IN_FILE.get(cls, ()):
+            continue
+        if key not in data:
+            if lenient and (f.default is not MISSING or f.default_factory is not MISSING):
+                continue
+            raise ImportFileError(f"{where} has no field {key!r}.")
+        try:
+            values[f.name] = _convert(data[key], hints[f.name])
+        except ValueError:
+            raise ImportFileError(f"{where} has {key} = {_shown(data[key])}, which is "
+                                  f"not {_kind(hints[f.name])}.") from None
+    return values
+
+
+def _options(tp: Any) -> tuple[Any, ...]:
+    """The types a field accepts: each member of a union, the bare class of a generic."""
+    if get_origin(tp) in (Union, types.UnionType):
+        return tuple(o for arg in get_args(tp) for o in _options(arg))
+    return (get_origin(tp) or tp,)
+
+
+def _convert(value: Any, tp: Any) -> Any:
+    """`value` as a field of type `tp` holds it: timezone-aware datetimes from ISO text (UTC
+    when it has no offset), floats for numbers; ValueError when it is none of the types."""
+    for option in _options(tp):
+        if option is Any or (option is type(None) and value is None):
+            return value
+        if isinstance(value, bool) and option in (int, float):
+            continue
+        if option is float and isinstance(value, int | float):
+            return float(value)
+        if option is datetime and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                parsed = datetime.fromisoformat(value)
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        elif option in (str, int, bool, list, dict) and isinstance(value, option):
+            return value
+    raise ValueError(f"{value!r} is not {_kind(tp)}")
+
+
+def _kind(tp: Any) -> str:
+    return " or ".join(KINDS.get(option, str(option)) for option in _options(tp))
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_ids(experiment_id: str, runs: list[RunRecord], name: str) -> None:
+    """Every run belongs to the file's experiment, and no run id is listed twice."""
+    seen: set[str] = set()
+    for run in runs:
+        if run.experiment_id != experiment_id:
+            raise ImportFileError(f"Run {run.run_id} in {name} belongs to experiment "
+                                  f"{run.experiment_id}, not {experiment_id}.")
+        if run.run_id in seen:
+            raise ImportFileError(f"{name} lists run {run.run_id} twice.")
+        seen.add(run.run_id)
