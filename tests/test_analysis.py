@@ -10,10 +10,9 @@ from orchlab.stats.analysis import (
     agent_breakdown,
     cost_projection,
     outcome_rates,
-    path_frequencies,
-    path_variance,
     summarize,
 )
+from orchlab.stats.paths import path_frequencies, path_variance
 from orchlab.stats.summary import findings
 
 

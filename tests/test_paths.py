@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from orchlab.core.records import SpanRecord
-from orchlab.measure.metrics import path_signature
-from orchlab.stats.analysis import path_entropy, top_path_share
+from orchlab.measure.paths import path_entropy, path_signature, top_path_share
 
 
 def span(

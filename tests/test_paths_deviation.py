@@ -8,11 +8,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from orchlab.measure.paths import edit_distance, flat_steps
 from orchlab.stats.paths import (
     DEVIATION_COLUMNS,
     deviation_sentence,
-    edit_distance,
-    flat_steps,
     path_deviation,
     reference_paths,
 )

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from orchlab.core.records import SpanRecord
-from orchlab.measure.metrics import PathStep
+from orchlab.measure.paths import PathStep
 from orchlab.present import figures
 from orchlab.present.figures import path_dot, plot_text, waterfall, waterfall_pair
 from orchlab.present.race import Lane

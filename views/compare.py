@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from orchlab.present import figures, report
-from orchlab.stats import analysis, estimates, summary
+from orchlab.stats import analysis, estimates, paths, summary
 from orchlab.stats.findings import label, title
 from views._shared import experiment_choices, get_scenarios, runs_frame, store_or_stop
 from views._widgets import escape_md, money, table
@@ -159,7 +159,7 @@ with tabs[1]:
 with tabs[2]:
     chart("calls")
 with tabs[3]:
-    table(analysis.path_variance(runs, "group"))
+    table(paths.path_variance(runs, "group"))
     if result is not None:
         st.markdown("\n".join(f"- {escape_md(s)}"
                                for s in summary.deviation_sentences(result)))

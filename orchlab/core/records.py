@@ -133,7 +133,7 @@ class RunMetrics:
     path: str = ""
     """Execution-path signature for display, e.g. 'a > {b|c} > d'."""
     path_steps: list[Any] = field(default_factory=list)
-    """The same path as structured steps (`orchlab.metrics.path_steps`): what figures read."""
+    """The same path as structured steps (`orchlab.measure.paths.path_steps`): what figures read."""
     per_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per agent: llm_calls, input_tokens, output_tokens, queued_ms, cost_usd (None if
     unknown)."""

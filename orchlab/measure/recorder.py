@@ -190,7 +190,7 @@ def _name(kind: str, data: Any) -> str:
     if kind == "turn":
         return f"turn {data.turn}"
     if kind == "handoff":
-        return f"{data.from_agent} => {data.to_agent}"  # metrics.HANDOFF_ARROW
+        return f"{data.from_agent} => {data.to_agent}"  # paths.HANDOFF_ARROW
     return str(getattr(data, "name", None) or kind)
 
 

@@ -14,8 +14,8 @@ from plotly.subplots import make_subplots
 
 from orchlab.core import forms
 from orchlab.core.records import SpanRecord
-from orchlab.measure.metrics import PathStep, path_stages
-from orchlab.stats import analysis, estimates
+from orchlab.measure.paths import PathStep, path_stages
+from orchlab.stats import analysis, estimates, paths
 from orchlab.stats.analysis import GROUP_SEPARATOR, agent_means, box_stats, ordered_groups
 
 KIND_COLORS = {"agent": "#4C78A8", "function": "#F58518", "generation": "#54A24B",
@@ -221,7 +221,7 @@ def compare_charts(runs: pd.DataFrame, by: str = "group", colors: Colors | None 
     charts["cost"] = "Cost per agent is unknown: the model has no known price." \
         if breakdown["cost_usd"].isna().any() else agent_stack(breakdown, "cost_usd", by)
     charts["calls"] = calls_per_run(runs, by, colors)
-    charts["paths"] = path_frequency(analysis.path_frequencies(runs, by), by, colors)
+    charts["paths"] = path_frequency(paths.path_frequencies(runs, by), by, colors)
     charts["outcomes"] = outcome_bars(analysis.outcome_rates(runs, by), by, colors)
     counts = analysis.outcome_counts(runs, by)
     if not counts.empty:

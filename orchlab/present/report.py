@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from orchlab.core.config import redact
 from orchlab.present import figures
-from orchlab.stats import analysis, summary
+from orchlab.stats import analysis, paths, summary
 from orchlab.stats.findings import label, title
 from orchlab.store.export import ExportFile, export_experiment
 from orchlab.store.store import Store
@@ -110,7 +110,7 @@ def render_report(store: Store, experiment_ids: Sequence[str]) -> str:
         "scoreboard": _table(summary.scoreboard(result)) if result["comparisons"] else None,
         "scoreboard_note": summary.SCOREBOARD_NOTE,
         "charts": _charts(runs, colors, plots),
-        "path_table": _table(analysis.path_variance(runs, "group")),
+        "path_table": _table(paths.path_variance(runs, "group")),
         "deviation": summary.deviation_sentences(result),
         "failures": _failures(runs),
         "traces": [_trace(store, g, runs[runs["group"] == g], plots) for g in groups],

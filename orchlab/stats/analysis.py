@@ -7,7 +7,6 @@ definition.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,6 +15,8 @@ import pandas as pd
 
 from orchlab.core import forms
 from orchlab.core.errors import count_text
+from orchlab.measure.paths import path_entropy
+from orchlab.stats.significance import t_quantile
 
 
 def is_missing(value: Any) -> bool:
@@ -35,20 +36,8 @@ outcome says something about the form (runs stopped by the environment or a canc
 out, see orchlab.errors)."""
 
 
-def path_entropy(paths: Iterable[str]) -> float:
-    """Shannon entropy (bits) of the path distribution: 0 for one path, log2(k) for k equal."""
-    counts = Counter(paths)
-    total = sum(counts.values())
-    if total == 0:
-        return 0.0
-    return max(0.0, -sum((c / total) * math.log2(c / total) for c in counts.values()))
 
 
-def top_path_share(paths: Iterable[str]) -> float:
-    """Share of runs that took the most common path (0 when there are no runs)."""
-    counts = Counter(paths)
-    total = sum(counts.values())
-    return max(counts.values()) / total if total else 0.0
 
 
 def in_group_order(runs: pd.DataFrame, keys: list[str]) -> list[tuple[Any, pd.DataFrame]]:
@@ -145,22 +134,8 @@ def box_stats(runs: pd.DataFrame, value: str, by: str = "form") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def path_variance(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
-    """Per group: distinct paths, entropy in bits, share of the most common path."""
-    rows = [{by: key, "runs": len(g), "distinct_paths": g["path"].nunique(),
-             "entropy_bits": path_entropy(g["path"]), "top_path_share": top_path_share(g["path"])}
-            for key, g in in_group_order(runs, [by])]
-    return pd.DataFrame(rows, columns=[by, "runs", "distinct_paths", "entropy_bits",
-                                       "top_path_share"])
 
 
-def path_frequencies(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
-    """Count and share of each path within each group, most common first."""
-    counts = runs.groupby([by, "path"]).size().rename("count").reset_index()
-    counts["share"] = counts["count"] / counts.groupby(by)["count"].transform("sum")
-    counts["order"] = [group_key(str(g)) for g in counts[by]]
-    counts = counts.sort_values(["order", "count"], ascending=[True, False], ignore_index=True)
-    return counts.drop(columns="order")
 
 
 def agent_breakdown(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
@@ -262,10 +237,8 @@ def mean_interval(values: np.ndarray, level: float = 0.95
     None) from fewer than 2 values."""
     if len(values) < 2:
         return None, None
-    from scipy.stats import t as student
-
     mean, se = float(values.mean()), float(values.std(ddof=1)) / math.sqrt(len(values))
-    half = float(student.ppf(1 - (1 - level) / 2, len(values) - 1)) * se
+    half = t_quantile(level, len(values) - 1) * se
     return max(0.0, mean - half), mean + half
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from orchlab.stats.analysis import MIN_RUNS_FOR_CI, in_group_order
-from orchlab.stats.significance import Test, test_paired_rates, test_rates
+from orchlab.stats.significance import Test, t_quantile, test_paired_rates, test_rates, z_quantile
 
 # -- reliability across repetitions ----------------------------------------------------------
 
@@ -351,7 +351,7 @@ def _t_interval(estimate: float, se: float, df: float, level: float, null: float
                   estimate - null), 1.0 if same else 0.0)
     from scipy.stats import t as student
 
-    q = float(student.ppf(1 - (1 - level) / 2, df))
+    q = t_quantile(level, df)
     statistic = (estimate - null) / se
     return _T(estimate, estimate - q * se, estimate + q * se, statistic,
               float(2 * student.sf(abs(statistic), df)))
@@ -426,15 +426,9 @@ def compare_rates(scored: pd.DataFrame, a: str, b: str, by: str = "group",
                           test)
 
 
-def _z(level: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(1 - (1 - level) / 2)
-
-
 def _agresti_min(a_only: int, b_only: int, n: int, level: float) -> tuple[float, float]:
     """Agresti-Min interval of a paired difference of proportions."""
-    z, total = _z(level), n + 2
+    z, total = z_quantile(level), n + 2
     ao, bo = a_only + 0.5, b_only + 0.5
     diff = (ao - bo) / total
     se = math.sqrt(((ao + bo) - (ao - bo) ** 2 / total) / total ** 2)
@@ -451,7 +445,7 @@ def _wilson(hits: int, n: int, z: float) -> tuple[float, float]:
 def _newcombe(hits_a: int, n_a: int, hits_b: int, n_b: int, level: float
               ) -> tuple[float, float]:
     """Newcombe's hybrid score interval (his method 10) of p_a - p_b."""
-    z = _z(level)
+    z = z_quantile(level)
     pa, pb = hits_a / n_a, hits_b / n_b
     la, ua = _wilson(hits_a, n_a, z)
     lb, ub = _wilson(hits_b, n_b, z)

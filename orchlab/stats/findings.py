@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from orchlab.core import forms
-from orchlab.stats.analysis import GROUP_SEPARATOR, failure_counts, failures_text, path_entropy
+from orchlab.stats.analysis import GROUP_SEPARATOR, failure_counts, failures_text
 
 
 def label(group: str) -> str:
@@ -48,14 +48,6 @@ def cost_unavailable(ga: pd.DataFrame, gb: pd.DataFrame) -> str | None:
     return None
 
 
-def paths_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
-    """Distinct paths and their entropy in both groups."""
-    def part(g: pd.DataFrame, name: str) -> str:
-        k = g["path"].nunique()
-        return (f"{label(name)} used {k} distinct path{'s' if k != 1 else ''} "
-                f"({path_entropy(g['path']):.2f} bits over {len(g)} runs)")
-
-    return f"{_cap(part(ga, a))}; {part(gb, b)}."
 
 
 def failure_sentence(group: pd.DataFrame, name: str) -> str:

@@ -1,53 +1,31 @@
-"""How far runs stray from the designed flow: edit distance between structured paths.
+"""Paths across runs: how varied each group's paths are, and how far runs stray from the flow.
 
-The reference is one form's usual path per input (by default `code`, the flow as designed);
-every run of every group is compared with the reference path of its input. Everything here
-reads the structured steps (`path_steps`), never the display string.
+Variance is distinct paths, entropy and the top path's share per group. Deviation compares each
+run with one form's usual path per input (by default `code`, the flow as designed) by edit
+distance over the structured steps (`path_steps`), never the display string. What a path is and
+how two differ is `orchlab.measure.paths`.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from orchlab.measure.metrics import PathStep
-from orchlab.stats.analysis import in_group_order
+from orchlab.measure.paths import edit_distance, flat_steps, path_entropy, top_path_share
+from orchlab.stats.analysis import group_key, in_group_order
+from orchlab.stats.findings import label, title
 
 DEVIATION_COLUMNS = ["runs", "compared", "mean_distance", "deviated", "skipped"]
 """After the group column: runs in the group, runs with a reference path, their mean edit
 distance to it, how many differ from it, and step -> runs that lack that reference step."""
 
 
-def flat_steps(steps: list[PathStep]) -> list[str]:
-    """The path as step labels, depth-first (a step, then its own steps); a parallel set
-    becomes its members in sorted order (each member with its own steps after it), so one
-    set written in another order gives the same sequence."""
-    flat: list[str] = []
-    for step in steps:
-        if "parallel" in step:
-            members = sorted(flat_steps([member]) for member in step["parallel"])
-            for member in members:
-                flat.extend(member)
-        else:
-            flat.append(str(step["name"]))
-            flat.extend(flat_steps(step.get("steps") or []))
-    return flat
 
 
-def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
-    """Levenshtein distance over steps: insert, delete and substitute each cost 1."""
-    previous = list(range(len(b) + 1))
-    for i, step_a in enumerate(a, start=1):
-        current = [i]
-        for j, step_b in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (step_a != step_b)))
-        previous = current
-    return previous[-1]
 
 
 def _flat_column(runs: pd.DataFrame) -> list[tuple[str, ...]]:
@@ -129,3 +107,32 @@ def deviation_sentence(row: Mapping[str, Any] | pd.Series, label: str,
     if named:
         text += "; " + " and ".join(f"{n} of {compared} skipped {step}" for step, n in named)
     return text + "."
+
+
+def path_variance(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Per group: distinct paths, entropy in bits, share of the most common path."""
+    rows = [{by: key, "runs": len(g), "distinct_paths": g["path"].nunique(),
+             "entropy_bits": path_entropy(g["path"]), "top_path_share": top_path_share(g["path"])}
+            for key, g in in_group_order(runs, [by])]
+    return pd.DataFrame(rows, columns=[by, "runs", "distinct_paths", "entropy_bits",
+                                       "top_path_share"])
+
+
+def path_frequencies(runs: pd.DataFrame, by: str = "form") -> pd.DataFrame:
+    """Count and share of each path within each group, most common first."""
+    counts = runs.groupby([by, "path"]).size().rename("count").reset_index()
+    counts["share"] = counts["count"] / counts.groupby(by)["count"].transform("sum")
+    counts["order"] = [group_key(str(g)) for g in counts[by]]
+    counts = counts.sort_values(["order", "count"], ascending=[True, False], ignore_index=True)
+    return counts.drop(columns="order")
+
+
+def paths_sentence(ga: pd.DataFrame, gb: pd.DataFrame, a: str, b: str) -> str:
+    """Distinct paths and their entropy in both groups."""
+    def part(g: pd.DataFrame, name: str, first: bool) -> str:
+        k = g["path"].nunique()
+        return (f"{title(name) if first else label(name)} used {k} distinct "
+                f"path{'s' if k != 1 else ''} ({path_entropy(g['path']):.2f} bits over "
+                f"{len(g)} runs)")
+
+    return f"{part(ga, a, True)}; {part(gb, b, False)}."

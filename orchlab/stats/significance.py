@@ -1,6 +1,7 @@
 """Whether a difference is real, and how many runs would settle it: the exact tests of success
 rates, Holm's correction over one comparison's figures, and sample sizes for the tests the
-sentences use (the t-tests themselves come with their intervals, `orchlab.stats`).
+sentences use (the t-tests themselves come with their intervals, `orchlab.stats.estimates`),
+and the one home of the normal and t critical values (`z_quantile`, `t_quantile`).
 
 scipy is imported inside the functions that compute a statistic only (scipy.stats adds
 ~70 MB of RSS and ~0.7 s of import to a process that already has pandas, measured
@@ -18,8 +19,19 @@ from typing import ClassVar
 
 import numpy as np
 
-_Z = NormalDist().inv_cdf
-"""The standard normal's quantile function."""
+
+def z_quantile(level: float) -> float:
+    """The standard normal's two-sided critical value for a `level` interval (1.96 at 0.95):
+    every normal-theory interval and sample size here uses this one."""
+    return NormalDist().inv_cdf(1 - (1 - level) / 2)
+
+
+def t_quantile(level: float, df: float) -> float:
+    """Student's t two-sided critical value for a `level` interval on `df` degrees of freedom:
+    every t interval and t-based sample size here uses this one."""
+    from scipy.stats import t as student
+
+    return float(student.ppf(1 - (1 - level) / 2, df))
 
 # -- significance ----------------------------------------------------------------------------
 
@@ -124,7 +136,7 @@ def runs_for_half_width(
     sd = float(np.std(x, ddof=1)) if len(x) >= 2 else 0.0
     if sd == 0:
         return None
-    z = float(_Z(1 - (1 - confidence) / 2))
+    z = z_quantile(confidence)
     return max(2, math.ceil((z * sd / half_width) ** 2))
 
 
@@ -143,14 +155,13 @@ def runs_needed(spread: float, effect: float, paired: bool, family: int = 1,
     if spread <= 0 or effect == 0 or not math.isfinite(spread):
         return None
     from scipy.stats import nct
-    from scipy.stats import t as student
 
     level = alpha / family
 
     def power_at(n: int) -> float:
         df = n - 1 if paired else 2 * n - 2
         shift = abs(effect) / spread * (math.sqrt(n) if paired else math.sqrt(n / 2))
-        q = float(student.ppf(1 - level / 2, df))
+        q = t_quantile(1 - level, df)
         wrong_side = float(nct.cdf(-q, df, shift))  # NaN far out in the tail, where it is 0
         return float(nct.sf(q, df, shift)) + (wrong_side if math.isfinite(wrong_side) else 0.0)
 

@@ -21,7 +21,6 @@ from orchlab.stats.findings import (
     cost_unavailable,
     failure_sentence,
     label,
-    paths_sentence,
     price_sources,
     title,
 )
@@ -363,7 +362,7 @@ def _sentences(frame: pd.DataFrame, block: dict[str, Any], by: str) -> list[str]
     out = [metric_sentence(m, a, b) for m in block["metrics"]]
     if block["pass_k"]:
         out.append(pass_k_sentence(block["pass_k"], a, b))
-    out.append(paths_sentence(ga, gb, a, b))
+    out.append(paths.paths_sentence(ga, gb, a, b))
     out.extend(failure_sentence(g, name) for g, name in ((ga, a), (gb, b)))
     return [s for s in out if s]
 

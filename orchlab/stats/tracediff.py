@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from orchlab.core.records import SpanRecord
-from orchlab.measure.metrics import STEP_KINDS
+from orchlab.measure.paths import STEP_KINDS
 
 OPS = ("equal", "replace", "insert", "delete")
 """What a row of an alignment says: the same step in both, different steps, a step only run

@@ -145,7 +145,7 @@ def _backfill_m004(conn: Connection) -> None:
     """Runs stored before m004 get their structured path from their stored spans, and their
     success from their outcome (none for a run that never ran: cancelled, no tool), in Python
     so that the one migration runs on both engines."""
-    from orchlab.measure.metrics import path_steps
+    from orchlab.measure.paths import path_steps
 
     runs = conn.execute("SELECT run_id, outcome_json, COALESCE(error_class, '') "
                         "FROM runs").fetchall()
