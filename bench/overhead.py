@@ -17,8 +17,8 @@ three build fresh agents with `build_agents` and run the same flow
 - `bare_off` (a stricter floor, printed for reference): the same with tracing disabled
   (`set_tracing_disabled(True)`: no-op spans) and `emit_traces=False`. full/bare_off is the
   whole price of having a trace at all, the SDK's span creation included.
-- `full`: our path. `orchlab.execution.execute_run` (recorder installed as the only processor,
-  `TracedModel` generation spans with model, usage, input and output, `asyncio.timeout`
+- `full`: our path. `orchlab.running.execution.execute_run` (recorder installed as the only
+  processor, `TracedModel` generation spans with model, usage, input and output, `asyncio.timeout`
   timeout, metrics, outcome check, RunRecord) then `Store.save_run`: one SQLite transaction in
   a temp file (WAL, synchronous=NORMAL, as in production).
 

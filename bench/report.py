@@ -1,4 +1,4 @@
-"""Size and render time of the standalone HTML report (`orchlab.report`) for experiments of
+"""Size and render time of the standalone HTML report (`orchlab.present.report`) for experiments of
 100 and 1,000 runs.
 
 Runs sales_email in all four forms against the fake OpenAI-compatible server on 127.0.0.1

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orchlab.core.records import SpanRecord
+    from orchlab.scenario import SpanRecord
 
 DATA_DIR = Path(__file__).parent / "data"
 

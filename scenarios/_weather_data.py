@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from orchlab.core import config
+from orchlab.scenario import env
 from scenarios._common import load_json
 
 SAMPLE_DATA_LABEL = "Sample data: invented forecasts in the Open-Meteo format, not real weather."
@@ -193,6 +193,6 @@ def resolve_day(payload: dict[str, Any], requested_date: str) -> str:
 
 def provider_from_env() -> ForecastProvider:
     """Live Open-Meteo when ORCHLAB_WEATHER_LIVE=1 (env or .env), otherwise the bundled sample."""
-    if config.env(LIVE_ENV) == "1":
+    if env(LIVE_ENV) == "1":
         return OpenMeteoProvider()
     return SampleProvider()

@@ -117,7 +117,7 @@ def one_lookup_per_city(deps: RunDeps, args: dict[str, Any]) -> str | None:
     the call through, so a call the tool then rejects (bad arguments) still counts as the
     city's lookup, as does one that returned an error: with the bundled sample data a known
     city never fails, and the contract is one call per city, whatever the date. (Guarded calls
-    of one run are checked one at a time, `orchlab.tools.guard`, so calls of one model turn
+    of one run are checked one at a time, `orchlab.scenario.tools.guard`, so calls of one model turn
     see each other.)
     """
     city = args.get("city")

@@ -7,8 +7,7 @@ import json
 
 from agents import RunContextWrapper, Tool, function_tool
 
-from orchlab.core.errors import ToolUnavailable
-from orchlab.scenario import RunDeps, tool_failure
+from orchlab.scenario import RunDeps, ToolUnavailable, tool_failure
 from scenarios._weather_data import ForecastError, find_city, provider_from_env
 
 TOOL = "get_forecast"

@@ -16,9 +16,16 @@ from typing import Any, Literal
 from agents import RunContextWrapper, Tool, function_tool
 from pydantic import BaseModel
 
-from orchlab.core.records import OutboxMessage
-from orchlab.scenario import FlowEnv, Form, OutcomeInput, RunDeps, Scenario, ScenarioInput
-from orchlab.scenario.tools import Guard
+from orchlab.scenario import (
+    FlowEnv,
+    Form,
+    Guard,
+    OutboxMessage,
+    OutcomeInput,
+    RunDeps,
+    Scenario,
+    ScenarioInput,
+)
 
 WRITERS = ("professional_writer", "humorous_writer", "concise_writer")
 SAME_DRAFT_MIN_OVERLAP = 0.6
@@ -138,7 +145,7 @@ async def plan_flow(item: ScenarioInput, env: FlowEnv) -> str:
 def send_guard(item: ScenarioInput) -> Guard:
     """send_email's contract under the guarded form: one email per run, and its body is one of
     the drafts the writers returned in this run (the outcome check's own overlap rule).
-    Guarded calls of one run check and run one at a time (`orchlab.tools.guard`), so the
+    Guarded calls of one run check and run one at a time (`orchlab.scenario.tools.guard`), so the
     outbox already holds a send of the same model turn when the next one is checked."""
 
     def check(deps: RunDeps, args: dict[str, Any]) -> str | None:

@@ -83,6 +83,14 @@ def test_the_layer_rule_reports_an_upward_import() -> None:
     assert upward({"orchlab.running.runner": {"orchlab.store.store"}}) == []
 
 
+def test_the_bundled_scenarios_use_only_the_public_scenario_api() -> None:
+    """scenarios/ is written as a user would write one: orchlab.scenario is the whole API."""
+    reached = sorted({f"{p.name}: {target}" for p in (ROOT / "scenarios").rglob("*.py")
+                      for target, _ in imports(p)
+                      if target.startswith("orchlab") and target != "orchlab.scenario"})
+    assert reached == []
+
+
 def test_no_import_circles_at_load() -> None:
     edges, state, cycles = graph(), {}, []
 

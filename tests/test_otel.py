@@ -239,7 +239,8 @@ def test_stored_export_with_content(phoenix: str, tmp_path: Path,
 
 def test_dashboard_jobs_export_with_the_environment(
         phoenix: str, store_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """ORCHLAB_OTLP_ENDPOINT alone: a dashboard experiment (orchlab.jobs) exports as well."""
+    """ORCHLAB_OTLP_ENDPOINT alone: a dashboard experiment (orchlab.running.jobs) exports as
+    well."""
     monkeypatch.setenv("ORCHLAB_OTLP_ENDPOINT", phoenix)
     backend = sales_backend()
     spec = ExperimentSpec("sales_email", forms=["code", "llm"], inputs=["dana-acme"],

@@ -1,5 +1,5 @@
-"""The live race (orchlab.race): lanes from hand-made spans and runs in flight, the running span
-named, who finished first and by how much, nothing claimed without a comparison; the figure;
+"""The live race (orchlab.present.race): lanes from hand-made spans and runs in flight, the running
+span named, who finished first and by how much, nothing claimed without a comparison; the figure;
 and the quick-start preset's spec."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Run page's race view and presenter mode: layout only (`orchlab.race` computes it)."""
+"""The Run page's race view and presenter mode: layout only (`orchlab.present.race` computes it)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The Run page's choices that lead to a spec: the quick-start preset (on the embedded model)
-and presenter mode's one-input form. Layout only: specs come from `orchlab.presets` and
-`orchlab.spec.replay_spec`, the same functions the CLI and History use."""
+and presenter mode's one-input form. Layout only: specs come from `orchlab.running.presets` and
+`orchlab.running.spec.replay_spec`, the same functions the CLI and History use."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The command line's arguments: every command and option, with the spec's defaults.
 
-Kept apart from `orchlab.cli` (what each command does) so that file stays readable; `--help`
+Kept apart from `orchlab.cli.main` (what each command does) so that file stays readable; `--help`
 on each command documents every option, and README's commands are checked against it.
 """
 

@@ -100,7 +100,8 @@ class ModelCall:
 
 @dataclass
 class RunMetrics:
-    """A run's figures: computed once (`orchlab.metrics.run_metrics`), stored one column each.
+    """A run's figures: computed once (`orchlab.measure.metrics.run_metrics`), stored one column
+    each.
 
     Adding a figure means one field here and one migration; the store's columns, exports and
     frames derive from these fields.
@@ -170,10 +171,10 @@ class RunRecord:
     error_message: str | None = None
     """Exception message for a failed run (secrets redacted)."""
     error_class: str | None = None
-    """One of orchlab.errors.ERROR_CLASSES for a failed run."""
+    """One of orchlab.core.errors.ERROR_CLASSES for a failed run."""
     success: bool | None = None
     """The scenario's rule held (the outcome's `success`); None when the run ended for a reason
-    that says nothing about the form (orchlab.errors.NOT_A_RESULT)."""
+    that says nothing about the form (orchlab.core.errors.NOT_A_RESULT)."""
     final_output: str | None = None
     """What the flow returned (e.g. the email that was sent)."""
     outcome: dict[str, Any] = field(default_factory=dict)

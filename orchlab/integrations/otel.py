@@ -1,6 +1,7 @@
 """Runs exported as OpenTelemetry traces over OTLP/HTTP (GenAI semantic conventions).
 
-One run is one OTel trace; what each recorded span becomes is `orchlab.otel_spans`' docstring.
+One run is one OTel trace; what each recorded span becomes is `orchlab.integrations.otel_spans`'
+docstring.
 
 Export is batched off the event loop (the SDK's BatchSpanProcessor has its own thread); a run
 only pays for creating its spans (`RunExport.add_run`: 1-3 ms for ~13 spans, measured by
@@ -131,7 +132,7 @@ def configured_export(endpoint: str | None = None,
 
 def stored_runs(store: Any, experiment_id: str) -> list[RunRecord]:
     """An experiment's stored runs as records, rebuilt the one way records are rebuilt from
-    the store's export (`orchlab.importer`), so stored and live runs are exported alike."""
+    the store's export (`orchlab.store.importer`), so stored and live runs are exported alike."""
     from orchlab.store import export, importer
 
     document = export.to_json(store, experiment_id).encode("utf-8")

@@ -1,6 +1,6 @@
 """Plotly figures and diagrams built from analysis frames and span records (no Streamlit).
 
-Pages only place these; every number in them comes from `orchlab.analysis` or stored spans.
+Pages only place these; every number in them comes from `orchlab.stats.analysis` or stored spans.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def compare_charts(runs: pd.DataFrame, by: str = "group", colors: Colors | None 
                    ) -> dict[str, go.Figure | str]:
     """Every chart Compare draws for these runs, in the page's order, keyed by name; a chart
     the runs cannot give is the sentence that says why. Compare and the standalone report
-    (`orchlab.report`) both place these, so the page and the report draw the same charts
+    (`orchlab.present.report`) both place these, so the page and the report draw the same charts
     from the same inputs. `outcome_counts` is absent when no outcome is a count."""
     breakdown = analysis.agent_breakdown(runs, by)
     charts: dict[str, go.Figure | str] = {"latency": latency_box(runs, by, colors)}

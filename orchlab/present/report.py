@@ -4,7 +4,7 @@ opens offline in any browser and can be sent to someone without the dashboard.
 The CLI's `report` and Compare's "Download report" both call `report_file`, so the two are
 the same bytes. Nothing here computes a figure of its own: findings come from
 `summary.summarize_runs`, charts from `figures.compare_charts` (what Compare draws) and
-`figures.waterfall`, tables from `orchlab.analysis`, grouped as Compare groups them. Every
+`figures.waterfall`, tables from `orchlab.stats.analysis`, grouped as Compare groups them. Every
 text that comes from a run goes through `config.redact` again, since a report leaves the
 machine. Plotly's JavaScript is inlined once; the document loads nothing from any host.
 """

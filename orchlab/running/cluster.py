@@ -1,6 +1,6 @@
 """Runs spread over a Ray cluster (`--cluster ray` or `ray://HOST:PORT`): a shard transport.
 
-Each shard (`orchlab.shards`, the contract local worker processes share) runs in a Ray actor
+Each shard (`orchlab.running.shards`, the contract local worker processes share) runs in a Ray actor
 of its own, on the actor's event loop, and keeps the messages its shard sends until the parent
 drains them. The parent drains every actor about twice a second and alone commits, as with
 local workers. Cancel asks every actor to stop; an actor that dies (its node lost, its

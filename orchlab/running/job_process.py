@@ -19,7 +19,7 @@ pipe, written by a sender thread so pickling never stalls the loop:
 and takes ("run", JobOrder), ("cancel", job id) and ("quit", None) (this process is
 exiting; a closed pipe, this process dead, means the same). A backend a fresh process cannot open by
 id (one a test registered in this process) runs its job here on the job loop instead
-(`orchlab.jobs`); both paths run `run_job`.
+(`orchlab.running.jobs`); both paths run `run_job`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Streamlit reruns its script on every click, so a long experiment cannot run in the script
 thread; the page polls `snapshot()`. A job whose backend a fresh process can open runs in the
-dashboard's experiment process (`orchlab.job_process`), out of reach of page scripts' CPU.
+dashboard's experiment process (`orchlab.running.job_process`), out of reach of page scripts' CPU.
 Any other job (a backend a test registered in this process) runs on one long-lived event loop
 here (`job_loop()`, a daemon thread). One loop in either place, not one per job: backends
 are cached for the process, and an AsyncOpenAI/httpx client (its pooled connections, its
@@ -111,7 +111,7 @@ class JobSnapshot:
 @dataclass
 class ExperimentJob:
     """One experiment (or resume) a page started: in the dashboard's experiment process
-    (`orchlab.job_process`) when a fresh process can open its backend by id, else on this
+    (`orchlab.running.job_process`) when a fresh process can open its backend by id, else on this
     process's job loop (a backend a test registered here)."""
 
     spec: ExperimentSpec

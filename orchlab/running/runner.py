@@ -1,7 +1,7 @@
 """Experiments: a spec's plan run to the end (or a cancel), each run committed as it finishes.
 
-The per-run execution lives in `orchlab.execution`, which worker processes share; this module
-owns the experiment's life: its row in the store, resume, and how it ends.
+The per-run execution lives in `orchlab.running.execution`, which worker processes share; this
+module owns the experiment's life: its row in the store, resume, and how it ends.
 """
 
 from __future__ import annotations

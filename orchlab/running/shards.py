@@ -1,5 +1,6 @@
-"""Runs elsewhere: the one shard contract that local worker processes (`orchlab.workers`) and
-Ray actors (`orchlab.cluster`) share, so a sharding bug cannot live in one and not the other.
+"""Runs elsewhere: the one shard contract that local worker processes (`orchlab.running.workers`)
+and Ray actors (`orchlab.running.cluster`) share, so a sharding bug cannot live in one and not the
+other.
 
 The parent splits the plan into shards (`shards`), each with its share of the concurrency.
 A shard runs on its own event loop wherever it is (`run_shard`) and sends messages back:

@@ -1,5 +1,5 @@
 """Runs spread over worker processes, one event loop each (a shard transport: the shard
-contract is `orchlab.shards`, which Ray actors share).
+contract is `orchlab.running.shards`, which Ray actors share).
 
 One Python process tops out at one core, and a run costs ~60-75 ms of CPU in the SDK, the
 openai client and httpx (the harness is ~3% of it). Against a fast server at high concurrency
@@ -45,7 +45,7 @@ experiment with workers needs the `if __name__ == "__main__":` guard."""
 def process_context() -> ForkServerContext | SpawnContext:
     """Fork server where there is one: forking a clean, preloaded process is fast and safe
     from a threaded parent (Streamlit). Elsewhere spawn. The dashboard's experiment process
-    (`orchlab.job_process`) starts the same way."""
+    (`orchlab.running.job_process`) starts the same way."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx: ForkServerContext = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)

@@ -212,7 +212,7 @@ def _make_agent(
 
 
 def _recorded(backend: Backend, agent_name: str) -> Any:
-    """The agent's model inside the call recorder (`orchlab.calls`), outermost, so a replay
+    """The agent's model inside the call recorder (`orchlab.measure.calls`), outermost, so a replay
     can serve each call again; a backend that logs what it serves itself is left as is."""
     model = backend.model_for(agent_name)
     if not backend.records_calls:

@@ -76,7 +76,7 @@ class Form:
     id: str
     """Form id (code, llm, plan, guarded, router, handoff, or a plugin's own)."""
     family: str
-    """Who decides what runs next: code, hybrid or llm (orchlab.forms.FAMILIES)."""
+    """Who decides what runs next: code, hybrid or llm (orchlab.core.forms.FAMILIES)."""
     description: str
     """One line: what this form does in this scenario."""
     flow: Flow

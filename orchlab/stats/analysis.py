@@ -33,7 +33,7 @@ SUMMARY_COLUMNS = [
 """Latency, tokens, cost and calls are over the runs that ended ok (a failed run's figures are
 its failure's, counted in `failures`); `success_rate` is over `success_n` runs: those whose
 outcome says something about the form (runs stopped by the environment or a cancel are left
-out, see orchlab.errors)."""
+out, see orchlab.core.errors)."""
 
 
 

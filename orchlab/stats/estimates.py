@@ -1,6 +1,6 @@
 """Reliability over repetitions (pass^k with an interval) and comparisons of two groups, each
 an estimate with the interval and the t-test of one estimand (multiple testing and sample sizes
-are `orchlab.significance`). docs/STATISTICS.md says which estimand each figure uses and why.
+are `orchlab.stats.significance`). docs/STATISTICS.md says which estimand each figure uses and why.
 
 Pure functions over the runs DataFrame (`Store.load_runs`, grouped by `analysis.with_group`):
 no I/O and no UI, so the CLI, findings and the dashboard share one definition of each figure.

@@ -1,6 +1,6 @@
 """Plain-sentence pieces of findings: group labels, and the sentences that need no test (paths,
 failures, prices). The figures' sentences, with their CIs and tests, are built by
-`orchlab.summary`, the one source of every finding the dashboard and the CLI print.
+`orchlab.stats.summary`, the one source of every finding the dashboard and the CLI print.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ def _placeholders(sql: str) -> str:
 
 
 class _Conn:
-    """A psycopg connection taking the store's `?` placeholders (an `orchlab.db.Connection`;
-    this module never imports `orchlab.db`, which imports it in its factory)."""
+    """A psycopg connection taking the store's `?` placeholders (an `orchlab.store.db.Connection`;
+    this module never imports `orchlab.store.db`, which imports it in its factory)."""
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn

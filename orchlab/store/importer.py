@@ -1,4 +1,4 @@
-"""Import of an experiment file written by `export --format json` (`orchlab.export`).
+"""Import of an experiment file written by `export --format json` (`orchlab.store.export`).
 
 A file travels between machines, so it is judged as foreign input: every field is checked
 against the record it rebuilds (field lists and types from the dataclasses, as the store's

@@ -174,7 +174,7 @@ MIGRATIONS: list[Migration] = [
 ]
 """(name, SQL, optional Python step run in the same transaction), applied in order. The SQL is
 SQLite's and PostgreSQL's alike, but for column types (`Database.ddl`). Migrations are
-history: each names the columns it reads and uses no record class (`orchlab.records`) and none
+history: each names the columns it reads and uses no record class (`orchlab.core.records`) and none
 of the column lists below, which follow today's records."""
 
 

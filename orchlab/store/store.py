@@ -1,9 +1,9 @@
 """The store: experiments, runs, spans, model calls and the sandbox outbox, in a SQLite file
-(the embedded default) or a shared PostgreSQL database (`orchlab.db`).
+(the embedded default) or a shared PostgreSQL database (`orchlab.store.db`).
 
 Each run is committed in one transaction as soon as it finishes, so a crash loses at most the
-runs still in flight. Schema changes are ordered, named migrations (`orchlab.schema`), the same
-on both engines, recorded in the store itself.
+runs still in flight. Schema changes are ordered, named migrations (`orchlab.store.schema`), the
+same on both engines, recorded in the store itself.
 """
 
 from __future__ import annotations

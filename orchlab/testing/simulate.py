@@ -4,7 +4,7 @@ A hand computation shows that a formula is the formula; only a simulation shows 
 interval covers the truth about 95% of the time, that "no difference" is what nearly every
 experiment without one says, and that "about N pairs would detect it" is about right. Both
 `bench/stats_calibration.py` (thousands of experiments) and the tests (a few hundred, seeded)
-draw experiments here and read them through `orchlab.summary.summarize_runs`, the function
+draw experiments here and read them through `orchlab.stats.summary.summarize_runs`, the function
 Compare, `python -m orchlab summary` and the report call.
 
 The world: every input has its own base latency, token count and success chance (inputs
