@@ -4,13 +4,13 @@ Each test starts `python bench/<x>.py <short args>` from the project root in a u
 environment (`test_readme_commands.user_env`: no API key, the loopback-only network guard, a
 store under tmp_path), checks the exit code and finds the benchmark's headline figures in its
 output as finite numbers. The short modes are tiny plans on the same code paths as the full
-runs (README.md, Performance), so the figures themselves say nothing: no test here asserts a
+runs (docs/BENCHMARKS.md), so the figures themselves say nothing: no test here asserts a
 timing, only that the benchmark got to it (and the invariants a benchmark exists to show,
 e.g. every planned run recorded, which do not depend on the machine).
 
-tests/test_readme_commands.py checks the README's benchmark commands answer `--help` with
+tests/test_readme_commands.py checks the README's and docs' benchmark commands answer `--help` with
 every option they pass; here every bench/ script must have a short run, and the short run must
-pass every option a README command gives that script (the same code path).
+pass every option a README or docs command gives that script (the same code path).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def test_every_benchmark_has_a_short_run() -> None:
 def test_the_short_runs_pass_every_option_the_readme_passes() -> None:
     bench = [c for c in COMMANDS if c.argv[:1] == ["python"] and len(c.argv) > 1
              and c.argv[1].startswith("bench/")]
-    assert bench, "the README shows benchmark commands"
+    assert bench, "the README and docs show benchmark commands"
     for command in bench:
         name = command.argv[1].removeprefix("bench/")
         assert name in SHORT, f"{command.text} ({command.where}): no short run of {name}"

@@ -260,10 +260,10 @@ def test_a_link_to_a_form_opens_compare_on_an_experiment_that_ran_it(app_env: Pa
     assert at.expander[0].label == "LLM-orchestrated vs code-orchestrated"
 
 
-def test_the_readme_tables_of_forms_are_the_scenarios_own() -> None:
+def test_the_docs_tables_of_forms_are_the_scenarios_own() -> None:
     import re
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parent.parent / "docs" / "SCENARIOS.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Scenarios"):readme.index("Prompts live in")]
     for name in ("sales_email", "weather", "troubleshooting"):
         part = section[section.index(f"**{name}**"):]

@@ -1,7 +1,7 @@
 """The command line's arguments: every command and option, with the spec's defaults.
 
 Kept apart from `orchlab.cli.main` (what each command does) so that file stays readable; `--help`
-on each command documents every option, and README's commands are checked against it.
+on each command documents every option, and the commands in README and docs are checked against it.
 """
 
 from __future__ import annotations
