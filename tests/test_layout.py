@@ -6,6 +6,7 @@ product path, and prepare() changes nothing."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from orchlab.running.runner import ExperimentSpec, prepare
@@ -81,6 +82,34 @@ def test_the_layer_rule_reports_an_upward_import() -> None:
     assert upward({"orchlab.store.importer": {"orchlab.running.runner"}}) == \
         ["orchlab.store.importer -> orchlab.running.runner"]
     assert upward({"orchlab.running.runner": {"orchlab.store.store"}}) == []
+
+
+def test_the_architecture_diagram_lists_each_layer_s_modules() -> None:
+    """docs/ARCHITECTURE.md's layer diagram stays true to the tree: each layer's line (and its
+    continuation lines) names exactly the modules in that subpackage (`local*` covers a prefix;
+    parentheses are notes), in the order of LAYERS from the top."""
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    block = text.split("## Layers", 1)[1].split("```", 2)[1]
+    listed: dict[str, list[str]] = {}
+    current = None
+    for line in block.splitlines():
+        words = line.split(maxsplit=1)
+        if words and words[0] in LAYERS:
+            current = words[0]
+            listed[current] = []
+            line = words[1] if len(words) > 1 else ""
+        elif not line.startswith(" ") or current is None:
+            continue
+        names = re.sub(r"\([^)]*\)", "", line).replace(",", " ").split()
+        listed[current].extend(n for n in names if n != "__init__")
+    assert list(listed) == list(reversed(LAYERS))
+    for name, modules in listed.items():
+        files = sorted(p.stem for p in (ROOT / "orchlab" / name).glob("*.py")
+                       if p.stem != "__init__")
+        covered = sorted(f for f in files if any(
+            f == m or (m.endswith("*") and f.startswith(m[:-1])) for m in modules))
+        assert covered == files, f"{name}: the diagram misses {set(files) - set(covered)}"
+        assert all(m.endswith("*") or m in files for m in modules), f"{name}: {modules}"
 
 
 def test_the_bundled_scenarios_use_only_the_public_scenario_api() -> None:
