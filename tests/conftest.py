@@ -23,6 +23,45 @@ import orchlab_netguard  # noqa: E402 - installs the loopback-only guard in this
 RemoteCallBlocked = orchlab_netguard.RemoteCallBlocked
 
 
+# -- the fast lane: python -m pytest -m "not slow" ------------------------------------------
+# A test is slow, and left out of the fast lane (CI runs everything), when it
+#  - drives chromium through Playwright (marker `browser`), or runs the embedded llama.cpp
+#    model (marker `real_model`): seconds to minutes each;
+#  - starts a server of its own: PostgreSQL (the `pg_server` fixture, also behind the
+#    "postgresql" side of `store_location`), Ray (`local_ray`, `ray_head`), Arize Phoenix
+#    (`phoenix`) or `streamlit run` (`app_url`): each costs seconds to start and its tests
+#    seconds each;
+#  - or says so itself with `pytest.mark.slow`, with a comment saying why: long simulations
+#    (hundreds of experiments), the benchmark runs, new Python processes (a CLI or worker
+#    processes per case, SIGKILL loops, a second process racing this one), a PostgreSQL
+#    server of a test's own, and waiting out request timeouts on purpose.
+# tests/test_lanes.py checks this rule against what the tests use; CI runs every test.
+SLOW_MARKERS = ("browser", "real_model")
+SLOW_FIXTURES = {"pg_server": "PostgreSQL", "local_ray": "Ray", "ray_head": "Ray",
+                 "phoenix": "Arize Phoenix", "app_url": "streamlit run"}
+
+
+def slow_because(item: pytest.Item) -> str | None:
+    """Why the central rule makes this test slow (None: the rule does not)."""
+    for marker in SLOW_MARKERS:
+        if item.get_closest_marker(marker) is not None:
+            return f"marked {marker}"
+    for fixture in getattr(item, "fixturenames", ()):
+        if fixture in SLOW_FIXTURES:
+            return f"starts {SLOW_FIXTURES[fixture]} ({fixture})"
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if params.get("store_location") == "postgresql":  # store_location asks for pg_server
+        return "starts PostgreSQL (store_location)"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m "not slow" deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if slow_because(item) is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def no_remote_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No real remote model: loopback-only sockets (here and in subprocesses), no key."""

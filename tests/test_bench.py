@@ -95,6 +95,7 @@ def test_the_short_runs_pass_every_option_the_readme_passes() -> None:
 
 # -- one test per benchmark ------------------------------------------------------------------
 
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_concurrency_runs_to_its_figure(tmp_path: Path) -> None:
     """Every variant (local workers, a local Ray, PostgreSQL) at K=1, 10 and 50."""
@@ -109,6 +110,7 @@ def test_concurrency_runs_to_its_figure(tmp_path: Path) -> None:
     figure(last_line(out), rf"^wall/ideal at K=50 \(faster full variant\)={NUMBER}$")
 
 
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_dashboard_runs_to_its_figure(tmp_path: Path) -> None:
     out = run_bench("dashboard.py", tmp_path).stdout
@@ -120,6 +122,7 @@ def test_dashboard_runs_to_its_figure(tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_disturbance_runs_to_its_figure(tmp_path: Path) -> None:
     """The dashboard in chromium, an experiment alone and under page loads (a short one: the
@@ -139,6 +142,7 @@ def test_disturbance_runs_to_its_figure(tmp_path: Path) -> None:
     assert "fewer than the 100 the target asks for" in last_line(out), out
 
 
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_faults_runs_to_its_figure(tmp_path: Path) -> None:
     """Every planned run recorded, every failure classified, nothing unhandled."""
@@ -152,6 +156,7 @@ def test_faults_runs_to_its_figure(tmp_path: Path) -> None:
 
 
 @pytest.mark.real_model
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_local_model_runs_to_its_figure(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
@@ -162,6 +167,7 @@ def test_local_model_runs_to_its_figure(tmp_path: Path) -> None:
     figure(last_line(out), rf"^ratio={NUMBER}$")
 
 
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_overhead_runs_to_its_figure(tmp_path: Path) -> None:
     out = run_bench("overhead.py", tmp_path).stdout
@@ -171,6 +177,7 @@ def test_overhead_runs_to_its_figure(tmp_path: Path) -> None:
     figure(last_line(out), rf"^ratio={NUMBER}$")
 
 
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_replay_runs_to_its_figure(tmp_path: Path) -> None:
     """Every replayed run gives the original's figures again, at every speed."""
@@ -185,6 +192,7 @@ def test_replay_runs_to_its_figure(tmp_path: Path) -> None:
     figure(out, rf"^  per-run wall / original: median {NUMBER},")
 
 
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_report_runs_to_its_figure(tmp_path: Path) -> None:
     out = run_bench("report.py", tmp_path).stdout
@@ -196,6 +204,7 @@ def test_report_runs_to_its_figure(tmp_path: Path) -> None:
         assert size > 1e6, out  # plotly's JavaScript is inlined
 
 
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_stats_calibration_runs_to_its_figure(tmp_path: Path) -> None:
     """Every row gets a rate, its standard error and a verdict, and the count of rows meeting
@@ -218,6 +227,7 @@ def test_stats_calibration_runs_to_its_figure(tmp_path: Path) -> None:
     assert int(match[1]) <= int(match[2]) == len(rows) == 53, out[-3000:]
 
 
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)
 def test_store_runs_to_its_figure(tmp_path: Path) -> None:
     """Both engines, writers included (the script exits 1 if a run went missing)."""
@@ -231,6 +241,7 @@ def test_store_runs_to_its_figure(tmp_path: Path) -> None:
     figure(last_line(out), rf"^{NUMBER}$")
 
 
+@pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(120)
 def test_synthetic_runs_to_its_figure(tmp_path: Path) -> None:
     from orchlab.store.store import Store

@@ -111,13 +111,24 @@ def choose(page: Any, box: str, starting: str) -> None:
     page.get_by_role("option", name=re.compile(re.escape(starting))).first.click()
 
 
+OPEN_EXPANDERS = """main => {
+  const closed = Array.from(main.querySelectorAll('[data-testid="stExpander"]'))
+    .map(expander => expander.querySelector('details'))
+    .filter(details => details !== null && !details.open);
+  closed.forEach(details => details.querySelector('summary').click());
+  return closed.length;
+}"""
+"""Click the summary of every closed expander, all in one go (one by one through Playwright,
+each click waiting for the page to settle, took 12 s on Trace)."""
+
+
 def open_expanders(page: Any) -> None:
     """Open every expander of the main area, so what it holds is drawn."""
+    from playwright.sync_api import expect
+
     main = page.get_by_test_id("stMain")
-    for expander in main.get_by_test_id("stExpander").all():
-        details = expander.locator("details")
-        if details.count() and details.first.get_attribute("open") is None:
-            expander.locator("summary").first.click()
+    main.evaluate(OPEN_EXPANDERS)
+    expect(main.get_by_test_id("stExpander").locator("details:not([open])")).to_have_count(0)
     page.wait_for_timeout(500)
 
 

@@ -2,12 +2,22 @@
 (`orchlab.testing.simulate`) read through `summary.summarize_runs`, a few hundred per check,
 seeded. `python bench/stats_calibration.py` runs the same checks with thousands and prints
 Monte Carlo standard errors; these are its fast versions.
+
+The experiments of a check are drawn in order from its seeded generator, here, and read
+through `summarize_runs` (pure, its own draws seeded) by two worker processes where the machine
+has two cores: the same summaries, in the same order, in about half the time.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,17 +28,49 @@ from orchlab.testing.simulate import World, claimed, covers, draw, hints, metric
 
 EXPERIMENTS = 200
 """Per check: coverage of 0.95 has a Monte Carlo standard error of 0.015 at 200."""
+WORKERS = min(2, os.cpu_count() or 1)
 
 
-def blocks(world: World, seed: int, n: int = EXPERIMENTS, paired: bool = True
+class InProcess(Executor):
+    """An executor that runs each call at once, here (one core: no worker to wait for)."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        done: Future = Future()
+        done.set_result(fn(*args, **kwargs))
+        return done
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[Executor]:
+    """Worker processes for `summarize_runs` (spawned: nothing of this process is copied)."""
+    if WORKERS < 2:
+        yield InProcess()
+        return
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as ex:
+        yield ex
+
+
+def summarize(pool: Executor, runs: pd.DataFrame, paired: bool = True) -> Future:
+    """`summarize_runs` of one simulated experiment against form b, as Compare reads it."""
+    return pool.submit(summary.summarize_runs, runs, baseline="b", by="group", paired=paired)
+
+
+def summarize_all(pool: Executor, experiments: list[pd.DataFrame], paired: bool = True
+                  ) -> list[dict[str, Any]]:
+    """`summarize` of each, in order."""
+    read = functools.partial(summary.summarize_runs, baseline="b", by="group", paired=paired)
+    return list(pool.map(read, experiments, chunksize=max(1, len(experiments) // 16)))
+
+
+def blocks(pool: Executor, world: World, seed: int, n: int = EXPERIMENTS, paired: bool = True
            ) -> list[tuple[dict, dict[str, float]]]:
     rng = np.random.default_rng(seed)
+    drawn = [draw(world, rng) for _ in range(n)]
     out = []
-    for _ in range(n):
-        drawn = draw(world, rng)
-        [block] = summary.summarize_runs(drawn.runs, baseline="b", by="group",
-                                         paired=paired)["comparisons"]
-        out.append((block, drawn.truth))
+    for one, result in zip(drawn, summarize_all(pool, [d.runs for d in drawn], paired),
+                           strict=True):
+        [block] = result["comparisons"]
+        out.append((block, one.truth))
     return out
 
 
@@ -39,23 +81,27 @@ def coverage(results: list[tuple[dict, dict[str, float]]], figure: str) -> float
     return sum(counted) / len(counted)
 
 
+@pytest.mark.slow  # a simulation of hundreds of experiments
 @pytest.mark.parametrize("world", [
     World(inputs=5, repetitions=1, latency_ratio=1.3, token_ratio=0.8, calls_diff=1.0),
     World(inputs=5, repetitions=2, latency_ratio=1.3, token_ratio=0.8, calls_diff=1.0),
     World(inputs=3, repetitions=10, latency_ratio=1.3, token_ratio=0.8, calls_diff=1.0),
 ], ids=["5 pairs", "10 pairs", "3 inputs x 10"])
 @pytest.mark.parametrize("paired", [True, False], ids=["paired", "unpaired"])
-def test_a_95_percent_interval_covers_the_truth_at_least_93_percent(world: World,
+def test_a_95_percent_interval_covers_the_truth_at_least_93_percent(pool: Executor,
+                                                                    world: World,
                                                                     paired: bool) -> None:
-    results = blocks(world, seed=11, paired=paired)
+    results = blocks(pool, world, seed=11, paired=paired)
     for figure in ("wall_ms", "tokens", "llm_calls", "success"):
         rate = coverage(results, figure)
         assert rate >= 0.92, f"{figure}: covered in {rate:.1%} of {len(results)} experiments"
 
 
+@pytest.mark.slow  # a simulation of hundreds of experiments
 @pytest.mark.parametrize("pairs", [5, 10, 30])
-def test_with_no_true_difference_few_experiments_claim_or_hint_one(pairs: int) -> None:
-    results = blocks(World(inputs=pairs, repetitions=1), seed=pairs)
+def test_with_no_true_difference_few_experiments_claim_or_hint_one(pool: Executor,
+                                                                  pairs: int) -> None:
+    results = blocks(pool, World(inputs=pairs, repetitions=1), seed=pairs)
     claiming = sum(any(claimed(b, f) for f in ("wall_ms", "tokens", "cost_usd", "llm_calls",
                                                "success")) for b, _ in results)
     hinting = sum(hints(b) > 0 for b, _ in results)
@@ -63,12 +109,13 @@ def test_with_no_true_difference_few_experiments_claim_or_hint_one(pairs: int) -
     assert hinting / len(results) <= 0.11, f"{hinting} of {len(results)} hint at one"
 
 
-def test_the_runs_needed_detect_the_stated_difference_at_that_number() -> None:
+@pytest.mark.slow  # a simulation of hundreds of experiments
+def test_the_runs_needed_detect_the_stated_difference_at_that_number(pool: Executor) -> None:
     """A pilot of 10 pairs says "about N pairs would detect a 20% difference"; experiments of
     N pairs with a true 20% latency difference claim it in 70-90% of cases."""
     rng = np.random.default_rng(5)
     world = World(inputs=10, repetitions=1, latency_ratio=1.2, latency_sigma=0.3)
-    hits, tried = 0, 0
+    trials: list[Future] = []  # each trial is read by a worker while the next pilot is here
     for _ in range(120):
         pilot = draw(World(inputs=10, repetitions=1, latency_sigma=0.3), rng)
         [block] = summary.summarize_runs(pilot.runs, baseline="b", by="group")["comparisons"]
@@ -78,16 +125,20 @@ def test_the_runs_needed_detect_the_stated_difference_at_that_number() -> None:
             continue
         trial = draw(World(inputs=needed, repetitions=1, latency_ratio=world.latency_ratio,
                            latency_sigma=world.latency_sigma), rng)
-        [result] = summary.summarize_runs(trial.runs, baseline="b", by="group")["comparisons"]
+        trials.append(summarize(pool, trial.runs))
+    hits, tried = 0, 0
+    for read in trials:
+        [result] = read.result()["comparisons"]
         hits += claimed(result, "wall_ms")
         tried += 1
     assert tried >= 100 and 0.68 <= hits / tried <= 0.92, f"claimed in {hits} of {tried}"
 
 
-def test_failed_runs_count_as_failures_not_as_fast_runs() -> None:
+@pytest.mark.slow  # a simulation of hundreds of experiments
+def test_failed_runs_count_as_failures_not_as_fast_runs(pool: Executor) -> None:
     """Form a errors after ~50 ms in half its runs: its latency is that of its runs that
     ended ok, truly 1.0x form b's, and the failures are said on their own."""
-    results = blocks(World(inputs=10, repetitions=1, fail_a=0.5), seed=3, n=60)
+    results = blocks(pool, World(inputs=10, repetitions=1, fail_a=0.5), seed=3, n=60)
     faster = [b for b, _ in results if claimed(b, "wall_ms")]
     assert len(faster) <= 6, faster[0]["sentences"]
     assert all(any("provider_error" in s for s in b["sentences"]) for b, _ in results)
@@ -146,16 +197,17 @@ def test_partly_paired_success_rates_are_those_of_the_pairs_used() -> None:
     assert success["estimate"]["point"] == pytest.approx(success["rate_a"] - success["rate_b"])
 
 
+@pytest.mark.slow  # a simulation of hundreds of experiments
 @pytest.mark.parametrize("world", [
     World(inputs=6, repetitions=3, success_b=0.8, input_sigma=0.5),
     World(inputs=10, repetitions=3, success_b=0.5),
 ], ids=["6 inputs x 3 at 0.8", "10 inputs x 3 at 0.5"])
-def test_pass_k_comes_with_an_interval_that_covers(world: World) -> None:
+def test_pass_k_comes_with_an_interval_that_covers(pool: Executor, world: World) -> None:
     rng = np.random.default_rng(9)
     inside, seen = 0, 0
-    for _ in range(150):
-        drawn = draw(world, rng)
-        result = summary.summarize_runs(drawn.runs, baseline="b", by="group")
+    experiments = [draw(world, rng) for _ in range(150)]
+    for drawn, result in zip(experiments, summarize_all(pool, [d.runs for d in experiments]),
+                             strict=True):
         row = next(r for r in result["groups"]["b"]["pass_k"] if r["k"] == 3)
         truth = float(np.mean(np.asarray(drawn.chances["b"]) ** 3))
         seen += 1

@@ -25,7 +25,7 @@ from orchlab.testing.ports import free_port
 
 
 @pytest.fixture(scope="module")
-def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A one-node Ray cluster; token authentication off (the head and this client agree).
 
     The head runs without the loopback-only guard, as the PostgreSQL server does: Ray finds
@@ -75,11 +75,12 @@ def answers(port: int) -> bool:
 
 
 def test_a_cluster_by_address_records_what_one_process_records(
-        head: str, store: Store, tmp_path: Path) -> None:
-    join(head)
+        ray_head: str, store: Store, tmp_path: Path) -> None:
+    join(ray_head)
     with FakeOpenAIServer(latency_s=0.05) as server:
         alone = run_experiment(spec(server, 3, concurrency=4), store)
-        spread = run_experiment(spec(server, 3, concurrency=4, workers=2, cluster=head), store)
+        spread = run_experiment(spec(server, 3, concurrency=4, workers=2, cluster=ray_head),
+                                store)
     assert spread.status == "completed" and shape(spread.records) == shape(alone.records)
     assert store.count_runs(spread.experiment_id) == 6
-    assert store.get_experiment(spread.experiment_id).spec["cluster"] == head
+    assert store.get_experiment(spread.experiment_id).spec["cluster"] == ray_head

@@ -91,8 +91,9 @@ def owners() -> dict[str, str]:
     """Installed file (relative to its site directory) -> the distribution that installed it."""
     index: dict[str, str] = {}
     for dist in md.distributions():
+        name = canonical(dist.metadata["Name"])  # parsed once per distribution, not per file
         for file in dist.files or ():
-            index.setdefault(str(file), canonical(dist.metadata["Name"]))
+            index.setdefault(str(file), name)
     return index
 
 
@@ -174,6 +175,7 @@ def test_pyproject_declares_what_the_requirements_files_do() -> None:
         {normalised(r) for r in extras["dev"] + extras["litellm"]}
 
 
+@pytest.mark.slow  # a new Python process importing the dashboard or the CLI
 @pytest.mark.parametrize("page", ["app.py", "orchlab/cli/main.py"])
 def test_opening_the_dashboard_or_the_cli_loads_no_scipy(page: str) -> None:
     """scipy is imported where a test statistic is computed, not by opening a page or the

@@ -17,6 +17,8 @@ from orchlab.cli.main import main
 from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 
+pytestmark = pytest.mark.slow  # an experiment process started and SIGKILLed per case
+
 ROOT = Path(__file__).parent.parent
 REPEAT, INPUTS, FORMS = 8, 3, 2
 PLANNED = REPEAT * INPUTS * FORMS

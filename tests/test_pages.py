@@ -147,6 +147,7 @@ def test_workers_with_an_in_process_backend_are_refused_before_anything_runs(
     assert Store(app_env).list_experiments() == []
 
 
+@pytest.mark.slow  # worker processes
 def test_the_run_page_spreads_runs_over_workers(
     app_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,6 +191,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow  # starts `streamlit run`
 def test_the_dashboard_listens_on_this_machine_only(tmp_path: Path) -> None:
     """`streamlit run app.py`, as the README says to start it (no --server.address), listens
     on 127.0.0.1 alone: on every interface, anyone on the network could start experiments

@@ -54,6 +54,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -189,7 +190,17 @@ def test_the_docs_commands_are_checked_too() -> None:
     assert any(c.argv[:3] == ["python", "-m", "orchlab"] for c in docs), docs
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=[c.text[:60] for c in COMMANDS])
+def starts_a_process(command: Command) -> bool:
+    """Its check runs the program (`--help`, the dashboard, `list` for real): slow, a new
+    Python process (see tests/conftest.py); the pip and pytest checks read files."""
+    argv = command.argv
+    return (argv[:3] == ["python", "-m", "orchlab"] or argv[:1] in (["orchlab"], ["streamlit"])
+            or (argv[:1] == ["python"] and len(argv) > 1 and argv[1].startswith("bench/")))
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param(c, marks=[pytest.mark.slow] if starts_a_process(c) else []) for c in COMMANDS
+], ids=[c.text[:60] for c in COMMANDS])
 def test_readme_command(command: Command, tmp_path: Path) -> None:
     check = checker_for(command.argv)
     if check is None:
@@ -262,6 +273,16 @@ def run(argv: list[str], timeout: float = HELP_TIMEOUT_S,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+@cache
+def run_once(*argv: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`run(argv)` the first time it is asked for, with how long it took; the same answer after
+    that. Many documented commands share one `--help` (`run --help` for a dozen), which says
+    the same each time it is asked: each command's own options are checked against it."""
+    started = time.monotonic()
+    result = run(list(argv))
+    return result, time.monotonic() - started
+
+
 def test_the_environment_is_a_users() -> None:
     """The subprocess sees the guard but not the project: `import orchlab` works only from
     the project root's own mechanisms (python -m from the root, a script's own path setup)."""
@@ -290,9 +311,7 @@ def alternatives(argv: list[str]) -> list[str]:
 def check_bench(argv: list[str]) -> None:
     script = ROOT / argv[1]
     assert script.is_file(), f"{argv[1]} does not exist"
-    started = time.monotonic()
-    result = run(["python", argv[1], "--help"])
-    took = time.monotonic() - started
+    result, took = run_once("python", argv[1], "--help")
     assert result.returncode == 0, f"{' '.join(argv)} --help failed:\n{result.stderr[-3000:]}"
     assert result.stdout.startswith("usage:"), result.stdout[:500]
     assert took < BENCH_HELP_S, f"{argv[1]} --help took {took:.1f}s: parse before importing"
@@ -305,7 +324,7 @@ def check_cli(argv: list[str], tmp_path: Path) -> None:
     command = words[0] if words and not words[0].startswith("-") else ""
     shown = words[1:] if command else words
     name = " ".join(["python -m orchlab", command]).strip()
-    result = run(["python", "-m", "orchlab", *([command] if command else []), "--help"])
+    result, _took = run_once("python", "-m", "orchlab", *([command] if command else []), "--help")
     assert result.returncode == 0, f"{name} --help:\n{result.stderr}"
     for option in options(shown):
         assert re.search(rf"(^|[\s,\[]){re.escape(option)}\b", result.stdout), (
@@ -357,7 +376,7 @@ def check_streamlit(argv: list[str], tmp_path: Path) -> None:
 
 def streamlit_options() -> set[str]:
     """`section.option` names `streamlit config show` lists (set or commented out)."""
-    result = run(["streamlit", "config", "show"])
+    result, _took = run_once("streamlit", "config", "show")
     assert result.returncode == 0, result.stderr
     names, section = set(), ""
     for line in result.stdout.splitlines():

@@ -29,6 +29,7 @@ def request_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORCHLAB_REQUEST_TIMEOUT_S", str(REQUEST_TIMEOUT_S))
 
 
+@pytest.mark.slow  # waits out the injected hangs' request timeouts
 def test_every_planned_run_is_recorded_and_every_failure_classified(store: Store) -> None:
     rates = {kind: 0.2 / len(FAULTS) for kind in FAULTS}
     with FakeOpenAIServer(faults=rates, seed=3, hang_s=HANG_S) as server:
@@ -64,9 +65,13 @@ def test_429_retry_after_is_honoured_and_bounded(store: Store) -> None:
 
 @pytest.mark.parametrize("fault,error_class", [
     ("unknown_tool", "unknown_tool"), ("empty_choices", "malformed_output"),
-    ("server_500", "server_error"), ("hang", "timeout"),
+    ("server_500", "server_error"),
+    pytest.param("hang", "timeout", marks=pytest.mark.slow),  # waits out 5 request timeouts
 ])
-def test_each_fault_gets_its_class(store: Store, fault: str, error_class: str) -> None:
+def test_each_fault_gets_its_class(store: Store, fault: str, error_class: str,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    if fault == "hang":  # every call hangs: no answer needs a generous timeout, 1 s will do
+        monkeypatch.setenv("ORCHLAB_REQUEST_TIMEOUT_S", "1")
     with FakeOpenAIServer(faults={fault: 1.0}, hang_s=HANG_S) as server:
         spec = ExperimentSpec("sales_email", forms=["llm"], inputs=["dana-acme"],
                               backend=f"compat:fake-model@{server.base_url}")

@@ -76,6 +76,7 @@ def test_a_full_disk_stops_the_experiment_before_another_model_call(tmp_path: Pa
     store.close()
 
 
+@pytest.mark.slow  # starts a PostgreSQL server of its own, to stop it
 @pytest.mark.skipif(pg_bin() is None, reason="needs Debian's postgresql binaries")
 def test_a_postgresql_store_that_goes_away_stops_the_experiment(tmp_path: Path) -> None:
     with PostgresServer() as pg, FakeOpenAIServer(latency_s=0.02) as server:

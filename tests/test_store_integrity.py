@@ -205,6 +205,7 @@ finally:
 """
 
 
+@pytest.mark.slow  # two Python processes
 def test_of_two_resumes_in_two_processes_exactly_one_runs(
         store_location: str, tmp_path: Path) -> None:
     spec = ExperimentSpec("sales_email", forms=["code", "llm"], inputs=["dana-acme"],
@@ -259,6 +260,7 @@ def silent(exp_id: str) -> ExperimentRecord:
                          heartbeat_at=utcnow() - timedelta(seconds=STALE_AFTER_S + 5))
 
 
+@pytest.mark.slow  # a second Python process
 def test_mark_interrupted_leaves_what_changed_since_it_looked(
         store_location: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(store_location)

@@ -41,6 +41,7 @@ def test_shards_split_the_plan_and_the_concurrency() -> None:
     assert shards.shards(plan[:1], 4, 4) == [([0], 4)]  # type: ignore[list-item]
 
 
+@pytest.mark.slow  # worker processes
 def test_workers_record_what_one_process_records(store: Store) -> None:
     with FakeOpenAIServer(latency_s=0.02) as server:
         alone = run_experiment(spec(server, 6, concurrency=4), store)
@@ -56,6 +57,7 @@ def test_workers_record_what_one_process_records(store: Store) -> None:
     assert len(store.load_spans(spread.records[0].run_id)) == len(spread.records[0].spans)
 
 
+@pytest.mark.slow  # worker processes
 def test_workers_see_the_environment_of_the_moment(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,6 +71,7 @@ def test_workers_see_the_environment_of_the_moment(
     assert [r.status for r in result.records] == ["ok"] * 4, result.records[0].error_message
 
 
+@pytest.mark.slow  # worker processes
 def test_cancel_stops_every_worker_and_keeps_finished_runs(store: Store) -> None:
     with FakeOpenAIServer(latency_s=0.2) as server:
         job = ExperimentJob(spec(server, 40, concurrency=4, workers=2), store).start()
@@ -107,6 +110,7 @@ def _ppid(proc: Path) -> int | None:
         return None
 
 
+@pytest.mark.slow  # worker processes
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker through /proc")
 def test_a_dead_worker_interrupts_the_experiment_and_resume_finishes_it(store: Store) -> None:
     with FakeOpenAIServer(latency_s=0.1) as server:
@@ -124,6 +128,7 @@ def test_a_dead_worker_interrupts_the_experiment_and_resume_finishes_it(store: S
     assert store.count_runs(experiment.experiment_id) == 40
 
 
+@pytest.mark.slow  # an experiment process and its workers
 def test_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
     """Nobody would store their runs: they must not go on calling (and paying for) the model."""
     with FakeOpenAIServer(latency_s=0.2) as server:
@@ -149,6 +154,7 @@ def _guard_state(results: Any) -> None:
     results.put(socket.socket.connect.__name__)
 
 
+@pytest.mark.slow  # worker processes
 def test_worker_processes_carry_the_network_guard() -> None:
     ctx = workers.process_context()
     results = ctx.Queue()
@@ -167,6 +173,7 @@ def test_workers_need_a_backend_each_process_can_open(store: Store) -> None:
     assert store.list_experiments() == []  # nothing half-made is left behind
 
 
+@pytest.mark.slow  # worker processes
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts /proc/self/fd")
 def test_worker_experiments_leave_no_open_handles(store: Store) -> None:
     """A dashboard runs many experiments in one process: pipes and sentinels must not pile up."""

@@ -50,7 +50,9 @@ class RecordingServer:
         self.host = f"127.0.0.1:{self._httpd.server_address[1]}"
         """host:port, as markup or a URL would name it."""
         self.url = f"http://{self.host}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # shutdown() waits for serve_forever's next poll: 0.5 s by default, at every exit
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def paths(self) -> list[str]:
