@@ -139,7 +139,9 @@ def test_a_live_run_shows_the_models_text_as_text(tmp_path: Path,
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with FakeOpenAIServer(latency_s=0.5, policy=hostile_policy(recorder.url)) as server, \
+    # each model call takes 1 s, so the runs stay in flight long enough for the race to be
+    # drawn while they run, even when the machine is busy (at 0.5 s a loaded CI missed it)
+    with FakeOpenAIServer(latency_s=1.0, policy=hostile_policy(recorder.url)) as server, \
             streamlit_app(tmp_path / "live.sqlite", f"compat:fake-model@{server.base_url}") \
             as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -229,7 +231,7 @@ def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path,
         choose(page, "Experiment", "exp-theirs-")
         page.get_by_role("combobox", name="Run", exact=True).click()
         page.get_by_role("option", name=re.compile(r"^llm · ")).click()
-        expect(page.get_by_test_id("stAlertContentError")).not_to_have_count(0)
+        expect(page.get_by_test_id("stAlertContentError")).not_to_have_count(0, timeout=30_000)
         open_expanders(page)
         assert_inert(page, recorder, "Trace")
         expect(page.get_by_text(re.compile(r"error-message/md-image"))).not_to_have_count(0)
