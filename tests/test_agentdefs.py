@@ -8,6 +8,8 @@ import pytest
 
 from orchlab.scenario.agentdefs import AgentDefError, load_scenario_agents, parse_agent_text
 
+BUNDLED = Path(__file__).parent.parent / "scenarios" / "agents"
+"""The bundled scenarios' agent files."""
 GOOD = "---\nname: w\ndescription: writes\n---\nWrite well.\n"
 
 
@@ -19,7 +21,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def test_shipped_sales_agents_load() -> None:
-    defs = load_scenario_agents("sales_email", {"send_email"})
+    defs = load_scenario_agents("sales_email", {"send_email"}, None, BUNDLED)
     assert set(defs) == {"professional_writer", "humorous_writer", "concise_writer", "picker",
                          "sales_manager", "planner"}
     manager = defs["sales_manager"]
@@ -29,7 +31,7 @@ def test_shipped_sales_agents_load() -> None:
 
 
 def test_no_init_file_shadows_the_sdk() -> None:
-    assert not (Path(__file__).parent.parent / "agents" / "__init__.py").exists()
+    assert not (BUNDLED / "__init__.py").exists()
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -47,7 +49,7 @@ def test_no_init_file_shadows_the_sdk() -> None:
 def test_malformed_files_name_the_file_and_field(tmp_path: Path, text: str, needle: str) -> None:
     path = write(tmp_path, "broken.md", text)
     with pytest.raises(AgentDefError) as info:
-        load_scenario_agents("demo", set(), agents_dir=tmp_path)
+        load_scenario_agents("demo", set(), None, tmp_path)
     assert str(path) in str(info.value)
     assert needle in str(info.value)
 
@@ -55,13 +57,13 @@ def test_malformed_files_name_the_file_and_field(tmp_path: Path, text: str, need
 def test_unknown_tool_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, "m.md", "---\nname: m\ndescription: d\ntools: [teleport]\n---\nGo.")
     with pytest.raises(AgentDefError, match="unknown tool 'teleport'") as info:
-        load_scenario_agents("demo", {"send_email"}, agents_dir=tmp_path)
+        load_scenario_agents("demo", {"send_email"}, None, tmp_path)
     assert str(path) in str(info.value)
 
 
 def test_variant_text_overrides_a_shipped_agent(tmp_path: Path) -> None:
     write(tmp_path, "w.md", GOOD)
-    defs = load_scenario_agents("demo", set(), overrides={"w": GOOD.replace("well", "badly")},
+    defs = load_scenario_agents("demo", set(), {"w": GOOD.replace("well", "badly")},
                                 agents_dir=tmp_path)
     assert defs["w"].instructions == "Write badly."
     assert parse_agent_text(GOOD, "x").model_settings == {}
@@ -72,7 +74,7 @@ def test_run_overrides_win_but_unset_ones_keep_the_agents_own_settings() -> None
 
     from orchlab.scenario.agentdefs import build_agents
 
-    defs = load_scenario_agents("sales_email", {"send_email"})
+    defs = load_scenario_agents("sales_email", {"send_email"}, None, BUNDLED)
     from scenarios.sales_email import tools
 
     built = build_agents(defs, tools(), sales_backend(), {"temperature": 0.1, "max_tokens": None})
@@ -84,7 +86,7 @@ def test_run_overrides_win_but_unset_ones_keep_the_agents_own_settings() -> None
 def test_bad_yaml_names_the_line_and_the_field_in_one_sentence() -> None:
     text = "---\nname: picker\ndescription: picks\ntools: a: b\n---\nPick."
     with pytest.raises(AgentDefError) as info:
-        load_scenario_agents("sales_email", {"send_email"}, overrides={"picker": text})
+        load_scenario_agents("sales_email", {"send_email"}, {"picker": text}, BUNDLED)
     message = str(info.value)
     assert message == ("variant of picker: the front matter is not valid YAML at line 4, "
                        "field 'tools' (mapping values are not allowed here).")

@@ -85,12 +85,15 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
     from sales_scripts import sales_backend
 
     from orchlab.running.runner import ExperimentSpec, run_experiment
+    from orchlab.scenario import get_scenario
     from orchlab.scenario.agentdefs import agent_sources
     from orchlab.store.store import Store
 
     path = tmp_path / "split.sqlite"
     store = Store(path)
-    text = agent_sources("sales_email")["picker"].read_text(encoding="utf-8") + "\nBe terse.\n"
+    home = get_scenario("sales_email").agents_home
+    text = agent_sources("sales_email", home)["picker"].read_text(encoding="utf-8")
+    text += "\nBe terse.\n"
     for variant, overrides in ((None, {}), ("terse", {"picker": text})):
         spec = ExperimentSpec("sales_email", inputs=["dana-acme"], backend="scripted:sales",
                               variant=variant, agent_overrides=overrides)

@@ -176,7 +176,7 @@ def test_handoffs_in_agent_files_must_name_another_agent(tmp_path: Path) -> None
     folder.mkdir()
     (folder / "desk.md").write_text(AGENTS["desk"].replace("[greeter]", "[nobody]"))
     with pytest.raises(AgentDefError, match="field 'handoffs' names 'nobody'"):
-        load_scenario_agents("greeting", set(), agents_dir=tmp_path)
+        load_scenario_agents("greeting", set(), None, tmp_path)
 
 
 def test_every_shipped_scenario_declares_its_forms_in_catalogue_order() -> None:

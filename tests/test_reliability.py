@@ -102,10 +102,10 @@ def test_bad_input_cases_each_get_one_clear_message(
 ) -> None:
     import shutil
 
-    import orchlab.scenario.agentdefs as agentdefs
+    from orchlab.scenario import get_scenario
 
     broken = tmp_path / "agents"
-    shutil.copytree(agentdefs.AGENTS_DIR, broken)
+    shutil.copytree(get_scenario("sales_email").agents_home, broken)
     (broken / "sales_email" / "picker.md").write_text("---\nname: picker\n---\nPick one.")
     bogus_store = tmp_path / "not-a-db.sqlite"
     bogus_store.write_text("hello " * 200)
@@ -133,7 +133,7 @@ def test_bad_input_cases_each_get_one_clear_message(
             with monkeypatch.context() as m:
                 for key, value in env.items():
                     if key == "AGENTS":
-                        m.setattr(agentdefs, "AGENTS_DIR", broken)
+                        m.setattr(get_scenario("sales_email"), "agents_dir", broken)
                     else:
                         m.setenv(key, value)
                 code = main(argv)

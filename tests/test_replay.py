@@ -137,7 +137,8 @@ def test_a_changed_prompt_parts_the_replay_from_its_recording_and_says_where(
         store: Store, recorded: tuple[Path, ExperimentResult]) -> None:
     source = store.get_experiment(recorded[1].experiment_id)
     assert source is not None
-    planner = (Path(__file__).parent.parent / "agents" / "sales_email" / "planner.md").read_text()
+    agents = Path(__file__).parent.parent / "scenarios" / "agents"
+    planner = (agents / "sales_email" / "planner.md").read_text()
     edited = planner.rstrip("\n") + "\nKeep the plan short.\n"
     result = replay(store, source.experiment_id, 0.0, agent_overrides={"planner": edited})
     parted = [r for r in result.records if r.form == "plan"]

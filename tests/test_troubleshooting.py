@@ -252,7 +252,8 @@ def test_budget_error_propagates_through_an_agent_tool() -> None:
     """The SDK's default as_tool turns a sub-agent's exception into text for the caller;
     orchlab builds agent-tools with `tool_failure`, so a RunEndingError ends the run."""
     scenario = get_scenario("troubleshooting")
-    defs = load_scenario_agents("troubleshooting", set(scenario.tools()))
+    defs = load_scenario_agents("troubleshooting", set(scenario.tools()), None,
+                                scenario.agents_home)
 
     def backend():  # fresh scripts for each build
         return troubleshooting_backend(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -14,8 +15,9 @@ from orchlab.core.backend_ids import is_local_id
 from orchlab.core.records import ExperimentRecord
 from orchlab.measure import pricing
 from orchlab.measure.recorder import Recorder, install_recorder
-from orchlab.scenario import Scenario, discover
+from orchlab.scenario import Catalogue, Scenario, catalogue
 from orchlab.store.store import Store, StoreError
+from views._widgets import escape_md
 
 OPENAI_DEFAULT_MODEL = "gpt-4.1-mini"
 
@@ -38,10 +40,16 @@ def get_backend(backend_id: str) -> Backend:
     return backends.resolve(backend_id)
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner="Loading scenarios…")
+def get_catalogue(folders: str | None) -> Catalogue:
+    """Scenarios from every source, loaded once per process and ORCHLAB_SCENARIOS value (a
+    scenario module's code runs at import; edits to it need a restart)."""
+    return catalogue()
+
+
 def get_scenarios() -> dict[str, Scenario]:
-    """Scenarios discovered from scenarios/."""
-    return discover()
+    """Every scenario that loaded, by name."""
+    return get_catalogue(config.env(config.ENV_SCENARIOS)).scenarios
 
 
 @st.cache_data(show_spinner=False)
@@ -89,12 +97,25 @@ def sidebar() -> None:
     if not config.env("OPENAI_API_KEY"):
         bar.caption("OpenAI: set OPENAI_API_KEY (environment or .env) to enable it.")
     bar.divider()
+    _scenario_sources(bar)
     try:
         store = get_store(config.store_target())
     except StoreError:
         bar.caption(f"Store: `{config.shown_location(config.store_target())}` (cannot be opened)")
         return
     bar.caption(f"Store: {store.kind} · `{store.where}`")
+
+
+def _scenario_sources(bar: Any) -> None:
+    """Which of the user's folders were read, and one line per scenario that did not load."""
+    found = get_catalogue(config.env(config.ENV_SCENARIOS))
+    if found.folders:
+        shown = escape_md(", ".join(str(folder) for folder in found.folders))
+        bar.caption(f"Scenario folders read: {shown}")
+    else:
+        bar.caption(f"Your own scenarios: set {config.ENV_SCENARIOS} to their folder.")
+    for problem in found.problems:
+        bar.warning(escape_md(problem), icon=":material/warning:")
 
 
 def _backend_options() -> dict[str, str]:

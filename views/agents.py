@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from orchlab.core.errors import StoreError
+from orchlab.scenario import Scenario
 from orchlab.scenario.agentdefs import (
     AgentDefError,
     agent_sources,
@@ -18,14 +19,15 @@ from views._widgets import escape_md
 SAVED_VERBS = {"refuse": "Saved variant", "merge": "Merged into", "replace": "Replaced"}
 
 
-def write_variant(store: Store, scenario: str, name: str, texts: dict[str, str],
-                  tools: set[str], on_existing: str) -> None:
+def write_variant(store: Store, scenario: Scenario, name: str, texts: dict[str, str],
+                  on_existing: str) -> None:
     """Check what the variant will hold, write it, and rerun so every list on the page shows
     the stored state; the message is kept for the rerun."""
-    existing = store.load_variant(scenario, name) if on_existing == "merge" else {}
+    existing = store.load_variant(scenario.name, name) if on_existing == "merge" else {}
     try:
-        check_variant(scenario, tools, {**existing, **texts})
-        held = store.save_variant(scenario, name, texts, on_existing)
+        check_variant(scenario.name, set(scenario.tools()), {**existing, **texts},
+                      scenario.agents_home)
+        held = store.save_variant(scenario.name, name, texts, on_existing)
     except (AgentDefError, StoreError) as exc:
         st.error(escape_md(exc))
         return
@@ -58,8 +60,8 @@ def describe_overlap(name: str, existing: dict[str, str], texts: dict[str, str])
     st.markdown("\n".join(line for line in lines if line))
 
 
-def existing_name_actions(store: Store, scenario: str, name: str, existing: dict[str, str],
-                          texts: dict[str, str], tools: set[str]) -> None:
+def existing_name_actions(store: Store, scenario: Scenario, name: str,
+                          existing: dict[str, str], texts: dict[str, str]) -> None:
     """Merge or Replace, each an explicit choice; Replace only after its own confirmation,
     which belongs to this name (its key holds the name) and resets after each replace."""
     describe_overlap(name, existing, texts)
@@ -68,25 +70,27 @@ def existing_name_actions(store: Store, scenario: str, name: str, existing: dict
     merge_col, replace_col = st.columns(2)
     shown = escape_md(name)
     if merge_col.button(f"Merge into {shown}", type="primary", key="agents_merge"):
-        write_variant(store, scenario, name, texts, tools, "merge")
+        write_variant(store, scenario, name, texts, "merge")
     sure = replace_col.checkbox(
         f"Yes, replace {shown}" + (f" and drop {escape_md(', '.join(dropped))}" if dropped
                                    else ""),
-        key=f"agents_replace_confirm_{scenario}_{name}_{nonce}")
+        key=f"agents_replace_confirm_{scenario.name}_{name}_{nonce}")
     if replace_col.button(f"Replace {shown}", disabled=not sure, key="agents_replace") and sure:
         st.session_state["agents_replace_nonce"] = nonce + 1  # a fresh, unticked box next
-        write_variant(store, scenario, name, texts, tools, "replace")
+        write_variant(store, scenario, name, texts, "replace")
         st.session_state["agents_replace_nonce"] = nonce  # not written: the tick stays
 
 
 st.title("Agents")
-st.caption("Prompts live in `agents/<scenario>/*.md`. Edits are saved as named variants in the "
-           "store; the shipped files change only if you say so below.")
 store = store_or_stop()
 scenarios = get_scenarios()
 scenario = st.selectbox("Scenario", sorted(scenarios), key="agents_scenario")
-tools = set(scenarios[scenario].tools())
-sources = agent_sources(scenario)
+chosen = scenarios[scenario]
+tools = set(chosen.tools())
+st.caption(f"Prompts live in {escape_md(chosen.agents_home / scenario)}, one Markdown file per "
+           "agent. Edits are saved as named variants in the store; the files change only if "
+           "you say so below.")
+sources = agent_sources(scenario, chosen.agents_home)
 
 variants = store.list_variants(scenario)
 base = st.selectbox("Start from", ["original", *variants], key="agents_base")
@@ -117,16 +121,16 @@ if st.button("Save as variant", type="primary", disabled=not (name and merged),
         st.warning(f"Nothing saved: a variant named {escape_md(repr(name))} already exists. "
                    "Merge into it or replace it below.")
     else:
-        write_variant(store, scenario, name, merged, tools, "refuse")
+        write_variant(store, chosen, name, merged, "refuse")
 if existing and merged:
-    existing_name_actions(store, scenario, name, existing, merged, tools)
+    existing_name_actions(store, chosen, name, existing, merged)
 
 with st.expander("Overwrite the shipped file instead"):
     sure = st.checkbox(f"Yes, overwrite {sources[agent].name} with the text above",
                        key="agents_overwrite_confirm")
     if st.button("Overwrite file", disabled=not sure, key="agents_overwrite"):
         try:
-            path = overwrite_shipped(scenario, agent, text, tools)
+            path = overwrite_shipped(scenario, agent, text, tools, chosen.agents_home)
         except AgentDefError as exc:
             st.error(escape_md(exc))
         else:

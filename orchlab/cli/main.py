@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from orchlab.backends import default_backend_id, resolve
 from orchlab.cli.parser import build_parser
@@ -39,7 +40,7 @@ from orchlab.running.runner import (
     run_experiment,
 )
 from orchlab.running.spec import Prepared, replay_spec
-from orchlab.scenario import discover, get_scenario
+from orchlab.scenario import catalogue, discover, get_scenario
 from orchlab.stats import analysis
 from orchlab.stats.gate import failed_requirements, parse_requirement, render_text
 from orchlab.stats.summary import summarize_runs
@@ -52,6 +53,8 @@ class UnknownExperiment(LookupError):
     """No experiment, or more than one, matches the id or prefix given."""
 
 
+SCENARIO_COMMANDS = ("run", "replay", "resume", "forms")
+"""Commands that load scenarios, and so warn about the ones that could not be loaded."""
 USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError,
                UnknownExperiment, WorkerError, ImportFileError)
 
@@ -59,7 +62,20 @@ USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
+    folders = [*args.scenarios, *getattr(args, "sub_scenarios", [])]
+    missing = [f for f in folders if not Path(f).expanduser().is_dir()]
+    if missing:
+        print(f"error: --scenarios {missing[0]}: no such folder.", file=sys.stderr)
+        return 2
+    with config.scenarios_in_env(folders) if folders else contextlib.nullcontext():
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     store_override = getattr(args, "sub_store", None) or args.store
+    if args.command in SCENARIO_COMMANDS:
+        for problem in catalogue().problems:  # the rest still load: say it, go on
+            print(f"warning: {problem}", file=sys.stderr)
     try:
         if args.command == "forms":  # needs no store
             return _forms(args.scenario)

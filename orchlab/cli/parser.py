@@ -25,7 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--store", help="store: a SQLite file or a postgresql://user@host/db URL "
                         "(default: $ORCHLAB_STORE, else a file in the user data dir)")
-    common = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--scenarios", action="append", metavar="DIR", default=[],
+                        help="also load scenario modules from DIR (repeatable; ahead of "
+                        "$ORCHLAB_SCENARIOS)")
+    folders = argparse.ArgumentParser(add_help=False)
+    folders.add_argument("--scenarios", dest="sub_scenarios", action="append", metavar="DIR",
+                         default=[], help="also load scenario modules from DIR (repeatable; "
+                         "same as the global --scenarios)")
+    common = argparse.ArgumentParser(add_help=False, parents=[folders])
     common.add_argument("--store", dest="sub_store", metavar="STORE",
                         help="SQLite file or postgresql:// URL (same as the global --store)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="resume an experiment recorded elsewhere (imported from a file, "
                         "or run on another machine) on the backend it names")
     sub.add_parser("list", parents=[common], help="list experiments in the store")
-    forms = sub.add_parser("forms", help="list each scenario's forms: id, family, description")
+    forms = sub.add_parser("forms", parents=[folders],
+                           help="list each scenario's forms: id, family, description")
     forms.add_argument("--scenario", help="only this scenario")
     summ = sub.add_parser("summary", parents=[common], help="print every figure Compare shows "
                           "for one or more experiments; --require makes it a CI gate")

@@ -15,6 +15,7 @@ ENV_COMPAT_BASE_URL = "ORCHLAB_COMPAT_BASE_URL"
 ENV_COMPAT_KEY_HOSTS = "ORCHLAB_COMPAT_KEY_HOSTS"
 ENV_OTLP_ENDPOINT = "ORCHLAB_OTLP_ENDPOINT"
 ENV_OTLP_CONTENT = "ORCHLAB_OTLP_CONTENT"
+ENV_SCENARIOS = "ORCHLAB_SCENARIOS"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,18 +43,41 @@ def env(name: str) -> str | None:
 
 
 @contextlib.contextmanager
-def store_in_env(path: str | os.PathLike[str]) -> Iterator[None]:
-    """ORCHLAB_STORE set to `path` for the block (and the processes it starts), then put back:
-    what a `--store` on the command line means for code that finds the store by itself."""
-    before = os.environ.get(ENV_STORE)
-    os.environ[ENV_STORE] = str(path)
+def set_in_env(name: str, value: str) -> Iterator[None]:
+    """An environment variable set for the block (and the processes it starts), then put
+    back: what a command-line option means for code that reads the setting by itself."""
+    before = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(ENV_STORE, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[ENV_STORE] = before
+            os.environ[name] = before
+
+
+def store_in_env(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[None]:
+    """ORCHLAB_STORE set to `path` for the block: what `--store` means."""
+    return set_in_env(ENV_STORE, str(path))
+
+
+def scenarios_in_env(folders: list[str]) -> contextlib.AbstractContextManager[None]:
+    """ORCHLAB_SCENARIOS with `folders` ahead of what it held, for the block: what
+    `--scenarios DIR` means (the job and worker processes the block starts read it too)."""
+    current = env(ENV_SCENARIOS)
+    absolute = [str(Path(f).expanduser().resolve()) for f in folders]
+    return set_in_env(ENV_SCENARIOS, os.pathsep.join([*absolute, *([current] if current else [])]))
+
+
+def scenario_folders() -> list[Path]:
+    """The user's scenario folders, in order: ORCHLAB_SCENARIOS split on os.pathsep."""
+    value = env(ENV_SCENARIOS) or ""
+    seen: list[Path] = []
+    for part in value.split(os.pathsep):
+        if part.strip() and (path := Path(part.strip()).expanduser()) not in seen:
+            seen.append(path)
+    return seen
 
 
 def store_location(override: str | os.PathLike[str] | None = None) -> str:

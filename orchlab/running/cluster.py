@@ -110,7 +110,10 @@ def _init_options(cluster: str) -> dict[str, Any]:
     if cluster == "ray":  # this machine: the actors import the project from where it is
         path = os.pathsep.join(p for p in (str(config.PROJECT_ROOT),
                                            os.environ.get("PYTHONPATH")) if p)
-        options["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
+        env_vars = {"PYTHONPATH": path}
+        if folders := config.env(config.ENV_SCENARIOS):  # the user's scenarios, on this disk
+            env_vars[config.ENV_SCENARIOS] = folders
+        options["runtime_env"] = {"env_vars": env_vars}
     else:
         options["address"] = cluster
         options["runtime_env"] = {"working_dir": str(config.PROJECT_ROOT),

@@ -145,7 +145,7 @@ def prepare(spec: ExperimentSpec) -> Prepared:
     input_ids = spec.validate(scenario)
     resolved = dataclasses.replace(spec, backend=spec.backend or default_backend_id())
     defs = load_scenario_agents(scenario.name, set(scenario.tools()), spec.agent_overrides,
-                                scenario.agents_dir)
+                                scenario.agents_home)
     return Prepared(resolved, scenario, defs, plan_runs(resolved, input_ids))
 
 

@@ -18,6 +18,10 @@ from orchlab.scenario.contract import (
     OutcomeInput,
     Scenario,
     ScenarioInput,
+)
+from orchlab.scenario.discovery import (
+    Catalogue,
+    catalogue,
     discover,
     get_scenario,
     register,
@@ -25,6 +29,7 @@ from orchlab.scenario.contract import (
 )
 from orchlab.scenario.tools import Guard, RunDeps, tool_failure
 
-__all__ = ["DEFAULT_FORMS", "FlowEnv", "Form", "Guard", "OutboxMessage", "OutcomeInput",
-           "RunDeps", "Scenario", "ScenarioInput", "SpanRecord", "ToolUnavailable", "discover",
-           "env", "get_scenario", "register", "tool_failure", "unregister"]
+__all__ = ["DEFAULT_FORMS", "Catalogue", "FlowEnv", "Form", "Guard", "OutboxMessage",
+           "OutcomeInput", "RunDeps", "Scenario", "ScenarioInput", "SpanRecord",
+           "ToolUnavailable", "catalogue", "discover", "env", "get_scenario", "register",
+           "tool_failure", "unregister"]

@@ -1,4 +1,5 @@
-"""Agent definitions as data: `agents/<scenario>/<agent>.md`, YAML front matter + instructions.
+"""Agent definitions as data: `<agents_dir>/<scenario>/<agent>.md`, YAML front matter +
+instructions (`agents_dir` is the scenario's: by default `agents/` beside its module).
 
 Keeping prompts out of code lets users read and edit them in the UI, and lets an experiment
 record exactly which text it ran with.
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from orchlab.core.config import PROJECT_ROOT
 from orchlab.core.errors import AgentDefError
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
     from orchlab.backends import Backend
 
-AGENTS_DIR = PROJECT_ROOT / "agents"
 REQUIRED = ("name", "description")
 ALLOWED = {"name", "description", "tools", "handoffs", "model_settings"}
 SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
@@ -124,11 +123,11 @@ def _check_fields(meta: dict[str, Any], source: str) -> None:
 def load_scenario_agents(
     scenario: str,
     known_tools: set[str],
-    overrides: Mapping[str, str] | None = None,
-    agents_dir: Path | None = None,
+    overrides: Mapping[str, str] | None,
+    agents_dir: Path,
 ) -> dict[str, AgentDef]:
     """All agents of a scenario; `overrides` maps agent name -> edited text (a variant)."""
-    folder = (agents_dir or AGENTS_DIR) / scenario
+    folder = agents_dir / scenario
     if not folder.is_dir():
         raise AgentDefError(f"{folder}: no agent folder for scenario {scenario!r}.")
     defs: dict[str, AgentDef] = {}
@@ -231,26 +230,28 @@ def model_settings(values: Mapping[str, Any]) -> Any:
     return ModelSettings(**values, extra_args={"seed": seed} if seed is not None else None)
 
 
-def agent_sources(scenario: str, agents_dir: Path | None = None) -> dict[str, Path]:
+def agent_sources(scenario: str, agents_dir: Path) -> dict[str, Path]:
     """Agent name -> its shipped file, for reading and editing."""
-    folder = (agents_dir or AGENTS_DIR) / scenario
+    folder = agents_dir / scenario
     sources = {}
     for path in sorted(folder.glob("*.md")):
         sources[parse_agent_text(path.read_text(encoding="utf-8"), str(path)).name] = path
     return sources
 
 
-def check_variant(scenario: str, known_tools: set[str], edits: Mapping[str, str]) -> None:
+def check_variant(scenario: str, known_tools: set[str], edits: Mapping[str, str],
+                  agents_dir: Path) -> None:
     """Raise AgentDefError unless the edited texts load together with the shipped agents."""
-    defs = load_scenario_agents(scenario, known_tools, overrides=edits)
+    defs = load_scenario_agents(scenario, known_tools, edits, agents_dir)
     for name, text in edits.items():
         if defs[name].name != name or parse_agent_text(text, name).name != name:
             raise AgentDefError(f"variant of {name}: field 'name' must stay {name!r}.")
 
 
-def overwrite_shipped(scenario: str, agent: str, text: str, known_tools: set[str]) -> Path:
+def overwrite_shipped(scenario: str, agent: str, text: str, known_tools: set[str],
+                      agents_dir: Path) -> Path:
     """Replace a shipped agent file after the same checks a variant gets."""
-    check_variant(scenario, known_tools, {agent: text})
-    path = agent_sources(scenario)[agent]
+    check_variant(scenario, known_tools, {agent: text}, agents_dir)
+    path = agent_sources(scenario, agents_dir)[agent]
     path.write_text(text.rstrip() + "\n", encoding="utf-8")
     return path

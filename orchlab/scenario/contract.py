@@ -1,16 +1,15 @@
-"""The scenario contract, the per-run environment flows get, and scenario discovery.
+"""The scenario contract and the per-run environment flows get.
 
-A scenario module in `scenarios/` exposes `SCENARIO = Scenario(...)`. Every one of its forms
-receives the same input and the same FlowEnv (agents built on the same backend, the same
-tools), so the only thing that differs between forms is who orchestrates.
+A scenario module (bundled in `scenarios/`, or in a folder of the user's: `discovery`)
+exposes `SCENARIO = Scenario(...)`. Every one of its forms receives the same input and the
+same FlowEnv (agents built on the same backend, the same tools), so the only thing that
+differs between forms is who orchestrates.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-import pkgutil
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,8 +33,7 @@ DEFAULT_TOOL_BUDGET = 50
 T = TypeVar("T")
 P = TypeVar("P", bound="BaseModel")
 __all__ = ["DEFAULT_FORMS", "FlowEnv", "Form", "OutcomeInput", "RunDeps", "Scenario",
-           "ScenarioInput", "discover", "get_scenario", "register", "tool_failure",
-           "unregister"]
+           "ScenarioInput", "tool_failure"]
 
 
 @dataclass
@@ -105,7 +103,8 @@ class Scenario:
     tool_budget: int = DEFAULT_TOOL_BUDGET
     """Tool calls one run may make by default; a spec may override it."""
     agents_dir: Path | None = None
-    """Folder holding `<name>/*.md` agent files; None: the project's `agents/`."""
+    """Folder holding `<name>/*.md` agent files; None: `agents/` beside the module that
+    defines the scenario (discovery fills it in)."""
 
     def __post_init__(self) -> None:
         ids = [f.id for f in self.forms]
@@ -115,6 +114,15 @@ class Scenario:
             if form.family not in forms.FAMILIES:
                 raise ScenarioError(f"Scenario {self.name!r}: form {form.id!r} has family "
                                     f"{form.family!r}; families: {', '.join(forms.FAMILIES)}.")
+
+    @property
+    def agents_home(self) -> Path:
+        """The folder holding `<name>/*.md`: `agents_dir`, which discovery and `register`
+        make sure is set."""
+        if self.agents_dir is None:
+            raise ScenarioError(f"Scenario {self.name!r} has no agents_dir: load it through "
+                                "orchlab.scenario.get_scenario, or set agents_dir.")
+        return self.agents_dir
 
     @property
     def form_ids(self) -> list[str]:
@@ -236,42 +244,3 @@ class FlowEnv:
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
-
-
-_REGISTERED: dict[str, Scenario] = {}
-
-
-def register(scenario: Scenario) -> None:
-    """Make a scenario defined outside the `scenarios` package (a plugin, a notebook, a test)
-    runnable by name, exactly as a shipped one."""
-    _REGISTERED[scenario.name] = scenario
-
-
-def unregister(name: str) -> None:
-    """Forget a registered scenario."""
-    _REGISTERED.pop(name, None)
-
-
-def discover() -> dict[str, Scenario]:
-    """Every `SCENARIO` in the top-level `scenarios` package, and registered ones, by name."""
-    import scenarios
-
-    found: dict[str, Scenario] = dict(_REGISTERED)
-    for module_info in pkgutil.iter_modules(scenarios.__path__):
-        if module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"scenarios.{module_info.name}")
-        scenario = getattr(module, "SCENARIO", None)
-        if isinstance(scenario, Scenario):
-            found[scenario.name] = scenario
-    return found
-
-
-def get_scenario(name: str) -> Scenario:
-    """A scenario by name, or ScenarioError listing the valid names."""
-    found = discover()
-    if name not in found:
-        raise ScenarioError(
-            f"Unknown scenario {name!r}; scenarios: {', '.join(sorted(found)) or 'none'}."
-        )
-    return found[name]
