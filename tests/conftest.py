@@ -68,6 +68,7 @@ def no_remote_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     assert orchlab_netguard.installed(), "a test removed the loopback-only socket guard"
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("ORCHLAB_BACKEND", raising=False)
+    monkeypatch.delenv("ORCHLAB_SCENARIOS", raising=False)  # a developer's own folders
     monkeypatch.setenv("ORCHLAB_EXPORT_OPENAI_TRACES", "0")
     yield
 
