@@ -70,3 +70,24 @@ def test_python_dash_m_stays_the_same_command() -> None:
     out = subprocess.run([sys.executable, "-m", "orchlab", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.startswith("usage: orchlab")
+
+
+def test_a_wheel_carries_every_bundled_agent_file(tmp_path: Path) -> None:
+    """A non-editable install (`pip install .`, a wheel) has no checkout to read prompts from:
+    each bundled scenario's agent files must be package data beside its module. Built from a
+    copy: a build writes build/ and *.egg-info/ beside the sources."""
+    import shutil
+    import zipfile
+
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "__pycache__", ".*_cache", "tests", "bench"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--disable-pip-version-check", "-w", str(tmp_path),
+                    str(source)], check=True, capture_output=True, text=True, timeout=300,
+                   env={**os.environ, "PIP_NO_INDEX": "1"})
+    (wheel,) = tmp_path.glob("*.whl")
+    inside = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {p.relative_to(ROOT).as_posix()
+               for p in (ROOT / "scenarios" / "agents").rglob("*.md")}
+    assert len(shipped) >= 20 and shipped <= inside, sorted(shipped - inside)
