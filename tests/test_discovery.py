@@ -130,6 +130,27 @@ def test_a_folder_scenario_runs_from_the_cli_in_every_form(
     assert "ORCHLAB_SCENARIOS" not in os.environ  # --scenarios held for the command only
 
 
+def test_a_folder_scenario_replays_from_its_recording(
+    tmp_path: Path, tscripted: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = user_folder(tmp_path / "mine")
+    store = str(tmp_path / "s.sqlite")
+    base = ["--scenarios", str(folder)]
+    assert main([*base, "run", "--scenario", "tally", "--forms", "code,llm", "--repeat", "2",
+                 "--backend", "tscripted:x", "--store", store]) == 0
+    source = Store(store).list_experiments()[0].experiment_id
+    capsys.readouterr()
+    assert main([*base, "replay", source, "--speed", "0", "--store", store]) == 0, \
+        capsys.readouterr().err
+    replayed = Store(store).list_experiments()[0]
+    assert replayed.replay_of == source and replayed.scenario == "tally"
+    runs = Store(store).load_runs()
+    paths = runs.groupby("experiment_id")["path"].apply(sorted).to_dict()
+    assert paths[replayed.experiment_id] == paths[source] == [
+        "count_word > reporter"] * 2 + ["counter > count_word"] * 2
+    assert runs["success"].all()
+
+
 def test_folders_from_the_environment_each_with_its_own_helpers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
