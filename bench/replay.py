@@ -1,6 +1,6 @@
 """Record an experiment on a server with a fixed latency, then replay it at several speeds.
 
-Records sales_email in all four forms against the fake OpenAI-compatible server on 127.0.0.1
+Records sales_email in four forms (FORMS) against the fake OpenAI-compatible server on 127.0.0.1
 (a fixed latency per call), after a warm-up experiment (a process's first runs pay one-time
 imports and schema builds that no replay repeats). Then replays it from the store at speed 1
 (the recorded latencies), 0.5 and 0 (instant), and prints, measured in this one run:

@@ -20,7 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orchlab.scenario import FlowEnv, RunDeps, ScenarioInput
+from orchlab.scenario import (
+    FlowEnv,
+    RunDeps,
+    ScenarioInput,
+    guarded_orchestrator,
+    orchestrator,
+    plan_then_execute,
+)
 from scenarios._tickets import CheckName
 from scenarios._troubleshooting_tools import (
     CATEGORIES,
@@ -149,11 +156,8 @@ def check_plan(plan: TicketPlan, deps: RunDeps) -> list[str]:
     return problems
 
 
-async def plan_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    """Plan-then-execute: the planner decides the steps once; nothing runs before code has
-    accepted them, and the LLM never routes mid-run."""
-    plan = await env.plan("planner", brief(item), TicketPlan,
-                          lambda p: check_plan(p, env.deps))
+async def run_plan(item: ScenarioInput, env: FlowEnv, plan: TicketPlan) -> str:
+    """The accepted plan, carried out by code: its checks, KB query and escalation."""
     env.deps.artifacts["category"] = plan.category
     ticket = item.data["id"]
     logs = await env.call_tool("parse_logs", parse_logs_impl, ticket=ticket)
@@ -168,6 +172,16 @@ async def plan_flow(item: ScenarioInput, env: FlowEnv) -> str:
                                                         escalated))
 
 
+def budget_problems(plan: TicketPlan, item: ScenarioInput, env: FlowEnv) -> list[str]:
+    """`check_plan` against what is left of this run's tool budget."""
+    return check_plan(plan, env.deps)
+
+
+plan_flow = plan_then_execute("planner", brief, TicketPlan, run_plan, check=budget_problems)
+"""Plan-then-execute: the planner decides the steps once; nothing runs before code has accepted
+them, and the LLM never routes mid-run."""
+
+
 # -- guarded, handoff, llm: the LLM decides --------------------------------------------------
 
 def escalation_guard(deps: RunDeps, args: dict[str, Any]) -> str | None:
@@ -180,17 +194,11 @@ def escalation_guard(deps: RunDeps, args: dict[str, Any]) -> str | None:
             f"{', '.join(ESCALATION_REASONS)}.")
 
 
-async def guarded_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    """The llm form's troubleshooter (same prompt, model and tools), escalate behind a guard."""
-    agent = env.guarded(TROUBLESHOOTER, {"escalate": escalation_guard})
-    return await env.run(agent, brief(item))
+guarded_flow = guarded_orchestrator(TROUBLESHOOTER, {"escalate": escalation_guard}, brief)
+"""The llm form's troubleshooter (same prompt, model and tools), escalate behind a guard."""
 
+handoff_flow = orchestrator("triage", brief)
+"""Triage hands the whole conversation to one specialist, who writes the reply."""
 
-async def handoff_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    """Triage hands the whole conversation to one specialist, who writes the reply."""
-    return await env.run("triage", brief(item))
-
-
-async def llm_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    """The troubleshooter decides; a spent tool budget ends the run (see RunEndingError)."""
-    return await env.run(TROUBLESHOOTER, brief(item))
+llm_flow = orchestrator(TROUBLESHOOTER, brief)
+"""The troubleshooter decides; a spent tool budget ends the run (see RunEndingError)."""

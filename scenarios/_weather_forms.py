@@ -20,7 +20,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orchlab.scenario import FlowEnv, RunDeps, ScenarioInput
+from orchlab.scenario import (
+    FlowEnv,
+    RunDeps,
+    ScenarioInput,
+    guarded_orchestrator,
+    plan_then_execute,
+)
 from scenarios._weather_data import ForecastError, find_city
 from scenarios._weather_tools import TOOL, get_forecast_impl, summary_prompt
 
@@ -90,15 +96,26 @@ def plan_problems(plan: WeatherPlan, city: str) -> list[str]:
     return problems
 
 
-async def plan_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    """The planner decides which forecasts to fetch; code checks the plan, fetches them one
-    after the other (each a function span, as in the code form) and the summarizer writes."""
-    city = item.data["city"]
-    plan = await env.plan("planner", item.data["question"], WeatherPlan,
-                          lambda p: plan_problems(p, city))
+def question(item: ScenarioInput) -> str:
+    return str(item.data["question"])
+
+
+async def run_plan(item: ScenarioInput, env: FlowEnv, plan: WeatherPlan) -> str:
+    """The accepted plan: code fetches its forecasts one after the other (each a function
+    span, as in the code form) and the summarizer writes."""
     forecasts = [await env.call_tool(TOOL, get_forecast_impl, city=lookup.city,
                                      date=lookup.date) for lookup in plan.lookups]
     return await env.run("summarizer", summary_prompt(item.data["question"], forecasts))
+
+
+def question_city_problems(plan: WeatherPlan, item: ScenarioInput, env: FlowEnv) -> list[str]:
+    """`plan_problems` for the city the input asks about."""
+    return plan_problems(plan, item.data["city"])
+
+
+plan_flow = plan_then_execute("planner", question, WeatherPlan, run_plan,
+                              check=question_city_problems)
+"""The planner decides which forecasts to fetch; code checks the plan, then carries it out."""
 
 
 def city_key(name: str) -> str:
@@ -132,7 +149,5 @@ def one_lookup_per_city(deps: RunDeps, args: dict[str, Any]) -> str | None:
     return None
 
 
-async def guarded_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    """The LLM form's weather agent, unchanged, with get_forecast behind the one-lookup guard."""
-    agent = env.guarded("weather_agent", {TOOL: one_lookup_per_city})
-    return await env.run(agent, item.data["question"])
+guarded_flow = guarded_orchestrator("weather_agent", {TOOL: one_lookup_per_city}, question)
+"""The LLM form's weather agent, unchanged, with get_forecast behind the one-lookup guard."""

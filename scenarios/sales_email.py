@@ -3,6 +3,11 @@
 Code form: the three writers run concurrently, the picker chooses, code sends the email.
 Plan form: a planner agent names the writers and an emphasis; code checks the plan, runs those
 writers, lets the picker choose and sends the email.
+Refine form (evaluator-optimizer): as the code form, but before code sends, a critic agent
+passes the picked draft or gives feedback, and the picked writer revises with it; at most
+REFINE_ROUNDS verdicts (a revision is always judged), then code sends the last draft, passed or
+not. A critic reply that is no verdict ends the loop as not passed. The outcome adds
+`critic_rounds`, `critic_passed` and `critic_ended`; `success` keeps the scenario's rule.
 Guarded form: the LLM form's sales manager, with send_email behind a code guard (one email per
 run, and only a body a writer drafted).
 LLM form: a sales manager agent gets the writers as tools plus send_email and decides.
@@ -17,14 +22,20 @@ from agents import RunContextWrapper, Tool, function_tool
 from pydantic import BaseModel
 
 from orchlab.scenario import (
+    Draft,
     FlowEnv,
     Form,
     Guard,
     OutboxMessage,
     OutcomeInput,
+    Refinement,
     RunDeps,
     Scenario,
     ScenarioInput,
+    evaluator_optimizer,
+    guarded_orchestrator,
+    orchestrator,
+    plan_then_execute,
 )
 
 WRITERS = ("professional_writer", "humorous_writer", "concise_writer")
@@ -32,6 +43,8 @@ SAME_DRAFT_MIN_OVERLAP = 0.6
 """Word-set overlap above which a sent email counts as a given writer's draft."""
 EMPHASIS_MAX_CHARS = 160
 """Longest emphasis a plan may carry: a phrase for the writers, not a draft of its own."""
+REFINE_ROUNDS = 3
+"""Most critic verdicts in the refine form: the first draft and up to two revisions judged."""
 
 INPUTS = [
     ScenarioInput("dana-acme", "Dana Reyes, CFO at Acme Freight", {
@@ -89,13 +102,18 @@ def parse_pick(answer: str, among: tuple[str, ...] = WRITERS) -> str | None:
 
 
 async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    drafts = await env.gather(*(env.run(w, brief(item)) for w in WRITERS))
-    return await pick_and_send(item, env, dict(zip(WRITERS, drafts, strict=True)))
+    draft = await draft_and_pick(item, env)
+    return await send(item, env, draft.text)
 
 
 async def pick_and_send(item: ScenarioInput, env: FlowEnv, by_writer: dict[str, str]) -> str:
-    """Record the drafts, let the picker choose among two or more (one is taken as it is), and
-    send exactly one email from code: the part the code and plan forms share."""
+    """The part the code and plan forms share: pick, then send exactly one email from code."""
+    return await send(item, env, by_writer[await pick(item, env, by_writer)])
+
+
+async def pick(item: ScenarioInput, env: FlowEnv, by_writer: dict[str, str]) -> str:
+    """Record the drafts and let the picker choose among two or more (one is taken as it is);
+    the first writer when the picker's answer names none of them."""
     env.deps.artifacts["drafts"] = by_writer
     writers = tuple(by_writer)
     picked: str | None = writers[0]
@@ -104,8 +122,12 @@ async def pick_and_send(item: ScenarioInput, env: FlowEnv, by_writer: dict[str, 
         answer = await env.run("picker", f"{brief(item)}\n\nDrafts:\n\n{labelled}")
         picked = parse_pick(answer, writers)
     env.deps.artifacts["picker_answer_parsed"] = picked is not None
-    chosen = by_writer[picked or writers[0]]
-    subject, body = split_subject(chosen, item.data["company"])
+    return picked or writers[0]
+
+
+async def send(item: ScenarioInput, env: FlowEnv, draft: str) -> str:
+    """Send the draft from code, the run's one email; the sent text is the final output."""
+    subject, body = split_subject(draft, item.data["company"])
     await env.call_tool("send_email", send_email_impl, to=item.data["email"], subject=subject,
                         body=body)
     return f"Subject: {subject}\n\n{body}"
@@ -135,11 +157,45 @@ def check_plan(plan: SalesPlan) -> list[str]:
     return problems
 
 
-async def plan_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    plan = await env.plan("planner", brief(item), SalesPlan, check_plan)
+async def run_plan(item: ScenarioInput, env: FlowEnv, plan: SalesPlan) -> str:
+    """The accepted plan: its writers draft with its emphasis, then the code form's pick and
+    send."""
     prompt = f"{brief(item)}\nStress: {plan.emphasis.strip()}"
     drafts = await env.gather(*(env.run(w, prompt) for w in plan.writers))
     return await pick_and_send(item, env, dict(zip(plan.writers, drafts, strict=True)))
+
+
+plan_flow = plan_then_execute("planner", brief, SalesPlan, run_plan,
+                              check=lambda plan, _item, _env: check_plan(plan))
+
+
+async def draft_and_pick(item: ScenarioInput, env: FlowEnv) -> Draft:
+    """The three writers in parallel, then the picker: the code form's draft, and the refine
+    form's first draft (which the picked writer revises)."""
+    drafts = await env.gather(*(env.run(w, brief(item)) for w in WRITERS))
+    by_writer = dict(zip(WRITERS, drafts, strict=True))
+    writer = await pick(item, env, by_writer)
+    return Draft(by_writer[writer], writer)
+
+
+def critic_prompt(item: ScenarioInput, draft: Draft) -> str:
+    return f"{brief(item)}\n\nDraft email:\n\n{draft.text}"
+
+
+def revision_prompt(item: ScenarioInput, draft: Draft, feedback: str) -> str:
+    return (f"{brief(item)}\n\nYour draft:\n\n{draft.text}\n\nA sales director's feedback: "
+            f"{feedback.strip()}\n\nRewrite the email with that feedback in mind.")
+
+
+async def send_last_draft(item: ScenarioInput, env: FlowEnv, draft: Draft) -> str:
+    """Send the loop's last draft; it becomes its writer's draft of the run, so the outcome's
+    `picked` names the writer whose revision went out."""
+    env.deps.artifacts["drafts"][draft.author] = draft.text
+    return await send(item, env, draft.text)
+
+
+refine_flow = evaluator_optimizer(draft_and_pick, "critic", critic_prompt, revision_prompt,
+                                  send_last_draft, max_rounds=REFINE_ROUNDS)
 
 
 def send_guard(item: ScenarioInput) -> Guard:
@@ -166,13 +222,9 @@ def send_guard(item: ScenarioInput) -> Guard:
     return check
 
 
-async def guarded_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    manager = env.guarded("sales_manager", {"send_email": send_guard(item)})
-    return await env.run(manager, brief(item))
-
-
-async def llm_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    return await env.run("sales_manager", brief(item))
+guarded_flow = guarded_orchestrator("sales_manager", lambda item: {"send_email": send_guard(item)},
+                                    brief)
+llm_flow = orchestrator("sales_manager", brief)
 
 
 def _words(text: str) -> set[str]:
@@ -185,8 +237,9 @@ def _overlap(a: str, b: str) -> float:
 
 
 def drafts_of_run(result: OutcomeInput) -> dict[str, str]:
-    """Writer outputs: recorded by the code and plan flows, else what the writer tools returned
-    (each writer's last call, as its last tool span used to give)."""
+    """Each writer's last draft: recorded by the code, plan and refine flows (refine: the sent
+    revision replaces its writer's first draft), else what the writer tools returned (each
+    writer's last call, as its last tool span used to give)."""
     recorded = result.deps.artifacts.get("drafts")
     if recorded:
         return dict(recorded)
@@ -195,7 +248,9 @@ def drafts_of_run(result: OutcomeInput) -> dict[str, str]:
 
 
 def check_outcome(result: OutcomeInput) -> dict[str, Any]:
-    """emails_sent from the outbox; writers_consulted from spans; picked by text overlap."""
+    """emails_sent from the outbox; writers_consulted from spans; picked by text overlap; the
+    refine form's critic loop from its record (rounds, whether the sent draft passed, why the
+    loop ended), which leaves `success` alone: the rule is the scenario's, not the critic's."""
     consulted = {s.agent for s in result.spans if s.kind == "agent" and s.agent in WRITERS}
     sent = result.deps.outbox
     picked: str | None = None
@@ -204,13 +259,18 @@ def check_outcome(result: OutcomeInput) -> dict[str, Any]:
         scores = {w: _overlap(sent[0].body, d) for w, d in drafts.items() if d}
         best = max(scores, key=lambda w: scores[w], default=None)
         picked = best if best and scores[best] >= SAME_DRAFT_MIN_OVERLAP else "own_text"
-    return {
+    outcome: dict[str, Any] = {
         "emails_sent": len(sent),
         "writers_consulted": len(consulted),
         "picked": picked,
         "sent_to_prospect": bool(sent) and all(m.to == result.input.data["email"] for m in sent),
         "success": len(sent) == 1 and len(consulted) == len(WRITERS),
     }
+    loop = Refinement.of(result.deps)
+    if loop is not None:
+        outcome.update(critic_rounds=loop.rounds, critic_passed=loop.passed,
+                       critic_ended=loop.ended)
+    return outcome
 
 
 SCENARIO = Scenario(
@@ -227,6 +287,9 @@ SCENARIO = Scenario(
         Form("plan", "hybrid", "A planner names the writers to consult and what to stress; "
              "code checks the plan, runs those writers, the picker picks, code sends.",
              plan_flow),
+        Form("refine", "hybrid", "The three writers draft in parallel, the picker picks, a "
+             "critic passes the draft or gives feedback the writer revises with (at most "
+             f"{REFINE_ROUNDS} verdicts), code sends the last draft.", refine_flow),
         Form("guarded", "hybrid", "The sales manager agent, with send_email behind a code "
              "guard: one email per run, and only a body a writer drafted.", guarded_flow),
         Form("llm", "llm", "A sales manager agent gets the writers and send_email as tools and "

@@ -18,13 +18,14 @@ from orchlab.scenario import (
     OutcomeInput,
     Scenario,
     ScenarioInput,
+    orchestrator,
 )
 from scenarios._common import function_calls
 from scenarios._weather_data import (
     SAMPLE_DATA_LABEL,
     cities,
 )
-from scenarios._weather_forms import guarded_flow, plan_flow
+from scenarios._weather_forms import guarded_flow, plan_flow, question
 from scenarios._weather_tools import FORECASTS, TOOL, get_forecast_impl, summary_prompt, tools
 
 __all__ = ["SAMPLE_DATA_LABEL", "SCENARIO"]
@@ -46,9 +47,8 @@ async def code_flow(item: ScenarioInput, env: FlowEnv) -> str:
     return await env.run("summarizer", summary_prompt(item.data["question"], [forecast]))
 
 
-async def llm_flow(item: ScenarioInput, env: FlowEnv) -> str:
-    """The weather agent decides when to fetch and when to summarize."""
-    return await env.run("weather_agent", item.data["question"])
+llm_flow = orchestrator("weather_agent", question)
+"""The weather agent decides when to fetch and when to summarize."""
 
 
 # -- outcome ---------------------------------------------------------------------------------

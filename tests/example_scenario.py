@@ -1,6 +1,7 @@
 """The minimal scenario from docs/SCENARIOS.md, kept runnable: tests/test_example_scenario.py
-runs both of its forms. A real scenario lives in `scenarios/<name>.py` with its agents in
-`agents/<name>/`; this one sits under tests/ so it does not show up in the dashboard."""
+runs both of its forms. A real scenario is a module `<name>.py` in a scenario folder, its agent
+files in `agents/<name>/` beside the module; this one sits under tests/ (its agents in
+tests/example_agents/) so it does not show up in the dashboard."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ WRITER_USAGE = {"professional_writer": (120, 80), "humorous_writer": (110, 90),
 PICKER_USAGE = (400, 2)
 MANAGER_USAGE = [(300, 30), (900, 60), (1000, 10)]
 PLANNER_USAGE = (250, 25)
+CRITIC_USAGE = (350, 15)
 EMPHASIS = "a faster month-end close for a freight finance team"
 PROSPECT = "dana.reyes@acme-freight.example"
 DRAFTS = {
@@ -99,6 +100,8 @@ def sales_backend(**overrides: Any) -> Backend:
     scripts["picker"] = lambda: [step([assistant_message("humorous")], PICKER_USAGE)]
     scripts["sales_manager"] = manager_script
     scripts["planner"] = planner_script
+    scripts["critic"] = lambda: [step([assistant_message(json.dumps(
+        {"feedback": "", "passed": True}))], CRITIC_USAGE)]
     scripts.update(overrides)
     return scripted_backend(scripts)
 

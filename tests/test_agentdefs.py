@@ -23,7 +23,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 def test_shipped_sales_agents_load() -> None:
     defs = load_scenario_agents("sales_email", {"send_email"}, None, BUNDLED)
     assert set(defs) == {"professional_writer", "humorous_writer", "concise_writer", "picker",
-                         "sales_manager", "planner"}
+                         "sales_manager", "planner", "critic"}
     manager = defs["sales_manager"]
     assert manager.tools == ["professional_writer", "humorous_writer", "concise_writer",
                              "send_email"]

@@ -113,7 +113,7 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
 
 
 def test_compare_shows_four_forms_each_against_the_baseline_in_chromium(tmp_path: Path) -> None:
-    """sales_email in all four forms: a baseline picker, one comparison per other form, and
+    """sales_email in four forms: a baseline picker, one comparison per other form, and
     every chart with the four forms in the catalogue's order, each in its own colour."""
     import re
 

@@ -18,7 +18,9 @@ checked:
 - `python -m orchlab <cmd> ...`, and `orchlab <cmd> ...` (the console script `pip install -e .`
   installs; checked as `python -m orchlab`, the same command): `<cmd> --help` (the top-level
   `--help` when no command is given) exits 0 and lists every option shown (and each of `a|b`
-  alternatives); `list` also runs for real against a temporary store given by ORCHLAB_STORE.
+  alternatives); `list` also runs for real against a temporary store given by ORCHLAB_STORE;
+  a file given to `--inputs-file` exists and reads for its `--scenario` (tests/test_inputs_file.py
+  runs that command for real on a scripted backend).
 - `streamlit run app.py [--section.option value ...]`: every option shown is one of
   streamlit's (`streamlit config show`); the app is started headless on a free port on
   127.0.0.1 (never on the address a document shows), GET /_stcore/health answers "ok" (and /
@@ -331,6 +333,11 @@ def check_cli(argv: list[str], tmp_path: Path) -> None:
             f"{name} has no option {option}:\n{result.stdout}")
     for value in alternatives(shown):
         assert value in result.stdout, f"{name} does not offer {value}"
+    if "--inputs-file" in shown:  # the file it names exists and reads as `run` reads it
+        from orchlab.scenario import get_scenario, read_inputs_file
+
+        scenario = get_scenario(shown[shown.index("--scenario") + 1])
+        read_inputs_file(ROOT / shown[shown.index("--inputs-file") + 1], scenario.input_model)
     if command == "list":
         from orchlab.core.records import ExperimentRecord, utcnow
         from orchlab.store.store import Store

@@ -46,7 +46,8 @@ def run_forms(store: Store, forms: list[str], **scripts: Any) -> dict[str, RunRe
 
 def test_forms_in_catalogue_order_with_families() -> None:
     assert [(f.id, f.family) for f in SCENARIO.forms] == [
-        ("code", "code"), ("plan", "hybrid"), ("guarded", "hybrid"), ("llm", "llm")]
+        ("code", "code"), ("plan", "hybrid"), ("refine", "hybrid"), ("guarded", "hybrid"),
+        ("llm", "llm")]
 
 
 def test_the_plan_type_offers_exactly_the_scenarios_writers() -> None:

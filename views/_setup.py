@@ -1,17 +1,23 @@
-"""The Run page's choices that lead to a spec: the quick-start preset (on the embedded model)
-and presenter mode's one-input form. Layout only: specs come from `orchlab.running.presets` and
-`orchlab.running.spec.replay_spec`, the same functions the CLI and History use."""
+"""The Run page's choices that lead to a spec: the quick-start preset (on the embedded model),
+an inputs file, and presenter mode's one-input form. Layout only: specs come from
+`orchlab.running.presets` and `orchlab.running.spec.replay_spec`, a file's rows from
+`orchlab.scenario.parse_inputs_file`: the same functions the CLI and History use."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import streamlit as st
 
+from orchlab.core.errors import InputsFileError
 from orchlab.core.records import ExperimentRecord
 from orchlab.running import presets
 from orchlab.running.presets import Preset
 from orchlab.running.spec import ExperimentSpec, replay_spec
-from orchlab.scenario import DEFAULT_FORMS, Scenario
+from orchlab.scenario import DEFAULT_FORMS, InputsFile, Scenario, parse_inputs_file
 from orchlab.store.store import Store
+from views._widgets import escape_md
 
 LIMIT_KEYS = ("run_reps", "run_max_tokens", "run_max_turns", "run_timeout")
 """The Run form's widgets a preset fills (the user can still change them)."""
@@ -58,11 +64,65 @@ def preset_choice(backend_id: str) -> Preset | None:
     return preset if picked == "quick" else None
 
 
+def inputs_upload(scenario: Scenario) -> tuple[InputsFile | None, bool]:
+    """The inputs-file upload (CSV or JSONL) that replaces the scenario's inputs for this
+    experiment: (the file read, or None; whether a file was refused). A refusal is one error
+    (the file's text is someone else's: escaped); a file read is a caption saying so."""
+    upload = st.file_uploader(
+        "Inputs from a file (optional): CSV or JSONL", type=["csv", "jsonl"],
+        key=f"run_inputs_upload_{scenario.name}",
+        help="Your own cases instead of the scenario's inputs: an `id` column, an optional "
+             "`label`, every other column goes into the input's data (ground truth too). CSV "
+             "needs a header row; JSONL is one JSON object per line. Stored with the "
+             "experiment.")
+    if upload is None:
+        return None, False
+    loaded, problem = read_upload(scenario, upload.getvalue(), upload.name)
+    if problem is not None:
+        st.error(escape_md(problem))
+        return None, True
+    assert loaded is not None
+    st.caption(escape_md(loaded.sentence()))
+    return loaded, False
+
+
+def read_upload(scenario: Scenario, data: bytes, name: str
+                ) -> tuple[InputsFile | None, str | None]:
+    """An uploaded file read for the scenario (its input_model checks the rows): the file,
+    or the sentence that refuses it."""
+    try:
+        return parse_inputs_file(data, name, scenario.input_model), None
+    except InputsFileError as exc:
+        return None, str(exc)
+
+
+def file_input_choices(loaded: InputsFile) -> dict[str, str]:
+    """Option text -> input id for a file's rows: "label (id)", the id alone when the label
+    is the id (ids alone if two texts would be the same)."""
+    choices = {r["id"] if r["label"] == r["id"] else f"{r['label']} ({r['id']})": r["id"]
+               for r in loaded.rows}
+    return choices if len(choices) == len(loaded.rows) else {i: i for i in loaded.ids}
+
+
+def file_key(loaded: InputsFile) -> str:
+    """A short digest of a file's rows: another file gets a fresh inputs multiselect."""
+    text = json.dumps([loaded.name, loaded.rows], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
 def replayable(store: Store, scenario: str, input_id: str) -> list[ExperimentRecord]:
-    """Recorded experiments of the scenario that hold runs of this input, newest first."""
+    """Recorded experiments of the scenario that hold runs of this input, newest first (by
+    the inputs their spec stored, when it stored them)."""
+    def ran(spec: dict[str, object]) -> bool:
+        rows = spec.get("input_rows")
+        if isinstance(rows, list):
+            return any(isinstance(r, dict) and r.get("id") == input_id for r in rows)
+        inputs = spec.get("inputs")
+        return not inputs or (isinstance(inputs, list) and input_id in inputs)
+
     return [e for e in store.list_experiments()
             if e.scenario == scenario and e.records_calls and e.status == "completed"
-            and (not e.spec.get("inputs") or input_id in e.spec["inputs"])]
+            and ran(e.spec)]
 
 
 def presenter_form(store: Store, scenario: Scenario, backend_id: str) -> ExperimentSpec | None:

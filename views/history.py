@@ -10,6 +10,7 @@ from orchlab.core.errors import ImportFileError, StoreError
 from orchlab.running.jobs import ExperimentJob
 from orchlab.running.runner import ExperimentSpec
 from orchlab.running.spec import replay_spec
+from orchlab.scenario.inputs import input_table
 from orchlab.store import export, importer
 from orchlab.store.store import recorded_here
 from views._replay import replay_note, speed_slider
@@ -86,6 +87,13 @@ chosen = st.selectbox("Experiment", [e.experiment_id for e in shown], key="histo
 exp = next(e for e in shown if e.experiment_id == chosen)
 with st.expander("Spec"):
     st.json(exp.spec)
+stored_rows = exp.spec.get("input_rows")
+with st.expander(f"Inputs ({len(stored_rows)})" if isinstance(stored_rows, list) else "Inputs"):
+    if isinstance(stored_rows, list):  # what ran, as stored: a table shows its text as text
+        st.dataframe(input_table(stored_rows), hide_index=True, width="stretch")
+    else:
+        st.caption("Not stored with this experiment (recorded before inputs were kept in "
+                   "the spec): it ran the scenario's own inputs.")
 for column, fmt in zip(st.columns(2), ("csv", "json"), strict=True):
     exported = export.export_file(store, chosen, fmt)  # the bytes `orchlab export` writes
     column.download_button(f"Download {fmt.upper()}", exported.data, exported.file_name,

@@ -38,6 +38,7 @@ st.markdown("""
 | a fixed, enumerable sequence that must be auditable | code |
 | a few known kinds of input, each with a fixed procedure | router |
 | input-dependent steps you want checked before they run | plan-then-execute |
+| a draft a reviewer can judge, where a bounded second try is worth its cost | evaluator-optimizer |
 | open-ended, but some actions must never happen twice or without a reason | guarded LLM |
 | distinct specialist areas that each need the whole conversation | handoffs |
 | open-ended, where the next step depends on what was found | LLM |

@@ -19,7 +19,13 @@ from orchlab.scenario import DEFAULT_FORMS
 from orchlab.stats import summary
 from orchlab.stats.findings import label, title
 from views._race import final_outputs, presenter_style, race_view
-from views._setup import presenter_form, preset_choice
+from views._setup import (
+    file_input_choices,
+    file_key,
+    inputs_upload,
+    presenter_form,
+    preset_choice,
+)
 from views._shared import (
     backend_id,
     clear_run_caches,
@@ -79,24 +85,35 @@ def settings_form() -> runner.ExperimentSpec | None:
         st.markdown("\n".join(f"- **{title(f.id)}** (`{f.id}`, {f.family}): {f.description}"
                                for f in scenario.forms))
     preset_choice(backend_id())
+    loaded, refused = inputs_upload(scenario)  # a file's rows replace the scenario's inputs
     top_left, top_right = st.columns(2)
-    input_labels = {i.label: i.id for i in scenario.inputs}
-    chosen = top_left.multiselect("Inputs", list(input_labels), default=list(input_labels)[:1],
-                                  key=f"run_inputs_{name}")
+    if loaded is None:
+        input_labels = {i.label: i.id for i in scenario.inputs}
+        chosen = top_left.multiselect("Inputs", list(input_labels),
+                                      default=list(input_labels)[:1], key=f"run_inputs_{name}")
+    else:
+        input_labels = file_input_choices(loaded)
+        chosen = top_left.multiselect("Inputs (from the file)", list(input_labels),
+                                      default=list(input_labels),
+                                      key=f"run_inputs_{name}_{file_key(loaded)}")
     forms = top_left.multiselect("Forms", scenario.form_ids,
                                  default=[f for f in DEFAULT_FORMS if f in scenario.form_ids],
                                  key=f"run_forms_{name}", format_func=label)
     reps = top_right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
                                   key="run_reps")
     with st.container(border=True):
-        choices = _settings_fields(forms, [input_labels[c] for c in chosen], int(reps))
+        choices = _settings_fields(forms, [input_labels[c] for c in chosen], int(reps),
+                                   refused)
     if time.monotonic() - st.session_state.get(PRESSED, -PRESS_KEPT_S) >= PRESS_KEPT_S:
+        return None
+    if refused:  # Run is disabled; a press from before the file came is not answered
         return None
     if not chosen:
         st.error("Choose at least one input.")
         return None
     return presets.experiment_spec(name, backend_id(), forms=forms, repetitions=int(reps),
-                                   inputs=[input_labels[c] for c in chosen], **choices)
+                                   inputs=[input_labels[c] for c in chosen],
+                                   input_rows=loaded.rows if loaded else None, **choices)
 
 
 PRESSED = "run_pressed"
@@ -121,10 +138,12 @@ def _press_run() -> None:
     st.session_state[PRESSED] = time.monotonic()
 
 
-def _settings_fields(forms: list[str], input_ids: list[str], reps: int) -> dict[str, Any]:
+def _settings_fields(forms: list[str], input_ids: list[str], reps: int,
+                     refused: bool = False) -> dict[str, Any]:
     """The settings under the inputs, as spec fields, with the run count, the runs-needed
-    hint, the expected duration and Run (see `_press_run`). No `st.form`: every field commits
-    itself, so those lines always follow what is shown."""
+    hint, the expected duration and Run (see `_press_run`; disabled while an inputs file is
+    refused). No `st.form`: every field commits itself, so those lines always follow what is
+    shown."""
     left, right = st.columns(2)
     variant = left.selectbox("Prompt variant", ["original", *store.list_variants(name)],
                              key="run_variant")
@@ -161,7 +180,7 @@ def _settings_fields(forms: list[str], input_ids: list[str], reps: int) -> dict[
         st.caption(timing.expected_text(stored, backend_id(),
                                         {f: reps * len(input_ids) for f in forms},
                                         int(concurrency), is_local_id(backend_id())))
-    st.button("Run", type="primary", key=RUN_KEY, on_click=_press_run)
+    st.button("Run", type="primary", key=RUN_KEY, on_click=_press_run, disabled=refused)
     return {
         "concurrency": int(concurrency), "workers": int(n_workers), "cluster": cluster,
         "max_turns": int(max_turns),

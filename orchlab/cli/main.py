@@ -20,6 +20,7 @@ from orchlab.core.errors import (
     AgentDefError,
     BackendError,
     ImportFileError,
+    InputsFileError,
     ScenarioError,
     SpecError,
     StoreError,
@@ -40,7 +41,7 @@ from orchlab.running.runner import (
     run_experiment,
 )
 from orchlab.running.spec import Prepared, replay_spec
-from orchlab.scenario import catalogue, discover, get_scenario
+from orchlab.scenario import catalogue, discover, get_scenario, read_inputs_file, scaffold
 from orchlab.stats import analysis
 from orchlab.stats.gate import failed_requirements, parse_requirement, render_text
 from orchlab.stats.summary import summarize_runs
@@ -56,7 +57,7 @@ class UnknownExperiment(LookupError):
 SCENARIO_COMMANDS = ("run", "replay", "resume", "forms")
 """Commands that load scenarios, and so warn about the ones that could not be loaded."""
 USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError,
-               UnknownExperiment, WorkerError, ImportFileError)
+               UnknownExperiment, WorkerError, ImportFileError, InputsFileError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,6 +80,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "forms":  # needs no store
             return _forms(args.scenario)
+        if args.command == "new-scenario":  # neither
+            return _new_scenario(args.name, args.dir)
         if args.command == "copy-store":
             return _copy_store(args.source, args.target)
         store = Store(store_override)
@@ -114,12 +117,14 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     forms = [f.strip() for f in args.forms.split(",") if f.strip()]
     if forms == ["all"]:
         forms = get_scenario(args.scenario).form_ids
+    rows = (read_inputs_file(args.inputs_file, get_scenario(args.scenario).input_model).rows
+            if args.inputs_file else None)  # a file the run cannot use: one sentence, exit 2
     spec = presets.experiment_spec(
         args.scenario, args.backend or default_backend_id(), forms=forms,
         inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
         timeout_s=args.timeout, max_turns=args.max_turns, tool_budget=args.tool_budget,
         workers=args.workers, cluster=args.cluster, replay_speed=args.replay_speed,
-        model_settings={k: v for k, v in settings.items() if v is not None},
+        model_settings={k: v for k, v in settings.items() if v is not None}, input_rows=rows,
     )
     return presets.apply(spec, presets.PRESETS[args.preset]) if args.preset else spec
 
@@ -131,6 +136,17 @@ def _forms(only: str | None) -> int:
         print(scenario.name)
         for form in scenario.forms:
             print(f"  {form.id:<9} {form.family:<7} {form.description}")
+    return 0
+
+
+def _new_scenario(name: str, folder: str) -> int:
+    written = scaffold.new_scenario(name, folder)
+    print(f"Wrote scenario {name!r}:")
+    for path in written.files:
+        print(f"  {path}")
+    print("Next, run it on the embedded model, then run its test:")
+    for command in written.next_commands:
+        print(f"  {command}")
     return 0
 
 

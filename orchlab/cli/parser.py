@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "or the embedded model)")
     run.add_argument("--input", action="append", dest="inputs", help="input id (repeatable; "
                      "default: all inputs)")
+    run.add_argument("--inputs-file", metavar="FILE", default=None, help="run the cases of "
+                     "this CSV or JSONL file instead of the scenario's inputs: an id column, "
+                     "an optional label, every other column the input's data; stored with "
+                     "the experiment (--input picks among its ids)")
     run.add_argument("--temperature", type=float, default=None, help="override every agent's "
                      "temperature (default: each agent's own setting)")
     run.add_argument("--seed", type=int, default=None, help="seed passed to the model")
@@ -101,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     forms = sub.add_parser("forms", parents=[folders],
                            help="list each scenario's forms: id, family, description")
     forms.add_argument("--scenario", help="only this scenario")
+    new = sub.add_parser("new-scenario", help="write a runnable scenario to start from: a module "
+                         "with a code and an LLM form, its two agent files and a test")
+    new.add_argument("name", metavar="NAME", help="the scenario's name, a lower-case Python "
+                     "identifier, e.g. order_status")
+    new.add_argument("--dir", default=".", metavar="DIR", help="folder to write into, created "
+                     "if need be (default: the current folder); the lab reads it with "
+                     "--scenarios DIR")
     summ = sub.add_parser("summary", parents=[common], help="print every figure Compare shows "
                           "for one or more experiments; --require makes it a CI gate")
     summ.add_argument("experiment_ids", nargs="+", metavar="EXPERIMENT_ID",

@@ -63,6 +63,12 @@ class ImportFileError(ValueError):
     nothing of the file was stored."""
 
 
+class InputsFileError(ValueError):
+    """An inputs file (CSV or JSONL) that cannot be used: unreadable, not UTF-8, an unknown
+    kind, no rows, or a row that breaks the format; the message is one sentence naming the
+    file, and the line and field when there is one. Nothing runs."""
+
+
 class RunEndingError(AgentsException):
     """Raised by a tool when the whole run must stop (e.g. a tool budget is spent).
 

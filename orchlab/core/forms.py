@@ -53,6 +53,15 @@ PATTERNS: tuple[Pattern, ...] = (
             "routes mid-run, and an invalid plan stops the run before anything happens.",
             "In one structured planning call; code checks the plan and executes it.",
             "The right steps depend on the input, but you want to check them before they run."),
+    Pattern("refine", "hybrid", "evaluator-optimizer", ("#7E57C2", "#C5B3E6", "#4A2C82",
+                                                         "#A48ED8"),
+            "A worker drafts, an evaluator agent passes the draft or says what to change, and "
+            "the worker revises with that feedback; code runs the loop for a fixed number of "
+            "rounds at most, then does the consequential step itself, once, on the last draft.",
+            "In the evaluator's verdict each round (good enough yet?); code bounds the loop "
+            "and acts.",
+            "A reviewer can say what is wrong with a draft, and a second try is worth its "
+            "tokens and latency."),
     Pattern("guarded", "hybrid", "guarded LLM", ("#F58518", "#FFBF79", "#B35806", "#FDAE61"),
             "The same orchestrator agent as the LLM form, but its consequential tools go "
             "through guards written in code (one email per run, escalation reasons from a "

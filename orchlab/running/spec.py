@@ -16,6 +16,7 @@ from orchlab.core.errors import SpecError
 from orchlab.core.records import ExperimentRecord
 from orchlab.scenario import DEFAULT_FORMS, Scenario, get_scenario
 from orchlab.scenario.agentdefs import AgentDef, load_scenario_agents
+from orchlab.scenario.inputs import scenario_rows, with_rows
 
 MAX_REPETITIONS = 1000
 MAX_CONCURRENCY = 200
@@ -34,7 +35,7 @@ class ExperimentSpec:
     forms: list[str] = field(default_factory=lambda: list(DEFAULT_FORMS))
     """Form ids to run: any of the scenario's forms (default: code and llm)."""
     inputs: list[str] | None = None
-    """Input ids; None means all of the scenario's inputs."""
+    """Input ids; None means all of `input_rows`, or of the scenario's inputs."""
     repetitions: int = 1
     """Runs per form and input."""
     concurrency: int = 4
@@ -65,6 +66,11 @@ class ExperimentSpec:
     preset: str | None = None
     """The named preset the settings came from (e.g. "quick-start"), for display; None: set
     by hand or the defaults."""
+    input_rows: list[dict[str, Any]] | None = None
+    """The inputs themselves, as JSON rows `{"id", "label", "data"}` (an inputs file's, see
+    `orchlab.scenario.inputs`); `inputs` picks among them. None: the scenario's own. `prepare`
+    fills it with exactly the inputs that run, so a stored experiment (resume, replay, export)
+    keeps what it ran whatever becomes of the scenario module."""
 
     def validate(self, scenario: Scenario) -> list[str]:
         """Check every field; returns the input ids to run."""
@@ -126,7 +132,7 @@ class Prepared:
     spec: ExperimentSpec
     """A copy of the spec with the backend id resolved."""
     scenario: Scenario
-    """The scenario it runs."""
+    """The scenario it runs, as a copy whose inputs are the spec's `input_rows`."""
     defs: dict[str, AgentDef]
     """Agent definitions, variant edits applied."""
     plan: list[PlannedRun]
@@ -140,10 +146,18 @@ def plan_runs(spec: ExperimentSpec, input_ids: list[str]) -> list[PlannedRun]:
 
 
 def prepare(spec: ExperimentSpec) -> Prepared:
-    """Every check that needs no backend: scenario, inputs, ranges, agent files."""
-    scenario = get_scenario(spec.scenario)
+    """Every check that needs no backend: scenario, inputs, ranges, agent files. The spec it
+    returns has its backend resolved and `input_rows` holding exactly the inputs that run (the
+    scenario's own unless the spec brings rows), and the scenario runs those rows, coerced by
+    its `input_model`: every process that prepares the resolved spec runs the same inputs."""
+    registered = get_scenario(spec.scenario)
+    rows = scenario_rows(registered) if spec.input_rows is None else spec.input_rows
+    scenario, rows = with_rows(registered, rows)
     input_ids = spec.validate(scenario)
-    resolved = dataclasses.replace(spec, backend=spec.backend or default_backend_id())
+    chosen = set(input_ids)
+    scenario = dataclasses.replace(scenario, inputs=[i for i in scenario.inputs if i.id in chosen])
+    resolved = dataclasses.replace(spec, backend=spec.backend or default_backend_id(),
+                                   input_rows=[r for r in rows if r["id"] in chosen])
     defs = load_scenario_agents(scenario.name, set(scenario.tools()), spec.agent_overrides,
                                 scenario.agents_home)
     return Prepared(resolved, scenario, defs, plan_runs(resolved, input_ids))
@@ -151,10 +165,10 @@ def prepare(spec: ExperimentSpec) -> Prepared:
 
 def replay_spec(source: ExperimentRecord, speed: float = 1.0, inputs: list[str] | None = None,
                 repetitions: int | None = None) -> ExperimentSpec:
-    """The spec that replays an experiment: its own spec (forms, inputs, repetitions, limits,
-    variant) on `replay:<id>`. The Run page, History and the CLI all build replays here, so a
-    replay is the same experiment wherever it is started. Fewer inputs or repetitions replay
-    a part of the recording; more would ask for runs it does not hold."""
+    """The spec that replays an experiment: its own spec (forms, inputs and their stored rows,
+    repetitions, limits, variant) on `replay:<id>`. The Run page, History and the CLI all
+    build replays here, so a replay is the same experiment wherever it is started. Fewer inputs
+    or repetitions replay a part of the recording; more would ask for runs it does not hold."""
     known = {f.name for f in dataclasses.fields(ExperimentSpec)}
     spec = ExperimentSpec(**{k: v for k, v in source.spec.items() if k in known})
     return dataclasses.replace(

@@ -105,6 +105,8 @@ class Scenario:
     agents_dir: Path | None = None
     """Folder holding `<name>/*.md` agent files; None: `agents/` beside the module that
     defines the scenario (discovery fills it in)."""
+    input_model: type[BaseModel] | None = None
+    """Checks and coerces each input's data (a file's rows too); undeclared keys are kept."""
 
     def __post_init__(self) -> None:
         ids = [f.id for f in self.forms]
