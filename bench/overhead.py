@@ -93,6 +93,7 @@ def plain_backend(emit_traces: bool) -> Backend:
     ]
     scripts["sales_manager"] = sales_scripts.manager_script
     scripts["planner"] = sales_scripts.planner_script  # build_agents builds every agent
+    scripts["critic"] = sales_scripts.critic_script
     return Backend(id="scripted:plain", model_name="gpt-4.1-mini",
                    make_model=lambda name: ScriptedModel(scripts[name](),
                                                          emit_traces=emit_traces),

@@ -95,13 +95,18 @@ def own_text_manager_script() -> list[Any]:
             step([assistant_message("Sent my own email.")], MANAGER_USAGE[2])]
 
 
+def critic_script() -> list[Any]:
+    """The refine form's critic passes the first draft it judges."""
+    return [step([assistant_message(json.dumps({"feedback": "", "passed": True}))],
+                 CRITIC_USAGE)]
+
+
 def sales_backend(**overrides: Any) -> Backend:
     scripts: dict[str, Any] = {w: (lambda w=w: writer_script(w)) for w in WRITER_USAGE}
     scripts["picker"] = lambda: [step([assistant_message("humorous")], PICKER_USAGE)]
     scripts["sales_manager"] = manager_script
     scripts["planner"] = planner_script
-    scripts["critic"] = lambda: [step([assistant_message(json.dumps(
-        {"feedback": "", "passed": True}))], CRITIC_USAGE)]
+    scripts["critic"] = critic_script
     scripts.update(overrides)
     return scripted_backend(scripts)
 
