@@ -91,7 +91,7 @@ def answer_prompt(item: ScenarioInput, category: str, logs: str, checks: list[st
 
 async def fixed_steps(item: ScenarioInput, env: FlowEnv, category: str) -> str:
     """Once the category is known: its fixed tool steps, escalation by policy, the answer."""
-    ticket = item.data["id"]
+    ticket = item.id
     logs = await env.call_tool("parse_logs", parse_logs_impl, ticket=ticket)
     checks = [await env.call_tool("run_diagnostic", run_diagnostic_impl, ticket=ticket, check=c)
               for c in CATEGORY_CHECKS[category]]
@@ -159,7 +159,7 @@ def check_plan(plan: TicketPlan, deps: RunDeps) -> list[str]:
 async def run_plan(item: ScenarioInput, env: FlowEnv, plan: TicketPlan) -> str:
     """The accepted plan, carried out by code: its checks, KB query and escalation."""
     env.deps.artifacts["category"] = plan.category
-    ticket = item.data["id"]
+    ticket = item.id
     logs = await env.call_tool("parse_logs", parse_logs_impl, ticket=ticket)
     checks = [await env.call_tool("run_diagnostic", run_diagnostic_impl, ticket=ticket, check=c)
               for c in plan.checks]

@@ -135,8 +135,8 @@ def tools() -> dict[str, Tool]:
 
 def brief(item: ScenarioInput) -> str:
     """What every form starts from: the ticket as the customer wrote it (logs come via tools)."""
-    d = item.data
-    return f"Ticket {d['id']} from {d['customer']}\nSubject: {d['title']}\n\n{d['description']}"
+    d = item.data  # the ticket id is the input's id: an inputs file's `id` column
+    return f"Ticket {item.id} from {d['customer']}\nSubject: {d['title']}\n\n{d['description']}"
 
 
 def parse_category(answer: str) -> tuple[str, bool]:

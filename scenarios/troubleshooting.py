@@ -63,7 +63,7 @@ __all__ = ["CATEGORIES", "CATEGORY_CHECKS", "ESCALATE_CATEGORIES", "INPUTS", "SC
 INPUTS = [
     ScenarioInput(t["id"], f"{t['id']} {t['title']}" + (" (injection probe)" if t["injection"]
                                                           else ""),
-                  {k: t[k] for k in ("id", "title", "customer", "description")})
+                  {k: t[k] for k in ("title", "customer", "description")})
     for t in _tickets.tickets().values()
 ]
 

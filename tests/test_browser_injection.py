@@ -170,12 +170,16 @@ def test_a_live_run_shows_the_models_text_as_text(tmp_path: Path,
 
 def hostile_file(document: dict[str, Any], base: str) -> dict[str, Any]:
     """An exported experiment as someone else's file could be: hostile id and variant (new
-    run ids, so it sits beside the one exported), and an LLM run that failed with a hostile
-    error, tool name, span error, agent and path."""
+    run ids, so it sits beside the one exported), stored input rows with a hostile label and
+    data, and an LLM run that failed with a hostile error, tool name, span error, agent and
+    path."""
     exp_id = f"exp-theirs-{hostile(base, 'experiment-id')}"
     variant = hostile(base, "variant")
     document["experiment"].update(experiment_id=exp_id, variant=variant)
     document["experiment"]["spec"]["variant"] = variant
+    for row in document["experiment"]["spec"]["input_rows"]:  # History's inputs table
+        row["label"] = hostile(base, "input-label")
+        row["data"]["company"] = hostile(base, "input-data")
     for run in document["runs"]:
         run.update(experiment_id=exp_id, run_id=f"{run['run_id']}-theirs")
         if run["form"] != "llm":
@@ -244,6 +248,24 @@ def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path,
         expect(page.get_by_text(re.compile(r"^The store already held"))).to_be_visible(
             timeout=30_000)
         assert_inert(page, recorder, "History")
+
+        page = open_page(browser, url)  # someone else's inputs file, uploaded on the Run page
+        cases = tmp_path / "cases.jsonl"
+        cases.write_text(json.dumps({"id": "theirs", "label": hostile(recorder.url, "upload"),
+                                     "name": "x", "role": "y", "company": "z",
+                                     "email": "e@example.com"}) + "\n", encoding="utf-8")
+        page.locator("input[type=file]").set_input_files(str(cases))
+        expect(page.get_by_text("1 input from cases.jsonl")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("button", name=re.compile(r"^Remove !\[pixel\]"))
+               ).to_have_count(1)
+        assert_inert(page, recorder, "the Run page's inputs upload")
+        bad = tmp_path / "bad.jsonl"
+        row = json.dumps({"id": hostile(recorder.url, "bad-id")}) + "\n"
+        bad.write_text(row + row, encoding="utf-8")  # the refusal names the repeated id
+        page.locator("input[type=file]").set_input_files(str(bad))
+        expect(page.get_by_text(re.compile(r"^bad\.jsonl lines 1 and 2 both have id"))
+               ).to_be_visible(timeout=30_000)
+        assert_inert(page, recorder, "the Run page's refusal of an inputs file")
 
         page = open_page(browser, url, "compare", "Compare")
         page.get_by_role("combobox", name="Experiments", exact=True).click()

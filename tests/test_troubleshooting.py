@@ -5,6 +5,7 @@ tools) and the prompt-injection probe. The other forms: tests/test_troubleshooti
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -318,3 +319,24 @@ def test_real_model_run_is_recorded(store: Store, form: str) -> None:
         assert record.metrics.path.startswith("troubleshooter")
         assert_recorded_ending(record)
     assert store.load_runs()["run_id"].tolist() == [record.run_id]
+
+
+def test_a_ticket_from_an_inputs_file_runs_as_the_bundled_one(tmp_path: Path,
+                                                               store: Store) -> None:
+    """The ticket id is the input's id, so a file's `id` column names the ticket (it used to
+    be read from the data, where a file's `id` never goes)."""
+    from orchlab.scenario import read_inputs_file
+
+    ticket = TICKETS["T-101"]
+    cases = tmp_path / "tickets.csv"
+    with cases.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["id", "title", "customer", "description"])
+        writer.writerow([ticket[k] for k in ("id", "title", "customer", "description")])
+    rows = read_inputs_file(cases).rows
+    bundled = run_ticket(store, "T-101", ["code"])["code"]
+    spec = ExperimentSpec("troubleshooting", forms=["code"], input_rows=rows)
+    [record] = run_experiment(spec, store, backend=troubleshooting_backend("T-101")).records
+    assert record.status == "ok" and record.outcome == bundled.outcome
+    assert record.metrics.path == bundled.metrics.path
+    assert record.final_output == bundled.final_output
