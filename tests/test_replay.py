@@ -238,3 +238,23 @@ def test_compare_puts_a_replay_beside_its_recording(
     assert factors["llm · original"] == "form"
     alone = analysis.mark_replays(store.load_runs([copy.experiment_id]))
     assert set(alone["variant"]) == {"original"}  # a replay on its own is not marked
+
+
+def test_a_plan_cut_off_inside_the_model_replays_as_the_same_invalid_plan(
+        store_path: Path) -> None:
+    """The embedded model rejects a cut-off plan inside its model call (ModelBehaviorError);
+    the plan form ends that run as invalid_plan. Its replay raises the recorded failure as a
+    ReplayedFailure, which must end the replayed run the same way, not as malformed_output."""
+    from agents.exceptions import ModelBehaviorError
+    from sales_scripts import sales_backend
+
+    store = Store(store_path)
+    backend = sales_backend(planner=lambda: [ModelBehaviorError(
+        "Local model reply rejected: the reply hit max_tokens=64")])
+    spec = ExperimentSpec("sales_email", forms=["plan"], inputs=["dana-acme"],
+                          backend=backend.id)
+    [original] = run_experiment(spec, store, backend=backend).records
+    assert (original.status, original.error_class) == ("error", "invalid_plan")
+    [again] = replay(store, original.experiment_id, 0.0).records
+    assert (again.status, again.error_class) == ("error", "invalid_plan"), again.error_message
+    assert again.metrics.path == original.metrics.path == "planner"

@@ -106,6 +106,21 @@ class ToolUnavailable(RunEndingError):
     down): the run ends as `tool_unavailable` instead of letting a model summarize an error."""
 
 
+BAD_REPLY_CLASSES = ("malformed_output", "unknown_tool")
+"""Error classes of the SDK's ModelBehaviorError (`classify`): the model answered, but not
+in the shape asked for."""
+
+
+def is_bad_reply(error: BaseException) -> bool:
+    """The model's reply could not be used (ModelBehaviorError), live or replayed: a replay
+    raises a recorded failure as ReplayedFailure, so code that reads a bad reply as data (an
+    invalid plan, no verdict) must read both, or a replay ends where its recording went on."""
+    from agents.exceptions import ModelBehaviorError
+
+    return isinstance(error, ModelBehaviorError) or (
+        isinstance(error, ReplayedFailure) and error.error_class in BAD_REPLY_CLASSES)
+
+
 def first_line(error: BaseException) -> str:
     """The first non-empty line of an error's message without its closing period or colon
     (its class name when it has none): what a one-sentence message quotes of a driver's."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchlab.core import forms
-from orchlab.core.errors import InvalidPlan, ScenarioError
+from orchlab.core.errors import InvalidPlan, ScenarioError, is_bad_reply
 from orchlab.core.records import SpanRecord
 from orchlab.scenario.tools import Guard, RunDeps, budgeted, charge_tool_call, guard, record_output
 from orchlab.scenario.tools import tool_failure as tool_failure
@@ -177,12 +177,13 @@ class FlowEnv:
         problems in, ends the run as `invalid_plan`; the accepted plan is kept in
         `deps.artifacts["plan"]` for the outcome check."""
         from agents import Runner
-        from agents.exceptions import ModelBehaviorError
 
         agent = self.agents[agent_name].clone(output_type=plan_type)
         try:
             result = await Runner.run(agent, prompt, context=self.deps, max_turns=self.max_turns)
-        except ModelBehaviorError as exc:
+        except Exception as exc:  # a bad reply (live or replayed) is an invalid plan
+            if not is_bad_reply(exc):
+                raise
             raise InvalidPlan(f"{agent_name} returned no valid plan: {exc}") from exc
         plan = result.final_output
         if not isinstance(plan, plan_type):

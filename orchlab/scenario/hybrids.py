@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from orchlab.core.errors import ReplayedFailure, ScenarioError
+from orchlab.core.errors import ScenarioError, is_bad_reply
 from orchlab.scenario.contract import Flow, FlowEnv, ScenarioInput
 from orchlab.scenario.tools import Guard, RunDeps
 
@@ -45,10 +45,6 @@ Guards = Mapping[str, Guard] | Callable[[ScenarioInput], Mapping[str, Guard]]
 a call with the input, such as an email's recipient)."""
 REFINEMENT = "refinement"
 """RunDeps.artifacts key under which `evaluator_optimizer` keeps its `Refinement`."""
-MODEL_BEHAVIOUR_CLASSES = ("malformed_output", "unknown_tool")
-"""Error classes of the SDK's ModelBehaviorError (orchlab.core.errors.classify): a replay
-raises a recorded model failure of these classes as ReplayedFailure, so the loop must read it
-as the original run read the ModelBehaviorError."""
 
 
 def orchestrator(agent: str, prompt: Prompt) -> Flow:
@@ -220,14 +216,11 @@ def evaluator_optimizer(
 async def _verdict(judge: Agent[Any], prompt: str, env: FlowEnv) -> tuple[Verdict | None, str]:
     """The evaluator's verdict, or None and why its reply is none."""
     from agents import Runner
-    from agents.exceptions import ModelBehaviorError
 
     try:
         result = await Runner.run(judge, prompt, context=env.deps, max_turns=env.max_turns)
-    except ModelBehaviorError as exc:
-        return None, f"{judge.name} returned no valid verdict: {exc}"
-    except ReplayedFailure as exc:
-        if exc.error_class not in MODEL_BEHAVIOUR_CLASSES:
+    except Exception as exc:  # a bad reply is data here; anything else ends the run
+        if not is_bad_reply(exc):
             raise
         return None, f"{judge.name} returned no valid verdict: {exc}"
     verdict = result.final_output
