@@ -71,6 +71,9 @@ def no_remote_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("ORCHLAB_SCENARIOS", raising=False)  # a developer's own folders
     monkeypatch.setenv("ORCHLAB_EXPORT_OPENAI_TRACES", "0")
     yield
+    shared = sys.modules.get("views._shared")  # AppTests run in this process: a catalogue
+    if shared is not None:  # cached while a test had a scenario registered must not outlive it
+        shared.get_catalogue.clear()
 
 
 @pytest.fixture

@@ -324,3 +324,21 @@ def test_the_sidebar_and_the_agents_page_show_a_folder_scenario(
     next(b for b in at.button if b.label == "Save as variant").click().run()
     assert not at.exception and not at.error, at.error
     assert set(Store(store_path).load_variant("tally", "brief")) == {"counter"}
+
+
+@pytest.mark.parametrize("name", ["../../etc", "my scenario", "", "a/b", "-x"])
+def test_a_scenario_name_that_is_no_folder_name_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The name is the agents' folder under agents_dir: `../..` would read prompts from
+    anywhere on disk."""
+    folder = user_folder(tmp_path / "mine")
+    (folder / "odd.py").write_text(tally_text("odd").replace('name="odd"', f"name={name!r}"),
+                                   encoding="utf-8")
+    monkeypatch.setenv("ORCHLAB_SCENARIOS", str(folder))
+    found = catalogue()
+    line = tally_text("odd").splitlines().index("SCENARIO = Scenario(") + 1
+    assert found.problems == [
+        f"{folder / 'odd.py'} cannot be loaded: ScenarioError: Scenario name {name!r} must be "
+        f"letters, digits, _ and -, starting with a letter or digit (line {line})."]
+    assert "tally" in found.scenarios

@@ -555,6 +555,8 @@ def test_the_run_page_runs_an_uploaded_file_s_inputs(app_env: Path,
     assert not at.button(key="run_start").disabled
     at.button(key="run_start").click().run()
     assert not at.exception, at.exception
+    assert "run_job" in at.session_state, ([e.value for e in at.error],
+                                           [w.value for w in at.warning])
     job: ExperimentJob = at.session_state["run_job"]
     assert job.spec.inputs == ["ada", "grace"]
     assert job.spec.input_rows == parse_inputs_file(PROSPECTS, "prospects.jsonl").rows

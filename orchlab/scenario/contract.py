@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ DEFAULT_FORMS = ("code", "llm")
 """What an experiment runs unless it says otherwise: the two pure forms."""
 DEFAULT_TOOL_BUDGET = 50
 """Tool calls a run may make unless its scenario or spec says otherwise (stops runaway loops)."""
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+"""What a scenario's name may be: it is also the name of its agents' folder."""
 T = TypeVar("T")
 P = TypeVar("P", bound="BaseModel")
 __all__ = ["DEFAULT_FORMS", "FlowEnv", "Form", "OutcomeInput", "RunDeps", "Scenario",
@@ -109,6 +112,9 @@ class Scenario:
     """Checks and coerces each input's data (a file's rows too); undeclared keys are kept."""
 
     def __post_init__(self) -> None:
+        if not NAME.fullmatch(self.name):  # it names a folder, a store column and URL keys
+            raise ScenarioError(f"Scenario name {self.name!r} must be letters, digits, _ and "
+                                "-, starting with a letter or digit.")
         ids = [f.id for f in self.forms]
         if not ids or len(set(ids)) != len(ids):
             raise ScenarioError(f"Scenario {self.name!r} needs forms with distinct ids; got {ids}.")
