@@ -342,3 +342,31 @@ def test_a_scenario_name_that_is_no_folder_name_is_one_sentence(
         f"{folder / 'odd.py'} cannot be loaded: ScenarioError: Scenario name {name!r} must be "
         f"letters, digits, _ and -, starting with a letter or digit (line {line})."]
     assert "tally" in found.scenarios
+
+
+def test_compare_shows_stored_runs_of_a_scenario_this_dashboard_did_not_load(
+    tmp_path: Path, app_env: Path, tscripted: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs are stored whole: when the folder is no longer read (another machine, an imported
+    file, ORCHLAB_SCENARIOS unset), Compare still offers them, and says why the scenario is
+    missing from the Run page."""
+    from sales_scripts import sales_backend
+
+    folder = user_folder(tmp_path / "mine")
+    store = Store(app_env)
+    run_experiment(ExperimentSpec("sales_email", inputs=["dana-acme"],
+                                  backend="scripted:sales"), store, backend=sales_backend())
+    monkeypatch.setenv("ORCHLAB_SCENARIOS", str(folder))
+    theirs = run_experiment(ExperimentSpec("tally", backend="tscripted:x"), store,
+                            backend=tally_backend()).experiment_id
+    monkeypatch.delenv("ORCHLAB_SCENARIOS")
+    at = app_on("views/compare.py")
+    box = at.selectbox(key="compare_scenario")
+    assert sorted(box.options) == ["sales_email", "tally"]
+    box.set_value("tally").run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="compare_experiments_tally").value[0].endswith(theirs)
+    assert any("tally is not loaded by this dashboard" in c.value.replace("\\", "")
+               for c in at.caption)
+    assert any("LLM-orchestrated runs deviated from the code-orchestrated path" in m.value
+               for m in at.markdown)  # its runs, compared

@@ -73,8 +73,8 @@ experiments = store.list_experiments()
 if not experiments:
     st.info("No experiments yet: run one on the Run page.")
     st.stop()
-names = sorted({e.scenario for e in experiments} & set(get_scenarios()) or
-               {e.scenario for e in experiments})
+loaded = get_scenarios()  # the ones this dashboard loaded first; every stored one is offered
+names = sorted({e.scenario for e in experiments}, key=lambda n: (n not in loaded, n))
 focus = st.query_params.get("form")  # a Learn page link: show this form's comparison first
 ran_focus = [e for e in experiments if focus in e.spec.get("forms", []) and e.scenario in names]
 if focus and not ran_focus:
@@ -82,6 +82,10 @@ if focus and not ran_focus:
             "(Forms) to see it here.")  # `focus` is the URL's: anyone can write a link
 scenario = st.selectbox("Scenario", names, key="compare_scenario",
                         index=names.index(ran_focus[0].scenario) if ran_focus else 0)
+if scenario not in loaded:  # runs are stored whole: they compare without the module
+    st.caption(f"{escape_md(scenario)} is not loaded by this dashboard (its folder is not in "
+               "ORCHLAB_SCENARIOS, or it was imported from elsewhere): its stored runs are "
+               "shown as recorded; to run it again, add its folder.")
 mine = [e for e in experiments if e.scenario == scenario]
 labels = experiment_choices(mine)
 first = [k for k, v in labels.items() if any(e.experiment_id == v for e in ran_focus)][:1]
