@@ -113,3 +113,33 @@ def test_a_secret_stored_before_it_was_configured_never_reaches_an_export(
     for fmt in ("json", "csv"):
         data = export.export_file(store, exp_id, fmt).data  # type: ignore[arg-type]
         assert word.encode() not in data and b"[REDACTED]" in data, fmt
+
+
+def test_a_secret_pasted_into_an_inputs_file_never_reaches_the_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Someone else's cases file holds this machine's key in a cell: the experiment stores
+    its inputs (and the prompts carry them), so the rows are scrubbed on their way in."""
+    from sales_scripts import sales_backend
+
+    from orchlab import backends
+
+    key = SECRETS["GITHUB_TOKEN"]
+    monkeypatch.setenv("GITHUB_TOKEN", key)
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps({"id": "dana", "name": "Dana", "role": f"CFO {key}",
+                                 "company": "Acme", "email": "dana@acme.example"}) + "\n")
+    store = tmp_path / "store.sqlite"
+    backends.register("scripted", lambda _rest: sales_backend(), "test backend")
+    try:
+        assert main(["--store", str(store), "run", "--scenario", "sales_email",
+                     "--inputs-file", str(cases), "--backend", "scripted:x"]) == 0
+        assert main(["--store", str(store), "list"]) == 0
+    finally:
+        backends.unregister("scripted")
+    out, err = capsys.readouterr()
+    (experiment,) = Store(store).list_experiments()
+    assert experiment.spec["input_rows"][0]["data"]["role"] == "CFO [REDACTED]"
+    for path in tmp_path.glob("store.sqlite*"):
+        assert key.encode() not in path.read_bytes(), path
+    assert key not in out + err

@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ENV_STORE = "ORCHLAB_STORE"
 ENV_BACKEND = "ORCHLAB_BACKEND"
@@ -225,6 +226,19 @@ def _url_password(url: str) -> str:
 def redact(text: str) -> str:
     """Replace any configured secret in `text` with a marker."""
     return redact_with(text, secret_values())
+
+
+def redact_json(value: Any, secrets: list[str]) -> Any:
+    """`redact_with` over every text of a JSON value (keys included), e.g. an inputs file's
+    row: a cell pasted from somewhere may hold a key."""
+    if isinstance(value, str):
+        return redact_with(value, secrets)
+    if isinstance(value, list):
+        return [redact_json(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {redact_with(str(k), secrets) if isinstance(k, str) else k:
+                redact_json(v, secrets) for k, v in value.items()}
+    return value
 
 
 def redact_with(text: str, secrets: list[str]) -> str:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchlab.core import config
 from orchlab.core.errors import InputsFileError, SpecError
 from orchlab.scenario.contract import Scenario, ScenarioInput
 
@@ -125,7 +126,8 @@ def with_rows(scenario: Scenario, rows: Any) -> tuple[Scenario, list[dict[str, A
     if not isinstance(rows, list) or not rows:
         raise SpecError("input_rows must be a non-empty list of {id, label, data} objects.")
     inputs, stored, seen = [], [], set()
-    for number, row in enumerate(rows, 1):
+    secrets = config.secret_values()  # what runs is what is stored: neither holds a key
+    for number, row in enumerate(config.redact_json(rows, secrets), 1):
         if not _is_row(row):
             raise SpecError(f"input_rows item {number} is not an {{id, label, data}} object "
                             "with a non-empty text id, a text label and an object of data.")
