@@ -101,14 +101,17 @@ def critic_script() -> list[Any]:
                  CRITIC_USAGE)]
 
 
-def sales_backend(**overrides: Any) -> Backend:
+def sales_backend(*, backend_id: str = "scripted:test", model_name: str = "gpt-4.1-mini",
+                  **overrides: Any) -> Backend:
+    """The sales scripts on one scripted backend; `backend_id` and `model_name` tell two such
+    backends apart (runs record both; the model name prices them)."""
     scripts: dict[str, Any] = {w: (lambda w=w: writer_script(w)) for w in WRITER_USAGE}
     scripts["picker"] = lambda: [step([assistant_message("humorous")], PICKER_USAGE)]
     scripts["sales_manager"] = manager_script
     scripts["planner"] = planner_script
     scripts["critic"] = critic_script
     scripts.update(overrides)
-    return scripted_backend(scripts)
+    return scripted_backend(scripts, backend_id=backend_id, model_name=model_name)
 
 
 def expected_tokens(form: str) -> tuple[int, int]:

@@ -230,3 +230,52 @@ def test_the_cost_projection_range_covers_the_mean_cost() -> None:
     one = analysis.cost_projection(pd.DataFrame({"form": ["a"], "cost_usd": [0.01]}), 10)
     assert one.iloc[0]["monthly_mean"] == pytest.approx(0.1)
     assert analysis.is_missing(one.iloc[0]["monthly_low"])
+
+
+def backend_blocks(pool: Executor, world: World, seed: int, n: int = EXPERIMENTS
+                   ) -> list[tuple[dict, dict[str, float]]]:
+    """Per experiment of a world with backends x and y: form b on y against form b on x (the
+    form held, the backend varied), as Compare reads the runs grouped by backend."""
+    rng = np.random.default_rng(seed)
+    drawn = [draw(world, rng) for _ in range(n)]
+    runs = [analysis.with_group(d.runs[d.runs["form"] == "b"], False, True) for d in drawn]
+    read = functools.partial(summary.summarize_runs, baseline="b @ x", by="group")
+    out = []
+    for one, result in zip(drawn, pool.map(read, runs, chunksize=max(1, n // 16)),
+                           strict=True):
+        [block] = result["comparisons"]
+        assert (block["group"], block["factor"]) == ("b @ y", "backend")
+        out.append((block, one.backend_truth))
+    return out
+
+
+@pytest.mark.slow  # a simulation of hundreds of experiments
+@pytest.mark.parametrize("shared", [True, False], ids=["one experiment", "two experiments"])
+def test_backends_that_do_not_differ_are_rarely_said_to(pool: Executor, shared: bool) -> None:
+    """No true difference between two backends, each run by an experiment of its own (moments
+    apart) or by one experiment interleaving them: a difference is claimed in about 5% of
+    experiments at most, and the 95% intervals of the difference cover "none" in at least
+    92%."""
+    world = World(inputs=10, repetitions=1, backends=("x", "y"), backend_moments_shared=shared)
+    results = backend_blocks(pool, world, seed=21 + shared)
+    claiming = sum(any(claimed(b, f) for f in ("wall_ms", "tokens", "cost_usd", "llm_calls",
+                                               "success")) for b, _ in results)
+    assert claiming / len(results) <= 0.06, f"{claiming} of {len(results)} claim a difference"
+    for figure in ("wall_ms", "tokens", "llm_calls", "success"):
+        rate = coverage(results, figure)
+        assert rate >= 0.92, f"{figure}: covered in {rate:.1%} of {len(results)} experiments"
+
+
+@pytest.mark.slow  # a simulation of hundreds of experiments
+@pytest.mark.parametrize("shared", [True, False], ids=["one experiment", "two experiments"])
+def test_a_95_percent_interval_of_a_backend_difference_covers_it(pool: Executor,
+                                                                 shared: bool) -> None:
+    """A true backend difference (1.3x latency, 0.8x tokens, better success): the 95%
+    intervals of the backend comparison cover the truth in at least 92% of experiments."""
+    world = World(inputs=5, repetitions=2, backends=("x", "y"), backend_latency_ratio=1.3,
+                  backend_token_ratio=0.8, backend_success_shift=0.5,
+                  backend_moments_shared=shared)
+    results = backend_blocks(pool, world, seed=31 + shared)
+    for figure in ("wall_ms", "tokens", "llm_calls", "success"):
+        rate = coverage(results, figure)
+        assert rate >= 0.92, f"{figure}: covered in {rate:.1%} of {len(results)} experiments"

@@ -138,7 +138,8 @@ def test_which_failed_runs_a_resume_runs_again(store: Store) -> None:
     store.save_run(failed_run("exp-1", 3, "InternalServerError", "server_error"))  # it answered
     counts = store.run_counts("exp-1")
     assert (counts.finished, counts.to_rerun, counts.missing) == (2, 2, 2)
-    assert store.run_keys("exp-1") == {("code", "dana-acme", 2), ("code", "dana-acme", 3)}
+    assert store.run_keys("exp-1") == {("code", "b", "dana-acme", 2),
+                                       ("code", "b", "dana-acme", 3)}
 
 
 def test_a_server_gone_since_the_backend_was_resolved_stops_the_experiment(

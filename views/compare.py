@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from orchlab.present import figures, report
-from orchlab.stats import analysis, estimates, paths, summary
-from orchlab.stats.findings import label, title
+from orchlab.stats import analysis, estimates, frontier, paths, summary
+from orchlab.stats.findings import factor_note, label, title
 from views._shared import experiment_choices, get_scenarios, runs_frame, store_or_stop
 from views._widgets import escape_md, money, table
 
@@ -35,17 +35,12 @@ def pick_baseline(groups: list[str], focus: str | None) -> str:
 
 
 def comparison(block: dict[str, Any]) -> None:
-    """One group against the baseline: what the comparison varies, then its findings (from
-    the summary the CLI prints too). A group's name holds its prompt variant's, which a user
-    or someone else's file chose: every sentence naming it is escaped."""
-    group, baseline, factor = block["group"], block["baseline"], block["factor"]
-    if factor.startswith("form and "):
-        st.warning(escape_md(f"{title(group)} differs from the baseline in both form and "
-                             f"{factor.removeprefix('form and ')}: a difference below cannot "
-                             "be put down to either one."))
-    else:
-        st.caption(escape_md(f"This finding compares the {factor}: {label(group)} against "
-                             f"{label(baseline)}."))
+    """One group against another: what the comparison varies (a warning when it varies
+    several factors at once), then its findings (from the summary the CLI prints too). A
+    group's name holds its prompt variant's, which a user or someone else's file chose: every
+    sentence naming it is escaped."""
+    note, warn = factor_note(block["group"], block["baseline"], block["factor"])
+    (st.warning if warn else st.caption)(escape_md(note))
     st.info("\n".join(f"- {escape_md(s)}" for s in block["sentences"]))
 
 
@@ -109,7 +104,14 @@ st.download_button("Download report", lambda: report.report_file(store, report_i
                    "same bytes as `python -m orchlab report`).")
 by_variant = analysis.variants_differ(runs) and st.toggle(  # a replay counts as a variant
     "Split groups by prompt variant (and replay)", value=True, key="compare_by_variant")
-runs = analysis.grouped(runs, by_variant)
+by_backend = analysis.backends_differ(runs) and st.toggle(  # per run, never the experiment's
+    "Split groups by backend", value=True, key="compare_by_backend",
+    help="Each group is one form on one backend; a comparison varies the form with the "
+         "backend held, or the backend with the form held.")
+runs = analysis.grouped(runs, by_variant, by_backend)
+if by_backend:
+    st.caption(escape_md("Backends: " + "; ".join(
+        f"{name} = {key}" for key, name in analysis.backend_labels(runs).items()) + "."))
 groups = analysis.ordered_groups(runs["group"])
 colors = figures.group_colors(groups)  # one map per render: a group keeps its colour everywhere
 
@@ -133,9 +135,9 @@ else:
                  hide_index=True, width="stretch", key="compare_scoreboard")
     st.caption(summary.SCOREBOARD_NOTE)
     blocks = sorted(result["comparisons"],
-                    key=lambda b: b["group"].partition(analysis.GROUP_SEPARATOR)[0] != focus)
+                    key=lambda b: analysis.split_group(b["group"])[0] != focus)
     for n, block in enumerate(blocks):
-        with st.expander(escape_md(f"{title(block['group'])} vs {label(baseline)}"),
+        with st.expander(escape_md(f"{title(block['group'])} vs {label(block['baseline'])}"),
                          expanded=n < 3):
             comparison(block)
 table(analysis.summarize(runs, by=["group"]))
@@ -153,7 +155,7 @@ def chart(name: str) -> None:
 
 
 tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Reliability",
-               "Failures", "Cost projection"])
+               "Failures", "Cost projection", "Success vs cost"])
 with tabs[0]:
     chart("latency")
     chart("latency_ecdf")
@@ -190,3 +192,9 @@ with tabs[6]:
     table(analysis.failure_table(runs, "group"))
 with tabs[7]:
     cost_projection(runs)
+with tabs[8]:
+    chart("frontier")
+    found = frontier.frontier(runs, "group") if result is None else result["frontier"]
+    if found["points"]:
+        st.caption(escape_md(found["sentence"]))
+        st.dataframe(frontier.frontier_table(found), hide_index=True, width="stretch")

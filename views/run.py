@@ -301,7 +301,8 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
         st.rerun()
     eta = timing.eta_text(len(snap.records), snap.total, snap.elapsed_s)
     with st.status(f"Running {len(snap.records)}/{snap.total} runs… {eta}", state="running"):
-        st.write(f"Backend {code_md(current.spec.backend)}; runs are saved as they finish.")
+        st.write(f"Backend {code_md(' + '.join(current.spec.backend_ids))}; runs are saved as "
+                 "they finish.")
         st.write(settings_line(current.spec))
     if st.button("Cancel", key="run_cancel"):
         current.cancel()

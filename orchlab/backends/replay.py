@@ -1,10 +1,13 @@
 """`replay:<experiment_id>`: a recorded experiment's model calls served again, offline.
 
 Everything but the model is real: the SDK, the flows, the tools, the recorder, the outcome
-checks and the store. For each run (form, input, repetition) each agent gets that agent's
-recorded answers to the same requests, after sleeping the recorded latency times the spec's
-`replay_speed`. A request the recording does not hold (a changed prompt, code or tool output)
-ends the run as `replay_diverged`, naming the agent and the call; nothing is invented.
+checks and the store. An experiment that ran several backends (a model matrix) is replayed one
+recorded backend per replay backend, `replay:<experiment_id>:<backend id>`, so each run is
+served from the calls of the backend it was recorded on. For each run (form, input,
+repetition) each agent gets that agent's recorded answers to the same requests, after
+sleeping the recorded latency times the spec's `replay_speed`. A request the recording does
+not hold (a changed prompt, code or tool output) ends the run as `replay_diverged`, naming the
+agent and the call; nothing is invented.
 """
 
 from __future__ import annotations
@@ -24,12 +27,16 @@ from orchlab.core.records import ModelCall
 from orchlab.measure.calls import CURRENT, RunCalls, request_hash
 
 Recording = dict[tuple[str, str, int], list[ModelCall]]
+"""One recorded backend's calls by (form, input_id, repetition): `PlannedRun.recorded`."""
 
 
-def replay_backend(experiment_id: str) -> Backend:
-    """The recording of one experiment of the store in use (`--store` / ORCHLAB_STORE)."""
+def replay_backend(rest: str) -> Backend:
+    """The recording of one experiment of the store in use (`--store` / ORCHLAB_STORE):
+    `<experiment_id>` for an experiment of one backend, `<experiment_id>:<backend id>` for
+    one backend of a matrix (an experiment id holds no colon; a backend id may)."""
     from orchlab.store.store import Store
 
+    experiment_id, _, wanted = rest.partition(":")
     store = Store(config.store_target())
     try:
         source = store.get_experiment(experiment_id)
@@ -39,21 +46,38 @@ def replay_backend(experiment_id: str) -> Backend:
         if not source.records_calls:
             raise BackendError(f"Experiment {source.experiment_id} is not replayable: it was "
                                "stored before model calls were recorded.")
-        recording = store.load_recording(source.experiment_id)
-        models = store.load_runs([source.experiment_id])["model"]
+        recorded = store.load_recording(source.experiment_id)
+        runs = store.load_runs([source.experiment_id])[["backend", "model"]]
     finally:
         store.close()
-    if not recording:
+    if not recorded:
         raise BackendError(f"Experiment {source.experiment_id} has no finished run to replay.")
-    model_name = str(models.iloc[0])
+    backends = list(dict.fromkeys(key[1] for key in recorded))
+    replay_id = f"replay:{source.experiment_id}"
+    if wanted:
+        if wanted not in backends:
+            raise BackendError(f"Experiment {source.experiment_id} has no finished run on "
+                               f"{wanted} to replay; it ran on {', '.join(backends)}.")
+        replay_id += f":{wanted}"
+    elif len(backends) > 1:
+        raise BackendError(f"Experiment {source.experiment_id} ran {len(backends)} backends "
+                           f"({', '.join(backends)}): replay it with `orchlab replay "
+                           f"{source.experiment_id}`, or one backend as "
+                           f"replay:{source.experiment_id}:<backend>.")
+    else:
+        wanted = backends[0]
+    recording = {(form, input_id, rep): calls
+                 for (form, backend, input_id, rep), calls in recorded.items()
+                 if backend == wanted}
+    model_name = str(runs.loc[runs["backend"] == wanted, "model"].iloc[0])
     _items()  # built here, not inside the first replayed run's wall time
     return Backend(
-        id=f"replay:{source.experiment_id}", model_name=model_name,
+        id=replay_id, model_name=model_name,
         make_model=lambda agent: TracedModel(ReplayModel(recording, agent), model_name),
-        max_concurrency=1 if is_local_id(source.backend) else None,
-        shared_models=True, records_calls=False, prices_as=source.backend,
+        max_concurrency=1 if is_local_id(wanted) else None,
+        shared_models=True, records_calls=False, prices_as=wanted,
         scenario=source.scenario, replay_of=source.experiment_id,
-        notes=[f"replays {source.experiment_id} ({source.backend}): no model is called"],
+        notes=[f"replays {source.experiment_id} ({wanted}): no model is called"],
     )
 
 
@@ -157,6 +181,7 @@ def _item(data: dict[str, Any]) -> Any:
 
 
 FACTORIES: dict[str, tuple[Factory, str]] = {
-    "replay": (replay_backend, "A recorded experiment served again: replay:<experiment_id>"),
+    "replay": (replay_backend, "A recorded experiment served again: replay:<experiment_id> "
+               "(one backend of a matrix: replay:<experiment_id>:<backend>)"),
 }
 """The replay prefix, as the registry installs it."""

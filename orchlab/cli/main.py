@@ -119,8 +119,9 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         forms = get_scenario(args.scenario).form_ids
     rows = (read_inputs_file(args.inputs_file, get_scenario(args.scenario).input_model).rows
             if args.inputs_file else None)  # a file the run cannot use: one sentence, exit 2
+    backends = args.backend or [default_backend_id()]  # --backend is repeatable: a matrix
     spec = presets.experiment_spec(
-        args.scenario, args.backend or default_backend_id(), forms=forms,
+        args.scenario, backends[0], backends=backends if len(backends) > 1 else [], forms=forms,
         inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
         timeout_s=args.timeout, max_turns=args.max_turns, tool_budget=args.tool_budget,
         workers=args.workers, cluster=args.cluster, replay_speed=args.replay_speed,
@@ -163,18 +164,21 @@ def _run_spec(spec: ExperimentSpec, store: Store, otlp: str | None = None) -> in
 
 def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None) -> int:
     spec = prepared.spec
-    backend = resolve(prepared.spec.backend)
-    for note in backend.notes:
-        print(f"note: {backend.id} {note}", file=sys.stderr)
-    print(f"price: {pricing.price_label(backend.prices_as or backend.id, backend.model_name)}",
-          file=sys.stderr)
+    backends = [resolve(backend_id) for backend_id in spec.backend_ids]
+    for backend in backends:
+        for note in backend.notes:
+            print(f"note: {backend.id} {note}", file=sys.stderr)
+        label = pricing.price_label(backend.prices_as or backend.id, backend.model_name)
+        print(f"price: {label}" + (f" ({backend.id})" if len(backends) > 1 else ""),
+              file=sys.stderr)
     print(f"tool budget: {prepared.spec.budget(prepared.scenario)} calls per run", file=sys.stderr)
 
     cancel = CancelToken()
     live = _live_export(otlp)
     try:
-        result = run_experiment(spec, store, backend=backend, on_progress=_progress if live is
-                                None else _progress_exported(live), cancel=cancel)
+        result = run_experiment(spec, store, backend=backends,
+                                on_progress=_progress_printer(len(backends) > 1, live),
+                                cancel=cancel)
     except KeyboardInterrupt:
         print("cancelled: finished runs are kept in the store", file=sys.stderr)
         return 130
@@ -188,12 +192,14 @@ def _live_export(otlp: str | None) -> RunExport | None:
     return configured_export(otlp, warn=_warn)
 
 
-def _progress_exported(live: RunExport) -> Callable[[Progress], None]:
-    """Progress that also hands each committed run to the export (its spans are created
-    here, on the event loop, in 1-3 ms; the SDK's batch thread sends them)."""
+def _progress_printer(several: bool, live: RunExport | None) -> Callable[[Progress], None]:
+    """A line per committed run, naming its backend when the experiment runs several; with an
+    export, each run is also handed to it (its spans are created here, on the event loop, in
+    1-3 ms; the SDK's batch thread sends them)."""
     def progress(p: Progress) -> None:
-        _progress(p)
-        live.add_run(p.record)
+        _progress(p, several)
+        if live is not None:
+            live.add_run(p.record)
     return progress
 
 
@@ -207,17 +213,20 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _progress(p: Progress) -> None:
+def _progress(p: Progress, several: bool = False) -> None:
     r = p.record
     status = f"{r.status}:{r.error_class}" if r.error_class else r.status
     retried = f" ({r.metrics.retries} retries)" if r.metrics.retries else ""
-    print(f"[{p.done}/{p.total}] {r.form:<4} {r.input_id:<16} {status:<9} "
+    backend = f"{r.backend}  " if several else ""
+    print(f"[{p.done}/{p.total}] {r.form:<4} {backend}{r.input_id:<16} {status:<9} "
           f"{r.metrics.wall_ms:8.0f} ms  {r.metrics.path}{retried}", file=sys.stderr)
 
 
 def _report(store: Store, result: ExperimentResult) -> int:
     frame = store.load_runs([result.experiment_id])
-    print(analysis.summarize(frame).to_string(index=False))
+    several = frame["backend"].nunique() > 1  # a matrix: one row per form and backend
+    print(analysis.summarize(frame, ["form", "backend"] if several else None)
+          .to_string(index=False))
     counts = store.run_counts(result.experiment_id)
     print(f"experiment: {result.experiment_id} ({result.status}, {counts.sentence()}, "
           f"store {store.shown})")
@@ -236,8 +245,9 @@ def _resume(args: argparse.Namespace, store: Store) -> int:
     before = store.run_counts(exp.experiment_id).finished
     live = _live_export(None)  # ORCHLAB_OTLP_ENDPOINT, as for run
     try:
-        result = resume_experiment(exp.experiment_id, store, on_progress=_progress if live is
-                                   None else _progress_exported(live))
+        several = len(exp.spec.get("backends") or []) > 1
+        result = resume_experiment(exp.experiment_id, store,
+                                   on_progress=_progress_printer(several, live))
     finally:
         _close_export(live)
     print(f"resumed: {len(result.records)} missing runs executed ({before} finished runs "
@@ -269,7 +279,9 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
     runs = store.load_runs(ids)
     if runs.empty:
         raise UnknownExperiment("These experiments have no finished runs to summarize.")
-    grouped = analysis.grouped(runs, args.by_variant)
+    by = args.by or []  # none given: the form, and the backend when backends differ
+    grouped = analysis.grouped(runs, "variant" in by,
+                               "backend" in by if by else None)
     result = summarize_runs(grouped, args.baseline,
                             detect=args.detect, paired=not args.unpaired)
     if args.format == "json":

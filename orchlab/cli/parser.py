@@ -12,6 +12,8 @@ from orchlab.running.presets import PRESETS
 from orchlab.running.spec import ExperimentSpec
 from orchlab.stats.summary import DETECT
 
+SPLITS = ("form", "variant", "backend")
+"""What `summary --by` may split groups by, beside the form."""
 DEFAULTS = ExperimentSpec(scenario="")
 """The CLI's defaults are the spec's (and so the Run page's)."""
 
@@ -54,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the --workers shards as Ray actors: ray starts a local Ray, "
                      "ray://HOST:PORT joins a cluster (pip install -r requirements-cluster.txt; "
                      "openai:, compat:, litellm: only)")
-    run.add_argument("--backend", default=None, help="backend id, e.g. local:smollm2-135m, "
-                     "openai:gpt-4.1-mini, compat:<model>@<base_url> (default: $ORCHLAB_BACKEND "
-                     "or the embedded model)")
+    run.add_argument("--backend", action="append", default=None, help="backend id, e.g. "
+                     "local:smollm2-135m, openai:gpt-4.1-mini, compat:<model>@<base_url> "
+                     "(default: $ORCHLAB_BACKEND or the embedded model); repeat it for a model "
+                     "matrix: every form runs on each backend, interleaved, in one experiment")
     run.add_argument("--input", action="append", dest="inputs", help="input id (repeatable; "
                      "default: all inputs)")
     run.add_argument("--inputs-file", metavar="FILE", default=None, help="run the cases of "
@@ -119,8 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     summ.add_argument("--baseline", help="group the others are compared with (default: the "
                       "most code-driven form)")
-    summ.add_argument("--by-variant", action="store_true", help="groups are form · prompt "
-                      "variant (as Compare's split)")
+    summ.add_argument("--by", action="append", choices=SPLITS, default=None, metavar="|".join(
+                      SPLITS), help="split the groups by this factor beside the form "
+                      "(repeatable: --by variant --by backend; form alone: --by form): variant "
+                      "is the prompt variant (and replay), backend each run's backend; default: "
+                      "the form, and the backend when the runs' backends differ")
+    summ.add_argument("--by-variant", action="append_const", dest="by", const="variant",
+                      help="same as --by variant")
     summ.add_argument("--detect", type=float, default=DETECT, help="difference to detect for "
                       "the runs-needed figure, as a share of the baseline mean (default 0.2)")
     summ.add_argument("--unpaired", action="store_true", help="estimate every figure from "

@@ -6,6 +6,7 @@ Pages only place these; every number in them comes from `orchlab.stats.analysis`
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from typing import Any
 
 import pandas as pd
 import plotly.express as px
@@ -16,7 +17,8 @@ from orchlab.core import forms
 from orchlab.core.records import SpanRecord
 from orchlab.measure.paths import PathStep, path_stages
 from orchlab.stats import analysis, estimates, paths
-from orchlab.stats.analysis import GROUP_SEPARATOR, agent_means, box_stats, ordered_groups
+from orchlab.stats.analysis import agent_means, box_stats, ordered_groups, split_group
+from orchlab.stats.frontier import frontier
 
 KIND_COLORS = {"agent": "#4C78A8", "function": "#F58518", "generation": "#54A24B",
                "handoff": "#B279A2",
@@ -68,7 +70,7 @@ def group_colors(groups: list[str]) -> Colors:
     used = {form: 0 for form in FORM_SHADES}
     spare = iter(forms.PALETTE * (len(groups) // len(forms.PALETTE) + 1))
     for group in sorted(set(groups)):
-        form = group.partition(GROUP_SEPARATOR)[0]
+        form = split_group(group)[0]
         if form in FORM_SHADES and used[form] < len(FORM_SHADES[form]):
             colors[group] = FORM_SHADES[form][used[form]]
             used[form] += 1
@@ -205,6 +207,43 @@ def pass_k_chart(reliability: pd.DataFrame, by: str = "form", colors: Colors | N
     return _layout(fig, "Reliability across repetitions")
 
 
+FRONTIER_COLOR = "#444444"
+
+
+def frontier_chart(found: dict[str, Any], colors: Colors | None = None) -> go.Figure:
+    """Success (or pass^k) against cost (or tokens) per run, one point per group with its 95%
+    intervals both ways, and the Pareto frontier through the points no other beats on both
+    (`orchlab.stats.frontier`: the figure draws its numbers, computes none)."""
+    fig = go.Figure()
+    points = sorted(found["points"], key=lambda p: p["x"])
+    line = [p for p in points if p["on_frontier"]]
+    fig.add_scatter(x=[p["x"] for p in line], y=[p["y"] for p in line], mode="lines",
+                    name="Pareto frontier", line={"color": FRONTIER_COLOR, "dash": "dash",
+                                                  "shape": "hv"})
+    for p in points:
+        name = plot_text(p["group"])
+        fig.add_scatter(
+            x=[p["x"]], y=[p["y"]], mode="markers", name=name,
+            marker={"color": (colors or FORM_COLORS).get(p["group"]), "size": 12,
+                    "symbol": "diamond" if p["on_frontier"] else "circle",
+                    "line": {"color": FRONTIER_COLOR, "width": 2 if p["on_frontier"] else 0}},
+            error_x=_error(p["x"], p["x_low"], p["x_high"]),
+            error_y=_error(p["y"], p["y_low"], p["y_high"]),
+            hovertext=[f"{name}<br>{p['y']:.2f} at {p['x']:.3g} per run ({p['runs']} runs)"
+                       + ("<br>on the frontier" if p["on_frontier"] else "")])
+    fig.update_xaxes(title=found["x_label"], rangemode="tozero")
+    fig.update_yaxes(title=found["y_label"], range=[0, 1.05])
+    return _layout(fig, "Success against cost: the frontier")
+
+
+def _error(center: float, low: float | None, high: float | None) -> dict[str, Any]:
+    """An asymmetric error bar from an interval (none without one)."""
+    if low is None or high is None:
+        return {"visible": False}
+    return {"type": "data", "symmetric": False, "array": [max(0.0, high - center)],
+            "arrayminus": [max(0.0, center - low)], "visible": True}
+
+
 def compare_charts(runs: pd.DataFrame, by: str = "group", colors: Colors | None = None
                    ) -> dict[str, go.Figure | str]:
     """Every chart Compare draws for these runs, in the page's order, keyed by name; a chart
@@ -229,6 +268,8 @@ def compare_charts(runs: pd.DataFrame, by: str = "group", colors: Colors | None 
     reliability = estimates.reliability(runs, by)
     charts["pass_k"] = pass_k_chart(reliability, by, colors) if not reliability.empty else (
         "No run here says anything about its form's success, so no pass^k.")
+    found = frontier(runs, by, reliability=reliability)
+    charts["frontier"] = frontier_chart(found, colors) if found["points"] else found["sentence"]
     return charts
 
 

@@ -25,7 +25,8 @@ from markupsafe import Markup
 from orchlab.core.config import redact
 from orchlab.present import figures
 from orchlab.stats import analysis, paths, summary
-from orchlab.stats.findings import label, title
+from orchlab.stats.findings import factor_note, label, title
+from orchlab.stats.frontier import frontier_table
 from orchlab.store.export import ExportFile, export_experiment
 from orchlab.store.store import Store
 
@@ -110,6 +111,9 @@ def render_report(store: Store, experiment_ids: Sequence[str]) -> str:
         "scoreboard": _table(summary.scoreboard(result)) if result["comparisons"] else None,
         "scoreboard_note": summary.SCOREBOARD_NOTE,
         "charts": _charts(runs, colors, plots),
+        "frontier": {"sentence": result["frontier"]["sentence"],
+                     "table": _table(frontier_table(result["frontier"]))}
+        if result["frontier"]["points"] else None,
         "path_table": _table(paths.path_variance(runs, "group")),
         "deviation": summary.deviation_sentences(result),
         "failures": _failures(runs),
@@ -136,12 +140,7 @@ def _experiment(exp: dict[str, Any], runs: pd.DataFrame) -> dict[str, Any]:
 
 def _comparison(block: dict[str, Any]) -> dict[str, Any]:
     """One comparison with the baseline: its sentences, then each figure's CI and test."""
-    factor = block["factor"]
-    both = factor.startswith("form and ")
-    note = (f"{title(block['group'])} differs from the baseline in both form and "
-            f"{factor.removeprefix('form and ')}: a difference cannot be put down to either "
-            "one.") if both else (f"This finding compares the {factor}: {label(block['group'])}"
-                                  f" against {label(block['baseline'])}.")
+    note, both = factor_note(block["group"], block["baseline"], block["factor"])
     rows = [[m["name"], *_estimate_cells(m)] for m in block["metrics"]]
     return {"heading": f"{title(block['group'])} vs {label(block['baseline'])}",
             "note": note, "warn": both, "sentences": block["sentences"],

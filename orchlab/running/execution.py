@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from orchlab.backends import Backend
@@ -57,7 +57,7 @@ class RunContext:
     scenario: Scenario
     """The scenario it runs."""
     backend: Backend
-    """The backend every agent runs on."""
+    """The backend every agent runs on (a matrix: the first, for runs that name none)."""
     defs: dict[str, AgentDef]
     """Agent definitions, variant edits applied."""
     experiment_id: str
@@ -65,7 +65,10 @@ class RunContext:
     on_start: Callable[[str, PlannedRun], None] | None = None
     """Told each run's id (its trace id) as the run starts: the live race view follows the
     recorder's open spans of runs in flight. Called on the event loop; must not block."""
-    _agents: dict[str, Any] | None = None
+    backends: dict[str, Backend] = field(default_factory=dict)
+    """A matrix's backends by id (`PlannedRun.backend`); a run whose backend is not here runs
+    on `backend`."""
+    _agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     _tools: dict[str, Any] | None = None
 
     def tools(self) -> dict[str, Any]:
@@ -74,15 +77,21 @@ class RunContext:
             self._tools = self.scenario.tools()
         return self._tools
 
-    def agents(self) -> dict[str, Any]:
-        """SDK agents hold no run state: built once when every run gets the same models (the
-        tool schemas alone cost ~2 ms a run), else fresh per run (e.g. one script each)."""
-        if self._agents is not None:
-            return self._agents
-        built = build_agents(self.defs, self.tools(), self.backend,
-                             self.spec.model_settings)
-        if self.backend.shared_models:
-            self._agents = built
+    def backend_for(self, planned: PlannedRun) -> Backend:
+        """The backend this planned run runs on."""
+        return self.backends.get(planned.backend, self.backend)
+
+    def agents(self, backend: Backend | None = None) -> dict[str, Any]:
+        """SDK agents hold no run state: built once per backend when every run gets the same
+        models (the tool schemas alone cost ~2 ms a run), else fresh per run (e.g. one
+        script each)."""
+        backend = backend or self.backend
+        cached = self._agents.get(backend.id)
+        if cached is not None:
+            return cached
+        built = build_agents(self.defs, self.tools(), backend, self.spec.model_settings)
+        if backend.shared_models:
+            self._agents[backend.id] = built
         return built
 
 
@@ -106,18 +115,20 @@ async def execute_plan(
     plan: list[PlannedRun], ctx: RunContext, commit: Commit, cancel: CancelToken,
     concurrency: int | None = None,
 ) -> str:
-    """Runs in flight up to the concurrency (and the backend's bound); each finished run is
-    committed before its slot frees. Returns completed or cancelled.
+    """Runs in flight up to the concurrency (and each run's backend's own bound: a run
+    waits for its backend's slot before it takes one of the experiment's, so a busy backend
+    never holds slots another backend's runs could use); each finished run is committed
+    before its slots free. Returns completed or cancelled.
 
     A commit that fails (a full disk, a store that went away) stops the plan at once: runs
     in flight are cancelled and none starts, since no run could be saved (their model calls
     would be paid for and lost), and the commit's exception is raised."""
     semaphore = asyncio.Semaphore(concurrency or ctx.spec.concurrency)
-    slots = backend_slots(ctx.backend)
     failed: list[BaseException] = []
 
     async def guarded(planned: PlannedRun) -> None:
-        async with semaphore, slots or contextlib.nullcontext():
+        slots = backend_slots(ctx.backend_for(planned))
+        async with slots or contextlib.nullcontext(), semaphore:
             if cancel.cancelled or failed:
                 return
             record = await execute_run(planned, ctx)
@@ -163,11 +174,12 @@ async def execute_run(planned: PlannedRun, ctx: RunContext) -> RunRecord:
 
     recorder = install_recorder()
     run_id = gen_trace_id()
+    backend = ctx.backend_for(planned)
     item = ctx.scenario.input(planned.input_id)
     deps = RunDeps(tool_budget=ctx.spec.budget(ctx.scenario))
     retries = [0]
     retry_token = RETRY_COUNTER.set(retries)
-    calls = RunCalls(planned.key, ctx.spec.replay_speed)
+    calls = RunCalls(planned.recorded, ctx.spec.replay_speed)
     calls_token = CURRENT_CALLS.set(calls)
     recorder.watch(run_id)
     started_at, t0 = utcnow(), time.monotonic()
@@ -176,7 +188,7 @@ async def execute_run(planned: PlannedRun, ctx: RunContext) -> RunRecord:
     output: str | None = None
     status, error = "ok", cast(BaseException | None, None)
     try:
-        env = FlowEnv(ctx.agents(), deps, ctx.spec.max_turns, ctx.tools())
+        env = FlowEnv(ctx.agents(backend), deps, ctx.spec.max_turns, ctx.tools())
         metadata = {"experiment_id": ctx.experiment_id, "run_id": run_id, "form": planned.form}
         with trace(f"orchlab:{ctx.scenario.name}:{planned.form}", trace_id=run_id,
                    group_id=ctx.experiment_id, metadata=metadata):
@@ -198,8 +210,8 @@ async def execute_run(planned: PlannedRun, ctx: RunContext) -> RunRecord:
     return RunRecord(
         run_id=run_id, experiment_id=ctx.experiment_id, scenario=ctx.scenario.name,
         form=planned.form, input_id=planned.input_id, repetition=planned.repetition,
-        backend=ctx.backend.id, model=ctx.backend.model_name, started_at=started_at,
-        metrics=run_metrics(spans, ctx.backend.prices_as or ctx.backend.id, wall_ms=wall_ms,
+        backend=backend.id, model=backend.model_name, started_at=started_at,
+        metrics=run_metrics(spans, backend.prices_as or backend.id, wall_ms=wall_ms,
                             retries=retries[0]),
         status=status, error_type=type(error).__name__ if error else None,
         error_message=_error_message(error, ctx.spec.timeout_s), error_class=error_class,

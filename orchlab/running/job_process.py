@@ -126,9 +126,11 @@ async def run_job(
 
         # Starting a backend may block for seconds (a server probe, loading the embedded
         # model): never on the loop other jobs' runs share.
-        if isinstance(backend, str):
-            backend = await asyncio.to_thread(_backend, backend)
-        kwargs: dict[str, Any] = {"backend": backend, "on_progress": progress,
+        # A matrix's other backends are cached here too, in the spec's order.
+        backends = [backend] if isinstance(backend, Backend) else [
+            await asyncio.to_thread(_backend, backend_id)
+            for backend_id in [backend, *spec.backends[1:]]]
+        kwargs: dict[str, Any] = {"backend": backends, "on_progress": progress,
                                   "cancel": cancel, "on_start": on_start}
         if resume_id:
             result = await runner.aresume_experiment(resume_id, store, **kwargs)

@@ -139,8 +139,8 @@ class ExperimentJob:
 
     @property
     def backend_id(self) -> str:
-        """The backend the job runs on."""
-        return self.backend.id if self.backend is not None else self.spec.backend
+        """The backend the job runs on (a matrix: its first)."""
+        return self.backend.id if self.backend is not None else self.spec.backend_ids[0]
 
     @property
     def elsewhere(self) -> bool:
@@ -155,7 +155,7 @@ class ExperimentJob:
         self._total = len(planned)
         self._planned_by_form = dict(Counter(p.form for p in planned))
         self._started = time.monotonic()
-        if opens_anywhere(self.backend_id):
+        if all(opens_anywhere(b) for b in [self.backend_id, *self.spec.backends[1:]]):
             self._process = job_process.experiment_process()
             self._process.submit(job_process.JobOrder(
                 self._id, self.spec, self.backend_id, self.store.location, self.resume_id,
@@ -240,6 +240,6 @@ class ExperimentJob:
     async def _work(self) -> None:
         """On the job loop. Always ends with the job finished, a result or an error set."""
         result, end = await job_process.run_job(
-            self.spec, self.store, self.backend or self.spec.backend, self.resume_id,
+            self.spec, self.store, self.backend or self.backend_id, self.resume_id,
             self.cancel_token, self._on_start, self._on_progress, self._on_warning)
         self._end(end, result)

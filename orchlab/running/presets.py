@@ -71,5 +71,5 @@ def experiment_spec(scenario: str, backend: str, **choices: Any) -> ExperimentSp
     defaults (the CLI's too), the user's choices, and the offered preset's name when the
     limits are still the preset's, so a label never claims settings that were changed."""
     spec = ExperimentSpec(scenario=scenario, backend=backend, **choices)
-    preset = offered(backend)
+    preset = next((p for b in spec.backend_ids if (p := offered(b))), None)  # any matrix's
     return replace(spec, preset=preset.name if preset and matches(spec, preset) else None)

@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 import gc
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from orchlab.backends import Backend, resolve
@@ -22,6 +22,7 @@ from orchlab.core.records import ExperimentRecord, RunRecord, new_experiment_id,
 from orchlab.running import cluster, workers
 from orchlab.running.execution import CancelToken, RunContext, execute_plan
 from orchlab.running.spec import (
+    MATRIX_JOIN,
     MAX_CONCURRENCY,
     MAX_REPETITIONS,
     ExperimentSpec,
@@ -85,22 +86,29 @@ async def arun_experiment(
     spec: ExperimentSpec,
     store: Any,
     *,
-    backend: Backend | None = None,
+    backend: Backend | Sequence[Backend] | None = None,
     on_progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     on_start: StartFn | None = None,
 ) -> ExperimentResult:
-    """Run a spec to the end (or a cancel), committing each run as it finishes."""
+    """Run a spec to the end (or a cancel), committing each run as it finishes.
+
+    `backend`: backends already resolved, standing for the spec's backends in order (one
+    stands for the first); the others are resolved from their ids."""
     prepared = prepare(spec)
-    backend = await _ready(prepared.spec, backend)
+    backends = await _ready(prepared.spec, backend)
+    prepared = _on(prepared, backends)
+    replays = {b.replay_of for b in backends}
     experiment = ExperimentRecord(
-        experiment_id=new_experiment_id(), scenario=prepared.scenario.name, backend=backend.id,
-        created_at=utcnow(), spec=asdict(prepared.spec), planned_runs=len(prepared.plan),
-        pid=os.getpid(), replay_of=backend.replay_of, host=HOST, heartbeat_at=utcnow(),
+        experiment_id=new_experiment_id(), scenario=prepared.scenario.name,
+        backend=MATRIX_JOIN.join(b.id for b in backends), created_at=utcnow(),
+        spec=asdict(prepared.spec), planned_runs=len(prepared.plan), pid=os.getpid(),
+        replay_of=replays.pop() if len(replays) == 1 else None, host=HOST,
+        heartbeat_at=utcnow(),
     )
     while not store.add_experiment(experiment):  # another writer of a shared store took it
         experiment.experiment_id = new_experiment_id()
-    ctx = _context(prepared, backend, experiment.experiment_id, on_start)
+    ctx = _context(prepared, backends, experiment.experiment_id, on_start)
     return await _run_plan(prepared.plan, ctx, store, on_progress, cancel)
 
 
@@ -108,7 +116,7 @@ async def aresume_experiment(
     experiment_id: str,
     store: Any,
     *,
-    backend: Backend | None = None,
+    backend: Backend | Sequence[Backend] | None = None,
     on_progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     on_start: StartFn | None = None,
@@ -127,7 +135,8 @@ async def aresume_experiment(
     if experiment.status == "running":  # the common case, told before the server is asked
         raise SpecError(_already_running(experiment.experiment_id))
     prepared = prepare(ExperimentSpec(**experiment.spec))
-    backend = await _ready(prepared.spec, backend)
+    backends = await _ready(prepared.spec, backend)
+    prepared = _on(prepared, backends)
     if not store.claim_experiment(experiment.experiment_id):
         raise SpecError(_already_running(experiment.experiment_id))
     try:
@@ -137,7 +146,7 @@ async def aresume_experiment(
         with contextlib.suppress(Exception):  # claimed: never left running by nobody
             store.finish_experiment(experiment.experiment_id, "interrupted")
         raise
-    ctx = _context(prepared, backend, experiment.experiment_id, on_start)
+    ctx = _context(prepared, backends, experiment.experiment_id, on_start)
     return await _run_plan(missing, ctx, store, on_progress, cancel)
 
 
@@ -157,20 +166,43 @@ async def server_answers(backend: Backend) -> None:
         await asyncio.to_thread(backend.check)
 
 
-async def _ready(spec: ExperimentSpec, backend: Backend | None) -> Backend:
-    """The backend checked against the spec, its server answering, and the cluster the spec
-    names started or joined: what an experiment and a resume need before anything is
-    stored, so that what cannot run is one sentence."""
-    backend = check_backend(spec, backend or resolve(spec.backend))
-    await server_answers(backend)
+async def _ready(spec: ExperimentSpec,
+                 given: Backend | Sequence[Backend] | None) -> list[Backend]:
+    """Every backend of the spec, in its order, resolved (the given ones stand for the first),
+    checked against the spec, its server answering, and the cluster the spec names started or
+    joined: what an experiment and a resume need before anything is stored, so that what
+    cannot run (an unknown backend, a server that does not answer) is one sentence."""
+    listed = [] if given is None else [given] if isinstance(given, Backend) else list(given)
+    ids = spec.backend_ids
+    backends = [check_backend(spec, listed[i] if i < len(listed) else resolve(backend_id))
+                for i, backend_id in enumerate(ids)]
+    resolved = [b.id for b in backends]
+    if len(set(resolved)) != len(resolved):
+        raise SpecError(f"backends {', '.join(ids)} are not distinct: they open "
+                        f"{', '.join(resolved)}.")
+    for backend in backends:
+        await server_answers(backend)
     if spec.cluster:
         await asyncio.to_thread(cluster.connect, spec.cluster)
-    return backend
+    return backends
+
+
+def _on(prepared: Prepared, backends: list[Backend]) -> Prepared:
+    """The prepared experiment on its resolved backends: each planned run names the id of
+    the backend it runs on (what its record stores and resume compares), and a matrix's spec
+    holds those ids (so a resume, a worker and a replay open and key the same backends)."""
+    resolved = {spec_id: b.id for spec_id, b in zip(prepared.spec.backend_ids, backends,
+                                                     strict=True)}
+    spec = prepared.spec
+    if len(backends) > 1:
+        spec = replace(spec, backend=backends[0].id, backends=[b.id for b in backends])
+    plan = [replace(p, backend=resolved[p.backend]) for p in prepared.plan]
+    return replace(prepared, spec=spec, plan=plan)
 
 
 def check_backend(spec: ExperimentSpec, backend: Backend) -> Backend:
-    """Worker processes re-open the backend by id: only a server-backed one can be. A replay
-    serves only its recording's scenario."""
+    """Worker processes re-open the backend by id: only a server-backed one can be (for a
+    matrix: every one of its backends). A replay serves only its recording's scenario."""
     if backend.scenario is not None and backend.scenario != spec.scenario:
         raise SpecError(f"{backend.id} replays an experiment of {backend.scenario}; it cannot "
                         f"run {spec.scenario}: choose a recording of {spec.scenario}.")
@@ -186,10 +218,11 @@ def check_backend(spec: ExperimentSpec, backend: Backend) -> Backend:
     return backend
 
 
-def _context(prepared: Prepared, backend: Backend, experiment_id: str,
+def _context(prepared: Prepared, backends: list[Backend], experiment_id: str,
              on_start: StartFn | None) -> RunContext:
-    return RunContext(prepared.spec, prepared.scenario, backend, prepared.defs, experiment_id,
-                      on_start)
+    return RunContext(prepared.spec, prepared.scenario, backends[0], prepared.defs,
+                      experiment_id, on_start,
+                      backends={b.id: b for b in backends} if len(backends) > 1 else {})
 
 
 async def _run_plan(

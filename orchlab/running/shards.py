@@ -17,7 +17,7 @@ import gc
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orchlab.core import config
@@ -41,7 +41,7 @@ class ShardJob:
     spec: ExperimentSpec
     """The experiment's spec (agent overrides included)."""
     backend_id: str
-    """Re-resolved where the shard runs."""
+    """Re-resolved where the shard runs (a matrix: the first of `backend_ids`)."""
     experiment_id: str
     """Runs are recorded under it."""
     plan: list[PlannedRun]
@@ -56,6 +56,8 @@ class ShardJob:
     its own PATH and HOME)."""
     name: str = ""
     """How errors name the shard (orchlab-worker-0, orchlab-shard-0)."""
+    backend_ids: list[str] = field(default_factory=list)
+    """A matrix's backends, each re-resolved where the shard runs; empty: `backend_id` alone."""
 
 
 def shards(
@@ -71,7 +73,7 @@ def jobs(plan: list[PlannedRun], ctx: RunContext, env: dict[str, str], whole_env
          prefix: str) -> list[ShardJob]:
     """The experiment's shards as jobs, `spec.workers` of them at most."""
     return [ShardJob(ctx.spec, ctx.backend.id, ctx.experiment_id, part, k, env, whole_env,
-                     f"{prefix}-{i}")
+                     f"{prefix}-{i}", list(ctx.backends))
             for i, (part, k) in enumerate(shards(plan, ctx.spec.workers, ctx.spec.concurrency))]
 
 
@@ -83,8 +85,10 @@ async def run_shard(job: ShardJob, send: Send, cancel: CancelToken) -> None:
         os.environ.clear()
     os.environ.update(job.env)
     prepared = prepare(job.spec)
-    ctx = RunContext(prepared.spec, prepared.scenario, resolve(job.backend_id), prepared.defs,
-                     job.experiment_id)
+    backends = {backend_id: resolve(backend_id) for backend_id in job.backend_ids}
+    first = backends.get(job.backend_id) or resolve(job.backend_id)
+    ctx = RunContext(prepared.spec, prepared.scenario, first, prepared.defs, job.experiment_id,
+                     backends=backends)
     gc.freeze()  # modules and agent definitions live as long as the shard: never rescan them
 
     async def record(run: RunRecord) -> None:

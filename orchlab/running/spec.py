@@ -22,6 +22,10 @@ MAX_REPETITIONS = 1000
 MAX_CONCURRENCY = 200
 MAX_WORKERS = 32
 MAX_REPLAY_SPEED = 10.0
+MAX_BACKENDS = 8
+MATRIX_JOIN = " + "
+"""How an experiment of several backends names them in one label (`ExperimentRecord.backend`,
+shown by History and `list`): `compat:a@http://... + compat:b@http://...`."""
 CLUSTER = re.compile(r"(ray(://[A-Za-z0-9.\-]+:\d{1,5})?)?")
 """What `ExperimentSpec.cluster` may be: "", "ray" or "ray://HOST:PORT"."""
 
@@ -41,7 +45,11 @@ class ExperimentSpec:
     concurrency: int = 4
     """Runs in flight at once (capped by the backend's own limit)."""
     backend: str = ""
-    """Backend id; empty means the configured default."""
+    """Backend id; empty means the configured default. With `backends`, the first of them."""
+    backends: list[str] = field(default_factory=list)
+    """A model matrix: two or more backend ids, every form run on each (forms x backends x
+    inputs x repetitions). Empty: every run on `backend`. `prepare` sets `backend` to the
+    first; the runner stores them as their resolved ids, which each run records."""
     model_settings: dict[str, Any] = field(default_factory=dict)
     """Explicit overrides for every agent (temperature, top_p, seed, max_tokens); empty: each
     agent runs with the settings in its own file."""
@@ -82,6 +90,11 @@ class ExperimentSpec:
         _check_range("repetitions", self.repetitions, MAX_REPETITIONS)
         _check_range("concurrency", self.concurrency, MAX_CONCURRENCY)
         _check_range("workers", self.workers, MAX_WORKERS)
+        ids = self.backends
+        if ids and (len(ids) > MAX_BACKENDS or len(set(ids)) != len(ids)
+                    or not all(i.strip() for i in ids)):
+            raise SpecError(f"backends must be 1 to {MAX_BACKENDS} distinct backend ids; got "
+                            f"{', '.join(ids)}.")
         if not CLUSTER.fullmatch(self.cluster):
             raise SpecError(f"cluster must be empty (this machine), ray (a local Ray) or "
                             f"ray://HOST:PORT; got {self.cluster!r}.")
@@ -93,10 +106,16 @@ class ExperimentSpec:
         if self.tool_budget is not None and self.tool_budget < 1:
             raise SpecError(f"tool_budget must be at least 1 (or unset for the scenario's own); "
                             f"got {self.tool_budget}.")
-        ids = self.inputs or [i.id for i in scenario.inputs]
-        for input_id in ids:
+        input_ids = self.inputs or [i.id for i in scenario.inputs]
+        for input_id in input_ids:
             scenario.input(input_id)
-        return ids
+        return input_ids
+
+    @property
+    def backend_ids(self) -> list[str]:
+        """Every backend the experiment runs on, in the spec's order: `backends`, else the one
+        `backend`."""
+        return list(self.backends) or [self.backend]
 
     def budget(self, scenario: Scenario) -> int:
         """The tool budget that applies: the spec's override, else the scenario's own."""
@@ -118,11 +137,23 @@ class PlannedRun:
     """Scenario input id."""
     repetition: int
     """Repetition index."""
+    backend: str = ""
+    """The backend it runs on: a spec's backend id in `plan_runs`, the resolved backend's id
+    (what the run records) once the runner resolved them."""
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        """(form, input_id, repetition): what the store knows a finished run by."""
+    def key(self) -> RunKey:
+        """(form, backend, input_id, repetition): what the store knows a finished run by."""
+        return self.form, self.backend, self.input_id, self.repetition
+
+    @property
+    def recorded(self) -> tuple[str, str, int]:
+        """(form, input_id, repetition): which recorded run of its backend a replay serves."""
         return self.form, self.input_id, self.repetition
+
+
+RunKey = tuple[str, str, str, int]
+"""(form, backend, input_id, repetition): one planned run of an experiment."""
 
 
 @dataclass
@@ -140,9 +171,19 @@ class Prepared:
 
 
 def plan_runs(spec: ExperimentSpec, input_ids: list[str]) -> list[PlannedRun]:
-    """Interleave forms and inputs so drift over time hits every group alike."""
-    return [PlannedRun(form, input_id, rep)
-            for rep in range(spec.repetitions) for input_id in input_ids for form in spec.forms]
+    """Interleave forms, backends and inputs so drift over time (a server busier at one
+    moment) hits every group alike: repetition by repetition, input by input, every form on
+    every backend, the backends alternating within each form. The backend that goes first
+    rotates from one (repetition, input) block to the next, so none always starts a block."""
+    backends = spec.backend_ids
+    plan: list[PlannedRun] = []
+    for block, (rep, input_id) in enumerate(
+            (rep, input_id) for rep in range(spec.repetitions) for input_id in input_ids):
+        turn = block % len(backends)
+        order = backends[turn:] + backends[:turn]
+        plan += [PlannedRun(form, input_id, rep, backend)
+                 for form in spec.forms for backend in order]
+    return plan
 
 
 def prepare(spec: ExperimentSpec) -> Prepared:
@@ -156,7 +197,10 @@ def prepare(spec: ExperimentSpec) -> Prepared:
     input_ids = spec.validate(scenario)
     chosen = set(input_ids)
     scenario = dataclasses.replace(scenario, inputs=[i for i in scenario.inputs if i.id in chosen])
-    resolved = dataclasses.replace(spec, backend=spec.backend or default_backend_id(),
+    backends = list(spec.backends)
+    first = backends[0] if backends else spec.backend or default_backend_id()
+    resolved = dataclasses.replace(spec, backend=first,
+                                   backends=backends if len(backends) > 1 else [],
                                    input_rows=[r for r in rows if r["id"] in chosen])
     defs = load_scenario_agents(scenario.name, set(scenario.tools()), spec.agent_overrides,
                                 scenario.agents_home)
@@ -166,16 +210,26 @@ def prepare(spec: ExperimentSpec) -> Prepared:
 def replay_spec(source: ExperimentRecord, speed: float = 1.0, inputs: list[str] | None = None,
                 repetitions: int | None = None) -> ExperimentSpec:
     """The spec that replays an experiment: its own spec (forms, inputs and their stored rows,
-    repetitions, limits, variant) on `replay:<id>`. The Run page, History and the CLI all
-    build replays here, so a replay is the same experiment wherever it is started. Fewer inputs
-    or repetitions replay a part of the recording; more would ask for runs it does not hold."""
+    repetitions, limits, variant) on `replay:<id>`; a matrix on `replay:<id>:<backend>` for
+    each recorded backend, so each run is served from its own backend's calls. The Run page,
+    History and the CLI all build replays here, so a replay is the same experiment wherever it
+    is started. Fewer inputs or repetitions replay a part of the recording; more would ask for
+    runs it does not hold."""
     known = {f.name for f in dataclasses.fields(ExperimentSpec)}
     spec = ExperimentSpec(**{k: v for k, v in source.spec.items() if k in known})
+    replays = [f"replay:{source.experiment_id}:{b}" for b in spec.backends]
     return dataclasses.replace(
-        spec, backend=f"replay:{source.experiment_id}", replay_speed=speed, workers=1,
+        spec, backend=replays[0] if replays else f"replay:{source.experiment_id}",
+        backends=replays, replay_speed=speed, workers=1,
         inputs=inputs or spec.inputs, repetitions=repetitions or spec.repetitions)
 
 
-def missing_runs(plan: list[PlannedRun], done: set[tuple[str, str, int]]) -> list[PlannedRun]:
-    """The planned runs not yet finished: what a resume runs and what History counts."""
-    return [p for p in plan if p.key not in done]
+def missing_runs(plan: list[PlannedRun], done: set[RunKey]) -> list[PlannedRun]:
+    """The planned runs not yet finished: what a resume runs and what History counts. A
+    matrix knows a run by its backend too; an experiment of one backend by (form, input,
+    repetition) alone, as before matrices, so a backend that opens under another id than
+    its spec names (a test's scripted one) still finds its runs."""
+    if len({p.backend for p in plan}) > 1:
+        return [p for p in plan if p.key not in done]
+    finished = {(form, input_id, rep) for form, _backend, input_id, rep in done}
+    return [p for p in plan if p.recorded not in finished]

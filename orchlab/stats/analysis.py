@@ -244,15 +244,64 @@ def mean_interval(values: np.ndarray, level: float = 0.95
 
 GROUP_SEPARATOR = " · "
 """Between form and variant in a `with_group` name ("llm · terse-both")."""
+BACKEND_SEPARATOR = " @ "
+"""Before the backend's label in a `with_group` name ("llm @ gpt-4.1-mini", "llm · terse @
+gpt-4.1-nano"): last in the name, so a group's factors read back unambiguously."""
 
 
-def with_group(runs: pd.DataFrame, by_variant: bool) -> pd.DataFrame:
-    """Add the `group` column charts and findings split on: form, or form · variant."""
+def with_group(runs: pd.DataFrame, by_variant: bool, by_backend: bool = False
+               ) -> pd.DataFrame:
+    """Add the `group` column charts and findings split on: form, then · variant when
+    `by_variant`, then @ backend label when `by_backend` (`backend_labels`); and the
+    `backend_label` column whenever the runs record a backend."""
     grouped = runs.copy()
-    grouped["group"] = (grouped["form"] + GROUP_SEPARATOR + grouped["variant"]) if by_variant \
-        else grouped["form"]
+    names = grouped["form"].astype(str)
+    if by_variant:  # a variant's own " @ " would read as a backend
+        names = names + GROUP_SEPARATOR + grouped["variant"].astype(str).str.replace(
+            BACKEND_SEPARATOR, " at ", regex=False)
+    if "backend" in grouped.columns:
+        keys = backend_keys(grouped)
+        grouped["backend_label"] = keys.map(backend_labels(grouped))
+        if by_backend:
+            names = names + BACKEND_SEPARATOR + grouped["backend_label"]
+    grouped["group"] = names
     return grouped
 
+
+def backend_keys(runs: pd.DataFrame) -> pd.Series:
+    """Each run's backend, as recorded per run (never the experiment's): a replay's runs
+    (`replay:<id>`) count as their recording's backend when the recording's runs are here and
+    ran on one backend, so a replay beside its recording is a replay, not another model."""
+    keys = runs["backend"].astype(object).where(runs["backend"].notna(), "not recorded")
+    if "replay_of" not in runs.columns or not runs["replay_of"].notna().any():
+        return keys.astype(str)
+    sources = {exp: set(keys[runs["experiment_id"] == exp])
+               for exp in runs["replay_of"].dropna().unique()}
+    mapped = [next(iter(sources[src])) if isinstance(src, str) and len(sources.get(src, ())) == 1
+              and str(key).startswith("replay:") else key
+              for key, src in zip(keys, runs["replay_of"], strict=True)]
+    return pd.Series(mapped, index=runs.index, dtype=object).astype(str)
+
+
+def backend_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """A short readable label per backend (`backend_keys`): the model name its runs recorded
+    (the backend id when none), with the backend id added where two backends share a model
+    name ("gpt-4.1-mini (scripted:a)")."""
+    keys = backend_keys(runs)
+    models = runs["model"] if "model" in runs.columns else pd.Series(None, index=runs.index)
+    short: dict[str, str] = {}
+    for key in sorted(set(keys)):
+        named = models[keys == key].dropna().astype(str)
+        short[key] = named.mode().iloc[0] if len(named) else key
+    shared = {name for name in short.values() if list(short.values()).count(name) > 1}
+    labels = {key: f"{name} ({key})" if name in shared and name != key else name
+              for key, name in short.items()}
+    return {key: _clean_label(name) for key, name in labels.items()}
+
+
+def _clean_label(name: str) -> str:
+    """A label that cannot be read as another factor of a group name."""
+    return name.replace(BACKEND_SEPARATOR, " at ").replace(GROUP_SEPARATOR, " - ").strip()
 
 
 REPLAY_MARK = " (replay)"
@@ -278,37 +327,70 @@ def variants_differ(runs: pd.DataFrame) -> bool:
     return bool(mark_replays(runs)["variant"].nunique() > 1)
 
 
-def grouped(runs: pd.DataFrame, by_variant: bool | None = None) -> pd.DataFrame:
+def backends_differ(runs: pd.DataFrame) -> bool:
+    """Whether the runs ran on more than one backend (per run, a replay as its recording's):
+    when Compare offers (and the report and `summary` default to) a split by backend."""
+    return "backend" in runs.columns and bool(backend_keys(runs).nunique() > 1)
+
+
+def grouped(runs: pd.DataFrame, by_variant: bool | None = None,
+            by_backend: bool | None = None) -> pd.DataFrame:
     """The runs with the `group` column Compare, the report and `summary` split on: a replay
-    beside its recording marked as one, then form, or form · variant when `by_variant` (None:
-    whenever the variants differ)."""
+    beside its recording marked as one, then form, · variant when `by_variant`, @ backend
+    when `by_backend` (None: whenever the variants, or the backends, differ)."""
     marked = mark_replays(runs)
     split = bool(marked["variant"].nunique() > 1) if by_variant is None else by_variant
-    return with_group(marked, split)
+    split_backend = backends_differ(marked) if by_backend is None else by_backend
+    return with_group(marked, split, split_backend)
+
+
+def split_group(group: str) -> tuple[str, str | None, str | None]:
+    """A group name's (form, variant, backend label); None for a factor it does not split."""
+    rest, sep, backend = group.rpartition(BACKEND_SEPARATOR)
+    if not sep:
+        rest, backend = group, ""
+    form, _, variant = rest.partition(GROUP_SEPARATOR)
+    return form, variant or None, backend or None
 
 
 def _factors(group: str) -> tuple[str, str | None]:
-    form, _, variant = group.partition(GROUP_SEPARATOR)
-    return form, variant or None
+    form, variant, _ = split_group(group)
+    return form, variant
+
+
+FACTOR_ORDER = ("form", "prompt variant", "replay", "backend")
+"""The factors a comparison may vary, in the order a page names them."""
+
+
+def changed_factors(a: str, b: str) -> list[str]:
+    """The factors (FACTOR_ORDER) in which groups `a` and `b` differ."""
+    (form_a, variant_a, backend_a), (form_b, variant_b, backend_b) = (split_group(a),
+                                                                      split_group(b))
+    prompt_a, prompt_b = (v.removesuffix(REPLAY_MARK) if v else v for v in (variant_a, variant_b))
+    differs = {"form": form_a != form_b, "prompt variant": prompt_a != prompt_b,
+               "replay": (variant_a, prompt_a) != (variant_b, prompt_b) and prompt_a == prompt_b,
+               "backend": backend_a != backend_b}
+    return [name for name in FACTOR_ORDER if differs[name]]
 
 
 def pair_factor(a: str, b: str) -> str:
-    """What a comparison of groups `a` and `b` varies: "form", "prompt variant", both, or
-    "nothing", so a page can say what its finding is evidence about."""
-    (form_a, variant_a), (form_b, variant_b) = _factors(a), _factors(b)
-    prompt_a, prompt_b = (v.removesuffix(REPLAY_MARK) if v else v for v in (variant_a, variant_b))
-    changed = [name for name, differs in (("form", form_a != form_b),
-                                          ("prompt variant", prompt_a != prompt_b),
-                                          ("replay", (variant_a, prompt_a) != (variant_b, prompt_b)
-                                           and prompt_a == prompt_b)) if differs]
-    return " and ".join(changed) or "nothing"
+    """What a comparison of groups `a` and `b` varies: "form", "prompt variant", "backend",
+    several joined by "and", or "nothing", so a page can say what its finding is evidence
+    about."""
+    return " and ".join(changed_factors(a, b)) or "nothing"
 
 
-def group_key(group: str) -> tuple[tuple[int, str], int, str]:
+def is_mixed(factor: str) -> bool:
+    """Whether a comparison varies more than one factor (its difference is no one's)."""
+    return " and " in factor
+
+
+def group_key(group: str) -> tuple[tuple[int, str], int, str, str]:
     """The one order of groups on every page: forms in the catalogue's order (code-driven
-    first), then the original prompt before variants, by name."""
-    form, variant = _factors(group)
-    return forms.order_key(form), variant not in (None, "original"), variant or ""
+    first), then the original prompt before variants, by name, then backends by label."""
+    form, variant, backend = split_group(group)
+    return (forms.order_key(form), variant not in (None, "original"), variant or "",
+            backend or "")
 
 
 def ordered_groups(groups: Iterable[str]) -> list[str]:
@@ -318,17 +400,50 @@ def ordered_groups(groups: Iterable[str]) -> list[str]:
 
 def default_baseline(groups: Sequence[str]) -> str:
     """The group every other is compared with first: the most code-driven form on the original
-    prompt (`code` when it ran)."""
+    prompt (`code` when it ran), on the first backend by label."""
     names = ordered_groups(groups)
     return names[0] if names else ""
 
 
 def comparisons(groups: Sequence[str], baseline: str) -> list[tuple[str, str]]:
     """(group, factor) for every other group against the baseline: those differing in one
-    factor first (form, then prompt variant), those differing in both last, each in group
-    order, so the page leads with what a comparison can be put down to."""
+    factor first (form, then prompt variant or replay, then backend), those differing in
+    several last, each in group order, so the page leads with what a comparison can be put
+    down to."""
     others = [g for g in ordered_groups(groups) if g != baseline]
-    rank = {"form": 0, "prompt variant": 1, "replay": 1, "form and prompt variant": 2,
-            "form and replay": 2}
+
+    def rank(pair: tuple[str, str]) -> tuple[int, int]:
+        changed = pair[1].split(" and ")
+        return len(changed), min(FACTOR_ORDER.index(c) if c in FACTOR_ORDER else
+                                 len(FACTOR_ORDER) for c in changed)
+
     pairs = [(g, pair_factor(g, baseline)) for g in others]
-    return sorted(pairs, key=lambda p: rank.get(p[1], 3))
+    return sorted(pairs, key=rank)
+
+
+def held_comparisons(groups: Sequence[str], baseline: str) -> list[tuple[str, str, str]]:
+    """(group, against, factor): for each group that differs from the baseline in its backend
+    and something else, the comparisons that vary one factor with the others held: the same
+    form on the baseline's backend (the backend varied, the form held) and the baseline's form
+    on the same backend (the form varied, the backend held), for each such group that ran."""
+    present = set(groups)
+    out: list[tuple[str, str, str]] = []
+    base = split_group(baseline)
+    for group in ordered_groups(groups):
+        changed = changed_factors(group, baseline)
+        if len(changed) < 2 or "backend" not in changed or "replay" in changed:
+            continue
+        mine = split_group(group)
+        for factor in changed:
+            slot = {"form": 0, "prompt variant": 1, "backend": 2}[factor]
+            held = [base[i] if i == slot else mine[i] for i in range(3)]
+            against = _join_group(str(held[0]), held[1], held[2])
+            if against in present and against != group:
+                out.append((group, against, factor))
+    return out
+
+
+def _join_group(form: str, variant: str | None, backend: str | None) -> str:
+    """The group name `split_group` reads back."""
+    name = form + (GROUP_SEPARATOR + variant if variant else "")
+    return name + (BACKEND_SEPARATOR + backend if backend else "")

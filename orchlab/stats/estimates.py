@@ -442,6 +442,15 @@ def _wilson(hits: int, n: int, z: float) -> tuple[float, float]:
     return middle - half, middle + half
 
 
+def rate_interval(hits: int, n: int, level: float = 0.95) -> tuple[float, float] | None:
+    """Wilson's score interval of one success rate (the one each side of Newcombe's interval
+    is built from); None for no runs."""
+    if n <= 0:
+        return None
+    low, high = _wilson(hits, n, z_quantile(level))
+    return max(0.0, low), min(1.0, high)
+
+
 def _newcombe(hits_a: int, n_a: int, hits_b: int, n_b: int, level: float
               ) -> tuple[float, float]:
     """Newcombe's hybrid score interval (his method 10) of p_a - p_b."""

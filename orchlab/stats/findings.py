@@ -8,14 +8,38 @@ from __future__ import annotations
 import pandas as pd
 
 from orchlab.core import forms
-from orchlab.stats.analysis import GROUP_SEPARATOR, failure_counts, failures_text
+from orchlab.stats.analysis import (
+    BACKEND_SEPARATOR,
+    GROUP_SEPARATOR,
+    failure_counts,
+    failures_text,
+    is_mixed,
+    split_group,
+)
 
 
 def label(group: str) -> str:
-    """Readable group name: 'LLM-orchestrated', or 'LLM-orchestrated · terse' for a form and
-    prompt variant group."""
-    form, sep, variant = group.partition(GROUP_SEPARATOR)
-    return f"{forms.label(form)}{sep}{variant}"
+    """Readable group name: 'LLM-orchestrated', 'LLM-orchestrated · terse' for a form and
+    prompt variant group, 'LLM-orchestrated @ gpt-4.1-mini' for a form on a backend."""
+    form, variant, backend = split_group(group)
+    return (forms.label(form) + (GROUP_SEPARATOR + variant if variant else "")
+            + (BACKEND_SEPARATOR + backend if backend else ""))
+
+
+def factor_note(group: str, against: str, factor: str) -> tuple[str, bool]:
+    """What a comparison block varies, as one sentence, and whether it is a warning: a block
+    that varies several factors at once cannot put a difference down to any one of them."""
+    if is_mixed(factor):
+        *first, last = factor.split(" and ")
+        named = f"both {first[0]} and {last}" if len(first) == 1 else \
+            f"{', '.join(first)} and {last}"
+        return (f"{title(group)} differs from {label(against)} in {named}: a difference "
+                "cannot be put down to any one of them.", True)
+    held = "" if factor != "backend" else " (the form held)"
+    if factor == "form" and split_group(group)[2]:
+        held = f" (the backend held: {split_group(group)[2]})"
+    return (f"This finding compares the {factor}{held}: {label(group)} against "
+            f"{label(against)}.", False)
 
 
 def title(group: str) -> str:

@@ -117,7 +117,25 @@ def render_text(summary: dict[str, Any]) -> str:
     for block in summary["comparisons"]:
         lines.append(f"\n{title(block['group'])} vs {block['baseline']} ({block['factor']})")
         lines.extend(f"  - {s}" for s in block["sentences"])
+    if summary.get("frontier"):
+        lines.extend(["", *frontier_lines(summary["frontier"])])
     return "\n".join(lines)
+
+
+def frontier_lines(found: dict[str, Any]) -> list[str]:
+    """Success against cost as text: one line per group, `*` on the frontier."""
+    lines = [f"{found['y_label']} against {found['x_label']} (* on the Pareto frontier):"]
+    money = found["x"] == "cost_usd"
+    for p in sorted(found["points"], key=lambda p: p["x"]):
+        x = f"${p['x']:.3g}" if money else f"{p['x']:,.0f} tokens"
+        x_ci = ("" if p["x_low"] is None else
+                f" [{'$' if money else ''}{p['x_low']:.3g}, {'$' if money else ''}"
+                f"{p['x_high']:.3g}]")
+        y_ci = "" if p["y_low"] is None else f" [{p['y_low']:.2f}, {p['y_high']:.2f}]"
+        lines.append(f"  {'*' if p['on_frontier'] else ' '} {title(p['group'])}: "
+                     f"{p['y']:.2f}{y_ci} at {x}{x_ci} per run")
+    lines.append(found["sentence"])
+    return lines
 
 
 def _shown(value: Any) -> str:

@@ -5,7 +5,10 @@ Per group: counts, medians, means, success over the runs it applies to, pass^k a
 variance and the distance from the reference (code) path. Per comparison with the baseline:
 each figure's estimate (paired by input and repetition when enough pairs exist, else
 unpaired), a test, Holm's correction over every test in the summary, a sentence, and the runs
-per group that would detect a chosen difference.
+per group that would detect a chosen difference. When groups split by backend, a group that
+differs from the baseline in its backend and its form (or variant) is also compared with the
+groups that hold all but one of those (`analysis.held_comparisons`). Last, success against
+cost per group and its Pareto frontier (`orchlab.stats.frontier`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from orchlab.stats.findings import (
     price_sources,
     title,
 )
+from orchlab.stats.frontier import frontier
 
 METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("wall_ms", "latency", "ratio", "ms"),
@@ -58,12 +62,15 @@ def summarize_runs(runs: pd.DataFrame, baseline: str | None = None, by: str = "g
     reliability = estimates.reliability(frame, by)  # once: every group's pass^k
     blocks = [_comparison(frame, g, base, factor, by, detect, paired)
               for g, factor in analysis.comparisons(groups, base)]
+    blocks += [_comparison(frame, g, against, factor, by, detect, paired)
+               for g, against, factor in analysis.held_comparisons(groups, base)]
     for block in blocks:
-        block["pass_k"] = _pass_k(frame, block["group"], base, by)
+        block["pass_k"] = _pass_k(frame, block["group"], block["baseline"], by)
         block["sentences"] = _sentences(frame, block, by)
     return {"experiments": sorted(map(str, runs["experiment_id"].unique())),
             "baseline": base, "by": by, "detect": detect, "paired": paired,
-            "groups": _groups(frame, by, reliability), "comparisons": blocks}
+            "groups": _groups(frame, by, reliability), "comparisons": blocks,
+            "frontier": frontier(frame, by, PASS_K_FINDING, reliability)}
 
 
 def _groups(frame: pd.DataFrame, by: str, reliability: pd.DataFrame) -> dict[str, Any]:
@@ -270,7 +277,7 @@ def scoreboard(result: dict[str, Any]) -> pd.DataFrame:
     estimate against the baseline with the 95% interval and a mark only where a difference
     is claimed. Built from the summary alone: Compare, the CLI and the report show one table."""
     base = result["baseline"]
-    blocks = {b["group"]: b for b in result["comparisons"]}
+    blocks = {b["group"]: b for b in result["comparisons"] if b["baseline"] == base}
     groups = [base, *[g for g in result["groups"] if g != base]]
     k = _board_k(result, groups)
     rows = []

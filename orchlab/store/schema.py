@@ -119,6 +119,17 @@ the older copies' rows go (deleted by name, not left to a cascade the connection
 enforce), then the index refuses any new copy."""
 
 
+M008_ONE_RUN_PER_PLANNED_RUN_AND_BACKEND = """
+DROP INDEX runs_one_per_planned_run;
+CREATE UNIQUE INDEX runs_one_per_planned_run_and_backend
+    ON runs(experiment_id, form, backend, input_id, repetition);
+"""
+"""An experiment may run on several backends (a model matrix): a planned run is (experiment,
+form, backend, input, repetition), what `PlannedRun.key` and resume know it by. Every store
+m007 left holds each (experiment, form, input, repetition) once, so each key of the wider
+index too: nothing to delete."""
+
+
 class _M004Span(NamedTuple):
     """A span as m004 reads it: the spans columns (after run_id) as m001 created them, named
     here because a migration is history, never the columns derived from today's records."""
@@ -171,6 +182,8 @@ MIGRATIONS: list[Migration] = [
     ("m005_model_calls", M005_MODEL_CALLS, None),
     ("m006_heartbeat", M006_HEARTBEAT, None),
     ("m007_one_run_per_planned_run", M007_ONE_RUN_PER_PLANNED_RUN, None),
+    ("m008_one_run_per_planned_run_and_backend", M008_ONE_RUN_PER_PLANNED_RUN_AND_BACKEND,
+     None),
 ]
 """(name, SQL, optional Python step run in the same transaction), applied in order. The SQL is
 SQLite's and PostgreSQL's alike, but for column types (`Database.ddl`). Migrations are

@@ -237,13 +237,14 @@ class Store:
             conn.execute("UPDATE experiments SET heartbeat_at=? WHERE experiment_id=? "
                          "AND status='running'", (utcnow().isoformat(), experiment_id))
 
-    def run_keys(self, experiment_id: str) -> set[tuple[str, str, int]]:
-        """(form, input_id, repetition) of every finished run (`RERUN_SQL` ones excluded)."""
+    def run_keys(self, experiment_id: str) -> set[tuple[str, str, str, int]]:
+        """(form, backend, input_id, repetition) of every finished run (`RERUN_SQL` ones
+        excluded): `PlannedRun.key` of the planned runs done."""
         with self._db.read() as conn:
             rows = conn.execute(
-                "SELECT form, input_id, repetition FROM runs WHERE experiment_id=? "
+                "SELECT form, backend, input_id, repetition FROM runs WHERE experiment_id=? "
                 f"AND NOT {RERUN_SQL}", (experiment_id,)).fetchall()
-        return {(f, i, int(r)) for f, i, r in rows}
+        return {(f, b, i, int(r)) for f, b, i, r in rows}
 
     def delete_cancelled_runs(self, experiment_id: str) -> int:
         """Drop the runs a resume runs again (cancelled, or ended by the environment), just
@@ -304,8 +305,8 @@ class Store:
         True when stored, False (and nothing written) when the store already holds a run of
         the same planned run.
 
-        A planned run (experiment, form, input, repetition) is stored at most once (the
-        UNIQUE index of m007). A second copy comes only from the same run committed again or
+        A planned run (experiment, form, backend, input, repetition) is stored at most once
+        (the UNIQUE index of m008). A second copy comes only from the same run committed again or
         from two processes that ran one planned run (resumes of one experiment are claimed
         one at a time, `claim_experiment`, but a store is shared with other versions). The
         run already stored is kept: pages, exports and replays may have read it, so nothing
@@ -317,9 +318,10 @@ class Store:
             if _insert_run(conn, rows, INSERT_RUN_ONCE):
                 return True
             held = conn.execute(
-                "SELECT run_id FROM runs WHERE experiment_id=? AND form=? AND input_id=? "
-                "AND repetition=?",
-                (run.experiment_id, run.form, run.input_id, run.repetition)).fetchone()
+                "SELECT run_id FROM runs WHERE experiment_id=? AND form=? AND backend=? "
+                "AND input_id=? AND repetition=?",
+                (run.experiment_id, run.form, run.backend, run.input_id, run.repetition)
+            ).fetchone()
         if held is None:
             raise StoreError(f"The store {self.shown} holds a run {run.run_id} of another "
                              "planned run.")
@@ -330,12 +332,13 @@ class Store:
         or any bad row leaves the store as it was. A file holding one planned run twice is
         refused whole and by name: the store keeps each planned run once, and which copy a
         file meant is not for the import to guess."""
-        copies = Counter((r.experiment_id, r.form, r.input_id, r.repetition) for r in runs)
-        for (_exp_id, form, input_id, repetition), count in copies.items():
+        copies = Counter((r.experiment_id, r.form, r.backend, r.input_id, r.repetition)
+                         for r in runs)
+        for (_exp_id, form, backend, input_id, repetition), count in copies.items():
             if count > 1:
                 raise StoreError(f"Cannot import {exp.experiment_id} into {self.shown}: it "
                                  f"holds {count} runs of form {form}, input {input_id}, "
-                                 f"repetition {repetition}.")
+                                 f"repetition {repetition}" + _on_backend(backend, exp) + ".")
         rows = [_run_rows(run) for run in runs]
         try:
             with self._db.tx() as conn:
@@ -367,20 +370,22 @@ class Store:
                 "ORDER BY agent, seq", (run_id,)).fetchall()
         return [schema.call_from_row(r) for r in rows]
 
-    def load_recording(self, experiment_id: str) -> dict[tuple[str, str, int], list[ModelCall]]:
-        """Every finished run's model calls by (form, input_id, repetition), a run that made
-        none included: what a replay serves. Runs a resume would run again (`RERUN_SQL`) are
-        not part of the recording."""
+    def load_recording(
+        self, experiment_id: str
+    ) -> dict[tuple[str, str, str, int], list[ModelCall]]:
+        """Every finished run's model calls by (form, backend, input_id, repetition), a run
+        that made none included: what a replay serves. Runs a resume would run again
+        (`RERUN_SQL`) are not part of the recording."""
         with self._db.read() as conn:
             rows = conn.execute(
-                f"SELECT r.form, r.input_id, r.repetition, "
+                f"SELECT r.form, r.backend, r.input_id, r.repetition, "
                 f"{','.join('c.' + c for c in CALL_COLUMNS)} FROM runs r "
                 f"LEFT JOIN model_calls c USING (run_id) WHERE r.experiment_id=? "
                 f"AND NOT {RERUN_SQL} ORDER BY r.started_at, c.agent, c.seq",
                 (experiment_id,)).fetchall()
-        recording: dict[tuple[str, str, int], list[ModelCall]] = {}
-        for form, input_id, rep, *call in rows:
-            calls = recording.setdefault((form, input_id, int(rep)), [])
+        recording: dict[tuple[str, str, str, int], list[ModelCall]] = {}
+        for form, backend, input_id, rep, *call in rows:
+            calls = recording.setdefault((form, backend, input_id, int(rep)), [])
             if call[0] is not None:
                 calls.append(schema.call_from_row(tuple(call)))
         return recording
@@ -519,6 +524,11 @@ class Store:
                 "SELECT agent, text FROM variants WHERE scenario=? AND name=?",
                 (scenario, name)).fetchall()
         return dict(rows)
+
+
+def _on_backend(backend: str, exp: ExperimentRecord) -> str:
+    """' on backend X' when the experiment ran several backends, else nothing."""
+    return f" on backend {backend}" if len(exp.spec.get("backends") or []) > 1 else ""
 
 
 def _run_filter(experiment_ids: list[str] | None, scenario: str | None) -> tuple[str, list[str]]:

@@ -62,6 +62,20 @@ class World:
     fail_a: float = 0.0
     """Chance that a run of form a errors after about 50 ms (counted in no figure but
     failures)."""
+    backends: tuple[str, ...] = ()
+    """Backends every form runs on (each run records `sim:<name>` and model `<name>`); none:
+    runs record no backend, as before backends were a factor. The first is the reference,
+    each other has the `backend_*` effects applied."""
+    backend_latency_ratio: float = 1.0
+    """True ratio of a later backend's latency to the first's (geometric means), any form."""
+    backend_token_ratio: float = 1.0
+    """True ratio of a later backend's tokens (and cost) to the first's."""
+    backend_success_shift: float = 0.0
+    """A later backend's success chance is the first's plus this on the log-odds scale."""
+    backend_moments_shared: bool = True
+    """True: one experiment runs every backend of an input back to back (a repetition's
+    moment is shared by all of them); False: each backend is an experiment of its own, run
+    at other moments (the same scenario run once on backend A and once on B)."""
 
     @property
     def pairs(self) -> int:
@@ -78,7 +92,11 @@ class Drawn:
     truth: dict[str, float] = field(default_factory=dict)
     """By figure (wall_ms, tokens, cost_usd, llm_calls, success): the estimand's true value."""
     chances: dict[str, list[float]] = field(default_factory=dict)
-    """By form, each input's true success chance (input i at index i)."""
+    """By form, each input's true success chance (input i at index i); with backends, by
+    group ("a @ x")."""
+    backend_truth: dict[str, float] = field(default_factory=dict)
+    """With backends: each figure's true value for a later backend against the first, the
+    form held (as `truth`, for form b's groups)."""
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
@@ -86,12 +104,15 @@ def _logistic(x: np.ndarray) -> np.ndarray:
 
 
 def draw(world: World, rng: np.random.Generator, experiment_id: str = "sim") -> Drawn:
-    """One experiment of `world`: forms a and b, every input `repetitions` times."""
+    """One experiment of `world`: forms a and b, every input `repetitions` times (on each
+    backend, when the world has backends: `draw_backends`)."""
     n_in, reps = world.inputs, world.repetitions
     base_ms = 800 * rng.lognormal(0, world.input_sigma, n_in)
     base_tokens = 900 * rng.lognormal(0, world.input_sigma / 2, n_in)
     logit_b = math.log(world.success_b / (1 - world.success_b)) + rng.normal(
         0, world.input_sigma, n_in) if 0 < world.success_b < 1 else None
+    if world.backends:
+        return _draw_backends(world, rng, experiment_id, base_ms, base_tokens, logit_b)
     rows: list[dict[str, Any]] = []
     success_gap: list[float] = []
     chances = {form: [_chance(world.success_b, logit_b, i, shift) for i in range(n_in)]
@@ -108,6 +129,55 @@ def draw(world: World, rng: np.random.Generator, experiment_id: str = "sim") -> 
              "cost_usd": world.token_ratio, "llm_calls": world.calls_diff,
              "success": float(np.mean(success_gap))}
     return Drawn(runs, truth, chances)
+
+
+def _draw_backends(world: World, rng: np.random.Generator, experiment_id: str,
+                   base_ms: np.ndarray, base_tokens: np.ndarray, logit_b: np.ndarray | None
+                   ) -> Drawn:
+    """Forms a and b on every backend: group "<form> @ <backend>", the backend recorded per
+    run. Shared moments: one experiment, each input's backends and forms back to back in a
+    repetition; apart: an experiment per backend, each with moments of its own."""
+    n_in, first = world.inputs, world.backends[0]
+    effects = {b: (1.0, 1.0, 0.0) if b == first else
+               (world.backend_latency_ratio, world.backend_token_ratio,
+                world.backend_success_shift) for b in world.backends}
+    chances = {f"{form} @ {b}": [_chance(world.success_b, logit_b, i, shift + effects[b][2])
+                                 for i in range(n_in)]
+               for b in world.backends for form, shift in (("a", world.success_shift),
+                                                           ("b", 0.0))}
+    rows: list[dict[str, Any]] = []
+    gap: dict[str, list[float]] = {}
+    if world.backend_moments_shared:
+        order = [(rep, i, tuple(world.backends)) for rep in range(world.repetitions)
+                 for i in range(n_in)]
+    else:
+        order = [(rep, i, (b,)) for b in world.backends for rep in range(world.repetitions)
+                 for i in range(n_in)]
+    for rep, i, backends in order:
+        moment = rng.lognormal(0, world.moment_sigma)
+        for backend in backends:
+            ms, tokens, _ = effects[backend]
+            exp = experiment_id if world.backend_moments_shared else f"{experiment_id}-{backend}"
+            for form in ("a", "b"):
+                row = _run(world, rng, form, f"in-{i}", rep, base_ms[i] * moment * ms,
+                           base_tokens[i] * tokens, chances[f"{form} @ {backend}"][i], exp)
+                row.update(run_id=f"{row['run_id']}-{backend}", group=f"{form} @ {backend}",
+                           backend=f"sim:{backend}", model=backend, variant="original",
+                           replay_of=None)
+                rows.append(row)
+            gap.setdefault(backend, []).append(chances[f"b @ {backend}"][i]
+                                               - chances[f"b @ {first}"][i])
+    runs = pd.DataFrame(rows)
+    truth = {"wall_ms": world.latency_ratio, "tokens": world.token_ratio,
+             "cost_usd": world.token_ratio, "llm_calls": world.calls_diff,
+             "success": float(np.mean([chances[f"a @ {first}"][i] - chances[f"b @ {first}"][i]
+                                       for i in range(n_in)]))}
+    later = world.backends[-1]
+    backend_truth = {"wall_ms": world.backend_latency_ratio,
+                     "tokens": world.backend_token_ratio,
+                     "cost_usd": world.backend_token_ratio, "llm_calls": 0.0,
+                     "success": float(np.mean(gap[later]))}
+    return Drawn(runs, truth, chances, backend_truth)
 
 
 def _chance(success_b: float, logit_b: np.ndarray | None, i: int, shift: float) -> float:
