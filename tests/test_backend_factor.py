@@ -50,11 +50,16 @@ def frame(rows: list[dict]) -> pd.DataFrame:
 # -- groups, factors and labels ----------------------------------------------------------------
 
 
-def test_a_group_name_reads_back_its_form_variant_and_backend() -> None:
-    assert analysis.split_group("llm") == ("llm", None, None)
-    assert analysis.split_group("llm · terse") == ("llm", "terse", None)
-    assert analysis.split_group("llm @ gpt-4.1-mini") == ("llm", None, "gpt-4.1-mini")
-    assert analysis.split_group("llm · terse @ nano") == ("llm", "terse", "nano")
+def test_a_group_name_reads_back_its_form_variant_backend_and_assignment() -> None:
+    assert analysis.split_group("llm") == ("llm", None, None, None)
+    assert analysis.split_group("llm · terse") == ("llm", "terse", None, None)
+    assert analysis.split_group("llm @ gpt-4.1-mini") == ("llm", None, "gpt-4.1-mini", None)
+    assert analysis.split_group("llm · terse @ nano") == ("llm", "terse", "nano", None)
+    assert analysis.split_group("llm · terse @ nano | writer on mini") == (
+        "llm", "terse", "nano", "writer on mini")
+    assert analysis.split_group("llm | no assignment") == ("llm", None, None, "no assignment")
+    for name in ("llm", "llm · t", "llm @ b", "llm | a", "llm · t @ b | a", "llm · t | a"):
+        assert analysis.join_group(analysis.split_group(name)) == name
     assert findings.label("llm · terse @ nano") == "LLM-orchestrated · terse @ nano"
     assert findings.label("code @ nano") == "code-orchestrated @ nano"
 

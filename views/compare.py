@@ -108,7 +108,12 @@ by_backend = analysis.backends_differ(runs) and st.toggle(  # per run, never the
     "Split groups by backend", value=True, key="compare_by_backend",
     help="Each group is one form on one backend; a comparison varies the form with the "
          "backend held, or the backend with the form held.")
-runs = analysis.grouped(runs, by_variant, by_backend)
+by_assignment = analysis.assignments_differ(runs) and st.toggle(
+    "Split groups by agent assignment", value=True, key="compare_by_assignment",
+    help="An assignment runs some agents on other backends than the run's (e.g. the writer "
+         "on a cheaper model); a comparison varies the assignment with the form held, or the "
+         "form with the assignment held.")
+runs = analysis.grouped(runs, by_variant, by_backend, by_assignment)
 if by_backend:
     st.caption(escape_md("Backends: " + "; ".join(
         f"{name} = {key}" for key, name in analysis.backend_labels(runs).items()) + "."))

@@ -47,7 +47,7 @@ def replay_backend(rest: str) -> Backend:
             raise BackendError(f"Experiment {source.experiment_id} is not replayable: it was "
                                "stored before model calls were recorded.")
         recorded = store.load_recording(source.experiment_id)
-        runs = store.load_runs([source.experiment_id])[["backend", "model"]]
+        runs = store.load_runs([source.experiment_id])[["backend", "model", "per_agent"]]
     finally:
         store.close()
     if not recorded:
@@ -69,13 +69,20 @@ def replay_backend(rest: str) -> Backend:
     recording = {(form, input_id, rep): calls
                  for (form, backend, input_id, rep), calls in recorded.items()
                  if backend == wanted}
-    model_name = str(runs.loc[runs["backend"] == wanted, "model"].iloc[0])
+    mine = runs[runs["backend"] == wanted]
+    model_name = str(mine["model"].iloc[0])
+    agent_ids = dict(source.spec.get("agent_backends") or {})
+    models = {agent: figures["model"] for per_agent in mine["per_agent"]  # an assignment's
+              for agent, figures in per_agent.items()  # agents answered as their own models
+              if agent in agent_ids and figures.get("model")}
     _items()  # built here, not inside the first replayed run's wall time
     return Backend(
         id=replay_id, model_name=model_name,
-        make_model=lambda agent: TracedModel(ReplayModel(recording, agent), model_name),
+        make_model=lambda agent: TracedModel(ReplayModel(recording, agent),
+                                             models.get(agent, model_name)),
         max_concurrency=1 if is_local_id(wanted) else None,
         shared_models=True, records_calls=False, prices_as=wanted,
+        agent_ids=agent_ids,
         scenario=source.scenario, replay_of=source.experiment_id,
         notes=[f"replays {source.experiment_id} ({wanted}): no model is called"],
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from orchlab.backends import default_backend_id, resolve
 from orchlab.cli.parser import build_parser
 from orchlab.core import config
+from orchlab.core.backend_ids import short_model
 from orchlab.core.errors import (
     AgentDefError,
     BackendError,
@@ -40,7 +41,7 @@ from orchlab.running.runner import (
     resume_experiment,
     run_experiment,
 )
-from orchlab.running.spec import Prepared, replay_spec
+from orchlab.running.spec import Prepared, parse_agent_backends, replay_spec
 from orchlab.scenario import catalogue, discover, get_scenario, read_inputs_file, scaffold
 from orchlab.stats import analysis
 from orchlab.stats.gate import failed_requirements, parse_requirement, render_text
@@ -126,6 +127,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         timeout_s=args.timeout, max_turns=args.max_turns, tool_budget=args.tool_budget,
         workers=args.workers, cluster=args.cluster, replay_speed=args.replay_speed,
         model_settings={k: v for k, v in settings.items() if v is not None}, input_rows=rows,
+        agent_backends=parse_agent_backends(args.agent_backend or []),
+        assignment=args.assignment,
     )
     return presets.apply(spec, presets.PRESETS[args.preset]) if args.preset else spec
 
@@ -171,6 +174,12 @@ def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None) -> 
         label = pricing.price_label(backend.prices_as or backend.id, backend.model_name)
         print(f"price: {label}" + (f" ({backend.id})" if len(backends) > 1 else ""),
               file=sys.stderr)
+    assigned: dict[str, list[str]] = {}
+    for agent, backend_id in sorted(spec.agent_backends.items()):
+        assigned.setdefault(backend_id, []).append(agent)
+    for backend_id, agents in assigned.items():  # priced as its model before it opens
+        print(f"price: {pricing.price_label(backend_id, short_model(backend_id))} "
+              f"({', '.join(agents)} on {backend_id})", file=sys.stderr)
     print(f"tool budget: {prepared.spec.budget(prepared.scenario)} calls per run", file=sys.stderr)
 
     cancel = CancelToken()
@@ -279,9 +288,9 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
     runs = store.load_runs(ids)
     if runs.empty:
         raise UnknownExperiment("These experiments have no finished runs to summarize.")
-    by = args.by or []  # none given: the form, and the backend when backends differ
-    grouped = analysis.grouped(runs, "variant" in by,
-                               "backend" in by if by else None)
+    by = args.by  # none given: as Compare and the report, every factor that differs
+    grouped = analysis.grouped(runs, *(None if by is None else name in by
+                                       for name in ("variant", "backend", "assignment")))
     result = summarize_runs(grouped, args.baseline,
                             detect=args.detect, paired=not args.unpaired)
     if args.format == "json":

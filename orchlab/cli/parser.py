@@ -12,7 +12,7 @@ from orchlab.running.presets import PRESETS
 from orchlab.running.spec import ExperimentSpec
 from orchlab.stats.summary import DETECT
 
-SPLITS = ("form", "variant", "backend")
+SPLITS = ("form", "variant", "backend", "assignment")
 """What `summary --by` may split groups by, beside the form."""
 DEFAULTS = ExperimentSpec(scenario="")
 """The CLI's defaults are the spec's (and so the Run page's)."""
@@ -60,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
                      "local:smollm2-135m, openai:gpt-4.1-mini, compat:<model>@<base_url> "
                      "(default: $ORCHLAB_BACKEND or the embedded model); repeat it for a model "
                      "matrix: every form runs on each backend, interleaved, in one experiment")
+    run.add_argument("--agent-backend", action="append", default=None,
+                     metavar="AGENT=BACKEND", help="run this agent on another backend than the "
+                     "run's (repeatable): a model per agent, e.g. --agent-backend "
+                     "orchestrator=openai:gpt-4.1 --agent-backend writer=openai:gpt-4.1-nano; "
+                     "the other agents run on --backend")
+    run.add_argument("--assignment", default=None, metavar="NAME", help="short name of the "
+                     "--agent-backend assignment, shown wherever its runs are (default: made "
+                     "from it, e.g. 'writer on gpt-4.1-nano')")
     run.add_argument("--input", action="append", dest="inputs", help="input id (repeatable; "
                      "default: all inputs)")
     run.add_argument("--inputs-file", metavar="FILE", default=None, help="run the cases of "
@@ -125,8 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--by", action="append", choices=SPLITS, default=None, metavar="|".join(
                       SPLITS), help="split the groups by this factor beside the form "
                       "(repeatable: --by variant --by backend; form alone: --by form): variant "
-                      "is the prompt variant (and replay), backend each run's backend; default: "
-                      "the form, and the backend when the runs' backends differ")
+                      "is the prompt variant (and replay), backend each run's backend, "
+                      "assignment the agent assignment; default: as Compare and the report, "
+                      "the form and every factor that differs among the runs")
     summ.add_argument("--by-variant", action="append_const", dest="by", const="variant",
                       help="same as --by variant")
     summ.add_argument("--detect", type=float, default=DETECT, help="difference to detect for "

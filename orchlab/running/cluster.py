@@ -156,8 +156,8 @@ async def execute(plan: list[PlannedRun], ctx: RunContext, commit: Commit,
                   cancel: CancelToken) -> tuple[str, float]:
     """Run the plan as shards on Ray; every record they send is committed here."""
     ray = await asyncio.to_thread(_ray, ctx.spec.cluster)
-    env = {k: v for backend_id in [ctx.backend.id, *ctx.backends]
-           for k, v in shard_env(backend_id).items()}  # a matrix: each backend's own key
+    env = {k: v for backend_id in [ctx.backend.id, *ctx.backends, *ctx.spec.agent_backends.values()]
+           for k, v in shard_env(backend_id).items()}  # each backend's own key
     jobs = shards.jobs(plan, ctx, env, whole_env=False,
                        prefix=f"orchlab-shard-{ctx.experiment_id}-{uuid.uuid4().hex[:4]}")
     transport = Actors(ray, jobs)

@@ -68,7 +68,11 @@ class RunContext:
     backends: dict[str, Backend] = field(default_factory=dict)
     """A matrix's backends by id (`PlannedRun.backend`); a run whose backend is not here runs
     on `backend`."""
+    agent_backends: dict[str, Backend] = field(default_factory=dict)
+    """An assignment: the agents that run elsewhere than the run's backend, and where
+    (`Backend.with_agents`); empty: every agent on the run's backend."""
     _agents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _assigned: dict[str, Backend] = field(default_factory=dict)
     _tools: dict[str, Any] | None = None
 
     def tools(self) -> dict[str, Any]:
@@ -78,8 +82,13 @@ class RunContext:
         return self._tools
 
     def backend_for(self, planned: PlannedRun) -> Backend:
-        """The backend this planned run runs on."""
-        return self.backends.get(planned.backend, self.backend)
+        """The backend this planned run runs on, with the assignment's agents sent to theirs."""
+        base = self.backends.get(planned.backend, self.backend)
+        if not self.agent_backends:
+            return base
+        if base.id not in self._assigned:
+            self._assigned[base.id] = base.with_agents(self.agent_backends)
+        return self._assigned[base.id]
 
     def agents(self, backend: Backend | None = None) -> dict[str, Any]:
         """SDK agents hold no run state: built once per backend when every run gets the same
@@ -99,16 +108,19 @@ _SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.S
     weakref.WeakKeyDictionary())
 
 
-def backend_slots(backend: Backend) -> asyncio.Semaphore | None:
-    """The backend's own bound, shared by every experiment on this event loop.
+def run_slots(backend: Backend) -> list[asyncio.Semaphore]:
+    """The bounds a run on this backend holds, shared by every experiment on this event loop:
+    its backend's and, with an assignment, each other bounded backend's (`Backend.parts`),
+    in one order (by `Backend.slot_key`) so two runs never each hold what the other waits for.
 
     Two experiments on the embedded model (two dashboard sessions) then queue for it run by
     run, instead of each run's wall time including the other experiment's generations.
     """
-    if not backend.max_concurrency:
-        return None
     per_loop = _SLOTS.setdefault(asyncio.get_running_loop(), {})
-    return per_loop.setdefault(backend.id, asyncio.Semaphore(backend.max_concurrency))
+    bounded = {b.slot_key: b.max_concurrency for b in (backend, *backend.parts)
+               if b.max_concurrency}
+    return [per_loop.setdefault(key, asyncio.Semaphore(bound))
+            for key, bound in sorted(bounded.items())]
 
 
 async def execute_plan(
@@ -127,8 +139,10 @@ async def execute_plan(
     failed: list[BaseException] = []
 
     async def guarded(planned: PlannedRun) -> None:
-        slots = backend_slots(ctx.backend_for(planned))
-        async with slots or contextlib.nullcontext(), semaphore:
+        async with contextlib.AsyncExitStack() as held:
+            for slot in run_slots(ctx.backend_for(planned)):
+                await held.enter_async_context(slot)
+            await held.enter_async_context(semaphore)
             if cancel.cancelled or failed:
                 return
             record = await execute_run(planned, ctx)
@@ -212,7 +226,7 @@ async def execute_run(planned: PlannedRun, ctx: RunContext) -> RunRecord:
         form=planned.form, input_id=planned.input_id, repetition=planned.repetition,
         backend=backend.id, model=backend.model_name, started_at=started_at,
         metrics=run_metrics(spans, backend.prices_as or backend.id, wall_ms=wall_ms,
-                            retries=retries[0]),
+                            retries=retries[0], agent_backends=backend.agent_ids),
         status=status, error_type=type(error).__name__ if error else None,
         error_message=_error_message(error, ctx.spec.timeout_s), error_class=error_class,
         success=bool(outcome.get("success")) if counts_against_form(error_class) else None,

@@ -96,8 +96,8 @@ async def arun_experiment(
     `backend`: backends already resolved, standing for the spec's backends in order (one
     stands for the first); the others are resolved from their ids."""
     prepared = prepare(spec)
-    backends = await _ready(prepared.spec, backend)
-    prepared = _on(prepared, backends)
+    backends, agents = await _ready(prepared.spec, backend)
+    prepared = _on(prepared, backends, agents)
     replays = {b.replay_of for b in backends}
     experiment = ExperimentRecord(
         experiment_id=new_experiment_id(), scenario=prepared.scenario.name,
@@ -108,7 +108,7 @@ async def arun_experiment(
     )
     while not store.add_experiment(experiment):  # another writer of a shared store took it
         experiment.experiment_id = new_experiment_id()
-    ctx = _context(prepared, backends, experiment.experiment_id, on_start)
+    ctx = _context(prepared, backends, agents, experiment.experiment_id, on_start)
     return await _run_plan(prepared.plan, ctx, store, on_progress, cancel)
 
 
@@ -135,8 +135,8 @@ async def aresume_experiment(
     if experiment.status == "running":  # the common case, told before the server is asked
         raise SpecError(_already_running(experiment.experiment_id))
     prepared = prepare(ExperimentSpec(**experiment.spec))
-    backends = await _ready(prepared.spec, backend)
-    prepared = _on(prepared, backends)
+    backends, agents = await _ready(prepared.spec, backend)
+    prepared = _on(prepared, backends, agents)
     if not store.claim_experiment(experiment.experiment_id):
         raise SpecError(_already_running(experiment.experiment_id))
     try:
@@ -146,7 +146,7 @@ async def aresume_experiment(
         with contextlib.suppress(Exception):  # claimed: never left running by nobody
             store.finish_experiment(experiment.experiment_id, "interrupted")
         raise
-    ctx = _context(prepared, backends, experiment.experiment_id, on_start)
+    ctx = _context(prepared, backends, agents, experiment.experiment_id, on_start)
     return await _run_plan(missing, ctx, store, on_progress, cancel)
 
 
@@ -166,12 +166,13 @@ async def server_answers(backend: Backend) -> None:
         await asyncio.to_thread(backend.check)
 
 
-async def _ready(spec: ExperimentSpec,
-                 given: Backend | Sequence[Backend] | None) -> list[Backend]:
+async def _ready(spec: ExperimentSpec, given: Backend | Sequence[Backend] | None
+                 ) -> tuple[list[Backend], dict[str, Backend]]:
     """Every backend of the spec, in its order, resolved (the given ones stand for the first),
-    checked against the spec, its server answering, and the cluster the spec names started or
-    joined: what an experiment and a resume need before anything is stored, so that what
-    cannot run (an unknown backend, a server that does not answer) is one sentence."""
+    and the assignment's, by agent; each checked against the spec, its server answering, and
+    the cluster the spec names started or joined: what an experiment and a resume need before
+    anything is stored, so that what cannot run (an unknown backend, a server that does not
+    answer) is one sentence."""
     listed = [] if given is None else [given] if isinstance(given, Backend) else list(given)
     ids = spec.backend_ids
     backends = [check_backend(spec, listed[i] if i < len(listed) else resolve(backend_id))
@@ -180,22 +181,39 @@ async def _ready(spec: ExperimentSpec,
     if len(set(resolved)) != len(resolved):
         raise SpecError(f"backends {', '.join(ids)} are not distinct: they open "
                         f"{', '.join(resolved)}.")
-    for backend in backends:
+    opened = dict(zip(ids, backends, strict=True))
+    for backend_id in dict.fromkeys(spec.agent_backends.values()):
+        if backend_id not in opened:
+            opened[backend_id] = _assignable(spec, resolve(backend_id))
+    agents = {agent: opened[backend_id] for agent, backend_id in spec.agent_backends.items()}
+    for backend in {b.id: b for b in [*backends, *agents.values()]}.values():
         await server_answers(backend)
     if spec.cluster:
         await asyncio.to_thread(cluster.connect, spec.cluster)
-    return backends
+    return backends, agents
 
 
-def _on(prepared: Prepared, backends: list[Backend]) -> Prepared:
+def _assignable(spec: ExperimentSpec, backend: Backend) -> Backend:
+    """A backend an assignment may send an agent to: a live model (a replay serves whole
+    recorded runs, not one agent's calls)."""
+    if backend.replay_of is not None:
+        raise SpecError(f"The assignment sends an agent to {backend.id}, a replay: a replay "
+                        "serves whole recorded runs; replay the experiment instead.")
+    return check_backend(spec, backend)
+
+
+def _on(prepared: Prepared, backends: list[Backend], agents: dict[str, Backend]) -> Prepared:
     """The prepared experiment on its resolved backends: each planned run names the id of
     the backend it runs on (what its record stores and resume compares), and a matrix's spec
-    holds those ids (so a resume, a worker and a replay open and key the same backends)."""
+    (and an assignment's) holds those ids, so a resume, a worker and a replay open and key
+    the same backends."""
     resolved = {spec_id: b.id for spec_id, b in zip(prepared.spec.backend_ids, backends,
                                                      strict=True)}
     spec = prepared.spec
     if len(backends) > 1:
         spec = replace(spec, backend=backends[0].id, backends=[b.id for b in backends])
+    if agents:
+        spec = replace(spec, agent_backends={agent: b.id for agent, b in agents.items()})
     plan = [replace(p, backend=resolved[p.backend]) for p in prepared.plan]
     return replace(prepared, spec=spec, plan=plan)
 
@@ -218,11 +236,12 @@ def check_backend(spec: ExperimentSpec, backend: Backend) -> Backend:
     return backend
 
 
-def _context(prepared: Prepared, backends: list[Backend], experiment_id: str,
-             on_start: StartFn | None) -> RunContext:
+def _context(prepared: Prepared, backends: list[Backend], agents: dict[str, Backend],
+             experiment_id: str, on_start: StartFn | None) -> RunContext:
     return RunContext(prepared.spec, prepared.scenario, backends[0], prepared.defs,
                       experiment_id, on_start,
-                      backends={b.id: b for b in backends} if len(backends) > 1 else {})
+                      backends={b.id: b for b in backends} if len(backends) > 1 else {},
+                      agent_backends=agents)
 
 
 async def _run_plan(

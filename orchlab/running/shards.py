@@ -87,8 +87,10 @@ async def run_shard(job: ShardJob, send: Send, cancel: CancelToken) -> None:
     prepared = prepare(job.spec)
     backends = {backend_id: resolve(backend_id) for backend_id in job.backend_ids}
     first = backends.get(job.backend_id) or resolve(job.backend_id)
+    agents = {agent: backends.get(backend_id) or resolve(backend_id)
+              for agent, backend_id in prepared.spec.agent_backends.items()}
     ctx = RunContext(prepared.spec, prepared.scenario, first, prepared.defs, job.experiment_id,
-                     backends=backends)
+                     backends=backends, agent_backends=agents)
     gc.freeze()  # modules and agent definitions live as long as the shard: never rescan them
 
     async def record(run: RunRecord) -> None:

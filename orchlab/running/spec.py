@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchlab.backends import default_backend_id
+from orchlab.core.backend_ids import is_replay_id, short_model
 from orchlab.core.errors import SpecError
 from orchlab.core.records import ExperimentRecord
 from orchlab.scenario import DEFAULT_FORMS, Scenario, get_scenario
@@ -74,6 +75,13 @@ class ExperimentSpec:
     preset: str | None = None
     """The named preset the settings came from (e.g. "quick-start"), for display; None: set
     by hand or the defaults."""
+    agent_backends: dict[str, str] = field(default_factory=dict)
+    """A model per agent (an assignment): agent name -> backend id for the agents that run
+    elsewhere than the run's backend; the others run on the run's backend. Empty: every agent
+    on the run's backend. The runner stores them as their resolved ids."""
+    assignment: str | None = None
+    """The assignment's short name, shown wherever its runs are ("writers on nano"); None:
+    `prepare` names it from `agent_backends` (`assignment_name`)."""
     input_rows: list[dict[str, Any]] | None = None
     """The inputs themselves, as JSON rows `{"id", "label", "data"}` (an inputs file's, see
     `orchlab.scenario.inputs`); `inputs` picks among them. None: the scenario's own. `prepare`
@@ -204,7 +212,78 @@ def prepare(spec: ExperimentSpec) -> Prepared:
                                    input_rows=[r for r in rows if r["id"] in chosen])
     defs = load_scenario_agents(scenario.name, set(scenario.tools()), spec.agent_overrides,
                                 scenario.agents_home)
+    resolved.assignment = check_assignment(spec, scenario.name, sorted(defs))
     return Prepared(resolved, scenario, defs, plan_runs(resolved, input_ids))
+
+
+ASSIGNMENT_FORBIDDEN = (" | ", " @ ", " · ")
+"""What an assignment's name may not hold: the separators of a Compare group's name."""
+MAX_ASSIGNMENT_NAME = 80
+
+
+def check_assignment(spec: ExperimentSpec, scenario: str, agents: list[str]) -> str | None:
+    """The assignment's name after checking it (None without one): every agent it names is an
+    agent of the scenario, every backend id a `<prefix>:<model>`, and its name short and
+    readable in a group's name. One sentence otherwise, before anything is stored."""
+    if not spec.agent_backends:
+        if spec.assignment and all(map(is_replay_id, spec.backend_ids)):
+            return spec.assignment  # a replay serves every agent's calls as recorded
+        if spec.assignment:
+            raise SpecError(f"The assignment {spec.assignment!r} assigns no agent a backend; "
+                            "name agents with agent_backends (--agent-backend NAME=BACKEND).")
+        return None
+    unknown = sorted(set(spec.agent_backends) - set(agents))
+    if unknown:
+        raise SpecError(f"The assignment names {', '.join(map(repr, unknown))}, which "
+                        f"{'is not an agent' if len(unknown) == 1 else 'are not agents'} of "
+                        f"{scenario} (agents: {', '.join(agents)}).")
+    bad = sorted(b for b in spec.agent_backends.values()
+                 if not re.fullmatch(r"[A-Za-z0-9_.\-]+:\S.*", b.strip()))
+    if bad:
+        raise SpecError(f"The assignment's backend {bad[0]!r} is not of the form "
+                        "<prefix>:<model> (e.g. local:smollm2-135m).")
+    if len(set(spec.agent_backends.values()) | set(spec.backend_ids)) > MAX_BACKENDS:
+        raise SpecError(f"An experiment may use at most {MAX_BACKENDS} backends, its matrix "
+                        "and its assignment together.")
+    name = (spec.assignment or assignment_name(spec.agent_backends)).strip()
+    if not name or len(name) > MAX_ASSIGNMENT_NAME or any(
+            sep in name for sep in ASSIGNMENT_FORBIDDEN):
+        raise SpecError(f"An assignment's name must be 1 to {MAX_ASSIGNMENT_NAME} characters "
+                        f"without {', '.join(repr(s) for s in ASSIGNMENT_FORBIDDEN)}; got "
+                        f"{name!r}.")
+    return name
+
+
+def parse_agent_backends(pairs: list[str]) -> dict[str, str]:
+    """`AGENT=BACKEND` pairs (the CLI's `--agent-backend`) as `agent_backends`; one sentence
+    for a pair without `=` or an agent named twice."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        agent, sep, backend = pair.partition("=")
+        agent, backend = agent.strip(), backend.strip()
+        if not sep or not agent or not backend:
+            raise SpecError(f"--agent-backend takes AGENT=BACKEND (e.g. "
+                            f"orchestrator=local:smollm2-135m); got {pair!r}.")
+        if agent in out:
+            raise SpecError(f"--agent-backend names {agent!r} twice; give each agent one "
+                            "backend.")
+        out[agent] = backend
+    return out
+
+
+def assignment_name(agent_backends: dict[str, str]) -> str:
+    """A short name for an assignment: "orchestrator on gpt-4.1; critic, writer on nano",
+    agents grouped by backend, each backend by its model (`backend_ids.short_model`)."""
+    by_backend: dict[str, list[str]] = {}
+    for agent, backend in sorted(agent_backends.items()):
+        by_backend.setdefault(short_model(backend), []).append(agent)
+    for named in ("; ".join(f"{', '.join(agents)} on {model}"
+                            for model, agents in by_backend.items()),
+                  "; ".join(f"{len(agents)} agent{'s' if len(agents) > 1 else ''} on {model}"
+                            for model, agents in by_backend.items())):
+        if len(named) <= MAX_ASSIGNMENT_NAME:
+            return named
+    return f"{len(agent_backends)} agents on {len(by_backend)} models"
 
 
 def replay_spec(source: ExperimentRecord, speed: float = 1.0, inputs: list[str] | None = None,
@@ -218,9 +297,9 @@ def replay_spec(source: ExperimentRecord, speed: float = 1.0, inputs: list[str] 
     known = {f.name for f in dataclasses.fields(ExperimentSpec)}
     spec = ExperimentSpec(**{k: v for k, v in source.spec.items() if k in known})
     replays = [f"replay:{source.experiment_id}:{b}" for b in spec.backends]
-    return dataclasses.replace(
+    return dataclasses.replace(  # the replay serves every agent's calls: no assignment left
         spec, backend=replays[0] if replays else f"replay:{source.experiment_id}",
-        backends=replays, replay_speed=speed, workers=1,
+        backends=replays, replay_speed=speed, workers=1, agent_backends={},
         inputs=inputs or spec.inputs, repetitions=repetitions or spec.repetitions)
 
 

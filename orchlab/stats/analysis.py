@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -246,26 +246,55 @@ GROUP_SEPARATOR = " · "
 """Between form and variant in a `with_group` name ("llm · terse-both")."""
 BACKEND_SEPARATOR = " @ "
 """Before the backend's label in a `with_group` name ("llm @ gpt-4.1-mini", "llm · terse @
-gpt-4.1-nano"): last in the name, so a group's factors read back unambiguously."""
+gpt-4.1-nano")."""
+ASSIGNMENT_SEPARATOR = " | "
+"""Before the agent assignment's name, last in a `with_group` name ("llm @ gpt-4.1 | writer
+on gpt-4.1-nano"), so a group's factors read back unambiguously."""
+NO_ASSIGNMENT = "no assignment"
+"""The assignment level of runs whose agents all ran on the run's backend."""
 
 
-def with_group(runs: pd.DataFrame, by_variant: bool, by_backend: bool = False
-               ) -> pd.DataFrame:
+class Group(NamedTuple):
+    """A group name's factors (`split_group`); None for a factor the name does not split."""
+
+    form: str
+    """Form id."""
+    variant: str | None
+    """Prompt variant (with REPLAY_MARK for a replay beside its recording)."""
+    backend: str | None
+    """Backend label (`backend_labels`)."""
+    assignment: str | None
+    """Agent assignment name, or NO_ASSIGNMENT."""
+
+
+def with_group(runs: pd.DataFrame, by_variant: bool, by_backend: bool = False,
+               by_assignment: bool = False) -> pd.DataFrame:
     """Add the `group` column charts and findings split on: form, then · variant when
-    `by_variant`, then @ backend label when `by_backend` (`backend_labels`); and the
-    `backend_label` column whenever the runs record a backend."""
+    `by_variant`, then @ backend label when `by_backend` (`backend_labels`), then | agent
+    assignment when `by_assignment`; and the `backend_label` column whenever the runs record
+    a backend."""
     grouped = runs.copy()
     names = grouped["form"].astype(str)
-    if by_variant:  # a variant's own " @ " would read as a backend
-        names = names + GROUP_SEPARATOR + grouped["variant"].astype(str).str.replace(
-            BACKEND_SEPARATOR, " at ", regex=False)
+    if by_variant:  # a variant's own separators would read as another factor
+        names = names + GROUP_SEPARATOR + grouped["variant"].astype(str).map(_clean_label)
     if "backend" in grouped.columns:
         keys = backend_keys(grouped)
         grouped["backend_label"] = keys.map(backend_labels(grouped))
         if by_backend:
             names = names + BACKEND_SEPARATOR + grouped["backend_label"]
+    if by_assignment:
+        names = names + ASSIGNMENT_SEPARATOR + assignment_labels(grouped)
     grouped["group"] = names
     return grouped
+
+
+def assignment_labels(runs: pd.DataFrame) -> pd.Series:
+    """Each run's agent assignment by name (NO_ASSIGNMENT for none, or a store from before
+    assignments)."""
+    if "assignment" not in runs.columns:
+        return pd.Series(NO_ASSIGNMENT, index=runs.index, dtype=object)
+    names = runs["assignment"].astype(object).where(runs["assignment"].notna(), "")
+    return names.map(lambda n: _clean_label(str(n)) or NO_ASSIGNMENT)
 
 
 def backend_keys(runs: pd.DataFrame) -> pd.Series:
@@ -301,7 +330,8 @@ def backend_labels(runs: pd.DataFrame) -> dict[str, str]:
 
 def _clean_label(name: str) -> str:
     """A label that cannot be read as another factor of a group name."""
-    return name.replace(BACKEND_SEPARATOR, " at ").replace(GROUP_SEPARATOR, " - ").strip()
+    return (name.replace(BACKEND_SEPARATOR, " at ").replace(GROUP_SEPARATOR, " - ")
+            .replace(ASSIGNMENT_SEPARATOR, " / ").strip())
 
 
 REPLAY_MARK = " (replay)"
@@ -333,50 +363,61 @@ def backends_differ(runs: pd.DataFrame) -> bool:
     return "backend" in runs.columns and bool(backend_keys(runs).nunique() > 1)
 
 
+def assignments_differ(runs: pd.DataFrame) -> bool:
+    """Whether the runs ran under more than one agent assignment (none counting as one): when
+    Compare offers (and the report and `summary` default to) a split by assignment."""
+    return bool(assignment_labels(runs).nunique() > 1)
+
+
 def grouped(runs: pd.DataFrame, by_variant: bool | None = None,
-            by_backend: bool | None = None) -> pd.DataFrame:
+            by_backend: bool | None = None, by_assignment: bool | None = None
+            ) -> pd.DataFrame:
     """The runs with the `group` column Compare, the report and `summary` split on: a replay
     beside its recording marked as one, then form, · variant when `by_variant`, @ backend
-    when `by_backend` (None: whenever the variants, or the backends, differ)."""
+    when `by_backend`, | assignment when `by_assignment` (None: whenever the variants, the
+    backends, or the assignments differ)."""
     marked = mark_replays(runs)
     split = bool(marked["variant"].nunique() > 1) if by_variant is None else by_variant
     split_backend = backends_differ(marked) if by_backend is None else by_backend
-    return with_group(marked, split, split_backend)
+    split_assignment = assignments_differ(marked) if by_assignment is None else by_assignment
+    return with_group(marked, split, split_backend, split_assignment)
 
 
-def split_group(group: str) -> tuple[str, str | None, str | None]:
-    """A group name's (form, variant, backend label); None for a factor it does not split."""
-    rest, sep, backend = group.rpartition(BACKEND_SEPARATOR)
+def split_group(group: str) -> Group:
+    """A group name's factors; None for a factor it does not split."""
+    rest, sep, assignment = group.rpartition(ASSIGNMENT_SEPARATOR)
     if not sep:
-        rest, backend = group, ""
-    form, _, variant = rest.partition(GROUP_SEPARATOR)
-    return form, variant or None, backend or None
+        rest, assignment = group, ""
+    head, sep, backend = rest.rpartition(BACKEND_SEPARATOR)
+    if not sep:
+        head, backend = rest, ""
+    form, _, variant = head.partition(GROUP_SEPARATOR)
+    return Group(form, variant or None, backend or None, assignment or None)
 
 
-def _factors(group: str) -> tuple[str, str | None]:
-    form, variant, _ = split_group(group)
-    return form, variant
-
-
-FACTOR_ORDER = ("form", "prompt variant", "replay", "backend")
+FACTOR_ORDER = ("form", "prompt variant", "replay", "backend", "agent assignment")
 """The factors a comparison may vary, in the order a page names them."""
+FACTOR_SLOT = {"form": 0, "prompt variant": 1, "backend": 2, "agent assignment": 3}
+"""Where each factor sits in a `Group` (a replay is a variant's mark)."""
 
 
 def changed_factors(a: str, b: str) -> list[str]:
     """The factors (FACTOR_ORDER) in which groups `a` and `b` differ."""
-    (form_a, variant_a, backend_a), (form_b, variant_b, backend_b) = (split_group(a),
-                                                                      split_group(b))
-    prompt_a, prompt_b = (v.removesuffix(REPLAY_MARK) if v else v for v in (variant_a, variant_b))
-    differs = {"form": form_a != form_b, "prompt variant": prompt_a != prompt_b,
-               "replay": (variant_a, prompt_a) != (variant_b, prompt_b) and prompt_a == prompt_b,
-               "backend": backend_a != backend_b}
+    ga, gb = split_group(a), split_group(b)
+    prompt_a, prompt_b = (v.removesuffix(REPLAY_MARK) if v else v
+                          for v in (ga.variant, gb.variant))
+    differs = {"form": ga.form != gb.form, "prompt variant": prompt_a != prompt_b,
+               "replay": (ga.variant, prompt_a) != (gb.variant, prompt_b)
+               and prompt_a == prompt_b,
+               "backend": ga.backend != gb.backend,
+               "agent assignment": ga.assignment != gb.assignment}
     return [name for name in FACTOR_ORDER if differs[name]]
 
 
 def pair_factor(a: str, b: str) -> str:
     """What a comparison of groups `a` and `b` varies: "form", "prompt variant", "backend",
-    several joined by "and", or "nothing", so a page can say what its finding is evidence
-    about."""
+    "agent assignment", several joined by "and", or "nothing", so a page can say what its
+    finding is evidence about."""
     return " and ".join(changed_factors(a, b)) or "nothing"
 
 
@@ -385,12 +426,13 @@ def is_mixed(factor: str) -> bool:
     return " and " in factor
 
 
-def group_key(group: str) -> tuple[tuple[int, str], int, str, str]:
+def group_key(group: str) -> tuple[tuple[int, str], int, str, str, int, str]:
     """The one order of groups on every page: forms in the catalogue's order (code-driven
-    first), then the original prompt before variants, by name, then backends by label."""
-    form, variant, backend = split_group(group)
-    return (forms.order_key(form), variant not in (None, "original"), variant or "",
-            backend or "")
+    first), then the original prompt before variants, by name, then backends by label, then
+    no assignment before assignments, by name."""
+    g = split_group(group)
+    return (forms.order_key(g.form), g.variant not in (None, "original"), g.variant or "",
+            g.backend or "", g.assignment not in (None, NO_ASSIGNMENT), g.assignment or "")
 
 
 def ordered_groups(groups: Iterable[str]) -> list[str]:
@@ -423,27 +465,30 @@ def comparisons(groups: Sequence[str], baseline: str) -> list[tuple[str, str]]:
 
 def held_comparisons(groups: Sequence[str], baseline: str) -> list[tuple[str, str, str]]:
     """(group, against, factor): for each group that differs from the baseline in its backend
-    and something else, the comparisons that vary one factor with the others held: the same
-    form on the baseline's backend (the backend varied, the form held) and the baseline's form
-    on the same backend (the form varied, the backend held), for each such group that ran."""
+    or its agent assignment and something else, the comparisons that vary one factor with the
+    others held: e.g. the same form on the baseline's backend (the backend varied, the form
+    held) and the baseline's form on the same backend (the form varied, the backend held), for
+    each such group that ran."""
     present = set(groups)
     out: list[tuple[str, str, str]] = []
     base = split_group(baseline)
     for group in ordered_groups(groups):
         changed = changed_factors(group, baseline)
-        if len(changed) < 2 or "backend" not in changed or "replay" in changed:
+        if (len(changed) < 2 or not {"backend", "agent assignment"} & set(changed)
+                or "replay" in changed):
             continue
         mine = split_group(group)
         for factor in changed:
-            slot = {"form": 0, "prompt variant": 1, "backend": 2}[factor]
-            held = [base[i] if i == slot else mine[i] for i in range(3)]
-            against = _join_group(str(held[0]), held[1], held[2])
+            slot = FACTOR_SLOT[factor]
+            held = Group(*[base[i] if i == slot else mine[i] for i in range(4)])  # type: ignore[arg-type]
+            against = join_group(held)
             if against in present and against != group:
                 out.append((group, against, factor))
     return out
 
 
-def _join_group(form: str, variant: str | None, backend: str | None) -> str:
+def join_group(group: Group) -> str:
     """The group name `split_group` reads back."""
-    name = form + (GROUP_SEPARATOR + variant if variant else "")
-    return name + (BACKEND_SEPARATOR + backend if backend else "")
+    name = group.form + (GROUP_SEPARATOR + group.variant if group.variant else "")
+    name += BACKEND_SEPARATOR + group.backend if group.backend else ""
+    return name + (ASSIGNMENT_SEPARATOR + group.assignment if group.assignment else "")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from orchlab.core import forms
 from orchlab.stats.analysis import (
+    ASSIGNMENT_SEPARATOR,
     BACKEND_SEPARATOR,
     GROUP_SEPARATOR,
     failure_counts,
@@ -20,10 +21,12 @@ from orchlab.stats.analysis import (
 
 def label(group: str) -> str:
     """Readable group name: 'LLM-orchestrated', 'LLM-orchestrated · terse' for a form and
-    prompt variant group, 'LLM-orchestrated @ gpt-4.1-mini' for a form on a backend."""
-    form, variant, backend = split_group(group)
-    return (forms.label(form) + (GROUP_SEPARATOR + variant if variant else "")
-            + (BACKEND_SEPARATOR + backend if backend else ""))
+    prompt variant group, 'LLM-orchestrated @ gpt-4.1-mini' for a form on a backend,
+    'LLM-orchestrated | writer on nano' for one under an agent assignment."""
+    g = split_group(group)
+    return (forms.label(g.form) + (GROUP_SEPARATOR + g.variant if g.variant else "")
+            + (BACKEND_SEPARATOR + g.backend if g.backend else "")
+            + (ASSIGNMENT_SEPARATOR + g.assignment if g.assignment else ""))
 
 
 def factor_note(group: str, against: str, factor: str) -> tuple[str, bool]:
@@ -35,9 +38,14 @@ def factor_note(group: str, against: str, factor: str) -> tuple[str, bool]:
             f"{', '.join(first)} and {last}"
         return (f"{title(group)} differs from {label(against)} in {named}: a difference "
                 "cannot be put down to any one of them.", True)
-    held = "" if factor != "backend" else " (the form held)"
-    if factor == "form" and split_group(group)[2]:
-        held = f" (the backend held: {split_group(group)[2]})"
+    g = split_group(group)
+    held = ""
+    if factor in ("backend", "agent assignment"):
+        held = " (the form held)"
+    elif factor == "form" and (g.backend or g.assignment):
+        held = " (" + " and ".join(
+            f"the {name} held: {value}" for name, value in
+            (("backend", g.backend), ("agent assignment", g.assignment)) if value) + ")"
     return (f"This finding compares the {factor}{held}: {label(group)} against "
             f"{label(against)}.", False)
 

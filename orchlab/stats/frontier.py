@@ -72,11 +72,12 @@ def frontier(runs: pd.DataFrame, by: str = "group", k_max: int = 3,
             n, hits = len(success), int(success.astype(bool).sum())
             y = hits / n
             y_low, y_high = estimates.rate_interval(hits, n) or (None, None)
-        form, variant, backend = analysis.split_group(name)
+        form, variant, backend, assignment = analysis.split_group(name)
         labels = set(rows_of["backend_label"]) if "backend_label" in rows_of else set()
         recorded = next(iter(labels)) if len(labels) == 1 else None  # one backend, unsplit
         rows.append({"group": name, "form": form, "variant": variant,
-                     "backend": backend or recorded, "x": float(np.mean(values)),
+                     "backend": backend or recorded, "assignment": assignment,
+                     "x": float(np.mean(values)),
                      "x_low": x_low, "x_high": x_high, "y": float(y),
                      "y_low": _num(y_low), "y_high": _num(y_high), "runs": len(rows_of),
                      "n": n})

@@ -394,14 +394,15 @@ class Store:
         self, experiment_ids: list[str] | None = None, scenario: str | None = None
     ) -> pd.DataFrame:
         """Runs as a DataFrame, one row per run and one column per record field (JSON fields
-        parsed), plus the experiment's prompt variant and the experiment it replayed (None
-        for a live one)."""
+        parsed), plus the experiment's prompt variant, its agent assignment's name ("" for
+        none) and the experiment it replayed (None for a live one)."""
         import pandas as pd
 
         sql, params = _run_filter(experiment_ids, scenario)
         query = (
             f"SELECT runs.*, COALESCE({self._db.json_text('e.spec_json', 'variant')}, "
-            "'original') AS variant, e.replay_of AS replay_of "
+            "'original') AS variant, e.replay_of AS replay_of, "
+            f"COALESCE({self._db.json_text('e.spec_json', 'assignment')}, '') AS assignment "
             f"FROM runs JOIN experiments e USING (experiment_id) {sql} "
             "ORDER BY runs.started_at"
         )
