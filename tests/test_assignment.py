@@ -210,6 +210,9 @@ def test_summary_splits_by_assignment_by_default_and_on_request(
     assert main(["--store", store.location, "summary", *ids, "--by", "form",
                  "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["comparisons"] == []  # one group: code
+    assert main(["--store", store.location, "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert sorted(line.endswith("  | writers small") for line in listed) == [False, True]
 
 
 @pytest.mark.parametrize(("assignment", "says"), [

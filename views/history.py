@@ -60,16 +60,19 @@ scenarios = left.multiselect("Scenario", sorted({e.scenario for e in experiments
                              key="history_scenarios")
 statuses = mid.multiselect("Status", sorted({e.status for e in experiments}),
                            key="history_statuses")
-text = right.text_input("Search (id, backend, variant)", key="history_text").strip().lower()
+text = right.text_input("Search (id, backend, variant, assignment)",
+                        key="history_text").strip().lower()
 shown = [
     e for e in experiments
     if (not scenarios or e.scenario in scenarios) and (not statuses or e.status in statuses)
-    and (not text or text in f"{e.experiment_id} {e.backend} {e.spec.get('variant')}".lower())
+    and (not text or text in f"{e.experiment_id} {e.backend} {e.spec.get('variant')} "
+                             f"{e.spec.get('assignment')}".lower())
 ]
 health = store.run_health()
 st.dataframe([{
     "Experiment": e.experiment_id, "Created (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
     "Scenario": e.scenario, "Backend": e.backend, "Variant": e.spec.get("variant") or "original",
+    "Agent assignment": e.spec.get("assignment") or "none",
     "Forms": ",".join(e.spec.get("forms", [])), "Repetitions": e.spec.get("repetitions"),
     "Preset": e.spec.get("preset") or "",
     "Model settings": ", ".join(f"{k}={v}" for k, v in (e.spec.get("model_settings") or {})

@@ -277,7 +277,8 @@ def _list(store: Store) -> int:
         counts = store.run_counts(exp.experiment_id)
         print(f"{exp.experiment_id}  {exp.created_at:%Y-%m-%d %H:%M}  {exp.scenario:<16} "
               f"{exp.backend:<28} {exp.status:<10} {counts.finished}/{counts.planned} runs"
-              + (f", {counts.missing} never finished" if counts.missing else ""))
+              + (f", {counts.missing} never finished" if counts.missing else "")
+              + (f"  | {exp.spec['assignment']}" if exp.spec.get("assignment") else ""))
     return 0
 
 

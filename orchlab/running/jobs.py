@@ -9,7 +9,7 @@ are cached for the process, and an AsyncOpenAI/httpx client (its pooled connecti
 locks) may only be used on the loop it first ran on. A second `asyncio.run` in a new thread
 would hand it a closed loop ("Event loop is closed") or a foreign one ("bound to a different
 event loop"). One loop also lets experiments share a backend's own bound
-(`execution.backend_slots`): two sessions on the embedded model queue for it run by run.
+(`execution.run_slots`): two sessions on the embedded model queue for it run by run.
 """
 
 from __future__ import annotations
