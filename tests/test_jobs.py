@@ -124,7 +124,7 @@ def test_a_job_that_cannot_start_its_backend_ends_with_an_error(store: Store) ->
     job.join(30)
     snap = job.snapshot()
     assert snap.finished and snap.result is None
-    assert snap.error is not None and snap.error.startswith("BackendError: No OpenAI-compatible")
+    assert snap.error is not None and snap.error.startswith("No OpenAI-compatible")
     assert store.list_experiments() == []
 
 
@@ -150,7 +150,7 @@ def test_a_job_failing_inside_the_experiment_ends_with_an_error_and_the_next_job
     snap = job.snapshot()
     assert snap.finished and snap.result is None
     assert snap.error is not None and snap.error.startswith(
-        f"StoreError: The store {store.shown} failed while saving a run (disk I/O error): the "
+        f"The store {store.shown} failed while saving a run (disk I/O error): the "
         "experiment stopped with 0 finished runs stored; resume exp-")
     assert store.list_experiments()[0].status == "interrupted"
     after = finished(ExperimentJob(spec(backend, 2), store, backend=backend).start())
@@ -260,7 +260,7 @@ def test_a_killed_experiment_process_ends_its_job_in_one_sentence_and_the_next_s
         snap = job.snapshot()
         assert snap.finished and snap.result is None
         assert snap.error == (
-            "WorkerError: the dashboard's experiment process stopped (exit code -9); runs it "
+            "The dashboard's experiment process stopped (exit code -9); runs it "
             "finished are stored, and History resumes the experiment.")
         reopened = Store(store.location)  # the next reader finds the experiment's pid gone
         experiment = reopened.get_experiment(running[0].experiment_id)

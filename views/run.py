@@ -4,6 +4,7 @@ Cancel button; presenter mode (`?present=1`) shows one run per form in large typ
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import streamlit as st
@@ -18,6 +19,7 @@ from orchlab.running.spec import plan_runs
 from orchlab.scenario import DEFAULT_FORMS
 from orchlab.stats import summary
 from orchlab.stats.findings import label, title
+from views._models import agent_models, backends_choice
 from views._race import final_outputs, presenter_style, race_view
 from views._setup import (
     file_input_choices,
@@ -64,17 +66,27 @@ st.caption(scenario.description)
 defaults = runner.ExperimentSpec(scenario=name)  # the CLI's defaults too
 
 
-def plan_line(forms: list[str], input_ids: list[str], reps: int) -> str:
+def planned(forms: list[str], input_ids: list[str], reps: int,
+            backend_ids: list[str]) -> list[runner.PlannedRun]:
+    """The core's own plan of these choices (forms x backends x inputs x repetitions)."""
+    return plan_runs(runner.ExperimentSpec(scenario=name, forms=forms, repetitions=reps,
+                                           backend=backend_ids[0], backends=backend_ids),
+                     input_ids)
+
+
+def plan_line(forms: list[str], input_ids: list[str], reps: int,
+              backend_ids: list[str]) -> str:
     """How many runs Run will start, counted by the core's own plan (never recounted here)."""
-    if not forms or not input_ids:
-        return f"Choose at least one {'form' if not forms else 'input'}: nothing would run."
-    size = len(plan_runs(runner.ExperimentSpec(scenario=name, forms=forms, repetitions=reps),
-                         input_ids))
+    if not forms or not input_ids or not backend_ids:
+        missing = "form" if not forms else "input" if not input_ids else "backend"
+        return f"Choose at least one {missing}: nothing would run."
+    size = len(planned(forms, input_ids, reps, backend_ids))
 
     def n(count: int, word: str) -> str:
         return f"{count} {word}{'s' if count != 1 else ''}"
 
-    return (f"This will start {n(size, 'run')}: {n(len(forms), 'form')} x "
+    matrix = f" x {n(len(backend_ids), 'backend')}" if len(backend_ids) > 1 else ""
+    return (f"This will start {n(size, 'run')}: {n(len(forms), 'form')}{matrix} x "
             f"{n(len(input_ids), 'input')} x {n(reps, 'repetition')}.")
 
 
@@ -84,7 +96,9 @@ def settings_form() -> runner.ExperimentSpec | None:
     with st.expander(f"The forms of {name}"):
         st.markdown("\n".join(f"- **{title(f.id)}** (`{f.id}`, {f.family}): {f.description}"
                                for f in scenario.forms))
-    preset_choice(backend_id())
+    chosen_backends = backends_choice(backend_id())
+    # Quick start is offered when the embedded model is among them (the sidebar's, or any).
+    preset_choice(next((b for b in chosen_backends if presets.offered(b)), backend_id()))
     loaded, refused = inputs_upload(scenario)  # a file's rows replace the scenario's inputs
     top_left, top_right = st.columns(2)
     if loaded is None:
@@ -101,19 +115,25 @@ def settings_form() -> runner.ExperimentSpec | None:
                                  key=f"run_forms_{name}", format_func=label)
     reps = top_right.number_input("Repetitions per form and input", 1, runner.MAX_REPETITIONS,
                                   key="run_reps")
+    agent_backends, assignment = agent_models(scenario)
     with st.container(border=True):
         choices = _settings_fields(forms, [input_labels[c] for c in chosen], int(reps),
-                                   refused)
+                                   chosen_backends, refused)
     if time.monotonic() - st.session_state.get(PRESSED, -PRESS_KEPT_S) >= PRESS_KEPT_S:
         return None
     if refused:  # Run is disabled; a press from before the file came is not answered
         return None
-    if not chosen:
-        st.error("Choose at least one input.")
+    if not chosen or not chosen_backends:
+        st.error(f"Choose at least one {'input' if not chosen else 'backend'}.")
         return None
-    return presets.experiment_spec(name, backend_id(), forms=forms, repetitions=int(reps),
-                                   inputs=[input_labels[c] for c in chosen],
-                                   input_rows=loaded.rows if loaded else None, **choices)
+    # As `orchlab run --backend A --backend B --agent-backend AGENT=BACKEND --assignment NAME`
+    # builds it (cli.main.spec_from_args): `backends` only for a matrix of two or more.
+    return presets.experiment_spec(
+        name, chosen_backends[0],
+        backends=chosen_backends if len(chosen_backends) > 1 else [], forms=forms,
+        repetitions=int(reps), inputs=[input_labels[c] for c in chosen],
+        input_rows=loaded.rows if loaded else None, agent_backends=agent_backends,
+        assignment=assignment, **choices)
 
 
 PRESSED = "run_pressed"
@@ -139,7 +159,7 @@ def _press_run() -> None:
 
 
 def _settings_fields(forms: list[str], input_ids: list[str], reps: int,
-                     refused: bool = False) -> dict[str, Any]:
+                     backend_ids: list[str], refused: bool = False) -> dict[str, Any]:
     """The settings under the inputs, as spec fields, with the run count, the runs-needed
     hint, the expected duration and Run (see `_press_run`; disabled while an inputs file is
     refused). No `st.form`: every field commits itself, so those lines always follow what is
@@ -171,15 +191,17 @@ def _settings_fields(forms: list[str], input_ids: list[str], reps: int,
         f"Tool budget per run (0: this scenario's own, {scenario.tool_budget})", 0, 10_000, 0,
         key="run_tool_budget", help="Every tool call counts, agents called as tools included; "
         "the call over the budget stops the run (error class tool_budget).")
-    st.caption(plan_line(forms, input_ids, reps))
+    st.caption(plan_line(forms, input_ids, reps, backend_ids))
     stored = runs_frame(store.location, (), name)
     hint = summary.suggest_runs(stored, forms, reps * len(input_ids))
     if hint:
         st.caption(hint)
-    if forms and input_ids:
-        st.caption(timing.expected_text(stored, backend_id(),
-                                        {f: reps * len(input_ids) for f in forms},
-                                        int(concurrency), is_local_id(backend_id())))
+    if forms and input_ids and backend_ids:
+        first = backend_ids[0]  # a matrix's duration: from its first backend's runs
+        st.caption(timing.expected_text(
+            stored, first, dict(Counter(p.form for p in planned(forms, input_ids, reps,
+                                                                 backend_ids))),
+            int(concurrency), is_local_id(first)))
     st.button("Run", type="primary", key=RUN_KEY, on_click=_press_run, disabled=refused)
     return {
         "concurrency": int(concurrency), "workers": int(n_workers), "cluster": cluster,
@@ -214,12 +236,15 @@ def start(spec: runner.ExperimentSpec) -> None:
     """Start the spec's job for this session, or say in one sentence why it cannot start."""
     try:
         runner.prepare(spec)
-        backend = runner.check_backend(spec, get_backend(spec.backend))
+        # Every backend of a matrix opens (cached) and is checked here, before anything is
+        # stored; the job runs on the first, and the runner resolves and checks the others
+        # and the agents' own backends again before it stores the experiment.
+        opened = [runner.check_backend(spec, get_backend(b)) for b in spec.backend_ids]
         st.session_state["run_last_spec"] = spec
         # The press is answered before the job starts: a session-state write checks for a
         # newer rerun first and may stop this one, which must then not start a second job.
         st.session_state.pop(PRESSED, None)
-        st.session_state["run_job"] = ExperimentJob(spec, store, backend=backend).start()
+        st.session_state["run_job"] = ExperimentJob(spec, store, backend=opened[0]).start()
     except (BackendError, LookupError, ValueError) as exc:  # may quote a server's reply
         st.error(escape_md(exc))
 

@@ -17,16 +17,7 @@ from orchlab.backends import default_backend_id, resolve
 from orchlab.cli.parser import build_parser
 from orchlab.core import config
 from orchlab.core.backend_ids import short_model
-from orchlab.core.errors import (
-    AgentDefError,
-    BackendError,
-    ImportFileError,
-    InputsFileError,
-    ScenarioError,
-    SpecError,
-    StoreError,
-    WorkerError,
-)
+from orchlab.core.errors import SENTENCE_ERRORS, SpecError
 from orchlab.core.records import ExperimentRecord
 from orchlab.integrations.otel import RunExport, configured_export, export_runs, stored_runs
 from orchlab.measure import pricing
@@ -57,8 +48,7 @@ class UnknownExperiment(LookupError):
 
 SCENARIO_COMMANDS = ("run", "replay", "resume", "forms")
 """Commands that load scenarios, and so warn about the ones that could not be loaded."""
-USER_ERRORS = (AgentDefError, BackendError, ScenarioError, SpecError, StoreError,
-               UnknownExperiment, WorkerError, ImportFileError, InputsFileError)
+USER_ERRORS: tuple[type[Exception], ...] = (*SENTENCE_ERRORS, UnknownExperiment)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,6 +69,22 @@ class InputsFileError(ValueError):
     file, and the line and field when there is one. Nothing runs."""
 
 
+SENTENCE_ERRORS: tuple[type[Exception], ...] = (
+    AgentDefError, BackendError, ScenarioError, SpecError, StoreError, WorkerError,
+    ImportFileError, InputsFileError)
+"""The project's exceptions whose message is the whole sentence a user reads: the CLI prints
+it after "error:" and a page shows it as it is, never behind the class name."""
+
+
+def user_sentence(exc: BaseException) -> str:
+    """What a user reads of an exception: the sentence of one of SENTENCE_ERRORS, else the
+    class name and message (an unexpected error says what it was)."""
+    if isinstance(exc, SENTENCE_ERRORS):
+        text = str(exc)
+        return text[:1].upper() + text[1:]
+    return f"{type(exc).__name__}: {exc}"
+
+
 class RunEndingError(AgentsException):
     """Raised by a tool when the whole run must stop (e.g. a tool budget is spent).
 

@@ -39,6 +39,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Protocol, cast
 
 from orchlab.backends import Backend, resolve
+from orchlab.core.errors import user_sentence
 from orchlab.core.perprocess import PerProcess
 from orchlab.core.records import SpanRecord, utcnow
 from orchlab.integrations import otel
@@ -139,7 +140,7 @@ async def run_job(
     except asyncio.CancelledError:  # the loop's task itself cancelled: not by cancel()
         error = "CancelledError: the job was stopped before it finished"
     except Exception as exc:  # noqa: BLE001 - shown to the user, one sentence
-        error = f"{type(exc).__name__}: {exc}"
+        error = user_sentence(exc)
     finally:
         if export is not None:  # its bounded wait, off the loop other jobs share
             await asyncio.to_thread(export.close)
@@ -240,7 +241,7 @@ class ExperimentProcess:
             sinks, self._sinks = dict(self._sinks), {}
         for sink in sinks.values():
             sink.on_remote("end", JobEnd(
-                None, None, 0.0, f"WorkerError: the dashboard's experiment process stopped "
+                None, None, 0.0, f"The dashboard's experiment process stopped "
                 f"(exit code {code}); runs it finished are stored, and History resumes the "
                 "experiment.", None))
 
@@ -338,7 +339,7 @@ async def _serve(conn: Connection) -> None:
                 stores[order.store] = await asyncio.to_thread(Store, order.store)
             store = stores[order.store]
         except Exception as exc:  # noqa: BLE001 - one sentence, as any job's failure
-            end = JobEnd(None, None, 0.0, f"{type(exc).__name__}: {exc}", None)
+            end = JobEnd(None, None, 0.0, user_sentence(exc), None)
         else:
             _, end = await run_job(
                 order.spec, store, order.backend_id, order.resume_id, cancel, on_start,

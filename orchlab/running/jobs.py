@@ -155,7 +155,8 @@ class ExperimentJob:
         self._total = len(planned)
         self._planned_by_form = dict(Counter(p.form for p in planned))
         self._started = time.monotonic()
-        if all(opens_anywhere(b) for b in [self.backend_id, *self.spec.backends[1:]]):
+        if all(opens_anywhere(b) for b in [self.backend_id, *self.spec.backends[1:],
+                                           *self.spec.agent_backends.values()]):
             self._process = job_process.experiment_process()
             self._process.submit(job_process.JobOrder(
                 self._id, self.spec, self.backend_id, self.store.location, self.resume_id,
