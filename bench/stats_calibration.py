@@ -26,17 +26,26 @@ can be told from noise.
    100-1,000), are skipped and counted: skipping the largest N lowers the power measured, so
    the count says how much to trust the row.
 4. Coverage (target >= 93%) of form b's pass^3 interval, against the truth
-   mean over inputs of chance**3, in two worlds (one near the ceiling).
+   mean over inputs of chance**3, in three worlds (one near the ceiling).
+5. Backends as a factor: form b on backends x and y, the backend comparison (b @ y against
+   b @ x, the form held) read as Compare reads runs grouped by backend
+   (`analysis.with_group(runs, False, True)`, baseline "b @ x"), in one experiment (a
+   repetition's moment shared by both backends) and in two (one per backend, moments apart).
+   With no true difference at 10 pairs: the share claiming any figure differs (<= 5%) or
+   hinting at one (<= 10%), and the coverage (>= 93%) of the intervals of the difference
+   ("none"); with a real one (1.3x latency, 0.8x tokens, +0.5 log-odds success) at 5 inputs
+   x 2: the coverage (>= 93%) of the intervals of that difference.
 
 A coverage row that misses its target says on which side of the intervals the truth fell.
 
 Each cell (a world read one way) draws its own seeded experiments: a given --seed prints the
-same rates whatever --processes. There are 22 cells; summarize_runs costs 0.05-0.1 s, and a
+same rates whatever --processes. There are 31 cells; summarize_runs costs 0.05-0.1 s, and a
 power row's pilot and trial (of up to hundreds of runs) about 1 s. 2000 experiments per cell
-would take over 40 CPU-minutes, so the default is 500 per cell (200 pilots per power row):
-about 10 CPU-minutes, half that in wall time on the default 2 processes. Standard errors are
-then about 1.0 point for a coverage of 95% and 2.8 for a power of 80%; --experiments 2000
-halves them in a run four times as long.
+would take over an hour of CPU, so the default is 500 per cell (200 pilots per power row):
+about 20 CPU-minutes (section 5 about a fifth of them), some 15 minutes of wall time on the
+default 2 processes of an idle 2-core machine (28 with other work running, 2026-12-05).
+Standard errors are then about 1.0 point for a coverage of 95% and 2.8 for a power of 80%;
+--experiments 2000 halves them in a run four times as long.
 
     python bench/stats_calibration.py [--experiments 500] [--seed 1] [--processes 2]
 """
@@ -85,7 +94,7 @@ if __name__ == "__main__":
 
 import numpy as np  # noqa: E402
 
-from orchlab.stats import summary  # noqa: E402
+from orchlab.stats import analysis, summary  # noqa: E402
 from orchlab.testing.simulate import (  # noqa: E402
     FIGURES,
     World,
@@ -122,7 +131,21 @@ PASS_K_WORLDS: tuple[tuple[str, World], ...] = (
 CHUNK = 25
 """Experiments per task handed to a worker: small enough to keep both processes busy."""
 
-Kind = Literal["coverage", "null", "power", "pass_k"]
+Kind = Literal["coverage", "null", "power", "pass_k", "backend_null", "backend"]
+
+BACKENDS = ("x", "y")
+"""Section 5's backends: x is the reference (the baseline "b @ x"), y has the effects."""
+BACKEND_WORLDS: tuple[tuple[str, Kind, World], ...] = (
+    ("no effect 10 pairs", "backend_null", World(inputs=10, backends=BACKENDS)),
+    ("effects 5 x 2", "backend", World(inputs=5, repetitions=2, backends=BACKENDS,
+                                       backend_latency_ratio=1.3, backend_token_ratio=0.8,
+                                       backend_success_shift=0.5)))
+"""(label, kind, world) of section 5, as tests/test_calibration.py checks them: no difference
+between the backends, and a real one (y 1.3x slower, 0.8x the tokens, +0.5 log-odds
+success)."""
+MOMENTS = ((True, "1 exp"), (False, "2 exps"))
+"""Section 5's two designs: one experiment interleaving the backends (moments shared), or one
+experiment per backend (moments apart)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +196,12 @@ def cells() -> list[Cell]:
         out.append(Cell(3, "pilot 10 pairs, sigma 0.3", "power", PILOT, paired))
     for label, world in PASS_K_WORLDS:
         out.append(Cell(4, label, "pass_k", world, True))
+    for label, kind, world in BACKEND_WORLDS:
+        for shared, design in MOMENTS:
+            for paired in (True, False):
+                out.append(Cell(5, f"{label}, {design}", kind,
+                                replace(world, backend_moments_shared=shared), paired,
+                                COVERED))
     return out
 
 
@@ -180,6 +209,18 @@ def comparison(runs: Any, paired: bool) -> dict[str, Any]:
     """The one comparison block (a against b) of these runs, as Compare reads them."""
     [block] = summary.summarize_runs(runs, baseline="b", by="group",
                                      paired=paired)["comparisons"]
+    return block
+
+
+def backend_comparison(runs: Any, paired: bool) -> dict[str, Any]:
+    """Form b on backend y against form b on backend x (the form held, the backend varied), as
+    Compare reads the runs grouped by backend."""
+    grouped = analysis.with_group(runs[runs["form"] == "b"], False, True)
+    [block] = summary.summarize_runs(grouped, baseline=f"b @ {BACKENDS[0]}", by="group",
+                                     paired=paired)["comparisons"]
+    if (block["group"], block["factor"]) != (f"b @ {BACKENDS[1]}", "backend"):
+        raise RuntimeError(f"expected the backend comparison, got {block['group']!r} "
+                           f"({block['factor']})")
     return block
 
 
@@ -203,20 +244,21 @@ def simulate(cell: Cell, n: int, rng: np.random.Generator) -> Tally:
                 counts["inside"] += row["pass_hat_k_low"] <= truth <= row["pass_hat_k_high"]
                 counts["above"] += truth > row["pass_hat_k_high"]
             continue
-        block = comparison(drawn.runs, cell.paired)
-        if cell.kind == "null":
+        backend = cell.kind in ("backend_null", "backend")
+        block = (backend_comparison if backend else comparison)(drawn.runs, cell.paired)
+        if cell.kind in ("null", "backend_null"):
             counts["seen"] += 1
             counts["claim"] += any(claimed(block, f) for f in FIGURES)
             counts["hint"] += hints(block) > 0
-            continue
+        truths = drawn.backend_truth if backend else drawn.truth
         for name in cell.figures:
-            inside = covers(block, name, drawn.truth[name])
+            inside = covers(block, name, truths[name])
             if inside is None:
                 counts[f"{name} none"] += 1
                 continue
             counts[f"{name} seen"] += 1
             counts[f"{name} inside"] += inside
-            counts[f"{name} above"] += drawn.truth[name] > metric(block, name)["estimate"]["high"]
+            counts[f"{name} above"] += truths[name] > metric(block, name)["estimate"]["high"]
             counts[f"{name} paired"] += bool(metric(block, name)["estimate"]["paired"])
     return tally
 
@@ -306,11 +348,17 @@ class Row:
 
 
 def rows(cell: Cell, tally: Tally) -> list[Row]:
-    """What a cell prints: one row per figure checked (coverage), two (no effect) or one."""
+    """What a cell prints: one row per figure checked (coverage), two (no effect), both
+    (backends without a difference) or one (power, pass^k)."""
     counts = tally.counts
     reading = "paired" if cell.paired else "unpaired"
-    if cell.kind == "coverage":
-        out = []
+    out: list[Row] = []
+    if cell.kind in ("null", "backend_null"):
+        out += [Row(cell.label, reading, "any claim", counts["claim"], counts["seen"], None,
+                    0.05),
+                Row(cell.label, reading, "any hint", counts["hint"], counts["seen"], None,
+                    0.10)]
+    if cell.kind in ("coverage", "backend_null", "backend"):
         for name in cell.figures:
             seen, paired = counts[f"{name} seen"], counts[f"{name} paired"]
             notes = []
@@ -320,12 +368,8 @@ def rows(cell: Cell, tally: Tally) -> list[Row]:
                 notes.append(f"estimate paired in {paired} of {seen}")
             row = Row(cell.label, reading, name, counts[f"{name} inside"], seen, 0.93, None)
             out.append(_noted(row, notes, _sides(counts, f"{name} ")))
+    if out:
         return out
-    if cell.kind == "null":
-        return [Row(cell.label, reading, "any claim", counts["claim"], counts["seen"], None,
-                    0.05),
-                Row(cell.label, reading, "any hint", counts["hint"], counts["seen"], None,
-                    0.10)]
     if cell.kind == "power":
         needed = sorted(tally.needed)
         unit = "pairs" if cell.paired else "runs/group"
@@ -365,6 +409,10 @@ SECTIONS = {
        "ratio",
     4: f"4. Coverage of form b's pass^{PASS_K} interval (truth: mean over inputs of "
        f"chance**{PASS_K})",
+    5: "5. Backends: b @ y against b @ x, no true difference (any claim or hint, and the "
+       "intervals covering none)\n   or y 1.3x slower, 0.8x tokens, +0.5 log-odds success "
+       "(coverage); 1 exp: one experiment, moments\n   shared; 2 exps: one experiment per "
+       "backend, moments apart",
 }
 
 
@@ -398,7 +446,7 @@ def main(args: argparse.Namespace) -> None:
     cpu = {s: sum(t.cpu for c, t in zip(all_cells, tallies, strict=True) if c.section == s)
            for s in SECTIONS}
     print(f"\ntook {wall:.0f} s wall, {sum(cpu.values()):.0f} CPU-s in experiments "
-          f"(sections 1-4: {', '.join(f'{v:.0f}' for v in cpu.values())})")
+          f"(sections 1-{max(SECTIONS)}: {', '.join(f'{v:.0f}' for v in cpu.values())})")
     print(f"calibration: {sum(r.met for r in printed)} of {len(printed)} rows meet their target")
 
 

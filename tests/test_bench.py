@@ -221,10 +221,17 @@ def test_stats_calibration_runs_to_its_figure(tmp_path: Path) -> None:
                     rf"8 pilots", positive=False)
     figure(out, rf"^  3 inputs x 5, b 0.95\s+paired\s+pass\^3 of b\s+{NUMBER}% ± ",
            positive=False)
+    for design in ("1 exp", "2 exps"):  # backends: one experiment, or one per backend
+        for reading in ("paired", "unpaired"):
+            figure(out, rf"^  no effect 10 pairs, {design}\s+{reading}\s+any claim\s+{NUMBER}% ± ",
+                   positive=False)
+            for name in ("wall_ms", "tokens", "llm_calls", "success"):
+                figure(out, rf"^  effects 5 x 2, {design}\s+{reading}\s+{name}\s+{NUMBER}% ± ",
+                       positive=False)
     rows = re.findall(r"% ± .*target .* (?:PASS|MISS)\b", out)
     match = re.fullmatch(r"calibration: (\d+) of (\d+) rows meet their target", last_line(out))
     assert match, out[-3000:]
-    assert int(match[1]) <= int(match[2]) == len(rows) == 53, out[-3000:]
+    assert int(match[1]) <= int(match[2]) == len(rows) == 93, out[-3000:]
 
 
 @pytest.mark.slow  # a benchmark's short run, in a new process
