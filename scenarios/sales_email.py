@@ -29,6 +29,7 @@ from orchlab.scenario import (
     OutboxMessage,
     OutcomeInput,
     Refinement,
+    RubricJudge,
     RunDeps,
     Scenario,
     ScenarioInput,
@@ -297,4 +298,9 @@ SCENARIO = Scenario(
     ],
     check_outcome=check_outcome,
     rule="exactly one email sent, after consulting all three writers",
+    judges=[
+        RubricJudge("email_quality", "judge_email_quality", sees=("input", "outbox"),
+                    question="How likely is this prospect to reply to the email the run sent?",
+                    scale=(1, 5)),
+    ],
 )

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchlab.scenario import Form, OutcomeInput, Scenario, ScenarioInput
+from orchlab.scenario import Form, OutcomeInput, RubricJudge, Scenario, ScenarioInput
 from scenarios import _tickets
 from scenarios._common import function_calls, matches_groups, mentions_id
 from scenarios._troubleshooting_forms import (
@@ -60,10 +60,16 @@ __all__ = ["CATEGORIES", "CATEGORY_CHECKS", "ESCALATE_CATEGORIES", "INPUTS", "SC
            "tools"]
 """Re-exported from the helper modules: the names callers have always read here."""
 
+GROUND_TRUTH = ("root_cause", "kb_article", "should_escalate")
+"""Each ticket's answer key in its input's data: shown to the correctness judge only; the
+forms' flows read the title, customer and description alone."""
+
 INPUTS = [
     ScenarioInput(t["id"], f"{t['id']} {t['title']}" + (" (injection probe)" if t["injection"]
                                                           else ""),
-                  {k: t[k] for k in ("title", "customer", "description")})
+                  {**{k: t[k] for k in ("title", "customer", "description")},
+                   "root_cause": t["truth"]["root_cause"], "kb_article": t["truth"]["kb_id"],
+                   "should_escalate": t["truth"]["escalate"]})
     for t in _tickets.tickets().values()
 ]
 
@@ -134,4 +140,14 @@ SCENARIO = Scenario(
     check_outcome=check_outcome,
     rule="right root cause and KB article, escalated iff it should, within the tool budget",
     tool_budget=TOOL_BUDGET,
+    ground_truth=GROUND_TRUTH,
+    judges=[
+        RubricJudge("helpfulness", "judge_helpfulness", sees=("input", "final_output"),
+                    question="How much would this reply help the customer who wrote the "
+                             "ticket?", scale=(1, 5)),
+        RubricJudge("correctness", "judge_correctness",
+                    sees=("input", "final_output", "ground_truth"),
+                    question="Does the reply agree with the ticket's known root cause, fix and "
+                             "escalation?"),
+    ],
 )

@@ -16,6 +16,7 @@ from orchlab.scenario import (
     FlowEnv,
     Form,
     OutcomeInput,
+    RubricJudge,
     Scenario,
     ScenarioInput,
     orchestrator,
@@ -158,4 +159,12 @@ SCENARIO = Scenario(
     ],
     check_outcome=check_outcome,
     rule="names the city, states the tool's min and max temperature, one forecast call",
+    judges=[
+        # the forecast is whatever get_forecast returned in that run (sample data or live
+        # Open-Meteo): no answer key fits both, so the judge reads the run's own tool results
+        RubricJudge("faithfulness", "judge_faithfulness",
+                    sees=("input", "final_output", "tool_results"),
+                    question="Does every fact in the summary agree with the forecast the tool "
+                             "returned?"),
+    ],
 )

@@ -19,6 +19,7 @@ from sales_scripts import sales_backend
 from orchlab import backends
 from orchlab.cli.main import main
 from orchlab.running.runner import ExperimentSpec, run_experiment
+from orchlab.store.export import FILE_VERSION
 from orchlab.store.store import Store
 
 V1_SPAN_FIELDS = ("span_id", "name", "kind", "start_ms", "end_ms", "model", "input_tokens",
@@ -171,9 +172,9 @@ def truncated(doc: dict[str, Any], text: str, name: str) -> tuple[str, str]:
 
 
 def newer(doc: dict[str, Any], text: str, name: str) -> tuple[str, str]:
-    doc["version"] = 3
+    doc["version"] = FILE_VERSION + 1
     return (json.dumps(doc), f"{name} was written by a newer Orchestration Lab (file version "
-                             "3; this one reads up to 2).")
+                             f"{FILE_VERSION + 1}; this one reads up to {FILE_VERSION}).")
 
 
 def run_twice(doc: dict[str, Any], text: str, name: str) -> tuple[str, str]:

@@ -49,8 +49,8 @@ def graph() -> dict[str, set[str]]:
     return edges
 
 
-LAYERS = ("core", "measure", "scenario", "stats", "store", "backends", "integrations", "running",
-          "present", "cli", "testing")
+LAYERS = ("core", "measure", "scenario", "stats", "store", "backends", "integrations", "judging",
+          "running", "present", "cli", "testing")
 """orchlab's subpackages from the bottom up (docs/ARCHITECTURE.md says why this order)."""
 
 

@@ -54,11 +54,11 @@ def backends_choice(sidebar_id: str) -> list[str]:
 
 
 def agent_models(scenario: Scenario) -> tuple[dict[str, str], str | None]:
-    """A model per agent: the scenario's agents, each with a backend (blank: the run's
-    backend), and the assignment's short name (blank: the automatic one, shown as the
-    placeholder). Returns (`agent_backends`, `assignment`) as the CLI's
+    """A model per agent: the scenario's agents (its judges' files are not run agents), each
+    with a backend (blank: the run's backend), and the assignment's short name (blank: the
+    automatic one, shown as the placeholder). Returns (`agent_backends`, `assignment`) as the CLI's
     `--agent-backend`/`--assignment` would give them."""
-    agents = list(agent_sources(scenario.name, scenario.agents_home))
+    agents = list(agent_sources(scenario.name, scenario.agents_home, judges=False))
     with st.expander("Agent models: a model per agent (optional)"):
         st.caption("Leave a backend blank to run that agent on the run's backend (on each "
                    "backend of a matrix). The runs are labelled with the assignment's name.")

@@ -20,6 +20,7 @@ from orchlab.core.backend_ids import short_model
 from orchlab.core.errors import SENTENCE_ERRORS, SpecError
 from orchlab.core.records import ExperimentRecord
 from orchlab.integrations.otel import RunExport, configured_export, export_runs, stored_runs
+from orchlab.judging import judge_definition, judge_runs, prompt_version
 from orchlab.measure import pricing
 from orchlab.present import report
 from orchlab.running import presets
@@ -94,6 +95,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _import(args.file, store)
         if args.command == "otel-export":
             return _otel_export(args, store)
+        if args.command == "judge":
+            return _judge(args, store)
         return _export(args, store)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -330,6 +333,46 @@ def _otel_export(args: argparse.Namespace, store: Store) -> int:
         return 1
     print(f"exported {len(runs)} runs of {exp.experiment_id} ({sent.spans_created} spans, one "
           f"trace per run) to {sent.endpoint}")
+    return 0
+
+
+def _judge(args: argparse.Namespace, store: Store) -> int:
+    """Every judge asked (each of the scenario's by default) over the experiment's finished
+    runs: one line per new judgement, then each judge's mean score per form with its n (the
+    judgements stored for this judge, backend and prompt version, earlier passes included).
+    Everything refusable is refused before any model is asked."""
+    exp = _experiment(store, args.experiment_id)
+    scenario = get_scenario(exp.scenario)
+    if not scenario.judges:
+        raise SpecError(f"Scenario {scenario.name} declares no judges.")
+    judges = [scenario.judge(name) for name in args.rubric or [j.name for j in scenario.judges]]
+    versions = {j.name: prompt_version(j, judge_definition(scenario, j)) for j in judges}
+    backend = resolve(args.judge_backend)
+    if backend.check is not None:
+        backend.check()
+    forms = dict(store.load_runs([exp.experiment_id])[["run_id", "form"]].itertuples(
+        index=False))
+    for judge in judges:
+        for j in judge_runs(store, exp.experiment_id, judge.name, backend, args.repeat):
+            verdict = (f"{j.label}: {j.explanation}" if j.status == "ok"
+                       else f"{j.error_class}: {j.error_message}")
+            print(f"{j.run_id[:20]}  {forms.get(j.run_id, '?'):<8} {judge.name} k={j.repetition}"
+                  f"  {verdict}")
+    stored = store.load_judgements([exp.experiment_id])
+    for judge in judges:
+        mine = stored[(stored["judge"] == judge.name) & (stored["backend"] == backend.id)
+                      & (stored["prompt_version"] == versions[judge.name])]
+        ok = mine[mine["status"] == "ok"]
+        failed = len(mine) - len(ok)
+        print(f"{judge.name} ({judge.describe_scale()}) on {backend.id}, prompt "
+              f"{versions[judge.name]}" + (f", {failed} judgements failed" if failed else "")
+              + ":")
+        what = "pass rate" if judge.pass_fail else "mean"
+        for form, group in ok.groupby("form", sort=False):
+            print(f"  {form:<10} {what} {group['score'].mean():.2f}  (n={len(group)}, "
+                  f"{group['run_id'].nunique()} runs)")
+        if ok.empty:
+            print("  no scores")
     return 0
 
 

@@ -158,6 +158,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--output", "-o", help="file to write (default: stdout)")
     imp = sub.add_parser("import", parents=[common], help="import an `export --format json` file")
     imp.add_argument("file", help="experiment file (ids the store already holds are remapped)")
+    jdg = sub.add_parser("judge", parents=[common], help="score an experiment's finished runs "
+                         "with the scenario's rubric judges (a model reading each stored run)")
+    jdg.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
+    jdg.add_argument("--judge", required=True, metavar="BACKEND", dest="judge_backend",
+                     help="backend the judge runs on, e.g. openai:gpt-4.1-mini or "
+                     "local:smollm2-135m (its tokens and cost are the judge's, never the "
+                     "runs')")
+    jdg.add_argument("--rubric", action="append", default=None, metavar="NAME",
+                     help="judge to run (repeatable; default: each of the scenario's judges)")
+    jdg.add_argument("--repeat", type=int, default=1, metavar="K", help="judgements per run "
+                     "and judge, to measure the judge's own noise (default 1; runs judged "
+                     "already by the same judge, backend and prompt are not judged again)")
     cps = sub.add_parser("copy-store", help="copy every experiment (runs, spans, model calls, "
                          "outbox) and prompt variant from one store to another, e.g. a SQLite "
                          "file into a team's PostgreSQL store; ones already there are skipped")

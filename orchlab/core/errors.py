@@ -6,6 +6,9 @@ max_turns, tool_budget, invalid_plan, tool_unavailable, cancelled, config, repla
 other.
 `tool_unavailable` and `cancelled` say nothing about the orchestration (the environment or the
 user stopped the run), so they never count against a form (`counts_against_form`).
+
+Judge error classes (`JUDGE_ERROR_CLASSES`): judge_malformed, judge_error. They are failures of
+a judge reading a stored run, never of the run it read.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ run again by a resume."""
 NOT_A_RESULT = (*NOT_THE_FORMS_FAULT, "replay_diverged")
 """Error classes that say nothing about the form. A replay that parted from its recording is
 kept (a resume would part the same way) but counts in no rate."""
+JUDGE_ERROR_CLASSES = ("judge_malformed", "judge_error")
+"""Why a judgement failed (`Judgement.error_class`): the judge's reply did not parse or fell
+outside its scale (judge_malformed), or its model call failed (judge_error: a provider error, a
+timeout). A failure of the judge, never of the run it judged: the run's record is not touched,
+and the judgement counts in no score."""
 
 
 # -- the project's exceptions ----------------------------------------------------------------
@@ -149,6 +157,12 @@ def count_text(counts: Mapping[str, int]) -> str:
     The one wording of failures by class, for the CLI, findings, History and the Run page."""
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return ", ".join(f"{n} {kind}" for kind, n in ordered if n)
+
+
+def classify_judge(error: BaseException) -> str:
+    """The judge error class of a judgement that raised: a reply that was not the structured
+    verdict asked for is judge_malformed, anything else judge_error."""
+    return "judge_malformed" if is_bad_reply(error) else "judge_error"
 
 
 def counts_against_form(error_class: str | None) -> bool:

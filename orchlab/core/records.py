@@ -1,4 +1,5 @@
-"""Records that flow from a run to the store: spans, runs, experiments, outbox messages."""
+"""Records that flow from a run to the store: spans, runs, experiments, outbox messages, and the
+judgements judges make of stored runs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 RUN_STATUSES = ("ok", "error", "timeout", "cancelled")
+JUDGEMENT_STATUSES = ("ok", "error")
 
 
 def utcnow() -> datetime:
@@ -219,3 +221,59 @@ class ExperimentRecord:
     stored before calls were recorded)."""
     replay_of: str | None = None
     """The experiment whose recorded calls this one replayed; None for a live experiment."""
+
+
+@dataclass
+class Judgement:
+    """One judge's verdict on one stored run: its own record, never part of the run's.
+
+    A run is judged after it is stored, so the judge's tokens, time and cost are here and in
+    `spans`, and never in the run's figures. (run, judge, backend, prompt_version, repetition)
+    is stored at most once.
+    """
+
+    judgement_id: str
+    """Unique id of this judgement (also the trace id of the judge's spans)."""
+    run_id: str
+    """The run judged."""
+    experiment_id: str
+    """The experiment of the run judged."""
+    judge: str
+    """The judge's name in its scenario (`RubricJudge.name`), e.g. email_quality."""
+    backend: str
+    """Resolved id of the backend the judge ran on, e.g. openai:gpt-4.1-mini."""
+    model: str
+    """Model name that backend reported."""
+    prompt_version: str
+    """Short digest of the judge's prompt text, settings, question, scale and what it sees:
+    an edited prompt is a new version, judged again rather than mixed with the old one."""
+    repetition: int
+    """Which of the K judgements of this run by this judge, backend and version (from 0): the
+    spread across them is the judge's own noise."""
+    score: float | None = None
+    """The verdict as a number: the scale's value, or 1.0 (pass) / 0.0 (fail); None when the
+    judgement failed."""
+    label: str | None = None
+    """The verdict as text: "pass" or "fail", or the score as written ("4"); None when the
+    judgement failed."""
+    explanation: str | None = None
+    """The judge's reason, secrets redacted."""
+    status: str = "ok"
+    """ok, or error when the judge gave no usable verdict."""
+    error_class: str | None = None
+    """None, or one of orchlab.core.errors.JUDGE_ERROR_CLASSES: a failure of the judge,
+    never of the run."""
+    error_message: str | None = None
+    """What went wrong, for a failed judgement (secrets redacted)."""
+    input_tokens: int = 0
+    """Prompt tokens of the judge's generations."""
+    output_tokens: int = 0
+    """Completion tokens of the judge's generations."""
+    cost_usd: float | None = 0.0
+    """The judge's cost, priced as runs are; None when a generation's price is unknown."""
+    latency_ms: float = 0.0
+    """The judgement's duration, from a monotonic clock."""
+    created_at: datetime = field(default_factory=utcnow)
+    """When the judgement started (UTC)."""
+    spans: list[SpanRecord] = field(default_factory=list)
+    """The judge's own spans, in start order (times from the judgement's start)."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from orchlab.backends import Backend
 
 REQUIRED = ("name", "description")
-ALLOWED = {"name", "description", "tools", "handoffs", "model_settings"}
+ALLOWED = {"name", "description", "tools", "handoffs", "model_settings", "judge"}
 SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
     "temperature": (int, float),
     "top_p": (int, float),
@@ -52,6 +52,10 @@ class AgentDef:
     """temperature, top_p, max_tokens, seed, parallel_tool_calls, tool_choice."""
     source: str = ""
     """File (or variant) it came from, for error messages."""
+    judge: bool = False
+    """A judge's prompt (front matter `judge: true`, `orchlab.scenario.judges`): it reads
+    stored runs, so no form's run builds it (`load_scenario_agents` leaves it out) and it calls
+    no tool."""
 
 
 def parse_agent_text(text: str, source: str) -> AgentDef:
@@ -77,6 +81,7 @@ def parse_agent_text(text: str, source: str) -> AgentDef:
         instructions=instructions, tools=list(meta.get("tools") or []),
         handoffs=list(meta.get("handoffs") or []),
         model_settings=dict(meta.get("model_settings") or {}), source=source,
+        judge=bool(meta.get("judge", False)),
     )
 
 
@@ -109,6 +114,11 @@ def _check_fields(meta: dict[str, Any], source: str) -> None:
         listed = meta.get(key) or []
         if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
             raise AgentDefError(f"{source}: field '{key}' must be a list of {what}.")
+    if not isinstance(meta.get("judge", False), bool):
+        raise AgentDefError(f"{source}: field 'judge' must be true or false.")
+    if meta.get("judge") and (meta.get("tools") or meta.get("handoffs")):
+        raise AgentDefError(f"{source}: a judge reads a run and calls nothing, so its fields "
+                            "'tools' and 'handoffs' must be empty.")
     settings = meta.get("model_settings") or {}
     if not isinstance(settings, dict):
         raise AgentDefError(f"{source}: field 'model_settings' must be a mapping.")
@@ -126,16 +136,11 @@ def load_scenario_agents(
     overrides: Mapping[str, str] | None,
     agents_dir: Path,
 ) -> dict[str, AgentDef]:
-    """All agents of a scenario; `overrides` maps agent name -> edited text (a variant)."""
-    folder = agents_dir / scenario
-    if not folder.is_dir():
-        raise AgentDefError(f"{folder}: no agent folder for scenario {scenario!r}.")
-    defs: dict[str, AgentDef] = {}
-    for path in sorted(folder.glob("*.md")):
-        definition = parse_agent_text(path.read_text(encoding="utf-8"), str(path))
-        defs[definition.name] = definition
-    for name, text in (overrides or {}).items():
-        defs[name] = parse_agent_text(text, f"variant of {name}")
+    """The agents a scenario's forms run; `overrides` maps agent name -> edited text (a
+    variant). Judges' files (`judge: true`) are left out: a run never builds them, so a
+    backend need not serve them (`load_judge_agents` reads them)."""
+    defs = {name: d for name, d in _all_agents(scenario, overrides, agents_dir).items()
+            if not d.judge}
     for definition in defs.values():
         for tool in definition.tools:
             if tool not in known_tools and tool not in defs:
@@ -149,6 +154,26 @@ def load_scenario_agents(
                     f"{definition.source}: field 'handoffs' names {target!r}, which is not "
                     f"another agent of this scenario (agents: {', '.join(sorted(defs))})."
                 )
+    return defs
+
+
+def load_judge_agents(scenario: str, agents_dir: Path) -> dict[str, AgentDef]:
+    """The scenario's judges' prompts (files with `judge: true`), as shipped: a judge is the
+    same for every experiment it reads, whatever prompt variant the runs used."""
+    return {name: d for name, d in _all_agents(scenario, None, agents_dir).items() if d.judge}
+
+
+def _all_agents(scenario: str, overrides: Mapping[str, str] | None,
+                agents_dir: Path) -> dict[str, AgentDef]:
+    folder = agents_dir / scenario
+    if not folder.is_dir():
+        raise AgentDefError(f"{folder}: no agent folder for scenario {scenario!r}.")
+    defs: dict[str, AgentDef] = {}
+    for path in sorted(folder.glob("*.md")):
+        definition = parse_agent_text(path.read_text(encoding="utf-8"), str(path))
+        defs[definition.name] = definition
+    for name, text in (overrides or {}).items():
+        defs[name] = parse_agent_text(text, f"variant of {name}")
     return defs
 
 
@@ -230,28 +255,52 @@ def model_settings(values: Mapping[str, Any]) -> Any:
     return ModelSettings(**values, extra_args={"seed": seed} if seed is not None else None)
 
 
-def agent_sources(scenario: str, agents_dir: Path) -> dict[str, Path]:
-    """Agent name -> its shipped file, for reading and editing."""
+def agent_sources(scenario: str, agents_dir: Path, *, judges: bool | None = None
+                  ) -> dict[str, Path]:
+    """Agent name -> its shipped file, for reading and editing: every file (judges too, so
+    the Agents page edits them), or with `judges` False only the forms' agents, True only the
+    judges."""
     folder = agents_dir / scenario
     sources = {}
     for path in sorted(folder.glob("*.md")):
-        sources[parse_agent_text(path.read_text(encoding="utf-8"), str(path)).name] = path
+        definition = parse_agent_text(path.read_text(encoding="utf-8"), str(path))
+        if judges is None or definition.judge == judges:
+            sources[definition.name] = path
     return sources
 
 
 def check_variant(scenario: str, known_tools: set[str], edits: Mapping[str, str],
                   agents_dir: Path) -> None:
-    """Raise AgentDefError unless the edited texts load together with the shipped agents."""
-    defs = load_scenario_agents(scenario, known_tools, edits, agents_dir)
+    """Raise AgentDefError unless the edited texts load together with the shipped agents. An
+    edit keeps its agent's name and whether it is a judge (a form's agent turned judge would
+    vanish from the runs, a judge turned agent would join them), and a variant holds no
+    judge: runs never read a judge's prompt, and judging reads the shipped file, so a judge
+    is changed by overwriting its file (a new prompt version)."""
+    _check_edits(scenario, known_tools, edits, agents_dir, judges=False)
+
+
+def _check_edits(scenario: str, known_tools: set[str], edits: Mapping[str, str],
+                 agents_dir: Path, *, judges: bool) -> None:
+    shipped = _all_agents(scenario, None, agents_dir)
     for name, text in edits.items():
-        if defs[name].name != name or parse_agent_text(text, name).name != name:
+        edited = parse_agent_text(text, f"variant of {name}")
+        if edited.name != name:
             raise AgentDefError(f"variant of {name}: field 'name' must stay {name!r}.")
+        if name in shipped and edited.judge != shipped[name].judge:
+            raise AgentDefError(f"variant of {name}: field 'judge' must stay "
+                                f"{str(shipped[name].judge).lower()}.")
+        if edited.judge and not judges:
+            raise AgentDefError(f"variant of {name}: a judge's prompt is not part of a "
+                                "variant (runs never read it); overwrite its file to change "
+                                "the judge, which makes a new prompt version.")
+    load_scenario_agents(scenario, known_tools, edits, agents_dir)
 
 
 def overwrite_shipped(scenario: str, agent: str, text: str, known_tools: set[str],
                       agents_dir: Path) -> Path:
-    """Replace a shipped agent file after the same checks a variant gets."""
-    check_variant(scenario, known_tools, {agent: text}, agents_dir)
+    """Replace a shipped agent file after the same checks a variant gets (a judge's file
+    too: this is how a judge's prompt is edited)."""
+    _check_edits(scenario, known_tools, {agent: text}, agents_dir, judges=True)
     path = agent_sources(scenario, agents_dir)[agent]
     path.write_text(text.rstrip() + "\n", encoding="utf-8")
     return path

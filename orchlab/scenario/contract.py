@@ -13,13 +13,14 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchlab.core import forms
 from orchlab.core.errors import InvalidPlan, ScenarioError, is_bad_reply
 from orchlab.core.records import SpanRecord
+from orchlab.scenario.judges import RubricJudge
 from orchlab.scenario.tools import Guard, RunDeps, budgeted, charge_tool_call, guard, record_output
 from orchlab.scenario.tools import tool_failure as tool_failure
 
@@ -110,6 +111,13 @@ class Scenario:
     defines the scenario (discovery fills it in)."""
     input_model: type[BaseModel] | None = None
     """Checks and coerces each input's data (a file's rows too); undeclared keys are kept."""
+    judges: list[RubricJudge] = field(default_factory=list)
+    """Judges of what its rule cannot check (`orchlab.scenario.judges`), run on stored runs by
+    `orchlab judge`; none by default."""
+    ground_truth: tuple[str, ...] = ()
+    """Keys of an input's data that hold the case's ground truth (an answer key): shown to a
+    judge that sees "ground_truth", left out of what one that sees "input" is shown. The
+    forms' flows never read them."""
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):  # it names a folder, a store column and URL keys
@@ -122,6 +130,14 @@ class Scenario:
             if form.family not in forms.FAMILIES:
                 raise ScenarioError(f"Scenario {self.name!r}: form {form.id!r} has family "
                                     f"{form.family!r}; families: {', '.join(forms.FAMILIES)}.")
+        names = [j.name for j in self.judges]
+        if len(set(names)) != len(names):
+            raise ScenarioError(f"Scenario {self.name!r} needs judges with distinct names; got "
+                                f"{names}.")
+        for judge in self.judges:
+            if "ground_truth" in judge.sees and not self.ground_truth:
+                raise ScenarioError(f"Scenario {self.name!r}: judge {judge.name!r} sees the "
+                                    "ground truth, but the scenario names no ground_truth keys.")
 
     @property
     def agents_home(self) -> Path:
@@ -144,6 +160,14 @@ class Scenario:
                 return form
         raise ScenarioError(f"Scenario {self.name!r} has no form {form_id!r}; forms: "
                             f"{', '.join(self.form_ids)}.")
+
+    def judge(self, name: str) -> RubricJudge:
+        """A judge by name, or ScenarioError listing the scenario's judges."""
+        for judge in self.judges:
+            if judge.name == name:
+                return judge
+        known = ", ".join(j.name for j in self.judges) or "none"
+        raise ScenarioError(f"Scenario {self.name!r} has no judge {name!r}; judges: {known}.")
 
     def input(self, input_id: str) -> ScenarioInput:
         """An input by id, or ScenarioError listing the valid ids."""

@@ -1,5 +1,5 @@
 """Moving experiments between stores (`python -m orchlab copy-store SRC DST`): a SQLite file
-into a team's PostgreSQL store, or back.
+into a team's PostgreSQL store, or back, with their runs' judgements.
 
 Each experiment goes through the export file's form and the importer, the one way records come
 back from outside a store, so a copy holds exactly what an export and import would; each is
@@ -55,9 +55,9 @@ def copy_store(source: Store, target: Store) -> CopyResult:
             result.already.append(exp_id)
             continue
         text = export.to_json(source, exp_id)
-        record, runs = importer.read_experiment(text.encode("utf-8"), f"experiment {exp_id}")
-        target.import_experiment(record, runs)
+        read = importer.read_file(text.encode("utf-8"), f"experiment {exp_id}")
+        target.import_experiment(read.experiment, read.runs, read.judgements)
         result.copied.append(exp_id)
-        result.runs += len(runs)
+        result.runs += len(read.runs)
     result.variants = target.add_variants(source.variant_rows())
     return result

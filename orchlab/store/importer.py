@@ -22,6 +22,7 @@ from agents.tracing import gen_trace_id
 from orchlab.core.errors import ImportFileError
 from orchlab.core.records import (
     ExperimentRecord,
+    Judgement,
     ModelCall,
     OutboxMessage,
     RunMetrics,
@@ -42,8 +43,20 @@ KINDS = {str: "text", int: "a whole number", float: "a number", bool: "true or f
          list: "a list", dict: "an object", datetime: "an ISO date and time", type(None): "null"}
 """How a refusal names the type a field wants."""
 HINTS: dict[type, dict[str, Any]] = {cls: get_type_hints(cls) for cls in (
-    ExperimentRecord, RunRecord, RunMetrics, SpanRecord, OutboxMessage, ModelCall)}
+    ExperimentRecord, RunRecord, RunMetrics, SpanRecord, OutboxMessage, ModelCall, Judgement)}
 """Each record's field types, resolved once (the records' annotations are strings)."""
+
+
+@dataclass(frozen=True)
+class ExperimentFile:
+    """An experiment file read into records: the experiment, its runs, their judgements."""
+
+    experiment: ExperimentRecord
+    """The experiment (a `running` one comes in `interrupted`)."""
+    runs: list[RunRecord]
+    """Its runs, with their spans, outbox and model calls."""
+    judgements: list[Judgement]
+    """Judges' judgements of those runs (none in files before version 3)."""
 
 
 @dataclass(frozen=True)
@@ -72,20 +85,27 @@ def import_file(store: Store, source: bytes | str | Path, name: str | None = Non
                 ) -> ImportResult:
     """Check the whole file, remap taken ids, then store it in one transaction: a refused file
     leaves the store as it was."""
-    exp, runs = read_experiment(source, name)
-    exp, runs, notice = remap_taken_ids(store, exp, runs)
+    read = read_file(source, name)
+    read, notice = remap_taken_ids(store, read)
+    exp = read.experiment
     dropped = exp.spec.get("cluster") or None
     if dropped:  # Ray would ship the project and the shard environment to that host
         exp = replace(exp, spec={**exp.spec, "cluster": ""})
-    store.import_experiment(exp, runs)
-    return ImportResult(exp.experiment_id, len(runs), notice, dropped)
+    store.import_experiment(exp, read.runs, read.judgements)
+    return ImportResult(exp.experiment_id, len(read.runs), notice, dropped)
 
 
 def read_experiment(source: bytes | str | Path, name: str | None = None
                     ) -> tuple[ExperimentRecord, list[RunRecord]]:
-    """The experiment and its runs as records, or an ImportFileError naming the problem;
-    `source` is the file's bytes or its path, `name` what a refusal calls it. A `running`
-    experiment comes in `interrupted`: nothing here runs it."""
+    """The experiment and its runs as records (`read_file` without the judgements)."""
+    read = read_file(source, name)
+    return read.experiment, read.runs
+
+
+def read_file(source: bytes | str | Path, name: str | None = None) -> ExperimentFile:
+    """The experiment, its runs and their judgements as records, or an ImportFileError naming
+    the problem; `source` is the file's bytes or its path, `name` what a refusal calls it. A
+    `running` experiment comes in `interrupted`: nothing here runs it."""
     data, name = _read(source, name)
     document = _parse(data, name)
     version = _version(document, name)
@@ -95,27 +115,36 @@ def read_experiment(source: bytes | str | Path, name: str | None = None
                                      f"The experiment in {name}", lenient))
     exp = replace(exp, records_calls=exp.records_calls and version > 1,  # v1: no calls
                   status="interrupted" if exp.status == "running" else exp.status)
-    runs = [_run(run, i, name, lenient) for i, run in enumerate(document["runs"])]
+    runs: list[RunRecord] = []
+    judgements: list[Judgement] = []
+    for i, item in enumerate(document["runs"]):
+        run, judged = _run(item, i, name, lenient, version)
+        runs.append(run)
+        judgements += judged
     _check_ids(exp.experiment_id, runs, name)
-    return exp, runs
+    return ExperimentFile(exp, runs, judgements)
 
 
-def remap_taken_ids(store: Store, exp: ExperimentRecord, runs: list[RunRecord]
-                    ) -> tuple[ExperimentRecord, list[RunRecord], str | None]:
+def remap_taken_ids(store: Store, read: ExperimentFile) -> tuple[ExperimentFile, str | None]:
     """Keep the file's ids unless the store holds one of them; then a new experiment id and
-    new run ids throughout (a run's trace id is its run id), with a sentence saying so."""
+    new run ids throughout (a run's trace id is its run id), and new judgement ids for their
+    judgements, with a sentence saying so."""
+    exp, runs = read.experiment, read.runs
     taken = store.taken_ids(exp.experiment_id, [r.run_id for r in runs])
     if not taken:
-        return exp, runs, None
+        return read, None
     new_id = new_experiment_id()
     moved = [replace(r, run_id=gen_trace_id(), experiment_id=new_id) for r in runs]
+    renamed = {old.run_id: new.run_id for old, new in zip(runs, moved, strict=True)}
+    judged = [replace(j, judgement_id=gen_trace_id(), run_id=renamed[j.run_id],
+                      experiment_id=new_id) for j in read.judgements]
     own = exp.experiment_id in taken
     whose = "its" if own else f"{exp.experiment_id}'s"
     held = [exp.experiment_id] * own + [f"{len(taken) - own} of {whose} run ids"] * (
         len(taken) > own)
     notice = (f"The store already held {' and '.join(held)}, so the experiment was imported "
               f"as {new_id} with new run ids.")
-    return replace(exp, experiment_id=new_id), moved, notice
+    return ExperimentFile(replace(exp, experiment_id=new_id), moved, judged), notice
 
 
 def _read(source: bytes | str | Path, name: str | None) -> tuple[bytes, str]:
@@ -173,25 +202,47 @@ def _check_shape(document: Any, name: str) -> None:
                               "\"experiment\" object and \"runs\" list).")
 
 
-def _run(data: Any, index: int, name: str, lenient: bool) -> RunRecord:
+SINCE_VERSION = {"calls": 2, "judgements": 3}
+"""A run's lists that files before a version lack (an older file without them still imports)."""
+
+
+def _run(data: Any, index: int, name: str, lenient: bool, version: int
+         ) -> tuple[RunRecord, list[Judgement]]:
     run_id = data.get("run_id") if isinstance(data, dict) else None
     run = f"run {run_id if isinstance(run_id, str) else index + 1} in {name}"
     where = f"R{run[1:]}"  # a sentence's subject; a span's is "Span 2 of run ..."
     values = _fields(RunRecord, data, where, lenient, skip=CHILD_TABLES)
     metrics = RunMetrics(**_fields(RunMetrics, data, where, lenient))
-    spans = [SpanRecord(**({"seq": i} | _fields(SpanRecord, s, f"Span {i + 1} of {run}",
-                                                  lenient)))  # seq: absent before version 2
-             for i, s in enumerate(_items(data, "spans", where, lenient))]
+    spans = _spans(_items(data, "spans", where, version), run, lenient)
     outbox = [OutboxMessage(**_fields(OutboxMessage, m, f"Message {i + 1} of {run}", lenient))
-              for i, m in enumerate(_items(data, "outbox", where, lenient))]
+              for i, m in enumerate(_items(data, "outbox", where, version))]
     calls = [ModelCall(**_fields(ModelCall, c, f"Model call {i + 1} of {run}", lenient))
-             for i, c in enumerate(_items(data, "calls", where, lenient))]
-    return RunRecord(**values, metrics=metrics, spans=spans, outbox=outbox, calls=calls)
+             for i, c in enumerate(_items(data, "calls", where, version))]
+    record = RunRecord(**values, metrics=metrics, spans=spans, outbox=outbox, calls=calls)
+    judgements = []
+    for i, item in enumerate(_items(data, "judgements", where, version)):
+        what = f"Judgement {i + 1} of {run}"
+        judged = Judgement(**_fields(Judgement, item, what, lenient, skip=("spans",)),
+                           spans=_spans(_items(item, "spans", what, version),
+                                        f"judgement {i + 1} of {run}", lenient))
+        if (judged.run_id, judged.experiment_id) != (record.run_id, record.experiment_id):
+            raise ImportFileError(f"{what} judges run {judged.run_id} of experiment "
+                                  f"{judged.experiment_id}, not the run it is listed in.")
+        judgements.append(judged)
+    return record, judgements
 
 
-def _items(data: dict[str, Any], key: str, where: str, lenient: bool) -> list[Any]:
-    """A run's spans, messages or model calls (no calls in version 1 files)."""
-    items = data.get(key, [] if lenient and key == "calls" else None)
+def _spans(items: list[Any], owner: str, lenient: bool) -> list[SpanRecord]:
+    """Spans of a run or a judgement; seq is absent before version 2."""
+    return [SpanRecord(**({"seq": i} | _fields(SpanRecord, s, f"Span {i + 1} of {owner}",
+                                                 lenient)))
+            for i, s in enumerate(items)]
+
+
+def _items(data: dict[str, Any], key: str, where: str, version: int) -> list[Any]:
+    """A run's spans, messages, model calls or judgements (`SINCE_VERSION`: no calls in
+    version 1 files, no judgements before version 3)."""
+    items = data.get(key, [] if version < SINCE_VERSION.get(key, 0) else None)
     if not isinstance(items, list):
         raise ImportFileError(f"{where} has no list of {key}.")
     return items

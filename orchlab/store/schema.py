@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, fields
 from typing import Any, NamedTuple
 
-from orchlab.core.records import ModelCall, RunMetrics, RunRecord, SpanRecord
+from orchlab.core.records import Judgement, ModelCall, RunMetrics, RunRecord, SpanRecord
 from orchlab.store.db import Connection
 
 M001_CREATE_TABLES = """
@@ -130,6 +130,26 @@ m007 left holds each (experiment, form, input, repetition) once, so each key of 
 index too: nothing to delete."""
 
 
+M009_JUDGEMENTS = """
+CREATE TABLE judgements (
+    judgement_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    experiment_id TEXT NOT NULL, judge TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL,
+    prompt_version TEXT NOT NULL, repetition INTEGER NOT NULL,
+    score REAL, label TEXT, explanation TEXT, status TEXT NOT NULL, error_class TEXT,
+    error_message TEXT, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    cost_usd REAL, latency_ms REAL NOT NULL, created_at TEXT NOT NULL, spans_json TEXT NOT NULL
+);
+CREATE UNIQUE INDEX judgements_one_per_key
+    ON judgements(run_id, judge, backend, prompt_version, repetition);
+CREATE INDEX judgements_by_experiment ON judgements(experiment_id, judge);
+"""
+"""A judge's verdicts on stored runs, a table of their own: a run's row never changes when it
+is judged. Each (run, judge, backend, prompt version, repetition) at most once; the judge's
+spans are one JSON list per judgement (read whole, never queried). A deleted run takes its
+judgements with it."""
+
+
 class _M004Span(NamedTuple):
     """A span as m004 reads it: the spans columns (after run_id) as m001 created them, named
     here because a migration is history, never the columns derived from today's records."""
@@ -184,6 +204,7 @@ MIGRATIONS: list[Migration] = [
     ("m007_one_run_per_planned_run", M007_ONE_RUN_PER_PLANNED_RUN, None),
     ("m008_one_run_per_planned_run_and_backend", M008_ONE_RUN_PER_PLANNED_RUN_AND_BACKEND,
      None),
+    ("m009_judgements", M009_JUDGEMENTS, None),
 ]
 """(name, SQL, optional Python step run in the same transaction), applied in order. The SQL is
 SQLite's and PostgreSQL's alike, but for column types (`Database.ddl`). Migrations are
@@ -281,11 +302,42 @@ def call_from_row(row: tuple[Any, ...]) -> ModelCall:
     return ModelCall(**values)
 
 
+JUDGEMENT_FIELDS = [f.name for f in fields(Judgement)]
+JUDGEMENT_COLUMNS = [f"{name}_json" if name == "spans" else name for name in JUDGEMENT_FIELDS]
+"""judgements columns in Judgement's field order (its spans as one JSON list)."""
+INSERT_JUDGEMENT_ONCE = (f"INSERT INTO judgements ({','.join(JUDGEMENT_COLUMNS)}) "
+                         f"VALUES ({','.join('?' * len(JUDGEMENT_COLUMNS))}) "
+                         "ON CONFLICT DO NOTHING")
+"""The insert `Store.save_judgement` makes: one whose key is stored inserts nothing."""
+
+
+def judgement_row(j: Judgement) -> tuple[Any, ...]:
+    """A judgement's column values in JUDGEMENT_COLUMNS order."""
+    values = {name: getattr(j, name) for name in JUDGEMENT_FIELDS}
+    values["created_at"] = j.created_at.isoformat()
+    values["spans"] = _JSON_DEFAULT_STR([_span_values(s) for s in j.spans])
+    return tuple(values[name] for name in JUDGEMENT_FIELDS)
+
+
+def judgement_from_row(row: Sequence[Any]) -> Judgement:
+    """A Judgement from its columns (JUDGEMENT_COLUMNS order)."""
+    from datetime import datetime
+
+    values = dict(zip(JUDGEMENT_FIELDS, row, strict=True))
+    values["created_at"] = datetime.fromisoformat(values["created_at"])
+    values["spans"] = [SpanRecord(*s) for s in json.loads(values["spans"])]
+    for name in ("score", "cost_usd", "latency_ms"):  # PostgreSQL may hand back a Decimal
+        if values[name] is not None:
+            values[name] = float(values[name])
+    return Judgement(**values)
+
+
 def missing_columns(have: Callable[[str], set[str]]) -> list[str]:
     """Derived columns the tables do not have (empty when the schema is current), given the
     columns each table has."""
     tables = [("runs", RUN_COLUMNS), ("spans", SPAN_COLUMNS),
-              ("experiments", EXPERIMENT_COLUMNS), ("model_calls", CALL_COLUMNS)]
+              ("experiments", EXPERIMENT_COLUMNS), ("model_calls", CALL_COLUMNS),
+              ("judgements", JUDGEMENT_COLUMNS)]
     missing: list[str] = []
     for table, wanted in tables:
         present = have(table)

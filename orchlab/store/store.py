@@ -1,5 +1,6 @@
-"""The store: experiments, runs, spans, model calls and the sandbox outbox, in a SQLite file
-(the embedded default) or a shared PostgreSQL database (`orchlab.store.db`).
+"""The store: experiments, runs, spans, model calls, the sandbox outbox and judges' judgements of
+runs, in a SQLite file (the embedded default) or a shared PostgreSQL database
+(`orchlab.store.db`).
 
 Each run is committed in one transaction as soon as it finishes, so a crash loses at most the
 runs still in flight. Schema changes are ordered, named migrations (`orchlab.store.schema`), the
@@ -19,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from orchlab.core import config
 from orchlab.core.errors import NOT_THE_FORMS_FAULT, StoreError, count_text, first_line
-from orchlab.core.records import ExperimentRecord, ModelCall, RunRecord, SpanRecord, utcnow
+from orchlab.core.records import (
+    ExperimentRecord,
+    Judgement,
+    ModelCall,
+    RunRecord,
+    SpanRecord,
+    utcnow,
+)
 from orchlab.store import schema
 from orchlab.store.db import Connection, open_database
 from orchlab.store.db import statements as schema_statements
@@ -28,11 +36,13 @@ from orchlab.store.schema import (
     EXPERIMENT_COLUMNS,
     INSERT_CALL,
     INSERT_EXPERIMENT,
+    INSERT_JUDGEMENT_ONCE,
     INSERT_OUTBOX,
     INSERT_RUN,
     INSERT_RUN_ONCE,
     INSERT_SPAN,
     JSON_COLUMNS,
+    JUDGEMENT_COLUMNS,
     SPAN_COLUMNS,
     TEXT_COLUMNS,
 )
@@ -327,11 +337,12 @@ class Store:
                              "planned run.")
         return False
 
-    def import_experiment(self, exp: ExperimentRecord, runs: list[RunRecord]) -> None:
-        """An experiment and all its runs in one transaction: a clash (an id already stored)
-        or any bad row leaves the store as it was. A file holding one planned run twice is
-        refused whole and by name: the store keeps each planned run once, and which copy a
-        file meant is not for the import to guess."""
+    def import_experiment(self, exp: ExperimentRecord, runs: list[RunRecord],
+                          judgements: Sequence[Judgement] = ()) -> None:
+        """An experiment and all its runs (and the judgements of them) in one transaction: a
+        clash (an id already stored) or any bad row leaves the store as it was. A file
+        holding one planned run twice is refused whole and by name: the store keeps each
+        planned run once, and which copy a file meant is not for the import to guess."""
         copies = Counter((r.experiment_id, r.form, r.backend, r.input_id, r.repetition)
                          for r in runs)
         for (_exp_id, form, backend, input_id, repetition), count in copies.items():
@@ -340,11 +351,18 @@ class Store:
                                  f"holds {count} runs of form {form}, input {input_id}, "
                                  f"repetition {repetition}" + _on_backend(backend, exp) + ".")
         rows = [_run_rows(run) for run in runs]
+        judged = [_judgement_row(j) for j in judgements]
         try:
             with self._db.tx() as conn:
                 conn.execute(INSERT_EXPERIMENT, _experiment_row(exp))
                 for run_rows in rows:
                     _insert_run(conn, run_rows)
+                for row in judged:
+                    if conn.execute(INSERT_JUDGEMENT_ONCE, row).rowcount == 0:
+                        raise StoreError(f"Cannot import {exp.experiment_id} into "
+                                         f"{self.shown}: it holds judgement {row[0]} twice, "
+                                         "or twice for one run, judge, backend, prompt "
+                                         "version and repetition.")
         except self._db.integrity_errors as exc:
             raise StoreError(f"Cannot import {exp.experiment_id} into {self.shown}: "
                              f"{first_line(exc)}.") from None
@@ -463,6 +481,69 @@ class Store:
         return int(row[0])
 
 
+    # -- judgements --------------------------------------------------------------------------
+
+    def save_judgement(self, judgement: Judgement) -> bool:
+        """Commit one judgement; False (and nothing written) when the store already holds one
+        of the same run, judge, backend, prompt version and repetition. The one stored is
+        kept, never overwritten: a score already read (a page, an export) does not change
+        under its reader. The run's own rows are never touched."""
+        row = _judgement_row(judgement)
+        try:
+            with self._db.tx() as conn:
+                return bool(conn.execute(INSERT_JUDGEMENT_ONCE, row).rowcount == 1)
+        except self._db.integrity_errors:  # the run is gone (deleted while it was judged)
+            raise StoreError(f"The store {self.shown} holds no run {judgement.run_id} to "
+                             "judge.") from None
+
+    def judged_keys(self, experiment_id: str) -> set[tuple[str, str, str, str, int]]:
+        """(run_id, judge, backend, prompt_version, repetition) of every stored judgement of
+        the experiment, failed ones included: what a judging pass skips."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT run_id, judge, backend, prompt_version, repetition FROM judgements "
+                "WHERE experiment_id=?", (experiment_id,)).fetchall()
+        return {(r, j, b, v, int(k)) for r, j, b, v, k in rows}
+
+    def judgements_of(self, experiment_id: str) -> list[Judgement]:
+        """The experiment's judgements, spans included, in a stable order (run, judge,
+        backend, prompt version, repetition): what an export writes."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {','.join('j.' + c for c in JUDGEMENT_COLUMNS)} FROM judgements j "
+                "JOIN runs r USING (run_id) WHERE j.experiment_id=? ORDER BY r.started_at, "
+                "j.run_id, j.judge, j.backend, j.prompt_version, j.repetition",
+                (experiment_id,)).fetchall()
+        return [schema.judgement_from_row(r) for r in rows]
+
+    def load_judgements(self, experiment_ids: list[str]) -> pd.DataFrame:
+        """Judgements as a DataFrame, one row per judgement and a column per Judgement field
+        (spans left out: `judgements_of` has them), plus the judged run's form, input_id and
+        repetition (`run_repetition`) and its experiment's variant, so scores group as
+        Compare's runs do."""
+        import pandas as pd
+
+        columns = [c for c in JUDGEMENT_COLUMNS if c != "spans_json"]
+        marks = ",".join("?" * len(experiment_ids))
+        query = (f"SELECT {','.join('j.' + c for c in columns)}, r.form AS form, "
+                 "r.input_id AS input_id, r.repetition AS run_repetition, "
+                 f"COALESCE({self._db.json_text('e.spec_json', 'variant')}, 'original') "
+                 "AS variant FROM judgements j JOIN runs r USING (run_id) "
+                 "JOIN experiments e ON e.experiment_id = r.experiment_id "
+                 f"WHERE j.experiment_id IN ({marks}) ORDER BY r.started_at, j.judge, "
+                 "j.repetition")
+        with self._db.read() as conn:
+            cursor = conn.execute(query, list(experiment_ids)) if experiment_ids else None
+            names = [*columns, "form", "input_id", "run_repetition", "variant"]
+            records = cursor.fetchall() if cursor is not None else []
+        frame = pd.DataFrame.from_records(records, columns=names, coerce_float=True)
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
+        for column in ("score", "cost_usd"):
+            frame[column] = frame[column].astype(float)
+        for column in ("label", "explanation", "error_class", "error_message"):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        return frame
+
     # -- prompt variants ---------------------------------------------------------------------
 
     def save_variant(
@@ -559,6 +640,14 @@ def _run_rows(run: RunRecord) -> RunRows:
             [_redacted(row, secrets) for row in schema.span_rows(run)],
             [_redacted(row, secrets) for row in outbox],
             [_redacted(row, secrets) for row in schema.call_rows(run)])
+
+
+def _judgement_row(judgement: Judgement) -> tuple[Any, ...]:
+    """A judgement's row, every text in it redacted (the explanation, its spans' JSON), as
+    a run's are."""
+    row = schema.judgement_row(judgement)
+    secrets = config.secret_values()
+    return _redacted(row, secrets) if secrets else row
 
 
 def _redacted(row: Sequence[Any], secrets: list[str]) -> tuple[Any, ...]:

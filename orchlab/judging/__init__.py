@@ -1,0 +1,19 @@
+"""Judges of stored runs: a scenario's rubric judges (`orchlab.scenario.judges`) asked of a
+model about runs already in the store, each verdict stored as a `Judgement` of its own.
+
+A layer above backends (a judge runs on a backend's model) and below running (judging never
+starts a run, and a run never waits for a judge). `orchlab judge` is its command.
+"""
+
+from orchlab.judging.rubric import (
+    JUDGE_TIMEOUT_S,
+    ajudge_runs,
+    judge_definition,
+    judge_prompt,
+    judge_runs,
+    prompt_version,
+    reply_type,
+)
+
+__all__ = ["JUDGE_TIMEOUT_S", "ajudge_runs", "judge_definition", "judge_prompt", "judge_runs",
+           "prompt_version", "reply_type"]

@@ -1,0 +1,65 @@
+"""Judges a scenario declares: what rules cannot check (is this email good? would this answer
+help?), asked of a model reading a stored run.
+
+A rubric judge is data, as a form is: its prompt lives in an agent file in the scenario's
+agents folder (front matter `judge: true`, so no form's run builds it, and the Agents page edits
+it like any agent), and `sees` names exactly which parts of a run it is shown. Running judges
+is `orchlab.judging`'s work; this module only says what a judge is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchlab.core.errors import ScenarioError
+
+SEES = ("input", "final_output", "outbox", "tool_results", "ground_truth")
+"""The parts of a run a judge may be shown: the input's data (its ground-truth keys left out),
+the flow's final output, the emails in the sandbox outbox, the results the scenario's own tools
+returned in the run (not agents called as tools), and the input's ground truth (the data keys
+`Scenario.ground_truth` names)."""
+
+__all__ = ["SEES", "RubricJudge"]
+
+
+@dataclass(frozen=True)
+class RubricJudge:
+    """A judge that answers one question about one run: a score on a scale, or pass/fail."""
+
+    name: str
+    """Its name in the scenario, e.g. email_quality: what `orchlab judge --rubric` and the
+    stored judgements call it."""
+    agent: str
+    """The agent file holding its prompt (criteria and how to answer), in the scenario's agents
+    folder, with `judge: true` in its front matter."""
+    sees: tuple[str, ...]
+    """Which parts of a run it is shown, each one of SEES; nothing else reaches it."""
+    question: str
+    """The one-line question it answers, put at the top of its prompt."""
+    scale: tuple[int, int] | None = None
+    """(low, high) integer scale, e.g. (1, 5); None: pass/fail."""
+
+    def __post_init__(self) -> None:
+        where = f"Judge {self.name!r}"
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ScenarioError(f"{where}: a judge's name is letters, digits, _ and -.")
+        unknown = [part for part in self.sees if part not in SEES]
+        if not self.sees or unknown:
+            raise ScenarioError(f"{where} must see one or more of {', '.join(SEES)}"
+                                + (f", not {unknown[0]!r}." if unknown else "."))
+        if self.scale is not None:
+            low, high = self.scale
+            if not (isinstance(low, int) and isinstance(high, int) and low < high):
+                raise ScenarioError(f"{where}: its scale must be two whole numbers, low < high; "
+                                    f"got {self.scale!r}.")
+        if not self.question.strip() or "\n" in self.question.strip():
+            raise ScenarioError(f"{where}: its question is one line of text.")
+
+    @property
+    def pass_fail(self) -> bool:
+        """Whether it answers pass or fail rather than a score."""
+        return self.scale is None
+
+    def describe_scale(self) -> str:
+        """'1-5' or 'pass/fail', as the CLI and the prompt state it."""
+        return "pass/fail" if self.scale is None else f"{self.scale[0]}-{self.scale[1]}"
