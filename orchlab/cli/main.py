@@ -17,10 +17,10 @@ from orchlab.backends import default_backend_id, resolve
 from orchlab.cli.parser import build_parser
 from orchlab.core import config
 from orchlab.core.backend_ids import short_model
-from orchlab.core.errors import SENTENCE_ERRORS, SpecError
+from orchlab.core.errors import SENTENCE_ERRORS, LabelError, LabelExists, SpecError
 from orchlab.core.records import ExperimentRecord
 from orchlab.integrations.otel import RunExport, configured_export, export_runs, stored_runs
-from orchlab.judging import judge_definition, judge_runs, prompt_version
+from orchlab.judging import judge_definition, judge_runs, label_run, prompt_version
 from orchlab.measure import pricing
 from orchlab.present import report
 from orchlab.running import presets
@@ -36,6 +36,7 @@ from orchlab.running.runner import (
 from orchlab.running.spec import Prepared, parse_agent_backends, replay_spec
 from orchlab.scenario import catalogue, discover, get_scenario, read_inputs_file, scaffold
 from orchlab.stats import analysis
+from orchlab.stats.agreement import summarize_agreement
 from orchlab.stats.gate import failed_requirements, parse_requirement, render_text
 from orchlab.stats.summary import summarize_runs
 from orchlab.store import export, importer
@@ -97,6 +98,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _otel_export(args, store)
         if args.command == "judge":
             return _judge(args, store)
+        if args.command == "label":
+            return _label(args, store)
         return _export(args, store)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -276,7 +279,9 @@ def _list(store: Store) -> int:
 
 
 def _summary(args: argparse.Namespace, store: Store) -> int:
-    """Every figure Compare shows (`summary.summarize_runs`), and the thresholds' verdict."""
+    """Every figure Compare shows (`summary.summarize_runs`), each judge's agreement with
+    people's labels under "agreement" (`agreement.summarize_agreement`: a key added beside
+    the summary's own, so its contract is unchanged), and the thresholds' verdict."""
     reqs = [parse_requirement(text) for text in args.require]  # a typo fails before any work
     ids = [_experiment(store, e).experiment_id for e in args.experiment_ids]
     runs = store.load_runs(ids)
@@ -287,6 +292,7 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
                                        for name in ("variant", "backend", "assignment")))
     result = summarize_runs(grouped, args.baseline,
                             detect=args.detect, paired=not args.unpaired)
+    result["agreement"] = summarize_agreement(store.load_labels(ids), store.load_judgements(ids))
     if args.format == "json":
         print(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False))
     else:
@@ -373,6 +379,19 @@ def _judge(args: argparse.Namespace, store: Store) -> int:
                   f"{group['run_id'].nunique()} runs)")
         if ok.empty:
             print("  no scores")
+    return 0
+
+
+def _label(args: argparse.Namespace, store: Store) -> int:
+    """A person's label of one run for one judge (`judging.labels.label_run`); a second
+    label by the same person is refused with the option that replaces it."""
+    try:
+        label = label_run(store, args.run_id, args.rubric, args.score, args.who, args.note,
+                          replace=args.replace)
+    except LabelExists as exc:
+        raise LabelError(f"{str(exc).rstrip('.')}: add --replace to replace it.") from None
+    print(f"labelled run {label.run_id} of {label.experiment_id} for {label.judge}: "
+          f"{label.score:g} by {label.who}" + (f" ({label.note})" if label.note else ""))
     return 0
 
 

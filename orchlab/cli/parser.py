@@ -170,9 +170,26 @@ def build_parser() -> argparse.ArgumentParser:
     jdg.add_argument("--repeat", type=int, default=1, metavar="K", help="judgements per run "
                      "and judge, to measure the judge's own noise (default 1; runs judged "
                      "already by the same judge, backend and prompt are not judged again)")
+    lab = sub.add_parser("label", parents=[common], help="label a stored run yourself for one "
+                         "of its scenario's judges: what the judge's agreement is measured "
+                         "against (`summary` shows it)")
+    lab.add_argument("run_id", metavar="RUN_ID", help="run id (a unique prefix is enough: "
+                     "`judge` prints the first 20 characters)")
+    lab.add_argument("--rubric", required=True, metavar="NAME", help="the judge whose question "
+                     "you answer, e.g. email_quality (`judge --rubric` names the same)")
+    lab.add_argument("--score", required=True, metavar="S", help="your verdict as that judge "
+                     "scores: a whole number on its scale (e.g. 1 to 5), or pass or fail for a "
+                     "pass/fail judge")
+    lab.add_argument("--who", required=True, metavar="NAME", help="your name, stored with the "
+                     "label (at most 80 characters)")
+    lab.add_argument("--note", default=None, metavar="TEXT", help="why, in your words (secrets "
+                     "are redacted)")
+    lab.add_argument("--replace", action="store_true", help="replace your earlier label of "
+                     "this run for this judge (without it, a second one is refused)")
     cps = sub.add_parser("copy-store", help="copy every experiment (runs, spans, model calls, "
-                         "outbox) and prompt variant from one store to another, e.g. a SQLite "
-                         "file into a team's PostgreSQL store; ones already there are skipped")
+                         "outbox, judgements, labels) and prompt variant from one store to "
+                         "another, e.g. a SQLite file into a team's PostgreSQL store; ones "
+                         "already there are skipped")
     cps.add_argument("source", metavar="SRC", help="store to copy from: a SQLite file or a "
                      "postgresql:// URL")
     cps.add_argument("target", metavar="DST", help="store to copy into (created or migrated "

@@ -71,6 +71,17 @@ class ImportFileError(ValueError):
     nothing of the file was stored."""
 
 
+class LabelError(ValueError):
+    """A person's label that cannot be stored: an unknown run, a judge the run's scenario does
+    not declare, a score off the judge's scale, no name (or one over 80 characters); the
+    message is one sentence, and nothing was stored."""
+
+
+class LabelExists(LabelError):
+    """The person has labelled this run for this judge already: the message says so, and the
+    caller says how to replace it (the CLI's --replace)."""
+
+
 class InputsFileError(ValueError):
     """An inputs file (CSV or JSONL) that cannot be used: unreadable, not UTF-8, an unknown
     kind, no rows, or a row that breaks the format; the message is one sentence naming the
@@ -79,7 +90,7 @@ class InputsFileError(ValueError):
 
 SENTENCE_ERRORS: tuple[type[Exception], ...] = (
     AgentDefError, BackendError, ScenarioError, SpecError, StoreError, WorkerError,
-    ImportFileError, InputsFileError)
+    ImportFileError, InputsFileError, LabelError)
 """The project's exceptions whose message is the whole sentence a user reads: the CLI prints
 it after "error:" and a page shows it as it is, never behind the class name."""
 

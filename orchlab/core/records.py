@@ -1,5 +1,5 @@
-"""Records that flow from a run to the store: spans, runs, experiments, outbox messages, and the
-judgements judges make of stored runs."""
+"""Records that flow from a run to the store: spans, runs, experiments, outbox messages, the
+judgements judges make of stored runs, and the labels people give them."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ def utcnow() -> datetime:
 def new_experiment_id() -> str:
     """Sortable and short: exp-YYYYmmdd-HHMMSS-xxxxxxxx (a taken one is drawn again)."""
     return f"exp-{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def new_label_id() -> str:
+    """label-<32 hex>: random, so labels given on two machines never share an id."""
+    return f"label-{uuid.uuid4().hex}"
 
 
 @dataclass
@@ -277,3 +282,32 @@ class Judgement:
     """When the judgement started (UTC)."""
     spans: list[SpanRecord] = field(default_factory=list)
     """The judge's own spans, in start order (times from the judgement's start)."""
+
+
+@dataclass
+class Label:
+    """A person's verdict on one stored run for one judge: what the judge is measured against.
+
+    Kept apart from the run, as a judgement is. A person labels a run once per judge ((run,
+    judge, who) is stored at most once); several people may label the same run, and the
+    agreement figures use their mean (`orchlab.stats.agreement`).
+    """
+
+    label_id: str
+    """Unique id of this label."""
+    run_id: str
+    """The run labelled."""
+    experiment_id: str
+    """The experiment of the run labelled."""
+    judge: str
+    """The judge whose question the person answered (`RubricJudge.name`), e.g. email_quality:
+    the label is on that judge's scale, or pass/fail."""
+    score: float
+    """The person's verdict as the judge scores it: the scale's value, or 1.0 (pass) / 0.0
+    (fail)."""
+    who: str
+    """The person who labelled, as they named themselves (trimmed, 1 to 80 characters)."""
+    note: str | None = None
+    """Why, in the person's words (secrets redacted); None when they gave none."""
+    created_at: datetime = field(default_factory=utcnow)
+    """When the label was given (UTC)."""

@@ -9,9 +9,10 @@ is `orchlab.judging`'s work; this module only says what a judge is.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from orchlab.core.errors import ScenarioError
+from orchlab.core.errors import LabelError, ScenarioError
 
 SEES = ("input", "final_output", "outbox", "tool_results", "ground_truth")
 """The parts of a run a judge may be shown: the input's data (its ground-truth keys left out),
@@ -63,3 +64,24 @@ class RubricJudge:
     def describe_scale(self) -> str:
         """'1-5' or 'pass/fail', as the CLI and the prompt state it."""
         return "pass/fail" if self.scale is None else f"{self.scale[0]}-{self.scale[1]}"
+
+    def label_score(self, value: float | str) -> float:
+        """A person's verdict as this judge scores it, or LabelError in one sentence: on a
+        scale, a whole number from low to high (the judge gives whole numbers, so a label
+        is on the same points); pass/fail, "pass" or "fail" (or 1 / 0), as 1.0 / 0.0."""
+        text = str(value).strip().lower()
+        if self.scale is None:
+            verdicts = {"pass": 1.0, "fail": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
+            if text not in verdicts:
+                raise LabelError(f"{self.name} is pass/fail: a label is pass or fail (or 1 "
+                                 f"or 0), not {str(value)!r}.")
+            return verdicts[text]
+        low, high = self.scale
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not (number.is_integer() and low <= number <= high):
+            raise LabelError(f"{self.name} scores {low}-{high}: a label is a whole number from "
+                             f"{low} to {high}, not {str(value)!r}.")
+        return number

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchlab.core.errors import SpecError
+from orchlab.stats.agreement import agreement_lines
 from orchlab.stats.findings import title
 from orchlab.stats.summary import SCOREBOARD_NOTE, scoreboard
 
@@ -119,6 +120,8 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.extend(f"  - {s}" for s in block["sentences"])
     if summary.get("frontier"):
         lines.extend(["", *frontier_lines(summary["frontier"])])
+    if summary.get("agreement"):  # judges, when the CLI added them
+        lines.extend(["", *agreement_lines(summary["agreement"])])
     return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
 """Moving experiments between stores (`python -m orchlab copy-store SRC DST`): a SQLite file
-into a team's PostgreSQL store, or back, with their runs' judgements.
+into a team's PostgreSQL store, or back, with their runs' judgements and labels.
 
 Each experiment goes through the export file's form and the importer, the one way records come
 back from outside a store, so a copy holds exactly what an export and import would; each is
@@ -56,7 +56,7 @@ def copy_store(source: Store, target: Store) -> CopyResult:
             continue
         text = export.to_json(source, exp_id)
         read = importer.read_file(text.encode("utf-8"), f"experiment {exp_id}")
-        target.import_experiment(read.experiment, read.runs, read.judgements)
+        target.import_experiment(read.experiment, read.runs, read.judgements, read.labels)
         result.copied.append(exp_id)
         result.runs += len(read.runs)
     result.variants = target.add_variants(source.variant_rows())

@@ -1,5 +1,5 @@
-"""Exports of one experiment: JSON (the experiment, then its runs with spans, outbox, model calls
-and judges' judgements) and CSV (a row per run).
+"""Exports of one experiment: JSON (the experiment, then its runs with spans, outbox, model calls,
+judges' judgements and people's labels) and CSV (a row per run).
 
 This module is the one export path: the CLI's `export`, History's download buttons and any
 later report call `export_file`, so a download and `orchlab export -o FILE` are the same bytes.
@@ -21,17 +21,17 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from orchlab.core.config import redact
-from orchlab.core.records import ExperimentRecord, Judgement, SpanRecord
+from orchlab.core.records import ExperimentRecord, Judgement, Label, SpanRecord
 from orchlab.stats.analysis import is_missing
 from orchlab.store.store import Store
 
 FILE_FORMAT = "orchlab-experiment"
 """The JSON file's `format`: how an import tells an experiment file from any other JSON."""
 FILE_VERSION = 3
-"""Version 3: each run's judgements (with the judge's spans). Version 2: every span field, each
-run's model calls (replay records), the experiment's replay marks. Version 1 files (no
-`version` key) had a subset of span fields and no calls; files before version 3 have no
-judgements."""
+"""Version 3: each run's judgements (with the judge's spans) and people's labels. Version 2:
+every span field, each run's model calls (replay records), the experiment's replay marks.
+Version 1 files (no `version` key) had a subset of span fields and no calls; files before
+version 3 have no judgements or labels."""
 Format = Literal["csv", "json"]
 MIME_TYPES: dict[str, str] = {"csv": "text/csv", "json": "application/json"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -74,12 +74,16 @@ def _experiment_dict(exp: ExperimentRecord) -> dict[str, Any]:
 
 
 def export_runs(store: Store, experiment_id: str) -> list[dict[str, Any]]:
-    """Every run of the experiment as a dict, each with its spans, outbox, model calls and
-    judgements: everything an import needs to store the run again, unclipped calls included."""
+    """Every run of the experiment as a dict, each with its spans, outbox, model calls,
+    judgements and labels: everything an import needs to store the run again, unclipped calls
+    included."""
     frame = store.load_runs([experiment_id])
     judged: dict[str, list[dict[str, Any]]] = {}
     for judgement in store.judgements_of(experiment_id):
         judged.setdefault(judgement.run_id, []).append(_judgement_dict(judgement))
+    labelled: dict[str, list[dict[str, Any]]] = {}
+    for label in store.labels_of(experiment_id):
+        labelled.setdefault(label.run_id, []).append(_label_dict(label))
     runs: list[dict[str, Any]] = []
     for row in frame.to_dict(orient="records"):
         row = {k: _clean(v) for k, v in row.items()}
@@ -90,6 +94,7 @@ def export_runs(store: Store, experiment_id: str) -> list[dict[str, Any]]:
         row["outbox"] = _clean(store.load_outbox(row["run_id"]))
         row["calls"] = [asdict(c) for c in store.load_calls(row["run_id"])]
         row["judgements"] = judged.get(row["run_id"], [])
+        row["labels"] = labelled.get(row["run_id"], [])
         runs.append(row)
     return runs
 
@@ -99,6 +104,13 @@ def _judgement_dict(judgement: Judgement) -> dict[str, Any]:
     fields = asdict(judgement)
     fields["created_at"] = judgement.created_at.isoformat()
     fields["spans"] = [_span_dict(s) for s in judgement.spans]
+    return _clean(fields)
+
+
+def _label_dict(label: Label) -> dict[str, Any]:
+    """Every label field."""
+    fields = asdict(label)
+    fields["created_at"] = label.created_at.isoformat()
     return _clean(fields)
 
 
@@ -124,7 +136,7 @@ def to_csv(store: Store, experiment_id: str) -> str:
     rows = []
     for run in export_runs(store, experiment_id):
         row = {k: _cell(v) for k, v in run.items()
-               if k not in ("spans", "outbox", "outcome", "calls", "judgements")}
+               if k not in ("spans", "outbox", "outcome", "calls", "judgements", "labels")}
         row.update({f"outcome_{k}": _cell(v) for k, v in run["outcome"].items()})
         rows.append(row)
     fields: list[str] = []

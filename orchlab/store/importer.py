@@ -19,20 +19,22 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from agents.tracing import gen_trace_id
 
-from orchlab.core.errors import ImportFileError
+from orchlab.core.errors import ImportFileError, LabelError
 from orchlab.core.records import (
     ExperimentRecord,
     Judgement,
+    Label,
     ModelCall,
     OutboxMessage,
     RunMetrics,
     RunRecord,
     SpanRecord,
     new_experiment_id,
+    new_label_id,
 )
 from orchlab.store.export import FILE_FORMAT, FILE_VERSION
 from orchlab.store.schema import CHILD_TABLES
-from orchlab.store.store import Store
+from orchlab.store.store import Store, checked_who
 
 RENAMED: dict[type, dict[str, str]] = {SpanRecord: {"parent_id": "parent"}}
 """Record field -> its key in the file, where the file names it otherwise."""
@@ -43,13 +45,15 @@ KINDS = {str: "text", int: "a whole number", float: "a number", bool: "true or f
          list: "a list", dict: "an object", datetime: "an ISO date and time", type(None): "null"}
 """How a refusal names the type a field wants."""
 HINTS: dict[type, dict[str, Any]] = {cls: get_type_hints(cls) for cls in (
-    ExperimentRecord, RunRecord, RunMetrics, SpanRecord, OutboxMessage, ModelCall, Judgement)}
+    ExperimentRecord, RunRecord, RunMetrics, SpanRecord, OutboxMessage, ModelCall, Judgement,
+    Label)}
 """Each record's field types, resolved once (the records' annotations are strings)."""
 
 
 @dataclass(frozen=True)
 class ExperimentFile:
-    """An experiment file read into records: the experiment, its runs, their judgements."""
+    """An experiment file read into records: the experiment, its runs, their judgements and
+    labels."""
 
     experiment: ExperimentRecord
     """The experiment (a `running` one comes in `interrupted`)."""
@@ -57,6 +61,8 @@ class ExperimentFile:
     """Its runs, with their spans, outbox and model calls."""
     judgements: list[Judgement]
     """Judges' judgements of those runs (none in files before version 3)."""
+    labels: list[Label]
+    """People's labels of those runs (none in files before version 3)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ def import_file(store: Store, source: bytes | str | Path, name: str | None = Non
     dropped = exp.spec.get("cluster") or None
     if dropped:  # Ray would ship the project and the shard environment to that host
         exp = replace(exp, spec={**exp.spec, "cluster": ""})
-    store.import_experiment(exp, read.runs, read.judgements)
+    store.import_experiment(exp, read.runs, read.judgements, read.labels)
     return ImportResult(exp.experiment_id, len(read.runs), notice, dropped)
 
 
@@ -103,7 +109,8 @@ def read_experiment(source: bytes | str | Path, name: str | None = None
 
 
 def read_file(source: bytes | str | Path, name: str | None = None) -> ExperimentFile:
-    """The experiment, its runs and their judgements as records, or an ImportFileError naming
+    """The experiment, its runs, their judgements and labels as records, or an ImportFileError
+    naming
     the problem; `source` is the file's bytes or its path, `name` what a refusal calls it. A
     `running` experiment comes in `interrupted`: nothing here runs it."""
     data, name = _read(source, name)
@@ -117,18 +124,20 @@ def read_file(source: bytes | str | Path, name: str | None = None) -> Experiment
                   status="interrupted" if exp.status == "running" else exp.status)
     runs: list[RunRecord] = []
     judgements: list[Judgement] = []
+    labels: list[Label] = []
     for i, item in enumerate(document["runs"]):
-        run, judged = _run(item, i, name, lenient, version)
+        run, judged, labelled = _run(item, i, name, lenient, version)
         runs.append(run)
         judgements += judged
+        labels += labelled
     _check_ids(exp.experiment_id, runs, name)
-    return ExperimentFile(exp, runs, judgements)
+    return ExperimentFile(exp, runs, judgements, labels)
 
 
 def remap_taken_ids(store: Store, read: ExperimentFile) -> tuple[ExperimentFile, str | None]:
     """Keep the file's ids unless the store holds one of them; then a new experiment id and
-    new run ids throughout (a run's trace id is its run id), and new judgement ids for their
-    judgements, with a sentence saying so."""
+    new run ids throughout (a run's trace id is its run id), and new judgement and label ids
+    for their judgements and labels, with a sentence saying so."""
     exp, runs = read.experiment, read.runs
     taken = store.taken_ids(exp.experiment_id, [r.run_id for r in runs])
     if not taken:
@@ -138,13 +147,15 @@ def remap_taken_ids(store: Store, read: ExperimentFile) -> tuple[ExperimentFile,
     renamed = {old.run_id: new.run_id for old, new in zip(runs, moved, strict=True)}
     judged = [replace(j, judgement_id=gen_trace_id(), run_id=renamed[j.run_id],
                       experiment_id=new_id) for j in read.judgements]
+    labels = [replace(lb, label_id=new_label_id(), run_id=renamed[lb.run_id],
+                      experiment_id=new_id) for lb in read.labels]
     own = exp.experiment_id in taken
     whose = "its" if own else f"{exp.experiment_id}'s"
     held = [exp.experiment_id] * own + [f"{len(taken) - own} of {whose} run ids"] * (
         len(taken) > own)
     notice = (f"The store already held {' and '.join(held)}, so the experiment was imported "
               f"as {new_id} with new run ids.")
-    return ExperimentFile(replace(exp, experiment_id=new_id), moved, judged), notice
+    return ExperimentFile(replace(exp, experiment_id=new_id), moved, judged, labels), notice
 
 
 def _read(source: bytes | str | Path, name: str | None) -> tuple[bytes, str]:
@@ -202,12 +213,12 @@ def _check_shape(document: Any, name: str) -> None:
                               "\"experiment\" object and \"runs\" list).")
 
 
-SINCE_VERSION = {"calls": 2, "judgements": 3}
+SINCE_VERSION = {"calls": 2, "judgements": 3, "labels": 3}
 """A run's lists that files before a version lack (an older file without them still imports)."""
 
 
 def _run(data: Any, index: int, name: str, lenient: bool, version: int
-         ) -> tuple[RunRecord, list[Judgement]]:
+         ) -> tuple[RunRecord, list[Judgement], list[Label]]:
     run_id = data.get("run_id") if isinstance(data, dict) else None
     run = f"run {run_id if isinstance(run_id, str) else index + 1} in {name}"
     where = f"R{run[1:]}"  # a sentence's subject; a span's is "Span 2 of run ..."
@@ -229,7 +240,19 @@ def _run(data: Any, index: int, name: str, lenient: bool, version: int
             raise ImportFileError(f"{what} judges run {judged.run_id} of experiment "
                                   f"{judged.experiment_id}, not the run it is listed in.")
         judgements.append(judged)
-    return record, judgements
+    labels = []
+    for i, item in enumerate(_items(data, "labels", where, version)):
+        what = f"Label {i + 1} of {run}"
+        label = Label(**_fields(Label, item, what, lenient))
+        if (label.run_id, label.experiment_id) != (record.run_id, record.experiment_id):
+            raise ImportFileError(f"{what} labels run {label.run_id} of experiment "
+                                  f"{label.experiment_id}, not the run it is listed in.")
+        try:
+            checked_who(label.who)
+        except LabelError as exc:
+            raise ImportFileError(f"{what}: {exc}") from None
+        labels.append(label)
+    return record, judgements, labels
 
 
 def _spans(items: list[Any], owner: str, lenient: bool) -> list[SpanRecord]:
@@ -240,8 +263,8 @@ def _spans(items: list[Any], owner: str, lenient: bool) -> list[SpanRecord]:
 
 
 def _items(data: dict[str, Any], key: str, where: str, version: int) -> list[Any]:
-    """A run's spans, messages, model calls or judgements (`SINCE_VERSION`: no calls in
-    version 1 files, no judgements before version 3)."""
+    """A run's spans, messages, model calls, judgements or labels (`SINCE_VERSION`: no calls
+    in version 1 files, no judgements or labels before version 3)."""
     items = data.get(key, [] if version < SINCE_VERSION.get(key, 0) else None)
     if not isinstance(items, list):
         raise ImportFileError(f"{where} has no list of {key}.")

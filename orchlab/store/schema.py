@@ -14,7 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, fields
 from typing import Any, NamedTuple
 
-from orchlab.core.records import Judgement, ModelCall, RunMetrics, RunRecord, SpanRecord
+from orchlab.core.records import (
+    Judgement,
+    Label,
+    ModelCall,
+    RunMetrics,
+    RunRecord,
+    SpanRecord,
+)
 from orchlab.store.db import Connection
 
 M001_CREATE_TABLES = """
@@ -143,11 +150,20 @@ CREATE TABLE judgements (
 CREATE UNIQUE INDEX judgements_one_per_key
     ON judgements(run_id, judge, backend, prompt_version, repetition);
 CREATE INDEX judgements_by_experiment ON judgements(experiment_id, judge);
+CREATE TABLE labels (
+    label_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    experiment_id TEXT NOT NULL, judge TEXT NOT NULL, score REAL NOT NULL, who TEXT NOT NULL,
+    note TEXT, created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX labels_one_per_person ON labels(run_id, judge, who);
+CREATE INDEX labels_by_experiment ON labels(experiment_id, judge);
 """
-"""A judge's verdicts on stored runs, a table of their own: a run's row never changes when it
-is judged. Each (run, judge, backend, prompt version, repetition) at most once; the judge's
-spans are one JSON list per judgement (read whole, never queried). A deleted run takes its
-judgements with it."""
+"""A judge's verdicts on stored runs, and people's labels of them, in tables of their own: a
+run's row never changes when it is judged or labelled. Each (run, judge, backend, prompt
+version, repetition) at most once; the judge's spans are one JSON list per judgement (read
+whole, never queried). A person labels a run once per judge. A deleted run takes its
+judgements and labels with it. (One migration for both: m009 was never released.)"""
 
 
 class _M004Span(NamedTuple):
@@ -332,12 +348,35 @@ def judgement_from_row(row: Sequence[Any]) -> Judgement:
     return Judgement(**values)
 
 
+LABEL_COLUMNS = [f.name for f in fields(Label)]
+"""labels columns, in Label's field order."""
+INSERT_LABEL = (f"INSERT INTO labels ({','.join(LABEL_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(LABEL_COLUMNS))})")
+
+
+def label_row(label: Label) -> tuple[Any, ...]:
+    """A label's column values in LABEL_COLUMNS order."""
+    values = {name: getattr(label, name) for name in LABEL_COLUMNS}
+    values["created_at"] = label.created_at.isoformat()
+    return tuple(values[name] for name in LABEL_COLUMNS)
+
+
+def label_from_row(row: Sequence[Any]) -> Label:
+    """A Label from its columns (LABEL_COLUMNS order)."""
+    from datetime import datetime
+
+    values = dict(zip(LABEL_COLUMNS, row, strict=True))
+    values["created_at"] = datetime.fromisoformat(values["created_at"])
+    values["score"] = float(values["score"])  # PostgreSQL may hand back a Decimal
+    return Label(**values)
+
+
 def missing_columns(have: Callable[[str], set[str]]) -> list[str]:
     """Derived columns the tables do not have (empty when the schema is current), given the
     columns each table has."""
     tables = [("runs", RUN_COLUMNS), ("spans", SPAN_COLUMNS),
               ("experiments", EXPERIMENT_COLUMNS), ("model_calls", CALL_COLUMNS),
-              ("judgements", JUDGEMENT_COLUMNS)]
+              ("judgements", JUDGEMENT_COLUMNS), ("labels", LABEL_COLUMNS)]
     missing: list[str] = []
     for table, wanted in tables:
         present = have(table)

@@ -1,6 +1,6 @@
-"""The store: experiments, runs, spans, model calls, the sandbox outbox and judges' judgements of
-runs, in a SQLite file (the embedded default) or a shared PostgreSQL database
-(`orchlab.store.db`).
+"""The store: experiments, runs, spans, model calls, the sandbox outbox, judges' judgements of
+runs and people's labels of them, in a SQLite file (the embedded default) or a shared PostgreSQL
+database (`orchlab.store.db`).
 
 Each run is committed in one transaction as soon as it finishes, so a crash loses at most the
 runs still in flight. Schema changes are ordered, named migrations (`orchlab.store.schema`), the
@@ -15,14 +15,23 @@ import socket
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from orchlab.core import config
-from orchlab.core.errors import NOT_THE_FORMS_FAULT, StoreError, count_text, first_line
+from orchlab.core.errors import (
+    NOT_THE_FORMS_FAULT,
+    LabelError,
+    LabelExists,
+    StoreError,
+    count_text,
+    first_line,
+)
 from orchlab.core.records import (
     ExperimentRecord,
     Judgement,
+    Label,
     ModelCall,
     RunRecord,
     SpanRecord,
@@ -37,17 +46,19 @@ from orchlab.store.schema import (
     INSERT_CALL,
     INSERT_EXPERIMENT,
     INSERT_JUDGEMENT_ONCE,
+    INSERT_LABEL,
     INSERT_OUTBOX,
     INSERT_RUN,
     INSERT_RUN_ONCE,
     INSERT_SPAN,
     JSON_COLUMNS,
     JUDGEMENT_COLUMNS,
+    LABEL_COLUMNS,
     SPAN_COLUMNS,
     TEXT_COLUMNS,
 )
 
-__all__ = ["RERUN_SQL", "RunCounts", "Store", "StoreError"]
+__all__ = ["RERUN_SQL", "WHO_MAX_CHARS", "RunCounts", "Store", "StoreError", "checked_who"]
 
 CONNECTION_ERRORS = ("APIConnectionError", "ConnectError", "ConnectionRefusedError",
                      "ConnectionResetError")
@@ -338,11 +349,13 @@ class Store:
         return False
 
     def import_experiment(self, exp: ExperimentRecord, runs: list[RunRecord],
-                          judgements: Sequence[Judgement] = ()) -> None:
-        """An experiment and all its runs (and the judgements of them) in one transaction: a
-        clash (an id already stored) or any bad row leaves the store as it was. A file
-        holding one planned run twice is refused whole and by name: the store keeps each
-        planned run once, and which copy a file meant is not for the import to guess."""
+                          judgements: Sequence[Judgement] = (),
+                          labels: Sequence[Label] = ()) -> None:
+        """An experiment and all its runs (and the judgements and labels of them) in one
+        transaction: a clash (an id already stored) or any bad row leaves the store as it
+        was. A file holding one planned run twice is refused whole and by name: the store
+        keeps each planned run once, and which copy a file meant is not for the import to
+        guess. So is a file where one person labels a run twice for one judge."""
         copies = Counter((r.experiment_id, r.form, r.backend, r.input_id, r.repetition)
                          for r in runs)
         for (_exp_id, form, backend, input_id, repetition), count in copies.items():
@@ -352,6 +365,12 @@ class Store:
                                  f"repetition {repetition}" + _on_backend(backend, exp) + ".")
         rows = [_run_rows(run) for run in runs]
         judged = [_judgement_row(j) for j in judgements]
+        labelled = Counter((lb.run_id, lb.judge, lb.who) for lb in labels)
+        for (run_id, judge, who), count in labelled.items():
+            if count > 1:
+                raise StoreError(f"Cannot import {exp.experiment_id} into {self.shown}: "
+                                 f"{who} labels run {run_id} for {judge} {count} times.")
+        label_rows = [_label_row(lb) for lb in labels]
         try:
             with self._db.tx() as conn:
                 conn.execute(INSERT_EXPERIMENT, _experiment_row(exp))
@@ -363,6 +382,8 @@ class Store:
                                          f"{self.shown}: it holds judgement {row[0]} twice, "
                                          "or twice for one run, judge, backend, prompt "
                                          "version and repetition.")
+                if label_rows:
+                    conn.executemany(INSERT_LABEL, label_rows)
         except self._db.integrity_errors as exc:
             raise StoreError(f"Cannot import {exp.experiment_id} into {self.shown}: "
                              f"{first_line(exc)}.") from None
@@ -544,6 +565,89 @@ class Store:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
         return frame
 
+    # -- people's labels ---------------------------------------------------------------------
+
+    def locate_run(self, run_id: str) -> tuple[str, str, str] | None:
+        """(run_id, experiment_id, scenario) of the one run whose id is `run_id` or starts
+        with it (the CLI prints the first 20 characters of a run id); None when no run, or
+        more than one, matches."""
+        if not run_id:
+            return None
+        prefix = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._db.read() as conn:  # the exact id first, then at most one other
+            rows = conn.execute(
+                "SELECT run_id, experiment_id, scenario FROM runs WHERE run_id LIKE ? "
+                "ESCAPE '\\' ORDER BY CASE WHEN run_id = ? THEN 0 ELSE 1 END LIMIT 2",
+                (prefix + "%", run_id)).fetchall()
+        exact = [r for r in rows if r[0] == run_id]
+        found = exact or rows
+        return (str(found[0][0]), str(found[0][1]), str(found[0][2])) if len(found) == 1 \
+            else None
+
+    def save_label(self, label: Label, replace: bool = False) -> Label:
+        """Store a person's label of a run and return it as stored (`who` trimmed, the note
+        redacted). A person labels a run once per judge: a second label by the same person
+        is refused (LabelExists, naming the first) unless `replace`, which swaps it in the
+        same transaction. An empty name, or one over WHO_MAX_CHARS, and a run the store does
+        not hold are one sentence (LabelError) each; nothing is written then. Which judges a
+        run's scenario has and their scales are the caller's to check
+        (`orchlab.judging.labels.label_run`): the store knows no scenario."""
+        stored = dataclass_replace(label, who=checked_who(label.who),
+                                   note=config.redact(label.note) if label.note else None)
+        try:
+            with self._db.tx() as conn:
+                if conn.execute("SELECT 1 FROM runs WHERE run_id=?",
+                                (stored.run_id,)).fetchone() is None:
+                    raise LabelError(f"The store {self.shown} holds no run {stored.run_id}.")
+                held = conn.execute(
+                    "SELECT score, created_at FROM labels WHERE run_id=? AND judge=? AND who=?",
+                    (stored.run_id, stored.judge, stored.who)).fetchone()
+                if held is not None and not replace:
+                    raise LabelExists(
+                        f"{stored.who} labelled run {stored.run_id} for {stored.judge} "
+                        f"already ({float(held[0]):g}, {str(held[1])[:16].replace('T', ' ')} "
+                        "UTC).")
+                if held is not None:
+                    conn.execute("DELETE FROM labels WHERE run_id=? AND judge=? AND who=?",
+                                 (stored.run_id, stored.judge, stored.who))
+                conn.execute(INSERT_LABEL, _label_row(stored))
+        except self._db.integrity_errors:  # the run went (deleted) between the look and the write
+            raise LabelError(f"The store {self.shown} holds no run {stored.run_id}.") from None
+        return stored
+
+    def labels_of(self, experiment_id: str) -> list[Label]:
+        """The experiment's labels in a stable order (run, judge, who): what an export
+        writes."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {','.join('l.' + c for c in LABEL_COLUMNS)} FROM labels l "
+                "JOIN runs r USING (run_id) WHERE l.experiment_id=? "
+                "ORDER BY r.started_at, l.run_id, l.judge, l.who", (experiment_id,)).fetchall()
+        return [schema.label_from_row(r) for r in rows]
+
+    def load_labels(self, experiment_ids: list[str]) -> pd.DataFrame:
+        """Labels as a DataFrame, one row per label and a column per Label field, plus the
+        labelled run's form, input_id and repetition (`run_repetition`) and its experiment's
+        variant, as `load_judgements` has them."""
+        import pandas as pd
+
+        marks = ",".join("?" * len(experiment_ids))
+        query = (f"SELECT {','.join('l.' + c for c in LABEL_COLUMNS)}, r.form AS form, "
+                 "r.input_id AS input_id, r.repetition AS run_repetition, "
+                 f"COALESCE({self._db.json_text('e.spec_json', 'variant')}, 'original') "
+                 "AS variant FROM labels l JOIN runs r USING (run_id) "
+                 "JOIN experiments e ON e.experiment_id = r.experiment_id "
+                 f"WHERE l.experiment_id IN ({marks}) ORDER BY r.started_at, l.judge, l.who")
+        with self._db.read() as conn:
+            records = conn.execute(query, list(experiment_ids)).fetchall() \
+                if experiment_ids else []
+        names = [*LABEL_COLUMNS, "form", "input_id", "run_repetition", "variant"]
+        frame = pd.DataFrame.from_records(records, columns=names, coerce_float=True)
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
+        frame["score"] = frame["score"].astype(float)
+        frame["note"] = frame["note"].astype(object).where(frame["note"].notna(), None)
+        return frame
+
     # -- prompt variants ---------------------------------------------------------------------
 
     def save_variant(
@@ -646,6 +750,29 @@ def _judgement_row(judgement: Judgement) -> tuple[Any, ...]:
     """A judgement's row, every text in it redacted (the explanation, its spans' JSON), as
     a run's are."""
     row = schema.judgement_row(judgement)
+    secrets = config.secret_values()
+    return _redacted(row, secrets) if secrets else row
+
+
+WHO_MAX_CHARS = 80
+"""Longest name a label's `who` may have: a person's name or handle, not a note."""
+
+
+def checked_who(who: str) -> str:
+    """A label's `who`, trimmed; LabelError when nothing is left or it is over WHO_MAX_CHARS
+    characters: an anonymous label cannot be weighed or asked about."""
+    trimmed = who.strip()
+    if not trimmed:
+        raise LabelError("A label needs the name of the person who gave it.")
+    if len(trimmed) > WHO_MAX_CHARS:
+        raise LabelError(f"A labeller's name is at most {WHO_MAX_CHARS} characters; this one "
+                         f"has {len(trimmed)}.")
+    return trimmed
+
+
+def _label_row(label: Label) -> tuple[Any, ...]:
+    """A label's row, its note redacted as a run's text is."""
+    row = schema.label_row(label)
     secrets = config.secret_values()
     return _redacted(row, secrets) if secrets else row
 
