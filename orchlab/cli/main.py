@@ -7,37 +7,57 @@ stderr and exit code 2; a run that fails inside an experiment is data, not a CLI
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from orchlab.backends import default_backend_id, resolve
+from orchlab.backends import Backend, default_backend_id, resolve
 from orchlab.cli.parser import build_parser
 from orchlab.core import config
 from orchlab.core.backend_ids import short_model
 from orchlab.core.errors import SENTENCE_ERRORS, LabelError, LabelExists, SpecError
-from orchlab.core.records import ExperimentRecord
+from orchlab.core.records import ExperimentRecord, Judgement
 from orchlab.integrations.otel import RunExport, configured_export, export_runs, stored_runs
-from orchlab.judging import judge_definition, judge_runs, label_run, prompt_version
+from orchlab.judging import (
+    RunJudging,
+    check_judges,
+    judge_definition,
+    judge_runs,
+    label_run,
+    prompt_version,
+)
 from orchlab.measure import pricing
 from orchlab.present import report
 from orchlab.running import presets
+from orchlab.running.execution import run_slots
 from orchlab.running.runner import (
     CancelToken,
     ExperimentResult,
     ExperimentSpec,
     Progress,
+    arun_experiment,
     prepare,
     resume_experiment,
     run_experiment,
+    writer,
 )
 from orchlab.running.spec import Prepared, parse_agent_backends, replay_spec
-from orchlab.scenario import catalogue, discover, get_scenario, read_inputs_file, scaffold
+from orchlab.scenario import (
+    RubricJudge,
+    catalogue,
+    discover,
+    get_scenario,
+    read_inputs_file,
+    scaffold,
+)
 from orchlab.stats import analysis
 from orchlab.stats.agreement import summarize_agreement
 from orchlab.stats.gate import failed_requirements, parse_requirement, render_text
+from orchlab.stats.quality import summarize_quality
 from orchlab.stats.summary import summarize_runs
 from orchlab.store import export, importer
 from orchlab.store.copying import copy_store
@@ -150,18 +170,55 @@ def _new_scenario(name: str, folder: str) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class JudgeAsked:
+    """`run --judge`: the judges to ask of each run as it finishes, checked before anything
+    is stored."""
+
+    backend: Backend
+    """The judge's backend, resolved and answering."""
+    judges: list[RubricJudge]
+    """The judges, each checked (`judging.check_judges`)."""
+    repeat: int
+    """Judgements per run and judge."""
+
+
 def _run(args: argparse.Namespace, store: Store) -> int:
-    return _run_spec(spec_from_args(args), store, args.otlp)
+    spec = spec_from_args(args)
+    if args.judge_backend is None:
+        if args.rubric or args.judge_repeat != 1:
+            raise SpecError("--rubric and --judge-repeat judge runs: add --judge BACKEND.")
+        return _run_spec(spec, store, args.otlp)
+    return _run_spec(spec, store, args.otlp, judging=(args.judge_backend, args.rubric,
+                                                      args.judge_repeat))
 
 
-def _run_spec(spec: ExperimentSpec, store: Store, otlp: str | None = None) -> int:
+def _run_spec(spec: ExperimentSpec, store: Store, otlp: str | None = None,
+              judging: tuple[str, list[str] | None, int] | None = None) -> int:
     # A replay backend (here or in a worker process) reads its recording from the store in
     # use, which it finds through the environment, as every other setting.
     with config.store_in_env(store.location):
-        return _run_prepared(prepare(spec), store, otlp)
+        prepared = prepare(spec)
+        asked = None if judging is None else _judge_asked(prepared, *judging)
+        return _run_prepared(prepared, store, otlp, asked)
 
 
-def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None) -> int:
+def _judge_asked(prepared: Prepared, backend_id: str, rubrics: list[str] | None,
+                 repeat: int) -> JudgeAsked:
+    """Every refusal of `run --judge` before anything is stored: the judges, the repeat, a
+    replay backend (by id, before it is opened), a judge's file, ground truth an input
+    lacks, then the judge's backend resolved and asked whether it answers."""
+    judges = check_judges(prepared.scenario, rubrics, backend_id, repeat,
+                          prepared.spec.input_rows)
+    backend = resolve(backend_id)
+    check_judges(prepared.scenario, rubrics, backend.id, repeat)  # an alias of a replay
+    if backend.check is not None:
+        backend.check()
+    return JudgeAsked(backend, judges, repeat)
+
+
+def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None,
+                  judging: JudgeAsked | None = None) -> int:
     spec = prepared.spec
     backends = [resolve(backend_id) for backend_id in spec.backend_ids]
     for backend in backends:
@@ -180,16 +237,57 @@ def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None) -> 
 
     cancel = CancelToken()
     live = _live_export(otlp)
+    printer = _progress_printer(len(backends) > 1, live)
     try:
-        result = run_experiment(spec, store, backend=backends,
-                                on_progress=_progress_printer(len(backends) > 1, live),
-                                cancel=cancel)
+        if judging is None:
+            result = run_experiment(spec, store, backend=backends, on_progress=printer,
+                                    cancel=cancel)
+        else:
+            result = asyncio.run(_run_and_judge(spec, store, backends, printer, cancel,
+                                                judging))
     except KeyboardInterrupt:
         print("cancelled: finished runs are kept in the store", file=sys.stderr)
         return 130
     finally:
         _close_export(live)
-    return _report(store, result)
+    code = _report(store, result)
+    if judging is not None:
+        versions = {j.name: prompt_version(j, judge_definition(prepared.scenario, j))
+                    for j in judging.judges}
+        _judge_means(store, result.experiment_id, judging.judges, judging.backend, versions)
+    return code
+
+
+async def _run_and_judge(spec: ExperimentSpec, store: Store, backends: list[Backend],
+                         printer: Callable[[Progress], None], cancel: CancelToken,
+                         judging: JudgeAsked) -> ExperimentResult:
+    """The experiment, each run judged as it is committed (`judging.RunJudging`, fed from the
+    progress callback): a judgement holds the slots runs on the judge's backend take
+    (`execution.run_slots`), never the run's own or one of the experiment's, and reads and
+    writes the store on the writer thread, off the event loop that times runs. The
+    experiment ends (and is marked so) before the last judgements; they are awaited here."""
+    judge = judging.backend
+    runs = RunJudging(store, judge, [j.name for j in judging.judges], judging.repeat,
+                      hold=lambda: run_slots(judge), offload=writer())
+
+    def progress(p: Progress) -> None:
+        printer(p)
+        runs.add(p.record)
+
+    try:
+        result = await arun_experiment(spec, store, backend=backends, on_progress=progress,
+                                       cancel=cancel)
+    except BaseException:
+        runs.cancel()
+        raise
+    if runs.tasks:
+        print(f"judging: waiting for {len(runs.tasks)} judging tasks on {judge.id}",
+              file=sys.stderr)
+    made: list[Judgement] = await runs.finish()
+    failed = sum(j.status != "ok" for j in made)
+    print(f"judged: {len(made)} judgements stored" + (f", {failed} failed" if failed else ""),
+          file=sys.stderr)
+    return result
 
 
 def _live_export(otlp: str | None) -> RunExport | None:
@@ -280,8 +378,10 @@ def _list(store: Store) -> int:
 
 def _summary(args: argparse.Namespace, store: Store) -> int:
     """Every figure Compare shows (`summary.summarize_runs`), each judge's agreement with
-    people's labels under "agreement" (`agreement.summarize_agreement`: a key added beside
-    the summary's own, so its contract is unchanged), and the thresholds' verdict."""
+    people's labels under "agreement" (`agreement.summarize_agreement`) and each judge's
+    quality figure per group with the judge's own noise in its interval under "quality"
+    (`quality.summarize_quality`): keys added beside the summary's own, so its contract is
+    unchanged; then the thresholds' verdict."""
     reqs = [parse_requirement(text) for text in args.require]  # a typo fails before any work
     ids = [_experiment(store, e).experiment_id for e in args.experiment_ids]
     runs = store.load_runs(ids)
@@ -292,7 +392,10 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
                                        for name in ("variant", "backend", "assignment")))
     result = summarize_runs(grouped, args.baseline,
                             detect=args.detect, paired=not args.unpaired)
-    result["agreement"] = summarize_agreement(store.load_labels(ids), store.load_judgements(ids))
+    judgements = store.load_judgements(ids)
+    result["agreement"] = summarize_agreement(store.load_labels(ids), judgements)
+    result["quality"] = summarize_quality(grouped, judgements, result["baseline"],
+                                          paired=not args.unpaired)
     if args.format == "json":
         print(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False))
     else:
@@ -364,7 +467,16 @@ def _judge(args: argparse.Namespace, store: Store) -> int:
                        else f"{j.error_class}: {j.error_message}")
             print(f"{j.run_id[:20]}  {forms.get(j.run_id, '?'):<8} {judge.name} k={j.repetition}"
                   f"  {verdict}")
-    stored = store.load_judgements([exp.experiment_id])
+    _judge_means(store, exp.experiment_id, judges, backend, versions)
+    return 0
+
+
+def _judge_means(store: Store, experiment_id: str, judges: list[RubricJudge], backend: Backend,
+                 versions: dict[str, str]) -> None:
+    """Each judge's mean score (or pass rate) per form over the judgements stored for this
+    judge, backend and prompt version (`versions`, by judge), with its n: what `judge` and
+    `run --judge` print."""
+    stored = store.load_judgements([experiment_id])
     for judge in judges:
         mine = stored[(stored["judge"] == judge.name) & (stored["backend"] == backend.id)
                       & (stored["prompt_version"] == versions[judge.name])]
@@ -379,7 +491,6 @@ def _judge(args: argparse.Namespace, store: Store) -> int:
                   f"{group['run_id'].nunique()} runs)")
         if ok.empty:
             print("  no scores")
-    return 0
 
 
 def _label(args: argparse.Namespace, store: Store) -> int:

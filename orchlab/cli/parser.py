@@ -97,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
                      "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "
                      "$ORCHLAB_OTLP_ENDPOINT, else no export; message text only with "
                      "ORCHLAB_OTLP_CONTENT=1)")
+    run.add_argument("--judge", metavar="BACKEND", dest="judge_backend", default=None,
+                     help="judge each run as it finishes with the scenario's rubric judges on "
+                     "this backend, after the run is stored (its time, tokens and cost are the "
+                     "run's alone; `orchlab judge` does the same on stored runs)")
+    run.add_argument("--rubric", action="append", metavar="NAME", default=None,
+                     help="with --judge: judge to run (repeatable; default: each of the "
+                     "scenario's judges)")
+    run.add_argument("--judge-repeat", type=int, default=1, metavar="K", help="with --judge: "
+                     "judgements per run and judge, to measure the judge's own noise "
+                     "(default 1)")
     rep = sub.add_parser("replay", parents=[common], help="run a recorded experiment again "
                          "from its recorded model calls: offline, nothing spent")
     rep.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")

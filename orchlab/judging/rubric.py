@@ -14,13 +14,15 @@ the run's failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchlab.backends import Backend
 from orchlab.core import config
@@ -44,8 +46,11 @@ from orchlab.store.store import Store
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["JUDGE_TIMEOUT_S", "RunToJudge", "ajudge_runs", "judge_definition", "judge_prompt",
-           "judge_runs", "prompt_version", "reply_type"]
+__all__ = ["JUDGE_TIMEOUT_S", "Hold", "RunToJudge", "ajudge_runs", "check_judges",
+           "check_repeat_and_backend", "judge_definition", "judge_prompt", "judge_runs",
+           "prompt_version", "reply_type"]
+
+T = TypeVar("T")
 
 PROMPT_FORMAT = 1
 """The layout `judge_prompt` writes, part of every prompt version: changing the layout makes
@@ -168,39 +173,55 @@ def judge_runs(store: Store, experiment_id: str, judge_name: str, backend: Backe
                                    timeout_s=timeout_s))
 
 
+Hold = Callable[[], Sequence[asyncio.Semaphore]]
+"""The bounds a judgement holds while it asks its model, beside its own (`ajudge_runs`)."""
+
+
 async def ajudge_runs(store: Store, experiment_id: str, judge_name: str, backend: Backend,
-                      repeat: int = 1, *, timeout_s: float = JUDGE_TIMEOUT_S
-                      ) -> list[Judgement]:
+                      repeat: int = 1, *, timeout_s: float = JUDGE_TIMEOUT_S,
+                      run_ids: Collection[str] | None = None, hold: Hold | None = None,
+                      offload: Executor | None = None) -> list[Judgement]:
     """Judge every finished (status ok) run of the experiment `repeat` times with the named
     judge on `backend`, skipping each (run, repetition) already stored for this judge,
     backend and prompt version; returns the new judgements, each stored as it finishes.
 
     Everything that can be refused is checked before a model is asked (an unknown experiment
     or judge, a replay backend, a repeat out of range, a judge file missing, ground truth an
-    input lacks): one sentence, nothing stored."""
-    if not 1 <= repeat <= MAX_REPEAT:
-        raise SpecError(f"--repeat must be 1 to {MAX_REPEAT}; got {repeat}.")
-    if is_replay_id(backend.id):
-        raise SpecError(f"A judge needs a live model; {backend.id} only serves the calls an "
-                        "experiment recorded.")
-    exp = store.get_experiment(experiment_id)
+    input lacks): one sentence, nothing stored.
+
+    For judging while an experiment runs (`RunJudging`): `run_ids` only those runs;
+    `hold()` the bounds each judgement holds while it asks its model (the slots runs on the
+    same backend take, so a judge on the embedded model queues with the runs instead of
+    running inside their timing); `offload` the thread the store is read and written on, so
+    no store access blocks the event loop that times runs."""
+    check_repeat_and_backend(repeat, backend.id)
+
+    async def io(fn: Callable[..., T], *args: Any) -> T:
+        if offload is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(offload, fn, *args)
+
+    exp = await io(store.get_experiment, experiment_id)
     if exp is None or exp.experiment_id != experiment_id:
         raise StoreError(f"The store {store.shown} holds no experiment {experiment_id!r}.")
     scenario = get_scenario(exp.scenario)
     judge = scenario.judge(judge_name)
     definition = judge_definition(scenario, judge)
     version = prompt_version(judge, definition)
-    runs = _runs_to_judge(store, scenario, judge, experiment_id, exp.spec)
-    done = store.judged_keys(experiment_id)
+    runs = await io(_runs_to_judge, store, scenario, judge, experiment_id, exp.spec, run_ids)
+    done = await io(store.judged_keys, experiment_id)
     todo = [(run, k) for run in runs for k in range(repeat)
             if (run.run_id, judge.name, backend.id, version, k) not in done]
     bound = asyncio.Semaphore(backend.max_concurrency or CONCURRENCY)
 
     async def one(run: RunToJudge, k: int) -> Judgement | None:
-        async with bound:
+        async with contextlib.AsyncExitStack() as held:
+            for slot in hold() if hold is not None else ():
+                await held.enter_async_context(slot)
+            await held.enter_async_context(bound)
             judgement = await _judge_one(judge, definition, backend, run, experiment_id,
                                          version, k, timeout_s)
-        return judgement if store.save_judgement(judgement) else None
+        return judgement if await io(store.save_judgement, judgement) else None
 
     made = await asyncio.gather(*(one(run, k) for run, k in todo))
     return [j for j in made if j is not None]
@@ -216,8 +237,46 @@ def judge_definition(scenario: Scenario, judge: RubricJudge) -> AgentDef:
     return judges[judge.agent]
 
 
+def check_repeat_and_backend(repeat: int, backend_id: str) -> None:
+    """The refusals that need neither a store nor a scenario: a repeat out of range, a replay
+    backend (which serves only the calls an experiment recorded), each one sentence."""
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise SpecError(f"--repeat must be 1 to {MAX_REPEAT}; got {repeat}.")
+    if is_replay_id(backend_id):
+        raise SpecError(f"A judge needs a live model; {backend_id} only serves the calls an "
+                        "experiment recorded.")
+
+
+def check_judges(scenario: Scenario, names: Sequence[str] | None, backend_id: str,
+                 repeat: int, input_rows: Sequence[Mapping[str, Any]] | None = None
+                 ) -> list[RubricJudge]:
+    """The judges a run-time judging pass will ask (`names`, or each of the scenario's), with
+    everything that could refuse them refused first, one sentence each, so that `run --judge`
+    stores nothing it cannot judge: a repeat out of range, a replay backend, a scenario with no
+    judges, an unknown judge, a judge file missing, and ground truth one of `input_rows` (the
+    inputs the experiment will run) lacks for a judge that reads it."""
+    check_repeat_and_backend(repeat, backend_id)
+    if not scenario.judges:
+        raise SpecError(f"Scenario {scenario.name} declares no judges.")
+    judges = [scenario.judge(name) for name in names or [j.name for j in scenario.judges]]
+    own = {i.id: i.data for i in scenario.inputs}
+    for judge in judges:
+        judge_definition(scenario, judge)
+        if "ground_truth" not in judge.sees:
+            continue
+        for row in input_rows or []:
+            input_id = str(row.get("id"))
+            data = {**own.get(input_id, {}), **dict(row.get("data") or {})}
+            lacking = [k for k in scenario.ground_truth if k not in data]
+            if lacking:
+                raise ScenarioError(f"Judge {judge.name!r} reads the ground truth, but input "
+                                    f"{input_id!r} has no {lacking[0]!r}.")
+    return judges
+
+
 def _runs_to_judge(store: Store, scenario: Scenario, judge: RubricJudge, experiment_id: str,
-                   spec: Mapping[str, Any]) -> list[RunToJudge]:
+                   spec: Mapping[str, Any], run_ids: Collection[str] | None = None
+                   ) -> list[RunToJudge]:
     """The experiment's finished (status ok) runs as a judge may see them, in the order they
     started. Each run's input is the row the experiment stored (what it really ran); ground
     truth a stored row lacks (an experiment stored before the scenario named it) comes from
@@ -225,6 +284,8 @@ def _runs_to_judge(store: Store, scenario: Scenario, judge: RubricJudge, experim
     frame = store.load_runs([experiment_id])
     if not frame.empty:
         frame = frame[frame["status"] == "ok"]
+        if run_ids is not None:
+            frame = frame[frame["run_id"].isin(list(run_ids))]
     rows = {str(r.get("id")): r for r in spec.get("input_rows") or [] if isinstance(r, dict)}
     own = {i.id: i for i in scenario.inputs}
     tools = set(scenario.tools())

@@ -13,6 +13,7 @@ from typing import Any
 from orchlab.core.errors import SpecError
 from orchlab.stats.agreement import agreement_lines
 from orchlab.stats.findings import title
+from orchlab.stats.quality import quality_lines
 from orchlab.stats.summary import SCOREBOARD_NOTE, scoreboard
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -120,7 +121,9 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.extend(f"  - {s}" for s in block["sentences"])
     if summary.get("frontier"):
         lines.extend(["", *frontier_lines(summary["frontier"])])
-    if summary.get("agreement"):  # judges, when the CLI added them
+    if summary.get("quality"):  # each judge's quality figure, when the CLI added them
+        lines.extend(["", *quality_lines(summary["quality"])])
+    if summary.get("agreement"):  # and how far to trust each judge
         lines.extend(["", *agreement_lines(summary["agreement"])])
     return "\n".join(lines)
 
