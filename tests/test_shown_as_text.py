@@ -166,3 +166,30 @@ def test_a_step_name_cannot_write_dot() -> None:
     assert len(labels) == 1
     assert re.fullmatch(r'n0_0 \[label="(?:[^"\\\n]|\\.)*"\];', labels[0]), labels[0]
     assert "evil [" not in dot.replace(labels[0], "")
+
+
+JUDGE_SAYS = "![x](http://127.0.0.1:9/x.png) **fine** <img src=x> :red[red]"
+"""A judge's explanation written as markdown that would fetch a URL, colour and embolden."""
+
+
+def test_a_judge_s_explanation_is_text_on_trace_and_compare(app_env: Path) -> None:
+    """The judge model's explanation reaches Trace as `st.text` and Compare as a table cell,
+    never as markdown: no markdown element on either page holds its image or its tags."""
+    from apptest_pages import app_on
+    from test_judge_pages import judge_backend, judged, sales_runs
+
+    exp_id, _ = sales_runs(app_env)
+    judged(app_env, exp_id, judge_backend(explanation=JUDGE_SAYS))
+
+    def markdown_of(at: Any) -> list[str]:
+        return [e.value for kind in ("markdown", "caption", "success", "warning", "error",
+                                     "info") for e in at.get(kind)]
+
+    trace = app_on("views/trace.py")
+    assert JUDGE_SAYS in [t.value for t in trace.text]
+    compare = app_on("views/compare.py")
+    said = next(d.value for d in compare.dataframe if "Explanation" in d.value.columns)
+    assert said["Explanation"].tolist() == [JUDGE_SAYS] * 2
+    for at in (trace, compare):
+        leaked = [m for m in markdown_of(at) if "](http" in m or "<img" in m or ":red[" in m]
+        assert leaked == []

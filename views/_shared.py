@@ -59,9 +59,25 @@ def runs_frame(store_location: str, experiment_ids: tuple[str, ...] = (),
     return get_store(store_location).load_runs(list(experiment_ids) or None, scenario)
 
 
+@st.cache_data(show_spinner=False)
+def judgements_frame(store_location: str, experiment_ids: tuple[str, ...]) -> pd.DataFrame:
+    """Stored judgements of these experiments' runs; cleared after a judging pass and
+    whenever runs are deleted (`clear_run_caches`)."""
+    return get_store(store_location).load_judgements(list(experiment_ids))
+
+
+@st.cache_data(show_spinner=False)
+def labels_frame(store_location: str, experiment_ids: tuple[str, ...]) -> pd.DataFrame:
+    """People's labels of these experiments' runs; cleared when a label is saved."""
+    return get_store(store_location).load_labels(list(experiment_ids))
+
+
 def clear_run_caches() -> None:
-    """Call after runs are saved or deleted."""
+    """Call after runs, judgements or labels are saved or deleted: every frame read from the
+    store is read again."""
     runs_frame.clear()
+    judgements_frame.clear()
+    labels_frame.clear()
 
 
 def store_or_stop() -> Store:

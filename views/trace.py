@@ -1,13 +1,29 @@
 """Trace: one run's nested span tree and waterfall; sub-agents sit inside their tool span.
-Then the run against a second one of the same experiment: steps aligned, first divergence."""
+Then what its scenario's judges said of it, and a person's own label per judge (what the
+judges are measured against on Compare). Then the run against a second one of the same
+experiment: steps aligned, first divergence."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
+from orchlab.core.errors import LabelError, LabelExists
+from orchlab.judging import label_run
 from orchlab.present.figures import errored_ancestors, span_depths, waterfall, waterfall_pair
+from orchlab.scenario import RubricJudge
 from orchlab.stats.tracediff import align, aligned_frame, default_partner, divergence_text, steps_of
-from views._shared import experiment_choices, runs_frame, store_or_stop
+from views._shared import (
+    clear_run_caches,
+    experiment_choices,
+    get_scenarios,
+    judgements_frame,
+    labels_frame,
+    runs_frame,
+    store_or_stop,
+)
 from views._widgets import code_md, escape_md
 
 st.title("Trace")
@@ -73,6 +89,117 @@ for depth, span in span_depths(spans):
         if span.output:
             st.text_area("Output", span.output, height=120, disabled=True,
                          key=f"trace_out_{span.span_id}")
+
+WHO = "trace_label_who"
+"""The labeller's name, remembered for the session once given."""
+
+
+def shown_score(judge: RubricJudge, score: float) -> str:
+    """A score as the judge's scale says it: 'pass', 'fail' or '4'."""
+    if judge.pass_fail:
+        return "pass" if score >= 0.5 else "fail"
+    return f"{score:g}"
+
+
+def judgements_of_run(judge: RubricJudge, judged: pd.DataFrame) -> None:
+    """What the judge said of this run, each judgement with its explanation. The explanation
+    is the judge model's text: shown as text, never markdown."""
+    if judged.empty:
+        st.caption("No judgement of this run yet: judge its experiment on Compare (Judges).")
+        return
+    for row in judged.itertuples(index=False):
+        verdict = (shown_score(judge, row.score) if row.status == "ok" and pd.notna(row.score)
+                   else f"failed ({row.error_class})")
+        st.caption(f"Judge {code_md(row.backend)} · prompt {code_md(row.prompt_version)} · "
+                   f"repetition {row.repetition}: **{escape_md(verdict)}**")
+        st.text(row.explanation or row.error_message or "(no explanation)")
+
+
+def labels_of_run(judge: RubricJudge, given: pd.DataFrame) -> None:
+    """People's labels of this run for the judge: who, the verdict, when, and the note (a
+    person's text, shown as text)."""
+    if given.empty:
+        st.caption("No one has labelled this run for this judge yet.")
+        return
+    for row in given.itertuples(index=False):
+        st.caption(f"Label by {escape_md(row.who)}: **{escape_md(shown_score(judge, row.score))}**"
+                   f" · {row.created_at:%Y-%m-%d %H:%M} UTC")
+        if row.note:
+            st.text(row.note)
+
+
+def save_label(judge: RubricJudge, run_id: str, values: dict[str, Any], replace: bool) -> None:
+    """Store a label through the core; its one sentence on refusal, and the offer to replace
+    a label the person gave already (kept in the session until they answer)."""
+    pending = f"trace_pending_{run_id}_{judge.name}"
+    st.session_state.pop(pending, None)
+    try:
+        label_run(store, run_id, judge.name, values["score"], values["who"], values["note"],
+                  replace=replace)
+    except LabelExists as exc:
+        st.session_state[pending] = (values, str(exc))
+        return
+    except LabelError as exc:
+        st.error(escape_md(str(exc)))
+        return
+    st.session_state[WHO] = values["who"].strip()
+    clear_run_caches()
+    st.success("Saved" + (": your earlier label was replaced." if replace else "."))
+
+
+def label_form(judge: RubricJudge, run_id: str) -> None:
+    """The person's own verdict on the judge's scale (or pass/fail), a note and their name."""
+    options: list[str] = (["pass", "fail"] if judge.scale is None else
+                          [str(v) for v in range(judge.scale[0], judge.scale[1] + 1)])
+    with st.form(f"trace_label_{run_id}_{judge.name}", border=False):
+        score = st.selectbox(f"Your answer ({judge.describe_scale()})", options, index=None,
+                             placeholder="Choose", key=f"trace_score_{run_id}_{judge.name}")
+        note = st.text_input("Note (optional)", key=f"trace_note_{run_id}_{judge.name}")
+        who = st.text_input("Your name", value=st.session_state.get(WHO, ""),
+                            key=f"trace_who_{run_id}_{judge.name}",
+                            help="Stored with the label: one label per person, run and judge.")
+        pressed = st.form_submit_button("Save label")
+    if pressed:
+        if score is None:
+            st.error("Choose an answer first.")
+        else:
+            save_label(judge, run_id, {"score": score, "note": note, "who": who}, replace=False)
+    pending = st.session_state.get(f"trace_pending_{run_id}_{judge.name}")
+    if pending is not None:
+        values, sentence = pending
+        offer = st.empty()
+        offer.warning(escape_md(sentence) + " Replace it with this one?")
+        if st.button("Replace my label", key=f"trace_replace_{run_id}_{judge.name}"):
+            offer.empty()
+            save_label(judge, run_id, values, replace=True)
+
+
+def judges_section(run_id: str, scenario_name: str, experiment_id: str) -> None:
+    """Per judge of the run's scenario: its question, what it said of the run, people's labels
+    and the form to add one's own."""
+    scenario = get_scenarios().get(scenario_name)
+    st.subheader("Judges and your label")
+    if scenario is None or not scenario.judges:
+        st.caption(f"{escape_md(scenario_name)} declares no judges here (or is not loaded by "
+                   "this dashboard): there is nothing to label.")
+        return
+    judged = judgements_frame(store.location, (experiment_id,))
+    for judge in scenario.judges:
+        with st.container(border=True):
+            st.markdown(f"**{escape_md(judge.name)}**: {escape_md(judge.question)} "
+                        f"({judge.describe_scale()})")
+            form_col, seen_col = st.columns(2)
+            with form_col:
+                label_form(judge, run_id)
+            given = labels_frame(store.location, (experiment_id,))  # a label just saved
+            with seen_col:
+                labels_of_run(judge, given[(given["run_id"] == run_id)
+                                           & (given["judge"] == judge.name)])
+                judgements_of_run(judge, judged[(judged["run_id"] == run_id)
+                                                & (judged["judge"] == judge.name)])
+
+
+judges_section(run["run_id"], run["scenario"], labels[exp])
 
 st.subheader("Compare two runs")
 partner = default_partner(runs, run["run_id"])

@@ -1,0 +1,80 @@
+"""In chromium: a person labels a run on Trace, then reads the judge's agreement on Compare.
+
+The runs and the scripted judge's judgements are stored first in this process (the dashboard's
+`streamlit run` knows no scripted backend and needs none: labelling and reading agreement ask
+no model); the labelling and the reading are done as a person would, in the browser.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
+from test_judge_pages import judged, sales_runs
+
+from orchlab.store.store import Store
+
+pytestmark = [pytest.mark.browser]
+
+
+def choose(page: Any, box: str, option: str) -> None:
+    """Pick an option of a select box; a rerun that lands as the list opens closes it again,
+    so the click is repeated until the option is there."""
+    from playwright.sync_api import expect
+
+    combobox = page.get_by_role("combobox", name=box)
+    choice = page.get_by_role("listbox").get_by_text(option, exact=True)
+    for _ in range(5):
+        combobox.click()
+        try:
+            expect(choice).to_be_visible(timeout=3_000)
+        except AssertionError:
+            page.keyboard.press("Escape")
+            continue
+        choice.click()
+        return
+    raise AssertionError(f"the options of {box!r} never opened")
+
+
+def test_label_a_run_on_trace_then_see_agreement_on_compare(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    path = tmp_path / "judged.sqlite"
+    exp_id, _ = sales_runs(path)
+    judged(path, exp_id)
+    with streamlit_app(path, "compat:none@http://127.0.0.1:9/v1") as url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = open_page(browser, url, "trace", "Trace")
+        expect(page.get_by_text("How likely is this prospect to reply")).to_be_visible(
+            timeout=30_000)
+        expect(page.get_by_text("Names Dana and asks for one short call.")).to_be_visible()
+        expect(page.get_by_role("heading", name="Compare two runs")).to_be_visible()
+        choose(page, "Your answer (1-5)", "5")
+        page.get_by_role("textbox", name="Note (optional)").fill("Short and warm.")
+        page.get_by_role("textbox", name="Your name").fill("Ada")
+        page.get_by_role("button", name="Save label").click()
+        expect(page.get_by_text("Saved.", exact=True)).to_be_visible(timeout=30_000)
+        shown = page.get_by_text(re.compile(r"^Label by Ada: 5"))
+        expect(shown).to_be_visible()
+        shown.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "trace_label.png"))
+
+        page.get_by_role("link", name="Compare").click()
+        expect(page.get_by_role("heading", name="Judges")).to_be_visible(timeout=60_000)
+        agreement = page.get_by_text(re.compile(r"^Agreement with people: email_quality on "
+                                                r"scripted:judge"))
+        expect(agreement).to_be_visible(timeout=30_000)
+        expect(agreement).to_contain_text("n=1 labelled runs: untested")
+        expect(page.get_by_text("This judge's agreement with people is untested: label at "
+                                "least 10 runs on Trace.")).to_be_visible()
+        agreement.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "compare_judges.png"))
+        browser.close()
+    store = Store(path)
+    labels = store.labels_of(exp_id)
+    store.close()
+    assert [(lb.who, lb.score, lb.note) for lb in labels] == [("Ada", 5.0, "Short and warm.")]
