@@ -202,31 +202,6 @@ def test_compare_gives_the_verdict_once_ten_runs_are_labelled(
                                  "backend.")
 
 
-def test_judge_means_count_a_run_once_at_its_latest_prompt() -> None:
-    """The mean per group is over runs (a run judged twice counts once, at its mean), of the
-    judge's latest prompt version on that backend, failed judgements left out."""
-    import pandas as pd
-
-    from orchlab.stats.judged import judge_means
-
-    t = pd.Timestamp("2026-12-05", tz="UTC")
-    judgements = pd.DataFrame({
-        "run_id": ["a", "a", "b", "c", "a", "d"],
-        "judge": ["q"] * 6, "backend": ["m"] * 6,
-        "prompt_version": ["new", "new", "new", "new", "old", "new"],
-        "status": ["ok", "ok", "ok", "error", "ok", "ok"],
-        "score": [2.0, 4.0, 5.0, None, 1.0, 3.0],
-        "created_at": [t + pd.Timedelta(seconds=s) for s in (5, 6, 7, 8, 1, 9)]})
-    runs = pd.DataFrame({"run_id": ["a", "b", "c"], "group": ["x", "y", "y"]})
-    means = judge_means(judgements, runs)
-    assert means[["group", "prompt_version", "mean_score", "runs", "judgements"]].to_dict(
-        "records") == [{"group": "x", "prompt_version": "new", "mean_score": 3.0, "runs": 1,
-                        "judgements": 2},
-                       {"group": "y", "prompt_version": "new", "mean_score": 5.0, "runs": 1,
-                        "judgements": 1}]
-    assert judge_means(judgements.iloc[:0], runs).empty
-
-
 def finish_judging(at: AppTest) -> None:
     """Wait for the session's judging pass, if still running, and rerun: the page then shows
     its result (a pass refused at once may have ended before the page looked)."""

@@ -14,10 +14,9 @@ from orchlab.core.errors import user_sentence
 from orchlab.judging.rubric import MAX_REPEAT
 from orchlab.present import figures, report
 from orchlab.scenario import Scenario
-from orchlab.stats import analysis, estimates, frontier, paths, summary
+from orchlab.stats import analysis, estimates, frontier, paths, quality, summary
 from orchlab.stats.agreement import MIN_LABELLED_RUNS, judge_agreement
 from orchlab.stats.findings import factor_note, label, title
-from orchlab.stats.judged import judge_means
 from views._judging import JudgeJob
 from views._shared import (
     backend_id,
@@ -92,6 +91,10 @@ AGREEMENT_WARNINGS = {
 """What a person is told under a judge whose agreement verdict is not fair/good."""
 
 
+QUALITY_COLUMNS = ["Group", "Mean score", "95% interval", "Runs judged (n)", "Judgements"]
+"""The columns of a judge's table of scores per group."""
+
+
 def judge_scores(runs: pd.DataFrame, experiment_ids: tuple[str, ...]) -> None:
     """Per judge (name on a backend): its mean score per group with n, and its agreement with
     people's labels of the same runs, warned when weak or untested."""
@@ -100,18 +103,26 @@ def judge_scores(runs: pd.DataFrame, experiment_ids: tuple[str, ...]) -> None:
         st.caption("No judgements of these runs yet: judge them below.")
         return
     given = labels_frame(store.location, experiment_ids)
-    means = judge_means(judged, runs)
-    st.caption("Each judge's mean score per group over the runs it judged (n): a run judged "
-               "several times counts once, at its mean; pass counts 1 and fail 0, so a "
+    st.caption("Each judge's mean score per group over the runs it judged (n), with its 95% "
+               "interval: a run judged several times (--repeat) counts once, at its mean, and "
+               "the interval carries the judge's own noise; pass counts 1 and fail 0, so a "
                "pass/fail judge's mean is the share of runs it passed.")
+    scored = {(item["judge"], item["backend"]): item
+              for item in quality.summarize_quality(runs, judged, by="group")}
     for judge, backend in sorted(set(zip(judged["judge"], judged["backend"], strict=True))):
         st.markdown(f"**{escape_md(judge)}** on {code_md(backend)}")
-        rows = means[(means["judge"] == judge) & (means["backend"] == backend)]
-        st.dataframe(pd.DataFrame({"Group": [title(g) for g in rows["group"]],
-                                   "Mean score": rows["mean_score"].round(2),
-                                   "Runs judged (n)": rows["runs"],
-                                   "Judgements": rows["judgements"]}),
-                     hide_index=True, width="stretch", key=f"compare_judge_{judge}_{backend}")
+        item = scored.get((judge, backend))
+        rows = list(item["groups"].values()) if item else []
+        st.dataframe(pd.DataFrame({
+            "Group": [title(g["group"]) for g in rows],
+            "Mean score": [round(g["mean"], 2) for g in rows],
+            "95% interval": ["" if g["low"] is None else f"{g['low']:.2f} to {g['high']:.2f}"
+                             for g in rows],
+            "Runs judged (n)": [g["runs"] for g in rows],
+            "Judgements": [g["judgements"] for g in rows]}, columns=QUALITY_COLUMNS),
+            hide_index=True, width="stretch", key=f"compare_judge_{judge}_{backend}")
+        for compared in item["comparisons"] if item else []:
+            st.caption(escape_md(compared["sentence"]))
         said = judged[(judged["judge"] == judge) & (judged["backend"] == backend)]
         with st.expander(f"What {escape_md(judge)} said ({len(said)} judgements)"):
             # the judge model's words: a table cell is text, never markdown
