@@ -28,6 +28,7 @@ from orchlab.scenario import (
     Guard,
     OutboxMessage,
     OutcomeInput,
+    PairwiseJudge,
     Refinement,
     RubricJudge,
     RunDeps,
@@ -302,5 +303,7 @@ SCENARIO = Scenario(
         RubricJudge("email_quality", "judge_email_quality", sees=("input", "outbox"),
                     question="How likely is this prospect to reply to the email the run sent?",
                     scale=(1, 5)),
+        PairwiseJudge("email_preference", "judge_email_preference", sees=("input", "outbox"),
+                      question="Which email is more likely to get a reply?"),
     ],
 )

@@ -356,9 +356,12 @@ def test_ground_truth_comes_from_the_scenario_when_the_stored_row_lacks_it(
 def test_the_bundled_judges_and_their_agent_files() -> None:
     expected = {"sales_email": {"email_quality": (1, 5)}, "weather": {"faithfulness": None},
                 "troubleshooting": {"helpfulness": (1, 5), "correctness": None}}
+    pairwise = {"sales_email": ["email_preference"], "weather": [], "troubleshooting": []}
     for name, judges in expected.items():
         scenario = get_scenario(name)
-        assert {j.name: j.scale for j in scenario.judges} == judges
+        assert {j.name: j.scale for j in scenario.rubric_judges} == judges
+        assert [j.name for j in scenario.pairwise_judges] == pairwise[name]
+        assert len(scenario.judges) == len(judges) + len(pairwise[name])
         files = load_judge_agents(name, scenario.agents_home)
         for judge in scenario.judges:
             definition = judge_definition(scenario, judge)

@@ -156,7 +156,7 @@ def judge_action(scenario_def: Scenario, experiment_ids: list[str]) -> None:
                                        help="Any backend id, e.g. openai:gpt-4.1-mini; by "
                                             "default the sidebar's.")
         every = "Every judge"
-        names = [j.name for j in scenario_def.judges]
+        names = [j.name for j in scenario_def.rubric_judges]
         rubric = st.selectbox("Judge", [every, *names], key="compare_judge_rubric")
         repeat = st.number_input("Repetitions per run", 1, MAX_REPEAT, 1,
                                  key="compare_judge_repeat",
@@ -292,7 +292,7 @@ table(analysis.summarize(runs, by=["group"]))
 st.subheader("Judges")
 judging_result()
 judge_scores(runs, tuple(report_ids))
-if scenario in loaded and loaded[scenario].judges:
+if scenario in loaded and loaded[scenario].rubric_judges:
     judge_action(loaded[scenario], report_ids)
 elif scenario in loaded:
     st.caption(f"{escape_md(scenario)} declares no judges.")

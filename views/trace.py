@@ -179,12 +179,12 @@ def judges_section(run_id: str, scenario_name: str, experiment_id: str) -> None:
     and the form to add one's own."""
     scenario = get_scenarios().get(scenario_name)
     st.subheader("Judges and your label")
-    if scenario is None or not scenario.judges:
+    if scenario is None or not scenario.rubric_judges:
         st.caption(f"{escape_md(scenario_name)} declares no judges here (or is not loaded by "
                    "this dashboard): there is nothing to label.")
         return
     judged = judgements_frame(store.location, (experiment_id,))
-    for judge in scenario.judges:
+    for judge in scenario.rubric_judges:
         with st.container(border=True):
             st.markdown(f"**{escape_md(judge.name)}**: {escape_md(judge.question)} "
                         f"({judge.describe_scale()})")

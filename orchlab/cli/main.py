@@ -26,6 +26,7 @@ from orchlab.judging import (
     RunJudging,
     check_judges,
     judge_definition,
+    judge_pairs,
     judge_runs,
     label_run,
     prompt_version,
@@ -57,6 +58,7 @@ from orchlab.scenario import (
 from orchlab.stats import analysis
 from orchlab.stats.agreement import summarize_agreement
 from orchlab.stats.gate import failed_requirements, parse_requirement, render_text
+from orchlab.stats.pairwise import pairwise_lines, summarize_pairwise
 from orchlab.stats.quality import summarize_quality
 from orchlab.stats.summary import summarize_runs
 from orchlab.store import export, importer
@@ -380,8 +382,9 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
     """Every figure Compare shows (`summary.summarize_runs`), each judge's agreement with
     people's labels under "agreement" (`agreement.summarize_agreement`) and each judge's
     quality figure per group with the judge's own noise in its interval under "quality"
-    (`quality.summarize_quality`): keys added beside the summary's own, so its contract is
-    unchanged; then the thresholds' verdict."""
+    (`quality.summarize_quality`), each pairwise judge's win rate and position bias under
+    "pairwise" (`pairwise.summarize_pairwise`): keys added beside the summary's own, so its
+    contract is unchanged; then the thresholds' verdict."""
     reqs = [parse_requirement(text) for text in args.require]  # a typo fails before any work
     ids = [_experiment(store, e).experiment_id for e in args.experiment_ids]
     runs = store.load_runs(ids)
@@ -396,6 +399,7 @@ def _summary(args: argparse.Namespace, store: Store) -> int:
     result["agreement"] = summarize_agreement(store.load_labels(ids), judgements)
     result["quality"] = summarize_quality(grouped, judgements, result["baseline"],
                                           paired=not args.unpaired)
+    result["pairwise"] = summarize_pairwise(store.load_pairwise(ids))
     if args.format == "json":
         print(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False))
     else:
@@ -449,12 +453,16 @@ def _judge(args: argparse.Namespace, store: Store) -> int:
     """Every judge asked (each of the scenario's by default) over the experiment's finished
     runs: one line per new judgement, then each judge's mean score per form with its n (the
     judgements stored for this judge, backend and prompt version, earlier passes included).
-    Everything refusable is refused before any model is asked."""
+    Everything refusable is refused before any model is asked. With --pairwise, two forms'
+    runs compared instead (`_judge_pairwise`)."""
     exp = _experiment(store, args.experiment_id)
     scenario = get_scenario(exp.scenario)
-    if not scenario.judges:
-        raise SpecError(f"Scenario {scenario.name} declares no judges.")
-    judges = [scenario.judge(name) for name in args.rubric or [j.name for j in scenario.judges]]
+    if args.pairwise is not None or args.forms is not None or args.seed is not None:
+        return _judge_pairwise(args, store, exp)
+    if not scenario.rubric_judges:
+        raise SpecError(f"Scenario {scenario.name} declares no rubric judges.")
+    judges = [scenario.judge(name)
+              for name in args.rubric or [j.name for j in scenario.rubric_judges]]
     versions = {j.name: prompt_version(j, judge_definition(scenario, j)) for j in judges}
     backend = resolve(args.judge_backend)
     if backend.check is not None:
@@ -468,6 +476,37 @@ def _judge(args: argparse.Namespace, store: Store) -> int:
             print(f"{j.run_id[:20]}  {forms.get(j.run_id, '?'):<8} {judge.name} k={j.repetition}"
                   f"  {verdict}")
     _judge_means(store, exp.experiment_id, judges, backend, versions)
+    return 0
+
+
+def _judge_pairwise(args: argparse.Namespace, store: Store, exp: ExperimentRecord) -> int:
+    """One pairwise judge over form A's and form B's runs (`judging.pairwise.judge_pairs`):
+    one line per new comparison (the order it was shown in, the winner), then the judge's
+    win rate and position bias over every comparison stored for it (`stats.pairwise`).
+    Every refusal is one sentence, before any model is asked."""
+    if args.pairwise is None:
+        raise SpecError("--forms and --seed compare two forms: add --pairwise NAME.")
+    if args.rubric:
+        raise SpecError("--rubric and --pairwise are two kinds of judging: ask one at a time.")
+    if args.forms is None:
+        raise SpecError(f"--pairwise {args.pairwise} compares two forms: add --forms A,B.")
+    forms = [f.strip() for f in args.forms.split(",") if f.strip()]
+    get_scenario(exp.scenario).pairwise_judge(args.pairwise)  # before a backend is opened
+    backend = resolve(args.judge_backend)
+    if backend.check is not None:
+        backend.check()
+    made = judge_pairs(store, exp.experiment_id, args.pairwise, forms, backend, args.repeat,
+                       seed=args.seed)
+    for p in made:
+        said = (f"winner {p.winner}: {p.explanation}" if p.status == "ok"
+                else f"{p.error_class}: {p.error_message}")
+        print(f"{p.input_id:<16} rep {p.repetition} k={p.k}  {p.form_a} vs {p.form_b}, "
+              f"{p.shown_first} shown first  {said}")
+    summary = summarize_pairwise(store.load_pairwise([exp.experiment_id]))
+    mine = [s for s in summary if s["judge"] == args.pairwise and s["backend"] == backend.id
+            and (s["form_a"], s["form_b"]) == tuple(forms)]
+    for line in pairwise_lines(mine) or [f"{args.pairwise}: no usable comparisons"]:
+        print(line)
     return 0
 
 

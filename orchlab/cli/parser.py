@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", parents=[common], help="import an `export --format json` file")
     imp.add_argument("file", help="experiment file (ids the store already holds are remapped)")
     jdg = sub.add_parser("judge", parents=[common], help="score an experiment's finished runs "
-                         "with the scenario's rubric judges (a model reading each stored run)")
+                         "with the scenario's rubric judges (a model reading each stored run), "
+                         "or compare two forms' runs with a pairwise judge (--pairwise)")
     jdg.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
     jdg.add_argument("--judge", required=True, metavar="BACKEND", dest="judge_backend",
                      help="backend the judge runs on, e.g. openai:gpt-4.1-mini or "
@@ -178,8 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     jdg.add_argument("--rubric", action="append", default=None, metavar="NAME",
                      help="judge to run (repeatable; default: each of the scenario's judges)")
     jdg.add_argument("--repeat", type=int, default=1, metavar="K", help="judgements per run "
-                     "and judge, to measure the judge's own noise (default 1; runs judged "
-                     "already by the same judge, backend and prompt are not judged again)")
+                     "(or pair of runs) and judge, to measure the judge's own noise (default 1; "
+                     "runs judged already by the same judge, backend and prompt are not "
+                     "judged again)")
+    jdg.add_argument("--pairwise", default=None, metavar="NAME", help="instead of rubric "
+                     "judges: this pairwise judge compares form A's and form B's runs of each "
+                     "input and repetition both finished, shown in an order drawn at random "
+                     "per comparison and recorded (needs --forms)")
+    jdg.add_argument("--forms", default=None, metavar="A,B", help="with --pairwise: the two "
+                     "forms to compare; the win rate is A's over B")
+    jdg.add_argument("--seed", type=int, default=None, help="with --pairwise: draw the orders "
+                     "from this seed, so a pass can be drawn again (default: at random; each "
+                     "order is recorded either way)")
     lab = sub.add_parser("label", parents=[common], help="label a stored run yourself for one "
                          "of its scenario's judges: what the judge's agreement is measured "
                          "against (`summary` shows it)")

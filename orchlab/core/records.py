@@ -1,5 +1,6 @@
 """Records that flow from a run to the store: spans, runs, experiments, outbox messages, the
-judgements judges make of stored runs, and the labels people give them."""
+judgements judges make of stored runs (one run, or two forms' runs compared), and the labels
+people give them."""
 
 from __future__ import annotations
 
@@ -311,3 +312,78 @@ class Label:
     """Why, in the person's words (secrets redacted); None when they gave none."""
     created_at: datetime = field(default_factory=utcnow)
     """When the label was given (UTC)."""
+
+
+PAIRWISE_WINNERS = ("a", "b", "tie")
+"""A pairwise judgement's verdict: the first form named won, the second did, or neither."""
+SHOWN_FIRST = ("a", "b")
+"""Which of the two runs a pairwise judge read first, as "Email 1"."""
+
+
+@dataclass
+class PairwiseJudgement:
+    """One pairwise judge's verdict on two runs of one experiment, one of each of two forms,
+    for the same input and repetition: its own record, never part of either run's.
+
+    The order the two were shown in is drawn per judgement from `order_seed` and recorded
+    (`shown_first`), so a judge's preference for whichever it reads first is measured, and
+    the order can be drawn again. (run_a, run_b, judge, backend, prompt_version, k) is stored
+    at most once.
+    """
+
+    pairwise_id: str
+    """Unique id of this judgement (also the trace id of the judge's spans)."""
+    experiment_id: str
+    """The experiment both runs belong to."""
+    run_a: str
+    """The run of form A (the first form named: `orchlab judge --forms A,B`)."""
+    run_b: str
+    """The run of form B, same input and repetition."""
+    form_a: str
+    """Form A's id, e.g. code."""
+    form_b: str
+    """Form B's id, e.g. llm."""
+    input_id: str
+    """The input both runs answered."""
+    repetition: int
+    """The runs' repetition index (both runs share it)."""
+    judge: str
+    """The judge's name in its scenario (`PairwiseJudge.name`), e.g. email_preference."""
+    backend: str
+    """Resolved id of the backend the judge ran on."""
+    model: str
+    """Model name that backend reported."""
+    prompt_version: str
+    """Short digest of the judge's prompt text, settings, question, what it sees and the
+    prompt layout: an edited prompt is a new version, judged again."""
+    k: int
+    """Which of the K judgements of this pair by this judge, backend and version (from 0)."""
+    order_seed: int
+    """The value the order was drawn from (`orchlab.judging.pairwise.draw_order`): stored so
+    the draw can be reproduced and checked against `shown_first`."""
+    shown_first: str
+    """Which run was shown as "Email 1": "a" or "b"."""
+    winner: str | None = None
+    """"a", "b" or "tie", translated from the judge's "1" / "2" through `shown_first`; None
+    when the judgement failed."""
+    explanation: str | None = None
+    """The judge's reason, secrets redacted."""
+    status: str = "ok"
+    """ok, or error when the judge gave no usable verdict."""
+    error_class: str | None = None
+    """None, or one of orchlab.core.errors.JUDGE_ERROR_CLASSES (judge_malformed,
+    judge_error): a failure of the judge, never of either run."""
+    error_message: str | None = None
+    """What went wrong, for a failed judgement (secrets redacted)."""
+    input_tokens: int = 0
+    """Prompt tokens of the judge's generations."""
+    output_tokens: int = 0
+    """Completion tokens of the judge's generations."""
+    cost_usd: float | None = 0.0
+    """The judge's cost, priced as runs are; None when a generation's price is unknown."""
+    latency_ms: float = 0.0
+    """The judgement's duration, from a monotonic clock."""
+    created_at: datetime = field(default_factory=utcnow)
+    """When the judgement started (UTC)."""
+    spans: list[SpanRecord] = field(default_factory=list)
+    """The judge's own spans, in start order (times from the judgement's start)."""

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,16 +40,17 @@ from orchlab.core.records import Judgement, SpanRecord, utcnow
 from orchlab.measure import pricing
 from orchlab.measure.calls import CURRENT as CURRENT_CALLS
 from orchlab.measure.recorder import install_recorder
-from orchlab.scenario import RubricJudge, Scenario, get_scenario
+from orchlab.scenario import PairwiseJudge, RubricJudge, Scenario, get_scenario
 from orchlab.scenario.agentdefs import AgentDef, build_agents, load_judge_agents
 from orchlab.store.store import Store
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["JUDGE_TIMEOUT_S", "Hold", "RunToJudge", "ajudge_runs", "check_judges",
-           "check_repeat_and_backend", "judge_definition", "judge_prompt", "judge_runs",
-           "prompt_version", "reply_type"]
+__all__ = ["CONCURRENCY", "JUDGE_TIMEOUT_S", "Hold", "JudgeCall", "RunToJudge", "ajudge_runs",
+           "ask_judge", "check_judges", "check_repeat_and_backend", "judge_definition",
+           "judge_prompt", "judge_runs", "prompt_version", "reply_type", "run_part",
+           "runs_to_judge"]
 
 T = TypeVar("T")
 
@@ -127,7 +129,7 @@ def judge_prompt(judge: RubricJudge, run: RunToJudge) -> str:
              "(best).")
     parts = [f"Question: {judge.question.strip()}\n{scale}"]
     for part in judge.sees:
-        parts.append(_PARTS[part](run))
+        parts.append(run_part(part, run))
     return "\n\n".join(parts)
 
 
@@ -164,6 +166,12 @@ def _ground_truth_part(run: RunToJudge) -> str:
 
 _PARTS = {"input": _input_part, "final_output": _final_output_part, "outbox": _outbox_part,
           "tool_results": _tool_results_part, "ground_truth": _ground_truth_part}
+
+
+def run_part(part: str, run: RunToJudge) -> str:
+    """One part of a run (one of SEES) as a judge's prompt shows it, under its heading: the
+    one rendering rubric and pairwise judges share."""
+    return _PARTS[part](run)
 
 
 def judge_runs(store: Store, experiment_id: str, judge_name: str, backend: Backend,
@@ -208,7 +216,7 @@ async def ajudge_runs(store: Store, experiment_id: str, judge_name: str, backend
     judge = scenario.judge(judge_name)
     definition = judge_definition(scenario, judge)
     version = prompt_version(judge, definition)
-    runs = await io(_runs_to_judge, store, scenario, judge, experiment_id, exp.spec, run_ids)
+    runs = await io(runs_to_judge, store, scenario, judge, experiment_id, exp.spec, run_ids)
     done = await io(store.judged_keys, experiment_id)
     todo = [(run, k) for run in runs for k in range(repeat)
             if (run.run_id, judge.name, backend.id, version, k) not in done]
@@ -227,7 +235,7 @@ async def ajudge_runs(store: Store, experiment_id: str, judge_name: str, backend
     return [j for j in made if j is not None]
 
 
-def judge_definition(scenario: Scenario, judge: RubricJudge) -> AgentDef:
+def judge_definition(scenario: Scenario, judge: RubricJudge | PairwiseJudge) -> AgentDef:
     """The judge's agent file as shipped, or one sentence naming what is missing."""
     judges = load_judge_agents(scenario.name, scenario.agents_home)
     if judge.agent not in judges:
@@ -256,9 +264,9 @@ def check_judges(scenario: Scenario, names: Sequence[str] | None, backend_id: st
     judges, an unknown judge, a judge file missing, and ground truth one of `input_rows` (the
     inputs the experiment will run) lacks for a judge that reads it."""
     check_repeat_and_backend(repeat, backend_id)
-    if not scenario.judges:
-        raise SpecError(f"Scenario {scenario.name} declares no judges.")
-    judges = [scenario.judge(name) for name in names or [j.name for j in scenario.judges]]
+    if not scenario.rubric_judges:
+        raise SpecError(f"Scenario {scenario.name} declares no rubric judges.")
+    judges = [scenario.judge(name) for name in names or [j.name for j in scenario.rubric_judges]]
     own = {i.id: i.data for i in scenario.inputs}
     for judge in judges:
         judge_definition(scenario, judge)
@@ -274,9 +282,9 @@ def check_judges(scenario: Scenario, names: Sequence[str] | None, backend_id: st
     return judges
 
 
-def _runs_to_judge(store: Store, scenario: Scenario, judge: RubricJudge, experiment_id: str,
-                   spec: Mapping[str, Any], run_ids: Collection[str] | None = None
-                   ) -> list[RunToJudge]:
+def runs_to_judge(store: Store, scenario: Scenario, judge: RubricJudge | PairwiseJudge,
+                  experiment_id: str, spec: Mapping[str, Any],
+                  run_ids: Collection[str] | None = None) -> list[RunToJudge]:
     """The experiment's finished (status ok) runs as a judge may see them, in the order they
     started. Each run's input is the row the experiment stored (what it really ran); ground
     truth a stored row lacks (an experiment stored before the scenario named it) comes from
@@ -332,25 +340,72 @@ async def _judge_one(judge: RubricJudge, definition: AgentDef, backend: Backend,
                      timeout_s: float) -> Judgement:
     """One judgement inside its own trace; never raises for the judge's failure: a failed
     judgement is data."""
-    from agents import Runner, trace
     from agents.tracing import gen_trace_id
 
-    recorder = install_recorder()
     judgement = _judgement(judge, backend, run, experiment_id, version, k, gen_trace_id())
+    call = await ask_judge(definition, backend, reply_type(judge.pass_fail),
+                           judge_prompt(judge, run), trace_id=judgement.judgement_id,
+                           trace_name=f"orchlab:judge:{judge.name}",
+                           group_id=experiment_id, timeout_s=timeout_s,
+                           metadata={"experiment_id": experiment_id, "run_id": run.run_id,
+                                     "judge": judge.name})
+    judgement.created_at, judgement.latency_ms, judgement.spans = (
+        call.created_at, call.latency_ms, call.spans)
+    judgement.input_tokens, judgement.output_tokens, judgement.cost_usd = (
+        call.input_tokens, call.output_tokens, call.cost_usd)
+    error = call.error
+    if error is None:
+        error = _verdict(judgement, judge, call.reply)
+    if error is not None:
+        judgement.status, judgement.error_class = "error", classify_judge(error)
+        judgement.error_message = config.redact(str(error) or type(error).__name__)[:2000]
+    return judgement
+
+
+@dataclass
+class JudgeCall:
+    """What one ask of a judge's model gave: its reply or its error, and what it cost."""
+
+    reply: Any
+    """The structured reply (the agent's final output); None when the call failed."""
+    error: BaseException | None
+    """Why the call gave no reply (a provider error, a timeout, a reply that did not parse);
+    None when it replied."""
+    created_at: datetime
+    """When the call started (UTC)."""
+    latency_ms: float
+    """Its duration, from a monotonic clock."""
+    spans: list[SpanRecord]
+    """The judge's own spans, from its own trace."""
+    input_tokens: int
+    """Prompt tokens of its generations."""
+    output_tokens: int
+    """Completion tokens of its generations."""
+    cost_usd: float | None
+    """Its cost, priced as a run's; None when a generation's price is unknown."""
+
+
+async def ask_judge(definition: AgentDef, backend: Backend, output_type: type[BaseModel],
+                    prompt: str, *, trace_id: str, trace_name: str, group_id: str,
+                    metadata: dict[str, str], timeout_s: float) -> JudgeCall:
+    """Run a judge's agent once on `backend` with a structured reply type, inside a trace of
+    its own (`trace_id`) watched by the lab's recorder, so its spans, tokens and cost are the
+    judge's and never a run's; never raises for the judge's failure (the error is returned).
+    Rubric and pairwise judges both ask through here."""
+    from agents import Runner, trace
+
+    recorder = install_recorder()
     agent = build_agents({definition.name: definition}, {}, backend)[definition.name].clone(
-        output_type=reply_type(judge.pass_fail))
-    prompt = judge_prompt(judge, run)
+        output_type=output_type)
     # a judgement is nobody's run: its calls join no run's replay log and its retries no run's
     # count, even when it is asked from inside a run's context
     calls_token, retry_token = CURRENT_CALLS.set(None), RETRY_COUNTER.set(None)
-    recorder.watch(judgement.judgement_id)
-    judgement.created_at, t0 = utcnow(), time.monotonic()
+    recorder.watch(trace_id)
+    created_at, t0 = utcnow(), time.monotonic()
     reply: Any = None
     error: BaseException | None = None
     try:
-        metadata = {"experiment_id": experiment_id, "run_id": run.run_id, "judge": judge.name}
-        with trace(f"orchlab:judge:{judge.name}", trace_id=judgement.judgement_id,
-                   group_id=experiment_id, metadata=metadata):
+        with trace(trace_name, trace_id=trace_id, group_id=group_id, metadata=metadata):
             async with asyncio.timeout(timeout_s):
                 reply = (await Runner.run(agent, prompt, max_turns=JUDGE_MAX_TURNS)
                          ).final_output
@@ -361,24 +416,12 @@ async def _judge_one(judge: RubricJudge, definition: AgentDef, backend: Backend,
     finally:
         CURRENT_CALLS.reset(calls_token)
         RETRY_COUNTER.reset(retry_token)
-        judgement.latency_ms = (time.monotonic() - t0) * 1000
-        judgement.spans = recorder.collect(judgement.judgement_id, judgement.created_at,
-                                           utcnow())
-    _count(judgement, backend)
-    if error is None:
-        error = _verdict(judgement, judge, reply)
-    if error is not None:
-        judgement.status, judgement.error_class = "error", classify_judge(error)
-        judgement.error_message = config.redact(str(error) or type(error).__name__)[:2000]
-    return judgement
-
-
-def _count(judgement: Judgement, backend: Backend) -> None:
-    """The judge's tokens and cost from its own generation spans, priced as a run's are."""
-    gens: list[SpanRecord] = [s for s in judgement.spans if s.kind == "generation"]
-    judgement.input_tokens = sum(g.input_tokens for g in gens)
-    judgement.output_tokens = sum(g.output_tokens for g in gens)
-    judgement.cost_usd = pricing.run_cost(gens, backend.prices_as or backend.id)
+        latency_ms = (time.monotonic() - t0) * 1000
+        spans = recorder.collect(trace_id, created_at, utcnow())
+    gens = [s for s in spans if s.kind == "generation"]
+    return JudgeCall(reply, error, created_at, latency_ms, spans,
+                     sum(g.input_tokens for g in gens), sum(g.output_tokens for g in gens),
+                     pricing.run_cost(gens, backend.prices_as or backend.id))
 
 
 def _verdict(judgement: Judgement, judge: RubricJudge, reply: Any) -> BaseException | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from orchlab.core import forms
 from orchlab.core.errors import InvalidPlan, ScenarioError, is_bad_reply
 from orchlab.core.records import SpanRecord
-from orchlab.scenario.judges import RubricJudge
+from orchlab.scenario.judges import PairwiseJudge, RubricJudge
 from orchlab.scenario.tools import Guard, RunDeps, budgeted, charge_tool_call, guard, record_output
 from orchlab.scenario.tools import tool_failure as tool_failure
 
@@ -111,9 +111,10 @@ class Scenario:
     defines the scenario (discovery fills it in)."""
     input_model: type[BaseModel] | None = None
     """Checks and coerces each input's data (a file's rows too); undeclared keys are kept."""
-    judges: list[RubricJudge] = field(default_factory=list)
+    judges: list[RubricJudge | PairwiseJudge] = field(default_factory=list)
     """Judges of what its rule cannot check (`orchlab.scenario.judges`), run on stored runs by
-    `orchlab judge`; none by default."""
+    `orchlab judge`: rubric judges score one run, pairwise judges compare two forms' runs
+    (`rubric_judges`, `pairwise_judges` pick one kind); none by default."""
     ground_truth: tuple[str, ...] = ()
     """Keys of an input's data that hold the case's ground truth (an answer key): shown to a
     judge that sees "ground_truth", left out of what one that sees "input" is shown. The
@@ -161,13 +162,37 @@ class Scenario:
         raise ScenarioError(f"Scenario {self.name!r} has no form {form_id!r}; forms: "
                             f"{', '.join(self.form_ids)}.")
 
+    @property
+    def rubric_judges(self) -> list[RubricJudge]:
+        """Its judges that score one run (what labels, agreement and quality figures read)."""
+        return [j for j in self.judges if isinstance(j, RubricJudge)]
+
+    @property
+    def pairwise_judges(self) -> list[PairwiseJudge]:
+        """Its judges that compare two forms' runs of one input and repetition."""
+        return [j for j in self.judges if isinstance(j, PairwiseJudge)]
+
     def judge(self, name: str) -> RubricJudge:
-        """A judge by name, or ScenarioError listing the scenario's judges."""
-        for judge in self.judges:
+        """A rubric judge by name, or ScenarioError listing the scenario's rubric judges (a
+        pairwise judge's name says how that one is asked)."""
+        for judge in self.rubric_judges:
             if judge.name == name:
                 return judge
-        known = ", ".join(j.name for j in self.judges) or "none"
+        if any(j.name == name for j in self.pairwise_judges):
+            raise ScenarioError(f"{name!r} is a pairwise judge of {self.name!r}: it compares "
+                                f"two forms (orchlab judge --pairwise {name} --forms A,B).")
+        known = ", ".join(j.name for j in self.rubric_judges) or "none"
         raise ScenarioError(f"Scenario {self.name!r} has no judge {name!r}; judges: {known}.")
+
+    def pairwise_judge(self, name: str) -> PairwiseJudge:
+        """A pairwise judge by name, or ScenarioError listing the scenario's pairwise
+        judges."""
+        for judge in self.pairwise_judges:
+            if judge.name == name:
+                return judge
+        known = ", ".join(j.name for j in self.pairwise_judges) or "none"
+        raise ScenarioError(f"Scenario {self.name!r} has no pairwise judge {name!r}; pairwise "
+                            f"judges: {known}.")
 
     def input(self, input_id: str) -> ScenarioInput:
         """An input by id, or ScenarioError listing the valid ids."""

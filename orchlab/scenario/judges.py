@@ -1,7 +1,9 @@
 """Judges a scenario declares: what rules cannot check (is this email good? would this answer
-help?), asked of a model reading a stored run.
+help?), asked of a model reading stored runs. A rubric judge scores one run; a pairwise judge
+reads two forms' runs of the same input and repetition and says which is better (or a tie),
+which people and models do more reliably than placing one output on an absolute scale.
 
-A rubric judge is data, as a form is: its prompt lives in an agent file in the scenario's
+A judge is data, as a form is: its prompt lives in an agent file in the scenario's
 agents folder (front matter `judge: true`, so no form's run builds it, and the Agents page edits
 it like any agent), and `sees` names exactly which parts of a run it is shown. Running judges
 is `orchlab.judging`'s work; this module only says what a judge is.
@@ -20,7 +22,20 @@ the flow's final output, the emails in the sandbox outbox, the results the scena
 returned in the run (not agents called as tools), and the input's ground truth (the data keys
 `Scenario.ground_truth` names)."""
 
-__all__ = ["SEES", "RubricJudge"]
+__all__ = ["SEES", "PairwiseJudge", "RubricJudge"]
+
+
+def _check_judge(name: str, sees: tuple[str, ...], question: str) -> None:
+    """What every judge's declaration must hold, one sentence per fault (ScenarioError)."""
+    where = f"Judge {name!r}"
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ScenarioError(f"{where}: a judge's name is letters, digits, _ and -.")
+    unknown = [part for part in sees if part not in SEES]
+    if not sees or unknown:
+        raise ScenarioError(f"{where} must see one or more of {', '.join(SEES)}"
+                            + (f", not {unknown[0]!r}." if unknown else "."))
+    if not question.strip() or "\n" in question.strip():
+        raise ScenarioError(f"{where}: its question is one line of text.")
 
 
 @dataclass(frozen=True)
@@ -42,19 +57,12 @@ class RubricJudge:
 
     def __post_init__(self) -> None:
         where = f"Judge {self.name!r}"
-        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
-            raise ScenarioError(f"{where}: a judge's name is letters, digits, _ and -.")
-        unknown = [part for part in self.sees if part not in SEES]
-        if not self.sees or unknown:
-            raise ScenarioError(f"{where} must see one or more of {', '.join(SEES)}"
-                                + (f", not {unknown[0]!r}." if unknown else "."))
+        _check_judge(self.name, self.sees, self.question)
         if self.scale is not None:
             low, high = self.scale
             if not (isinstance(low, int) and isinstance(high, int) and low < high):
                 raise ScenarioError(f"{where}: its scale must be two whole numbers, low < high; "
                                     f"got {self.scale!r}.")
-        if not self.question.strip() or "\n" in self.question.strip():
-            raise ScenarioError(f"{where}: its question is one line of text.")
 
     @property
     def pass_fail(self) -> bool:
@@ -85,3 +93,39 @@ class RubricJudge:
             raise LabelError(f"{self.name} scores {low}-{high}: a label is a whole number from "
                              f"{low} to {high}, not {str(value)!r}.")
         return number
+
+
+@dataclass(frozen=True)
+class PairwiseJudge:
+    """A judge that reads two runs of the same input and repetition, one of each of two
+    forms, and says which answers its question better, or that they tie.
+
+    The two are shown as "Email 1" and "Email 2" in an order drawn per comparison and
+    recorded (`orchlab.judging.pairwise`), so a judge that favours whichever it reads first
+    is measured rather than mistaken for a preference."""
+
+    name: str
+    """Its name in the scenario, e.g. email_preference: what `orchlab judge --pairwise` and
+    the stored pairwise judgements call it."""
+    agent: str
+    """The agent file holding its prompt (what makes one better, how to answer), in the
+    scenario's agents folder, with `judge: true` in its front matter."""
+    sees: tuple[str, ...]
+    """Which parts of each run it is shown, each one of SEES (the input and ground truth
+    once, being the same for both runs; the rest once per run)."""
+    question: str
+    """The one-line question it answers of the two, e.g. "Which email is more likely to get
+    a reply?", put at the top of its prompt."""
+    shown_as: str = "Email"
+    """What the two runs are called in its prompt ("Email 1", "Email 2"): a word its
+    question and prompt file use for what it compares."""
+
+    def __post_init__(self) -> None:
+        _check_judge(self.name, self.sees, self.question)
+        if not self.shown_as.strip().replace(" ", "").isalpha():
+            raise ScenarioError(f"Judge {self.name!r}: shown_as is a word, e.g. Email or "
+                                f"Answer; got {self.shown_as!r}.")
+
+    def describe_scale(self) -> str:
+        """What it answers, as the CLI states it (a rubric judge's scale's counterpart)."""
+        return "1, 2 or tie"

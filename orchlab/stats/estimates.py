@@ -451,6 +451,27 @@ def rate_interval(hits: int, n: int, level: float = 0.95) -> tuple[float, float]
     return max(0.0, low), min(1.0, high)
 
 
+def corrected_rate_interval(hits: float, n: int, level: float = 0.95
+                            ) -> tuple[float, float] | None:
+    """Wilson's score interval with continuity correction (Newcombe 1998, method 4) of one
+    rate; None for no runs. Plain Wilson's coverage of a 0/1 rate dips to 91-92% at some
+    small n (exactly 92.2% at n = 21, p = 0.5); the correction keeps it at or above the level
+    for the n a comparison of forms has, at the price of a slightly wider interval. `hits`
+    may be fractional, the sum of n values in [0, 1] (a tie counted as half, a mean of K
+    verdicts): such a value's variance is at most a 0/1 outcome's of the same mean, so the
+    interval stays valid, erring wide."""
+    if n <= 0:
+        return None
+    z = z_quantile(level)
+    p = hits / n
+    denominator = 2 * (n + z * z)
+    low = 0.0 if p <= 0 else (2 * n * p + z * z - 1 - z * math.sqrt(
+        max(0.0, z * z - 2 - 1 / n + 4 * p * (n * (1 - p) + 1)))) / denominator
+    high = 1.0 if p >= 1 else (2 * n * p + z * z + 1 + z * math.sqrt(
+        max(0.0, z * z + 2 - 1 / n + 4 * p * (n * (1 - p) - 1)))) / denominator
+    return max(0.0, low), min(1.0, high)
+
+
 def _newcombe(hits_a: int, n_a: int, hits_b: int, n_b: int, level: float
               ) -> tuple[float, float]:
     """Newcombe's hybrid score interval (his method 10) of p_a - p_b."""

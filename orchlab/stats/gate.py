@@ -13,6 +13,7 @@ from typing import Any
 from orchlab.core.errors import SpecError
 from orchlab.stats.agreement import agreement_lines
 from orchlab.stats.findings import title
+from orchlab.stats.pairwise import pairwise_lines
 from orchlab.stats.quality import quality_lines
 from orchlab.stats.summary import SCOREBOARD_NOTE, scoreboard
 
@@ -125,6 +126,8 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.extend(["", *quality_lines(summary["quality"])])
     if summary.get("agreement"):  # and how far to trust each judge
         lines.extend(["", *agreement_lines(summary["agreement"])])
+    if summary.get("pairwise"):  # pairwise judges' win rates and position bias
+        lines.extend(["", *pairwise_lines(summary["pairwise"])])
     return "\n".join(lines)
 
 

@@ -56,7 +56,8 @@ def copy_store(source: Store, target: Store) -> CopyResult:
             continue
         text = export.to_json(source, exp_id)
         read = importer.read_file(text.encode("utf-8"), f"experiment {exp_id}")
-        target.import_experiment(read.experiment, read.runs, read.judgements, read.labels)
+        target.import_experiment(read.experiment, read.runs, read.judgements, read.labels,
+                                 read.pairwise)
         result.copied.append(exp_id)
         result.runs += len(read.runs)
     result.variants = target.add_variants(source.variant_rows())

@@ -1,5 +1,6 @@
-"""Exports of one experiment: JSON (the experiment, then its runs with spans, outbox, model calls,
-judges' judgements and people's labels) and CSV (a row per run).
+"""Exports of one experiment: JSON (the experiment with its pairwise judgements, then its runs
+with spans, outbox, model calls, judges' judgements and people's labels) and CSV (a row per
+run).
 
 This module is the one export path: the CLI's `export`, History's download buttons and any
 later report call `export_file`, so a download and `orchlab export -o FILE` are the same bytes.
@@ -21,14 +22,21 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from orchlab.core.config import redact
-from orchlab.core.records import ExperimentRecord, Judgement, Label, SpanRecord
+from orchlab.core.records import (
+    ExperimentRecord,
+    Judgement,
+    Label,
+    PairwiseJudgement,
+    SpanRecord,
+)
 from orchlab.stats.analysis import is_missing
 from orchlab.store.store import Store
 
 FILE_FORMAT = "orchlab-experiment"
 """The JSON file's `format`: how an import tells an experiment file from any other JSON."""
 FILE_VERSION = 3
-"""Version 3: each run's judgements (with the judge's spans) and people's labels. Version 2:
+"""Version 3: each run's judgements (with the judge's spans) and people's labels, and the
+experiment's pairwise judgements (under `experiment`, since each reads two runs). Version 2:
 every span field, each run's model calls (replay records), the experiment's replay marks.
 Version 1 files (no `version` key) had a subset of span fields and no calls; files before
 version 3 have no judgements or labels."""
@@ -107,6 +115,20 @@ def _judgement_dict(judgement: Judgement) -> dict[str, Any]:
     return _clean(fields)
 
 
+def export_pairwise(store: Store, experiment_id: str) -> list[dict[str, Any]]:
+    """The experiment's pairwise judgements, every field, their spans as a run's are written:
+    kept under the experiment, not a run, because each compares two of its runs."""
+    return [_pairwise_dict(p) for p in store.pairwise_of(experiment_id)]
+
+
+def _pairwise_dict(judged: PairwiseJudgement) -> dict[str, Any]:
+    """Every pairwise judgement field."""
+    fields = asdict(judged)
+    fields["created_at"] = judged.created_at.isoformat()
+    fields["spans"] = [_span_dict(s) for s in judged.spans]
+    return _clean(fields)
+
+
 def _label_dict(label: Label) -> dict[str, Any]:
     """Every label field."""
     fields = asdict(label)
@@ -122,10 +144,11 @@ def _span_dict(span: SpanRecord) -> dict[str, Any]:
 
 
 def to_json(store: Store, experiment_id: str) -> str:
-    """`{"format", "version", "experiment": {...}, "runs": [...]}`; strict JSON
-    (allow_nan=False guards it)."""
-    document = {"format": FILE_FORMAT, "version": FILE_VERSION,
-                "experiment": export_experiment(store, experiment_id),
+    """`{"format", "version", "experiment": {..., "pairwise": [...]}, "runs": [...]}`;
+    strict JSON (allow_nan=False guards it)."""
+    experiment = export_experiment(store, experiment_id)
+    experiment["pairwise"] = export_pairwise(store, experiment["experiment_id"])
+    document = {"format": FILE_FORMAT, "version": FILE_VERSION, "experiment": experiment,
                 "runs": export_runs(store, experiment_id)}
     return redact(json.dumps(document, indent=2, default=str, allow_nan=False) + "\n")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import types
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -21,11 +21,14 @@ from agents.tracing import gen_trace_id
 
 from orchlab.core.errors import ImportFileError, LabelError
 from orchlab.core.records import (
+    PAIRWISE_WINNERS,
+    SHOWN_FIRST,
     ExperimentRecord,
     Judgement,
     Label,
     ModelCall,
     OutboxMessage,
+    PairwiseJudgement,
     RunMetrics,
     RunRecord,
     SpanRecord,
@@ -46,7 +49,7 @@ KINDS = {str: "text", int: "a whole number", float: "a number", bool: "true or f
 """How a refusal names the type a field wants."""
 HINTS: dict[type, dict[str, Any]] = {cls: get_type_hints(cls) for cls in (
     ExperimentRecord, RunRecord, RunMetrics, SpanRecord, OutboxMessage, ModelCall, Judgement,
-    Label)}
+    Label, PairwiseJudgement)}
 """Each record's field types, resolved once (the records' annotations are strings)."""
 
 
@@ -63,6 +66,8 @@ class ExperimentFile:
     """Judges' judgements of those runs (none in files before version 3)."""
     labels: list[Label]
     """People's labels of those runs (none in files before version 3)."""
+    pairwise: list[PairwiseJudgement] = field(default_factory=list)
+    """Pairwise judgements of pairs of those runs (none in files before version 3)."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ def import_file(store: Store, source: bytes | str | Path, name: str | None = Non
     dropped = exp.spec.get("cluster") or None
     if dropped:  # Ray would ship the project and the shard environment to that host
         exp = replace(exp, spec={**exp.spec, "cluster": ""})
-    store.import_experiment(exp, read.runs, read.judgements, read.labels)
+    store.import_experiment(exp, read.runs, read.judgements, read.labels, read.pairwise)
     return ImportResult(exp.experiment_id, len(read.runs), notice, dropped)
 
 
@@ -109,10 +114,10 @@ def read_experiment(source: bytes | str | Path, name: str | None = None
 
 
 def read_file(source: bytes | str | Path, name: str | None = None) -> ExperimentFile:
-    """The experiment, its runs, their judgements and labels as records, or an ImportFileError
-    naming
-    the problem; `source` is the file's bytes or its path, `name` what a refusal calls it. A
-    `running` experiment comes in `interrupted`: nothing here runs it."""
+    """The experiment, its runs, their judgements, labels and pairwise judgements as records,
+    or an ImportFileError naming the problem; `source` is the file's bytes or its path, `name`
+    what a refusal calls it. A `running` experiment comes in `interrupted`: nothing here runs
+    it."""
     data, name = _read(source, name)
     document = _parse(data, name)
     version = _version(document, name)
@@ -131,7 +136,9 @@ def read_file(source: bytes | str | Path, name: str | None = None) -> Experiment
         judgements += judged
         labels += labelled
     _check_ids(exp.experiment_id, runs, name)
-    return ExperimentFile(exp, runs, judgements, labels)
+    pairwise = _pairwise(document["experiment"], exp.experiment_id, runs, name, lenient,
+                         version)
+    return ExperimentFile(exp, runs, judgements, labels, pairwise)
 
 
 def remap_taken_ids(store: Store, read: ExperimentFile) -> tuple[ExperimentFile, str | None]:
@@ -149,13 +156,16 @@ def remap_taken_ids(store: Store, read: ExperimentFile) -> tuple[ExperimentFile,
                       experiment_id=new_id) for j in read.judgements]
     labels = [replace(lb, label_id=new_label_id(), run_id=renamed[lb.run_id],
                       experiment_id=new_id) for lb in read.labels]
+    pairwise = [replace(p, pairwise_id=gen_trace_id(), run_a=renamed[p.run_a],
+                        run_b=renamed[p.run_b], experiment_id=new_id) for p in read.pairwise]
     own = exp.experiment_id in taken
     whose = "its" if own else f"{exp.experiment_id}'s"
     held = [exp.experiment_id] * own + [f"{len(taken) - own} of {whose} run ids"] * (
         len(taken) > own)
     notice = (f"The store already held {' and '.join(held)}, so the experiment was imported "
               f"as {new_id} with new run ids.")
-    return ExperimentFile(replace(exp, experiment_id=new_id), moved, judged, labels), notice
+    return (ExperimentFile(replace(exp, experiment_id=new_id), moved, judged, labels, pairwise),
+            notice)
 
 
 def _read(source: bytes | str | Path, name: str | None) -> tuple[bytes, str]:
@@ -253,6 +263,46 @@ def _run(data: Any, index: int, name: str, lenient: bool, version: int
             raise ImportFileError(f"{what}: {exc}") from None
         labels.append(label)
     return record, judgements, labels
+
+
+def _pairwise(data: dict[str, Any], experiment_id: str, runs: list[RunRecord], name: str,
+              lenient: bool, version: int) -> list[PairwiseJudgement]:
+    """The experiment's pairwise judgements (`experiment.pairwise`, absent before version 3
+    and allowed absent since),
+    each checked to compare two of the file's runs: A of form_a and B of form_b, both of its
+    input and repetition, and to say a winner and an order a pairwise judgement can."""
+    items = data.get("pairwise", [])  # an experiment no pair of whose runs was compared
+    if not isinstance(items, list):
+        raise ImportFileError(f"The experiment in {name} has no list of pairwise.")
+    by_id = {r.run_id: r for r in runs}
+    out: list[PairwiseJudgement] = []
+    for i, item in enumerate(items):
+        what = f"Pairwise judgement {i + 1} in {name}"
+        judged = PairwiseJudgement(
+            **_fields(PairwiseJudgement, item, what, lenient, skip=("spans",)),
+            spans=_spans(_items(item, "spans", what, version), f"pairwise judgement {i + 1} "
+                         f"in {name}", lenient))
+        if judged.experiment_id != experiment_id:
+            raise ImportFileError(f"{what} belongs to experiment {judged.experiment_id}, not "
+                                  f"{experiment_id}.")
+        for side, run_id, form in (("A", judged.run_a, judged.form_a),
+                                   ("B", judged.run_b, judged.form_b)):
+            run = by_id.get(run_id)
+            if run is None:
+                raise ImportFileError(f"{what} compares run {run_id}, which the file does not "
+                                      "hold.")
+            if (run.form, run.input_id, run.repetition) != (form, judged.input_id,
+                                                            judged.repetition):
+                raise ImportFileError(f"{what} says its run {side} is form {form}, input "
+                                      f"{judged.input_id}, repetition {judged.repetition}; "
+                                      f"run {run_id} is not.")
+        if judged.shown_first not in SHOWN_FIRST or judged.winner not in (*PAIRWISE_WINNERS,
+                                                                           None):
+            raise ImportFileError(f"{what} has shown_first {_shown(judged.shown_first)} and "
+                                  f"winner {_shown(judged.winner)}: they are a or b, and a, "
+                                  "b, tie or null.")
+        out.append(judged)
+    return out
 
 
 def _spans(items: list[Any], owner: str, lenient: bool) -> list[SpanRecord]:

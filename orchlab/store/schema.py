@@ -18,6 +18,7 @@ from orchlab.core.records import (
     Judgement,
     Label,
     ModelCall,
+    PairwiseJudgement,
     RunMetrics,
     RunRecord,
     SpanRecord,
@@ -158,12 +159,31 @@ CREATE TABLE labels (
 );
 CREATE UNIQUE INDEX labels_one_per_person ON labels(run_id, judge, who);
 CREATE INDEX labels_by_experiment ON labels(experiment_id, judge);
+CREATE TABLE pairwise_judgements (
+    pairwise_id TEXT PRIMARY KEY,
+    experiment_id TEXT NOT NULL,
+    run_a TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    run_b TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    form_a TEXT NOT NULL, form_b TEXT NOT NULL, input_id TEXT NOT NULL,
+    repetition INTEGER NOT NULL, judge TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL,
+    prompt_version TEXT NOT NULL, k INTEGER NOT NULL, order_seed INTEGER NOT NULL,
+    shown_first TEXT NOT NULL, winner TEXT, explanation TEXT, status TEXT NOT NULL,
+    error_class TEXT, error_message TEXT, input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL, cost_usd REAL, latency_ms REAL NOT NULL,
+    created_at TEXT NOT NULL, spans_json TEXT NOT NULL
+);
+CREATE UNIQUE INDEX pairwise_one_per_key
+    ON pairwise_judgements(run_a, run_b, judge, backend, prompt_version, k);
+CREATE INDEX pairwise_by_experiment ON pairwise_judgements(experiment_id, judge);
 """
 """A judge's verdicts on stored runs, and people's labels of them, in tables of their own: a
 run's row never changes when it is judged or labelled. Each (run, judge, backend, prompt
 version, repetition) at most once; the judge's spans are one JSON list per judgement (read
 whole, never queried). A person labels a run once per judge. A deleted run takes its
-judgements and labels with it. (One migration for both: m009 was never released.)"""
+judgements and labels with it. A pairwise judge's verdicts on two runs (one of each of two
+forms, same input and repetition) have a table of their own, keyed on both runs: each (run_a,
+run_b, judge, backend, prompt version, k) at most once, gone with either run. (One migration
+for all three: m009 was never released.)"""
 
 
 class _M004Span(NamedTuple):
@@ -371,12 +391,45 @@ def label_from_row(row: Sequence[Any]) -> Label:
     return Label(**values)
 
 
+PAIRWISE_FIELDS = [f.name for f in fields(PairwiseJudgement)]
+PAIRWISE_COLUMNS = [f"{name}_json" if name == "spans" else name for name in PAIRWISE_FIELDS]
+"""pairwise_judgements columns in PairwiseJudgement's field order (its spans as one JSON
+list)."""
+INSERT_PAIRWISE_ONCE = (f"INSERT INTO pairwise_judgements ({','.join(PAIRWISE_COLUMNS)}) "
+                        f"VALUES ({','.join('?' * len(PAIRWISE_COLUMNS))}) "
+                        "ON CONFLICT DO NOTHING")
+"""The insert `Store.save_pairwise` makes: one whose key is stored inserts nothing."""
+
+
+def pairwise_row(p: PairwiseJudgement) -> tuple[Any, ...]:
+    """A pairwise judgement's column values in PAIRWISE_COLUMNS order."""
+    values = {name: getattr(p, name) for name in PAIRWISE_FIELDS}
+    values["created_at"] = p.created_at.isoformat()
+    values["spans"] = _JSON_DEFAULT_STR([_span_values(s) for s in p.spans])
+    return tuple(values[name] for name in PAIRWISE_FIELDS)
+
+
+def pairwise_from_row(row: Sequence[Any]) -> PairwiseJudgement:
+    """A PairwiseJudgement from its columns (PAIRWISE_COLUMNS order)."""
+    from datetime import datetime
+
+    values = dict(zip(PAIRWISE_FIELDS, row, strict=True))
+    values["created_at"] = datetime.fromisoformat(values["created_at"])
+    values["spans"] = [SpanRecord(*s) for s in json.loads(values["spans"])]
+    values["order_seed"] = int(values["order_seed"])
+    for name in ("cost_usd", "latency_ms"):  # PostgreSQL may hand back a Decimal
+        if values[name] is not None:
+            values[name] = float(values[name])
+    return PairwiseJudgement(**values)
+
+
 def missing_columns(have: Callable[[str], set[str]]) -> list[str]:
     """Derived columns the tables do not have (empty when the schema is current), given the
     columns each table has."""
     tables = [("runs", RUN_COLUMNS), ("spans", SPAN_COLUMNS),
               ("experiments", EXPERIMENT_COLUMNS), ("model_calls", CALL_COLUMNS),
-              ("judgements", JUDGEMENT_COLUMNS), ("labels", LABEL_COLUMNS)]
+              ("judgements", JUDGEMENT_COLUMNS), ("labels", LABEL_COLUMNS),
+              ("pairwise_judgements", PAIRWISE_COLUMNS)]
     missing: list[str] = []
     for table, wanted in tables:
         present = have(table)

@@ -1,6 +1,6 @@
 """The store: experiments, runs, spans, model calls, the sandbox outbox, judges' judgements of
-runs and people's labels of them, in a SQLite file (the embedded default) or a shared PostgreSQL
-database (`orchlab.store.db`).
+runs (one run, or two forms' runs compared) and people's labels of them, in a SQLite file (the
+embedded default) or a shared PostgreSQL database (`orchlab.store.db`).
 
 Each run is committed in one transaction as soon as it finishes, so a crash loses at most the
 runs still in flight. Schema changes are ordered, named migrations (`orchlab.store.schema`), the
@@ -33,6 +33,7 @@ from orchlab.core.records import (
     Judgement,
     Label,
     ModelCall,
+    PairwiseJudgement,
     RunRecord,
     SpanRecord,
     utcnow,
@@ -48,12 +49,14 @@ from orchlab.store.schema import (
     INSERT_JUDGEMENT_ONCE,
     INSERT_LABEL,
     INSERT_OUTBOX,
+    INSERT_PAIRWISE_ONCE,
     INSERT_RUN,
     INSERT_RUN_ONCE,
     INSERT_SPAN,
     JSON_COLUMNS,
     JUDGEMENT_COLUMNS,
     LABEL_COLUMNS,
+    PAIRWISE_COLUMNS,
     SPAN_COLUMNS,
     TEXT_COLUMNS,
 )
@@ -350,12 +353,13 @@ class Store:
 
     def import_experiment(self, exp: ExperimentRecord, runs: list[RunRecord],
                           judgements: Sequence[Judgement] = (),
-                          labels: Sequence[Label] = ()) -> None:
-        """An experiment and all its runs (and the judgements and labels of them) in one
-        transaction: a clash (an id already stored) or any bad row leaves the store as it
-        was. A file holding one planned run twice is refused whole and by name: the store
-        keeps each planned run once, and which copy a file meant is not for the import to
-        guess. So is a file where one person labels a run twice for one judge."""
+                          labels: Sequence[Label] = (),
+                          pairwise: Sequence[PairwiseJudgement] = ()) -> None:
+        """An experiment and all its runs (and the judgements, labels and pairwise judgements
+        of them) in one transaction: a clash (an id already stored) or any bad row leaves the
+        store as it was. A file holding one planned run twice is refused whole and by name:
+        the store keeps each planned run once, and which copy a file meant is not for the
+        import to guess. So is a file where one person labels a run twice for one judge."""
         copies = Counter((r.experiment_id, r.form, r.backend, r.input_id, r.repetition)
                          for r in runs)
         for (_exp_id, form, backend, input_id, repetition), count in copies.items():
@@ -371,6 +375,7 @@ class Store:
                 raise StoreError(f"Cannot import {exp.experiment_id} into {self.shown}: "
                                  f"{who} labels run {run_id} for {judge} {count} times.")
         label_rows = [_label_row(lb) for lb in labels]
+        compared = [_pairwise_row(p) for p in pairwise]
         try:
             with self._db.tx() as conn:
                 conn.execute(INSERT_EXPERIMENT, _experiment_row(exp))
@@ -384,6 +389,12 @@ class Store:
                                          "version and repetition.")
                 if label_rows:
                     conn.executemany(INSERT_LABEL, label_rows)
+                for row in compared:
+                    if conn.execute(INSERT_PAIRWISE_ONCE, row).rowcount == 0:
+                        raise StoreError(f"Cannot import {exp.experiment_id} into "
+                                         f"{self.shown}: it holds pairwise judgement {row[0]} "
+                                         "twice, or twice for one pair of runs, judge, "
+                                         "backend, prompt version and k.")
         except self._db.integrity_errors as exc:
             raise StoreError(f"Cannot import {exp.experiment_id} into {self.shown}: "
                              f"{first_line(exc)}.") from None
@@ -562,6 +573,59 @@ class Store:
         for column in ("score", "cost_usd"):
             frame[column] = frame[column].astype(float)
         for column in ("label", "explanation", "error_class", "error_message"):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        return frame
+
+    # -- pairwise judgements -----------------------------------------------------------------
+
+    def save_pairwise(self, judged: PairwiseJudgement) -> bool:
+        """Commit one pairwise judgement; False (and nothing written) when the store already
+        holds one of the same two runs, judge, backend, prompt version and k: the one stored is
+        kept, as a rubric judgement is. Neither run's rows are touched."""
+        row = _pairwise_row(judged)
+        try:
+            with self._db.tx() as conn:
+                return bool(conn.execute(INSERT_PAIRWISE_ONCE, row).rowcount == 1)
+        except self._db.integrity_errors:  # a run is gone (deleted while it was judged)
+            raise StoreError(f"The store {self.shown} no longer holds runs {judged.run_a} and "
+                             f"{judged.run_b} to compare.") from None
+
+    def pairwise_keys(self, experiment_id: str) -> set[tuple[str, str, str, str, str, int]]:
+        """(run_a, run_b, judge, backend, prompt_version, k) of every stored pairwise
+        judgement of the experiment, failed ones included: what a judging pass skips."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT run_a, run_b, judge, backend, prompt_version, k FROM "
+                "pairwise_judgements WHERE experiment_id=?", (experiment_id,)).fetchall()
+        return {(a, b, j, be, v, int(k)) for a, b, j, be, v, k in rows}
+
+    def pairwise_of(self, experiment_id: str) -> list[PairwiseJudgement]:
+        """The experiment's pairwise judgements, spans included, in a stable order (input,
+        repetition, forms, judge, backend, prompt version, k): what an export writes."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {','.join(PAIRWISE_COLUMNS)} FROM pairwise_judgements "
+                "WHERE experiment_id=? ORDER BY input_id, repetition, form_a, form_b, judge, "
+                "backend, prompt_version, k, pairwise_id", (experiment_id,)).fetchall()
+        return [schema.pairwise_from_row(r) for r in rows]
+
+    def load_pairwise(self, experiment_ids: list[str]) -> pd.DataFrame:
+        """Pairwise judgements as a DataFrame, one row per judgement and a column per
+        PairwiseJudgement field but the spans (`pairwise_of` has them): what
+        `orchlab.stats.pairwise` reads."""
+        import pandas as pd
+
+        columns = [c for c in PAIRWISE_COLUMNS if c != "spans_json"]
+        marks = ",".join("?" * len(experiment_ids))
+        with self._db.read() as conn:
+            records = conn.execute(
+                f"SELECT {','.join(columns)} FROM pairwise_judgements "
+                f"WHERE experiment_id IN ({marks}) ORDER BY created_at, pairwise_id",
+                list(experiment_ids)).fetchall() if experiment_ids else []
+        frame = pd.DataFrame.from_records(records, columns=columns, coerce_float=True)
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
+        frame["cost_usd"] = frame["cost_usd"].astype(float)
+        for column in ("winner", "explanation", "error_class", "error_message"):
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
         return frame
 
@@ -750,6 +814,13 @@ def _judgement_row(judgement: Judgement) -> tuple[Any, ...]:
     """A judgement's row, every text in it redacted (the explanation, its spans' JSON), as
     a run's are."""
     row = schema.judgement_row(judgement)
+    secrets = config.secret_values()
+    return _redacted(row, secrets) if secrets else row
+
+
+def _pairwise_row(judged: PairwiseJudgement) -> tuple[Any, ...]:
+    """A pairwise judgement's row, every text in it redacted, as a judgement's are."""
+    row = schema.pairwise_row(judged)
     secrets = config.secret_values()
     return _redacted(row, secrets) if secrets else row
 
