@@ -103,8 +103,10 @@ def test_a_variant_split_compares_one_factor_in_chromium(tmp_path: Path) -> None
         page.get_by_role("combobox", name="Experiments").click()  # the newest (terse) is chosen
         page.get_by_role("option", name=re.compile("original")).click()
         page.keyboard.press("Escape")
-        blocks = page.get_by_test_id("stExpander")
-        expect(blocks).to_have_count(3, timeout=30_000)  # each group against the baseline
+        # the findings' blocks, one per group against the baseline (not the page's other
+        # expanders, such as "Judge these runs")
+        blocks = page.get_by_test_id("stExpander").filter(has_text=re.compile(" vs "))
+        expect(blocks).to_have_count(3, timeout=30_000)
         expect(blocks.nth(0)).to_contain_text("This finding compares the form")
         expect(blocks.nth(1)).to_contain_text("This finding compares the prompt variant")
         expect(blocks.nth(2)).to_contain_text("both form and prompt variant")  # warned, last
