@@ -7,7 +7,6 @@ may fail only for a reason of its own: never because another job ran before or b
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import sqlite3
 import time
@@ -24,6 +23,7 @@ from orchlab.running.jobs import ExperimentJob, JobSnapshot
 from orchlab.running.runner import ExperimentSpec
 from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
+from orchlab.testing.scripted import DelayedModel
 
 CALLS_PER_RUN = {"code": 4, "llm": 6}  # sales_email against the fake server's policy
 
@@ -82,29 +82,12 @@ def test_jobs_at_once_share_one_cached_backend(store: Store) -> None:
     assert served == 2 * 5 * sum(CALLS_PER_RUN.values())
 
 
-class _Slow:
-    """A Model that thinks for `delay_s` before each answer, so runs take measurable time."""
-
-    def __init__(self, inner: Any, delay_s: float) -> None:
-        self.inner, self.delay_s = inner, delay_s
-
-    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
-        await asyncio.sleep(self.delay_s)
-        return await self.inner.get_response(*args, **kwargs)
-
-    def stream_response(self, *args: Any, **kwargs: Any) -> Any:
-        return self.inner.stream_response(*args, **kwargs)
-
-
 def one_at_a_time_backend(delay_s: float = 0.01) -> Backend:
     """Like the embedded model: one request at a time for the whole process."""
-    from agents.models.interface import Model
-
-    slow = type("SlowModel", (_Slow, Model), {})
     scripted = sales_backend()
     return dataclasses.replace(
         scripted, id="scripted:one-at-a-time", max_concurrency=1,
-        make_model=lambda name: slow(scripted.make_model(name), delay_s))
+        make_model=lambda name: DelayedModel(scripted.make_model(name), delay_s))
 
 
 def test_jobs_at_once_on_a_one_request_backend_queue_run_by_run(store: Store) -> None:

@@ -5,14 +5,12 @@ sentence before anything is stored."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from agents.models.interface import Model
 from agents.testing import ScriptedModel, assistant_message
 from sales_scripts import sales_backend, step
 
@@ -21,24 +19,11 @@ from orchlab.backends import Backend
 from orchlab.backends.traced import TracedModel
 from orchlab.cli.main import main
 from orchlab.store.store import Store
+from orchlab.testing.scripted import DelayedModel
 
 JUDGE_ID = "scripted:slowjudge"
 JUDGE_DELAY_S = 0.4
 """Each judgement waits this long for its model: far longer than a scripted run takes."""
-
-
-class Slow(Model):
-    """A model that waits before it answers: a judge on a slow model."""
-
-    def __init__(self, inner: Model, delay_s: float) -> None:
-        self.inner, self.delay_s = inner, delay_s
-
-    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
-        await asyncio.sleep(self.delay_s)
-        return await self.inner.get_response(*args, **kwargs)
-
-    def stream_response(self, *args: Any, **kwargs: Any) -> Any:
-        return self.inner.stream_response(*args, **kwargs)
 
 
 def slow_judge() -> Backend:
@@ -47,7 +32,7 @@ def slow_judge() -> Backend:
 
     def make(agent: str) -> Any:
         script = [step([assistant_message(reply)], (200, 20))]
-        return TracedModel(Slow(ScriptedModel(script), JUDGE_DELAY_S), "gpt-4.1-mini")
+        return TracedModel(DelayedModel(ScriptedModel(script), JUDGE_DELAY_S), "gpt-4.1-mini")
 
     return Backend(id=JUDGE_ID, model_name="gpt-4.1-mini", make_model=make, max_concurrency=1)
 
@@ -62,7 +47,7 @@ def one_at_a_time() -> Backend:
         if agent != "judge_email_quality":
             return sales.make_model(agent)
         script = [step([assistant_message(reply)], (200, 20))]
-        return TracedModel(Slow(ScriptedModel(script), JUDGE_DELAY_S), "gpt-4.1-mini")
+        return TracedModel(DelayedModel(ScriptedModel(script), JUDGE_DELAY_S), "gpt-4.1-mini")
 
     return Backend(id="scripted:bounded", model_name="gpt-4.1-mini", make_model=make,
                    max_concurrency=1)

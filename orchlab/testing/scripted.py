@@ -6,8 +6,11 @@ consume each other's steps. Models are wrapped in TracedModel so tokens reach ge
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from agents.models.interface import Model
 
 from orchlab.backends import Backend, BackendError
 from orchlab.backends.traced import TracedModel
@@ -31,3 +34,18 @@ def scripted_backend(
         return TracedModel(ScriptedModel(script()), model_name)
 
     return Backend(id=backend_id, model_name=model_name, make_model=make)
+
+
+class DelayedModel(Model):
+    """A model that waits `delay_s` before each answer: a slow judge, or runs that take
+    measurable time, without a real model's cost."""
+
+    def __init__(self, inner: Model, delay_s: float) -> None:
+        self.inner, self.delay_s = inner, delay_s
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(self.delay_s)
+        return await self.inner.get_response(*args, **kwargs)
+
+    def stream_response(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.stream_response(*args, **kwargs)
