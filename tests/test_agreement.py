@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from agents.testing import assistant_message
+from cli_calls import run_cli
 from sales_scripts import sales_backend, step
 
 from orchlab import backends
 from orchlab.backends import Backend
-from orchlab.cli.main import main
 from orchlab.core import records
 from orchlab.core.errors import LabelError, LabelExists, StoreError
 from orchlab.core.records import Label
@@ -518,41 +518,35 @@ def test_a_label_record_is_a_dataclass_with_documented_fields() -> None:
 
 # -- the CLI ---------------------------------------------------------------------------------
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_the_cli_labels_refuses_in_one_sentence_and_summary_shows_agreement(
         store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with contextlib.closing(Store(store_path)) as store:
         exp_id, runs = run_sales(store)
         judge_runs(store, exp_id, "email_quality", judge_backend())
-    code, out, err = cli(capsys, "label", runs[0][:20], "--rubric", "email_quality",
+    code, out, err = run_cli(capsys, "label", runs[0][:20], "--rubric", "email_quality",
                          "--score", "4", "--who", "Dana", "--note", "Clear ask.")
     assert (code, err) == (0, "")
     assert out == f"labelled run {runs[0]} of {exp_id} for email_quality: 4 by Dana " \
                   "(Clear ask.)\n"
-    code, out, err = cli(capsys, "label", runs[0], "--rubric", "email_quality", "--score", "5",
+    code, out, err = run_cli(capsys, "label", runs[0], "--rubric", "email_quality", "--score", "5",
                          "--who", "Dana")
     assert code == 2 and out == ""
     assert err.startswith(f"error: Dana labelled run {runs[0]} for email_quality already (4, ")
     assert err.endswith("UTC): add --replace to replace it.\n") and err.count("\n") == 1
-    assert cli(capsys, "label", runs[0], "--rubric", "email_quality", "--score", "5",
+    assert run_cli(capsys, "label", runs[0], "--rubric", "email_quality", "--score", "5",
                "--who", "Dana", "--replace")[0] == 0
-    code, _, err = cli(capsys, "label", runs[1], "--rubric", "email_quality", "--score", "9",
+    code, _, err = run_cli(capsys, "label", runs[1], "--rubric", "email_quality", "--score", "9",
                        "--who", "Dana")
     assert code == 2 and err == ("error: email_quality scores 1-5: a label is a whole number "
                                  "from 1 to 5, not '9'.\n")
 
-    code, out, _ = cli(capsys, "summary", exp_id, "--format", "json")
+    code, out, _ = run_cli(capsys, "summary", exp_id, "--format", "json")
     [item] = json.loads(out)["agreement"]
     assert (item["judge"], item["backend"], item["n"], item["labels"], item["verdict"]) == (
         "email_quality", JUDGE_ID, 1, 1, "untested")
     assert item["figures"][0] == {"name": "weighted kappa", "estimate": None, "low": None,
                                   "high": None}  # one run: nothing varies
-    code, out, _ = cli(capsys, "summary", exp_id)
+    code, out, _ = run_cli(capsys, "summary", exp_id)
     assert code == 0 and out.rstrip().endswith(
         f"Judges against people's labels:\n  {item['sentence']}")
     assert item["sentence"].endswith(

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_calls import run_cli
 from sales_scripts import sales_backend
 
 from orchlab import backends
-from orchlab.cli.main import main
 
 
 @pytest.fixture(autouse=True)
@@ -20,12 +20,6 @@ def scripted_prefix() -> Iterator[None]:
     backends.register("scripted", lambda _rest: sales_backend(), "test backend")
     yield
     backends.unregister("scripted")
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_run_list_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

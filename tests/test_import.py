@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from apptest_pages import app_on
+from cli_calls import run_cli
 from sales_scripts import sales_backend
 
 from orchlab import backends
@@ -71,12 +72,6 @@ def source(tmp_path: Path) -> Source:
     return make_source(tmp_path)
 
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def export_text(store: Path | str, experiment_id: str, out: Path) -> str:
     assert main(["export", experiment_id, "--format", "json", "-o", str(out), "--store",
                  str(store)]) == 0
@@ -96,7 +91,7 @@ def test_export_import_export_gives_the_same_bytes(
         source: Source, tmp_path: Path, store_location: str,
         capsys: pytest.CaptureFixture[str]) -> None:
     target = store_location  # a SQLite file, then a PostgreSQL database
-    code, out, err = cli(capsys, "import", str(source.file), "--store", target)
+    code, out, err = run_cli(capsys, "import", str(source.file), "--store", target)
     assert (code, out, err) == (0, f"imported {source.experiment_id}: 4 runs\n", "")
     again = export_text(target, source.experiment_id, tmp_path / "again.json")
     assert again == source.text
@@ -125,7 +120,7 @@ def test_an_imported_experiment_replays_with_the_original_paths(
         source: Source, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "target.sqlite"
     assert main(["import", str(source.file), "--store", str(target)]) == 0
-    code, out, err = cli(capsys, "replay", source.experiment_id, "--speed", "0", "--store",
+    code, out, err = run_cli(capsys, "replay", source.experiment_id, "--speed", "0", "--store",
                          str(target))
     assert code == 0, err
     replay_id = out.strip().splitlines()[-1].split()[1]
@@ -145,7 +140,7 @@ def test_an_imported_experiment_replays_with_the_original_paths(
 def test_an_import_into_the_same_store_is_remapped_with_a_notice(
         source: Source, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = source.document()
-    code, out, err = cli(capsys, "import", str(source.file), "--store", str(source.store))
+    code, out, err = run_cli(capsys, "import", str(source.file), "--store", str(source.store))
     assert code == 0, err
     first, note = out.splitlines()
     new_id = first.split()[1].rstrip(":")
@@ -222,7 +217,7 @@ def test_a_refused_file_is_one_sentence_and_changes_nothing(
     text, sentence = breakage(source.document(), source.text, bad.name)
     bad.write_text(text, encoding="utf-8")
     before = snapshot(target)
-    code, out, err = cli(capsys, "import", str(bad), "--store", str(target))
+    code, out, err = run_cli(capsys, "import", str(bad), "--store", str(target))
     assert (code, out, err) == (2, "", f"error: {sentence}\n")
     assert snapshot(target) == before
 
@@ -238,7 +233,7 @@ def test_a_version_1_file_is_imported_as_not_replayable(
     old = tmp_path / "v1.json"
     old.write_text(json.dumps(doc), encoding="utf-8")
     target = tmp_path / "target.sqlite"
-    code, out, err = cli(capsys, "import", str(old), "--store", str(target))
+    code, out, err = run_cli(capsys, "import", str(old), "--store", str(target))
     assert (code, out) == (0, f"imported {source.experiment_id}: 4 runs\n"), err
     store = Store(target)
     try:

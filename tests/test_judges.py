@@ -15,11 +15,11 @@ from typing import Any
 import pandas as pd
 import pytest
 from agents.testing import assistant_message
+from cli_calls import run_cli
 from sales_scripts import sales_backend, step
 
 from orchlab import backends
 from orchlab.backends import Backend
-from orchlab.cli.main import main
 from orchlab.core.errors import AgentDefError, ScenarioError
 from orchlab.core.records import Judgement
 from orchlab.judging import judge_prompt, judge_runs, prompt_version
@@ -431,12 +431,6 @@ def test_a_judge_is_edited_in_its_file_never_in_a_variant(tmp_path: Path) -> Non
 
 # -- the command line ------------------------------------------------------------------------
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_the_cli_prints_each_judgement_and_the_mean_per_form(
         store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = Store(store_path)
@@ -444,7 +438,7 @@ def test_the_cli_prints_each_judgement_and_the_mean_per_form(
         exp_id = run_sales(store)
     finally:
         store.close()
-    code, out, err = cli(capsys, "judge", exp_id, "--judge", JUDGE_ID, "--repeat", "2",
+    code, out, err = run_cli(capsys, "judge", exp_id, "--judge", JUDGE_ID, "--repeat", "2",
                          "--store", str(store_path))
     assert code == 0, err
     lines = out.splitlines()
@@ -453,7 +447,7 @@ def test_the_cli_prints_each_judgement_and_the_mean_per_form(
     assert lines[8].startswith(f"email_quality (1-5) on {JUDGE_ID}, prompt ")
     assert lines[9:] == ["  code       mean 4.00  (n=4, 2 runs)",
                          "  llm        mean 4.00  (n=4, 2 runs)"]
-    code, out, err = cli(capsys, "judge", exp_id[:12], "--judge", JUDGE_ID, "--store",
+    code, out, err = run_cli(capsys, "judge", exp_id[:12], "--judge", JUDGE_ID, "--store",
                          str(store_path))
     assert code == 0 and " k=" not in out and "(n=4, 2 runs)" in out  # nothing new to judge
 
@@ -472,10 +466,10 @@ def test_the_cli_refuses_in_one_sentence_and_stores_nothing(
         exp_id = run_sales(store)
     finally:
         store.close()
-    code, out, err = cli(capsys, "judge", exp_id, "--judge", JUDGE_ID, *argv, "--store",
+    code, out, err = run_cli(capsys, "judge", exp_id, "--judge", JUDGE_ID, *argv, "--store",
                          str(store_path))
     assert (code, out) == (2, "") and err.startswith(sentence) and err.count("\n") == 1
-    code, out, err = cli(capsys, "judge", "exp-nosuch", "--judge", JUDGE_ID, "--store",
+    code, out, err = run_cli(capsys, "judge", "exp-nosuch", "--judge", JUDGE_ID, "--store",
                          str(store_path))
     assert (code, out, err) == (2, "", "error: No single experiment matches 'exp-nosuch'; "
                                        "see `python -m orchlab list`.\n")

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from agents.testing import assistant_message, function_call
+from cli_calls import run_cli
 from real_model import RECORDED_ENDINGS
 
 from orchlab import backends
-from orchlab.cli.main import main
 from orchlab.scenario import scaffold
 from orchlab.store.store import Store
 from orchlab.testing.scripted import scripted_backend
@@ -53,12 +53,6 @@ def newscenario_backend() -> Iterator[None]:
     backends.register("newscenario", lambda _rest: order_backend(), "new-scenario test backend")
     yield
     backends.unregister("newscenario")
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def files_under(folder: Path) -> list[str]:

@@ -21,11 +21,11 @@ import pandas as pd
 import pytest
 from agents.testing import ModelStep, assistant_message
 from agents.usage import Usage
+from cli_calls import run_cli
 from sales_scripts import DRAFTS, sales_backend, step
 
 from orchlab import backends
 from orchlab.backends import Backend
-from orchlab.cli.main import main
 from orchlab.core.errors import ScenarioError, SpecError
 from orchlab.core.records import PairwiseJudgement
 from orchlab.judging import judge_pairs, pairwise_version
@@ -235,12 +235,6 @@ def test_a_reply_that_is_no_verdict_is_the_judges_classified_failure(
 
 # -- refusals --------------------------------------------------------------------------------
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def stored_experiment(store_path: Path, **overrides: Any) -> str:
     store = Store(store_path)
     try:
@@ -278,7 +272,7 @@ def test_the_cli_refuses_in_one_sentence_and_stores_nothing(
         store_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
         sentence: str) -> None:
     exp_id = stored_experiment(store_path)
-    code, out, err = cli(capsys, "judge", exp_id, "--judge", JUDGE_ID, *argv, "--store",
+    code, out, err = run_cli(capsys, "judge", exp_id, "--judge", JUDGE_ID, *argv, "--store",
                          str(store_path))
     assert (code, out, err) == (2, "", sentence.format(exp=exp_id))
     store = Store(store_path)
@@ -314,10 +308,10 @@ def test_a_pairwise_judge_declaration_that_cannot_work_is_refused() -> None:
 def test_the_cli_judges_pairs_and_summary_shows_the_win_rate(
         store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     exp_id = stored_experiment(store_path)
-    code, out, err = cli(capsys, "summary", exp_id, "--format", "json", "--store",
+    code, out, err = run_cli(capsys, "summary", exp_id, "--format", "json", "--store",
                          str(store_path))
     assert code == 0 and json.loads(out)["pairwise"] == []  # a key added, empty
-    code, out, err = cli(capsys, "judge", exp_id, "--judge", JUDGE_ID, "--pairwise",
+    code, out, err = run_cli(capsys, "judge", exp_id, "--judge", JUDGE_ID, "--pairwise",
                          "email_preference", "--forms", "code,llm", "--repeat", "3",
                          "--seed", "11", "--store", str(store_path))
     assert code == 0, err
@@ -328,14 +322,14 @@ def test_the_cli_judges_pairs_and_summary_shows_the_win_rate(
     assert any("Too few comparisons for an interval (2; 5 needed): code-orchestrated won 100% "
                "of 2 comparisons with LLM-orchestrated" in line for line in lines), out
 
-    code, out, err = cli(capsys, "summary", exp_id, "--format", "json", "--store",
+    code, out, err = run_cli(capsys, "summary", exp_id, "--format", "json", "--store",
                          str(store_path))
     (item,) = json.loads(out)["pairwise"]
     assert (item["judge"], item["form_a"], item["form_b"], item["judgements"]) == (
         "email_preference", "code", "llm", 6)
     assert item["win_rate"]["value"] == 1.0 and item["win_rate"]["n"] == 2
     assert item["win_rate"]["low"] is None  # 2 pairs: too few for an interval
-    code, out, err = cli(capsys, "summary", exp_id, "--store", str(store_path))
+    code, out, err = run_cli(capsys, "summary", exp_id, "--store", str(store_path))
     assert "Pairwise judges" in out and "position bias: the first shown won" in out
 
 
