@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from orchlab.stats.analysis import MIN_RUNS_FOR_CI
+from orchlab.stats.quality import latest_prompt_version, run_scores
 from orchlab.stats.significance import t_quantile
 
 MIN_LABELLED_RUNS = 10
@@ -285,13 +286,9 @@ def paired_scores(labels: pd.DataFrame, judgements: pd.DataFrame, judge: str,
     """(one row per labelled run the judge judged: run_id, people (the mean label), judge
     (the mean of its usable judgements), and the prompt version paired). `prompt_version`
     None: the latest on that backend, the version of its most recent judgement."""
-    mine = judgements[(judgements["judge"] == judge) & (judgements["backend"] == backend)]
-    if prompt_version is None:
-        prompt_version = str(mine.sort_values("created_at")["prompt_version"].iloc[-1]) \
-            if len(mine) else ""
-    usable = mine[(mine["prompt_version"] == prompt_version) & (mine["status"] == "ok")
-                  & mine["score"].notna()]
-    judged = usable.groupby("run_id")["score"].mean().rename("judge")
+    prompt_version = prompt_version or latest_prompt_version(judgements, judge, backend) or ""
+    judged = run_scores(judgements, judge, backend, prompt_version).set_index("run_id")[
+        "mean"].astype(float).rename("judge")
     people = labels[labels["judge"] == judge].groupby("run_id")["score"].mean().rename("people")
     pairs = pd.concat([people, judged], axis=1, join="inner").reset_index()
     return pairs.rename(columns={"index": "run_id"}).sort_values("run_id", ignore_index=True), \
