@@ -5,6 +5,8 @@ sentence before anything is stored."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +14,14 @@ from typing import Any
 
 import pytest
 from agents.testing import ScriptedModel, assistant_message
+from cli_calls import run_cli
 from sales_scripts import sales_backend, step
 
 from orchlab import backends
 from orchlab.backends import Backend
 from orchlab.backends.traced import TracedModel
-from orchlab.cli.main import main
+from orchlab.judging import rubric
+from orchlab.scenario.agentdefs import AgentDef
 from orchlab.store.store import Store
 from orchlab.testing.scripted import DelayedModel
 
@@ -68,17 +72,11 @@ FIGURES = ["input_tokens", "output_tokens", "cost_usd", "llm_calls", "tool_calls
            "success", "path"]
 
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_judging_as_runs_finish_leaves_every_run_figure_as_it_was(
         store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = cli(capsys, *RUN, "--store", str(store_path))
+    code, _, err = run_cli(capsys, *RUN, "--store", str(store_path))
     assert code == 0, err
-    code, out, err = cli(capsys, *RUN, "--judge", JUDGE_ID, "--judge-repeat", "2",
+    code, out, err = run_cli(capsys, *RUN, "--judge", JUDGE_ID, "--judge-repeat", "2",
                          "--store", str(store_path))
     assert code == 0, err
     assert "judged: 8 judgements stored" in err
@@ -104,14 +102,14 @@ def test_judging_as_runs_finish_leaves_every_run_figure_as_it_was(
         assert judged.status == "completed"
     finally:
         store.close()
-    code, out, err = cli(capsys, "summary", judged.experiment_id, "--format", "json",
+    code, out, err = run_cli(capsys, "summary", judged.experiment_id, "--format", "json",
                          "--store", str(store_path))
     assert code == 0, err
     [quality] = json.loads(out)["quality"]
     assert (quality["judge"], quality["backend"]) == ("email_quality", JUDGE_ID)
     assert {g: (q["runs"], q["judgements"], q["mean"]) for g, q in quality["groups"].items()} \
         == {"code": (2, 4, 4.0), "llm": (2, 4, 4.0)}
-    code, out, err = cli(capsys, "summary", judged.experiment_id, "--store", str(store_path))
+    code, out, err = run_cli(capsys, "summary", judged.experiment_id, "--store", str(store_path))
     assert code == 0 and "Quality by judge" in out
     assert "email_quality mean score of code-orchestrated: 4.00 (too few runs" in out
 
@@ -123,7 +121,7 @@ def test_a_judge_on_the_runs_backend_queues_for_it_as_a_run_does(
     behind the runs already waiting, and no run's wall time holds a judgement."""
     argv = [*RUN[:-1], "scripted:bounded", "--judge", "scripted:bounded", "--store",
             str(store_path)]
-    code, out, err = cli(capsys, *argv)
+    code, out, err = run_cli(capsys, *argv)
     assert code == 0, err
     assert "judged: 4 judgements stored" in err
     store = Store(store_path)
@@ -153,10 +151,37 @@ def test_a_judge_on_the_runs_backend_queues_for_it_as_a_run_does(
 def test_run_judge_refuses_in_one_sentence_before_anything_is_stored(
         store_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
         sentence: str) -> None:
-    code, out, err = cli(capsys, *RUN, *argv, "--store", str(store_path))
+    code, out, err = run_cli(capsys, *RUN, *argv, "--store", str(store_path))
     assert (code, out, err) == (2, "", sentence)
     store = Store(store_path)
     try:
         assert store.list_experiments() == []
     finally:
         store.close()
+
+
+def test_an_edit_of_the_judge_file_during_the_experiment_keeps_one_prompt_version(
+        store_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The judge's file is read once, when `run --judge` checks it: a person editing it on the
+    Agents page while runs are judged does not split the experiment's judgements over two
+    prompt versions (each read here sees a different file, as after an edit)."""
+    reads = itertools.count()
+    real = rubric.load_judge_agents
+
+    def edited_each_read(*args: Any, **kwargs: Any) -> dict[str, AgentDef]:
+        n = next(reads)
+        return {name: dataclasses.replace(d, instructions=f"{d.instructions}\nEdit {n}.")
+                for name, d in real(*args, **kwargs).items()}
+
+    monkeypatch.setattr(rubric, "load_judge_agents", edited_each_read)
+    code, _, err = run_cli(capsys, *RUN, "--judge", JUDGE_ID, "--store", str(store_path))
+    assert code == 0, err
+    store = Store(store_path)
+    try:
+        [exp] = store.list_experiments()
+        judgements = store.load_judgements([exp.experiment_id])
+    finally:
+        store.close()
+    assert len(judgements) == 4
+    assert judgements["prompt_version"].nunique() == 1

@@ -23,13 +23,13 @@ from orchlab.core.errors import SENTENCE_ERRORS, LabelError, LabelExists, SpecEr
 from orchlab.core.records import ExperimentRecord, Judgement
 from orchlab.integrations.otel import RunExport, configured_export, export_runs, stored_runs
 from orchlab.judging import (
+    ReadJudge,
     RunJudging,
     check_judges,
-    judge_definition,
     judge_pairs,
     judge_runs,
     label_run,
-    prompt_version,
+    read_judge,
 )
 from orchlab.measure import pricing
 from orchlab.present import report
@@ -48,7 +48,6 @@ from orchlab.running.runner import (
 )
 from orchlab.running.spec import Prepared, parse_agent_backends, replay_spec
 from orchlab.scenario import (
-    RubricJudge,
     catalogue,
     discover,
     get_scenario,
@@ -179,8 +178,8 @@ class JudgeAsked:
 
     backend: Backend
     """The judge's backend, resolved and answering."""
-    judges: list[RubricJudge]
-    """The judges, each checked (`judging.check_judges`)."""
+    judges: list[ReadJudge]
+    """The judges, each checked and read once (`judging.check_judges`)."""
     repeat: int
     """Judgements per run and judge."""
 
@@ -254,9 +253,7 @@ def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None,
         _close_export(live)
     code = _report(store, result)
     if judging is not None:
-        versions = {j.name: prompt_version(j, judge_definition(prepared.scenario, j))
-                    for j in judging.judges}
-        _judge_means(store, result.experiment_id, judging.judges, judging.backend, versions)
+        _judge_means(store, result.experiment_id, judging.judges, judging.backend)
     return code
 
 
@@ -269,7 +266,7 @@ async def _run_and_judge(spec: ExperimentSpec, store: Store, backends: list[Back
     writes the store on the writer thread, off the event loop that times runs. The
     experiment ends (and is marked so) before the last judgements; they are awaited here."""
     judge = judging.backend
-    runs = RunJudging(store, judge, [j.name for j in judging.judges], judging.repeat,
+    runs = RunJudging(store, judge, judging.judges, judging.repeat,
                       hold=lambda: run_slots(judge), offload=writer())
 
     def progress(p: Progress) -> None:
@@ -461,21 +458,21 @@ def _judge(args: argparse.Namespace, store: Store) -> int:
         return _judge_pairwise(args, store, exp)
     if not scenario.rubric_judges:
         raise SpecError(f"Scenario {scenario.name} declares no rubric judges.")
-    judges = [scenario.judge(name)
+    judges = [read_judge(scenario, name)
               for name in args.rubric or [j.name for j in scenario.rubric_judges]]
-    versions = {j.name: prompt_version(j, judge_definition(scenario, j)) for j in judges}
     backend = resolve(args.judge_backend)
     if backend.check is not None:
         backend.check()
     forms = dict(store.load_runs([exp.experiment_id])[["run_id", "form"]].itertuples(
         index=False))
-    for judge in judges:
-        for j in judge_runs(store, exp.experiment_id, judge.name, backend, args.repeat):
+    for read in judges:
+        for j in judge_runs(store, exp.experiment_id, read.judge.name, backend, args.repeat,
+                            read=read):
             verdict = (f"{j.label}: {j.explanation}" if j.status == "ok"
                        else f"{j.error_class}: {j.error_message}")
-            print(f"{j.run_id[:20]}  {forms.get(j.run_id, '?'):<8} {judge.name} k={j.repetition}"
+            print(f"{j.run_id[:20]}  {forms.get(j.run_id, '?'):<8} {j.judge} k={j.repetition}"
                   f"  {verdict}")
-    _judge_means(store, exp.experiment_id, judges, backend, versions)
+    _judge_means(store, exp.experiment_id, judges, backend)
     return 0
 
 
@@ -510,19 +507,20 @@ def _judge_pairwise(args: argparse.Namespace, store: Store, exp: ExperimentRecor
     return 0
 
 
-def _judge_means(store: Store, experiment_id: str, judges: list[RubricJudge], backend: Backend,
-                 versions: dict[str, str]) -> None:
+def _judge_means(store: Store, experiment_id: str, judges: list[ReadJudge],
+                 backend: Backend) -> None:
     """Each judge's mean score (or pass rate) per form over the judgements stored for this
-    judge, backend and prompt version (`versions`, by judge), with its n: what `judge` and
+    judge, backend and the prompt version it was read with, with its n: what `judge` and
     `run --judge` print."""
     stored = store.load_judgements([experiment_id])
-    for judge in judges:
+    for read in judges:
+        judge, version = read.judge, read.version
         mine = stored[(stored["judge"] == judge.name) & (stored["backend"] == backend.id)
-                      & (stored["prompt_version"] == versions[judge.name])]
+                      & (stored["prompt_version"] == version)]
         ok = mine[mine["status"] == "ok"]
         failed = len(mine) - len(ok)
         print(f"{judge.name} ({judge.describe_scale()}) on {backend.id}, prompt "
-              f"{versions[judge.name]}" + (f", {failed} judgements failed" if failed else "")
+              f"{version}" + (f", {failed} judgements failed" if failed else "")
               + ":")
         what = "pass rate" if judge.pass_fail else "mean"
         for form, group in ok.groupby("form", sort=False):

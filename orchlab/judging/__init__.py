@@ -15,15 +15,17 @@ from orchlab.judging.live import RunJudging
 from orchlab.judging.pairwise import ajudge_pairs, judge_pairs, pairwise_version
 from orchlab.judging.rubric import (
     JUDGE_TIMEOUT_S,
+    ReadJudge,
     ajudge_runs,
     check_judges,
     judge_definition,
     judge_prompt,
     judge_runs,
     prompt_version,
+    read_judge,
     reply_type,
 )
 
-__all__ = ["JUDGE_TIMEOUT_S", "RunJudging", "ajudge_pairs", "ajudge_runs", "check_judges",
-           "judge_definition", "judge_pairs", "judge_prompt", "judge_runs", "label_run",
-           "pairwise_version", "prompt_version", "reply_type"]
+__all__ = ["JUDGE_TIMEOUT_S", "ReadJudge", "RunJudging", "ajudge_pairs", "ajudge_runs",
+           "check_judges", "judge_definition", "judge_pairs", "judge_prompt", "judge_runs", "label_run",
+           "pairwise_version", "prompt_version", "read_judge", "reply_type"]

@@ -19,7 +19,7 @@ from concurrent.futures import Executor
 
 from orchlab.backends import Backend
 from orchlab.core.records import Judgement, RunRecord
-from orchlab.judging.rubric import JUDGE_TIMEOUT_S, Hold, ajudge_runs
+from orchlab.judging.rubric import JUDGE_TIMEOUT_S, Hold, ReadJudge, ajudge_runs
 from orchlab.store.store import Store
 
 __all__ = ["RunJudging"]
@@ -31,7 +31,7 @@ class RunJudging:
     failure is a judgement with status error; an exception (a store that failed) is kept and
     raised by `finish`, after every other judgement has been stored."""
 
-    def __init__(self, store: Store, backend: Backend, judges: Sequence[str], repeat: int = 1,
+    def __init__(self, store: Store, backend: Backend, judges: Sequence[ReadJudge], repeat: int = 1,
                  *, hold: Hold | None = None, offload: Executor | None = None,
                  timeout_s: float = JUDGE_TIMEOUT_S) -> None:
         self.store = store
@@ -39,7 +39,8 @@ class RunJudging:
         self.backend = backend
         """The judge's backend."""
         self.judges = list(judges)
-        """The judges asked of each run, by name (checked beforehand: `check_judges`)."""
+        """The judges asked of each run, each read once (`check_judges`): one prompt version
+        for the whole experiment."""
         self.repeat = repeat
         """Judgements per run and judge."""
         self.hold = hold
@@ -60,9 +61,9 @@ class RunJudging:
         loop = asyncio.get_running_loop()
         for judge in self.judges:
             self.tasks.append(loop.create_task(ajudge_runs(
-                self.store, record.experiment_id, judge, self.backend, self.repeat,
+                self.store, record.experiment_id, judge.judge.name, self.backend, self.repeat,
                 timeout_s=self.timeout_s, run_ids={record.run_id}, hold=self.hold,
-                offload=self.offload)))
+                offload=self.offload, read=judge)))
 
     async def finish(self) -> list[Judgement]:
         """Every judgement started so far, stored; the first exception any task raised is

@@ -47,10 +47,11 @@ from orchlab.store.store import Store
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["CONCURRENCY", "JUDGE_TIMEOUT_S", "Hold", "JudgeCall", "RunToJudge", "ajudge_runs",
+__all__ = ["CONCURRENCY", "JUDGE_TIMEOUT_S", "Hold", "JudgeCall", "ReadJudge", "RunToJudge",
+           "ajudge_runs",
            "ask_judge", "check_judges", "check_repeat_and_backend", "judge_definition",
-           "judge_prompt", "judge_runs", "prompt_version", "reply_type", "run_part",
-           "runs_to_judge"]
+           "judge_prompt", "judge_runs", "prompt_version", "read_judge", "reply_type",
+           "run_part", "runs_to_judge"]
 
 T = TypeVar("T")
 
@@ -66,6 +67,31 @@ MAX_REPEAT = 100
 """Most judgements of one run by one judge a pass may ask for."""
 CONCURRENCY = 4
 """Judgements in flight at once on a backend with no bound of its own."""
+
+
+@dataclass(frozen=True)
+class ReadJudge:
+    """A rubric judge with its agent file read once (`read_judge`): every judgement of a pass
+    asks the same prompt, so an edit of the file while runs are judged as they finish
+    (`run --judge`) never mixes two prompt versions in one experiment's pass."""
+
+    judge: RubricJudge
+    """The scenario's declaration of the judge."""
+    definition: AgentDef
+    """Its agent file, as read."""
+    version: str
+    """The prompt version of that file and declaration (`prompt_version`)."""
+
+
+def read_judge(scenario: Scenario, name: str) -> ReadJudge:
+    """The named rubric judge of the scenario with its file read, or one sentence (an unknown
+    judge, a file missing)."""
+    judge = scenario.judge(name)
+    if not isinstance(judge, RubricJudge):
+        raise ScenarioError(f"Judge {name!r} of {scenario.name} is a pairwise judge: judge "
+                            "it with --pairwise and two forms.")
+    definition = judge_definition(scenario, judge)
+    return ReadJudge(judge, definition, prompt_version(judge, definition))
 
 
 @dataclass(frozen=True)
@@ -175,10 +201,11 @@ def run_part(part: str, run: RunToJudge) -> str:
 
 
 def judge_runs(store: Store, experiment_id: str, judge_name: str, backend: Backend,
-               repeat: int = 1, *, timeout_s: float = JUDGE_TIMEOUT_S) -> list[Judgement]:
+               repeat: int = 1, *, timeout_s: float = JUDGE_TIMEOUT_S,
+               read: ReadJudge | None = None) -> list[Judgement]:
     """`ajudge_runs` on an event loop of its own: for a command line or a script."""
     return asyncio.run(ajudge_runs(store, experiment_id, judge_name, backend, repeat,
-                                   timeout_s=timeout_s))
+                                   timeout_s=timeout_s, read=read))
 
 
 Hold = Callable[[], Sequence[asyncio.Semaphore]]
@@ -188,7 +215,8 @@ Hold = Callable[[], Sequence[asyncio.Semaphore]]
 async def ajudge_runs(store: Store, experiment_id: str, judge_name: str, backend: Backend,
                       repeat: int = 1, *, timeout_s: float = JUDGE_TIMEOUT_S,
                       run_ids: Collection[str] | None = None, hold: Hold | None = None,
-                      offload: Executor | None = None) -> list[Judgement]:
+                      offload: Executor | None = None, read: ReadJudge | None = None
+                      ) -> list[Judgement]:
     """Judge every finished (status ok) run of the experiment `repeat` times with the named
     judge on `backend`, skipping each (run, repetition) already stored for this judge,
     backend and prompt version; returns the new judgements, each stored as it finishes.
@@ -201,7 +229,8 @@ async def ajudge_runs(store: Store, experiment_id: str, judge_name: str, backend
     `hold()` the bounds each judgement holds while it asks its model (the slots runs on the
     same backend take, so a judge on the embedded model queues with the runs instead of
     running inside their timing); `offload` the thread the store is read and written on, so
-    no store access blocks the event loop that times runs."""
+    no store access blocks the event loop that times runs; `read` the judge as read once for
+    the whole pass (`read_judge`), instead of reading its file here."""
     check_repeat_and_backend(repeat, backend.id)
 
     async def io(fn: Callable[..., T], *args: Any) -> T:
@@ -213,9 +242,9 @@ async def ajudge_runs(store: Store, experiment_id: str, judge_name: str, backend
     if exp is None or exp.experiment_id != experiment_id:
         raise StoreError(f"The store {store.shown} holds no experiment {experiment_id!r}.")
     scenario = get_scenario(exp.scenario)
-    judge = scenario.judge(judge_name)
-    definition = judge_definition(scenario, judge)
-    version = prompt_version(judge, definition)
+    if read is None or read.judge.name != judge_name:
+        read = read_judge(scenario, judge_name)
+    judge, definition, version = read.judge, read.definition, read.version
     runs = await io(runs_to_judge, store, scenario, judge, experiment_id, exp.spec, run_ids)
     done = await io(store.judged_keys, experiment_id)
     todo = [(run, k) for run in runs for k in range(repeat)
@@ -257,7 +286,7 @@ def check_repeat_and_backend(repeat: int, backend_id: str) -> None:
 
 def check_judges(scenario: Scenario, names: Sequence[str] | None, backend_id: str,
                  repeat: int, input_rows: Sequence[Mapping[str, Any]] | None = None
-                 ) -> list[RubricJudge]:
+                 ) -> list[ReadJudge]:
     """The judges a run-time judging pass will ask (`names`, or each of the scenario's), with
     everything that could refuse them refused first, one sentence each, so that `run --judge`
     stores nothing it cannot judge: a repeat out of range, a replay backend, a scenario with no
@@ -266,10 +295,10 @@ def check_judges(scenario: Scenario, names: Sequence[str] | None, backend_id: st
     check_repeat_and_backend(repeat, backend_id)
     if not scenario.rubric_judges:
         raise SpecError(f"Scenario {scenario.name} declares no rubric judges.")
-    judges = [scenario.judge(name) for name in names or [j.name for j in scenario.rubric_judges]]
+    judges = [read_judge(scenario, name)
+              for name in names or [j.name for j in scenario.rubric_judges]]
     own = {i.id: i.data for i in scenario.inputs}
-    for judge in judges:
-        judge_definition(scenario, judge)
+    for judge in (read.judge for read in judges):
         if "ground_truth" not in judge.sees:
             continue
         for row in input_rows or []:
