@@ -157,6 +157,77 @@ def test_the_quality_interval_covers_with_the_judges_noise_in_it(
         assert abs(pooled[0] - known[0]) < 0.05 and abs(pooled[1] - known[1]) < 0.05
 
 
+def pass_fail_experiment(rng: np.random.Generator, inputs: int, reps: int, k: int,
+                         judge_sd: float, center: float, effect: float
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """A pass/fail judge's world: a run's quality as above around `center`, and each of its
+    K verdicts a pass when its quality plus the judge's noise is above 0. The truth of a
+    group's pass rate is the chance a run of it passes, on the inputs drawn."""
+    centers = center + rng.normal(0, INPUT_SD, inputs)
+    runs, judged = [], []
+    for group, shift in (("a", effect), ("b", 0.0)):
+        for i, c in enumerate(centers):
+            for rep in range(reps):
+                run_id = f"{group}-{i}-{rep}"
+                quality = c + shift + rng.normal(0, RUN_SD)
+                runs.append({"run_id": run_id, "group": group, "input_id": f"in{i}",
+                             "repetition": rep, "status": "ok"})
+                verdicts = quality + rng.normal(0, judge_sd, k) > 0
+                judged.extend({"run_id": run_id, "score": float(v)} for v in verdicts)
+    sd = math.hypot(RUN_SD, judge_sd)
+    truth_a, truth_b = norm.cdf((centers + effect) / sd), norm.cdf(centers / sd)
+    frame = judgements_frame(pd.DataFrame(judged))
+    frame["label"] = frame["score"].map({1.0: "pass", 0.0: "fail"})
+    return pd.DataFrame(runs), frame, {"a": float(truth_a.mean()), "b": float(truth_b.mean()),
+                                       "diff": float((truth_a - truth_b).mean())}
+
+
+PASS_FAIL_WORLDS = [
+    # (name, judge sd, K, inputs, repetitions, center (0: a pass rate of one half), effect)
+    ("pass/fail, K=1, most pass", 0.5, 1, 6, 2, 0.8, 0.0),
+    ("pass/fail, K=1, nearly all pass", 0.5, 1, 6, 2, 1.6, 0.0),
+    ("pass/fail, K=3, one better", 0.5, 3, 6, 2, 0.8, 0.3),
+    ("pass/fail, K=1, 10 x 1, even", 0.8, 1, 10, 1, 0.2, 0.0),
+]
+
+
+@pytest.mark.parametrize(("name", "judge_sd", "k", "inputs", "reps", "center", "effect"),
+                         PASS_FAIL_WORLDS)
+def test_a_pass_fail_judges_pass_rate_interval_covers_and_is_always_given(
+        name: str, judge_sd: float, k: int, inputs: int, reps: int, center: float,
+        effect: float, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pass/fail judge's pass rate per group is given an interval whenever a group has
+    enough runs, even when every run passed (where a t interval over 0/1 run means has no
+    width and so none is given), and it covers the true pass rate in at least 93% of
+    experiments; so does the paired difference, given in at least 95% of them."""
+    rng = np.random.default_rng(20261206 + k + inputs)
+    covered = {"a": 0, "b": 0, "diff": 0}
+    given = {"a": 0, "b": 0, "diff": 0}
+    for _ in range(EXPERIMENTS):
+        runs, judgements, truth = pass_fail_experiment(rng, inputs, reps, k, judge_sd,
+                                                       center, effect)
+        scored = runs.merge(run_scores(judgements, "email_quality", "scripted:judge"),
+                            on="run_id")
+        for g in ("a", "b"):
+            q = group_quality(scored[scored["group"] == g].reset_index(drop=True), g,
+                              pass_fail=True)
+            if q.low is not None and q.high is not None:
+                given[g] += 1
+                covered[g] += q.low <= truth[g] <= q.high
+        c = quality_comparison(scored, "a", "b", "form", pass_fail=True)
+        assert c is not None and c.paired
+        if c.low is not None and c.high is not None:
+            given["diff"] += 1
+            covered["diff"] += c.low <= truth["diff"] <= c.high
+    rates = {key: covered[key] / max(given[key], 1) for key in covered}
+    with capsys.disabled():
+        print(f"\n{name}: covers a {rates['a']:.1%}, b {rates['b']:.1%}, diff "
+              f"{rates['diff']:.1%} (given {given})")
+    assert given["a"] == given["b"] == EXPERIMENTS
+    assert given["diff"] >= 0.95 * EXPERIMENTS, given
+    assert min(rates.values()) >= 0.93, rates
+
+
 def small() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Two forms on 3 inputs x 2 repetitions, each run judged twice: code scores 3 and 4 on
     every run, llm 4 and 5 (so the judge's own spread is 0.5 per pair of judgements)."""

@@ -27,5 +27,5 @@ from orchlab.judging.rubric import (
 )
 
 __all__ = ["JUDGE_TIMEOUT_S", "ReadJudge", "RunJudging", "ajudge_pairs", "ajudge_runs",
-           "check_judges", "judge_definition", "judge_pairs", "judge_prompt", "judge_runs", "label_run",
-           "pairwise_version", "prompt_version", "read_judge", "reply_type"]
+           "check_judges", "judge_definition", "judge_pairs", "judge_prompt", "judge_runs",
+           "label_run", "pairwise_version", "prompt_version", "read_judge", "reply_type"]

@@ -172,9 +172,16 @@ def judge_share(within_variance: float | None, judge_variance_of: float,
                       1 - math.sqrt(1 - share))
 
 
-def group_quality(scored: pd.DataFrame, group: str, level: float = LEVEL) -> GroupQuality:
+def group_quality(scored: pd.DataFrame, group: str, level: float = LEVEL,
+                  pass_fail: bool = False) -> GroupQuality:
     """One group's quality figure from its runs' rows of `run_scores`: the mean of run means
-    with Student's t interval at n - 1 degrees of freedom, and the judge's share of it."""
+    with Student's t interval at n - 1 degrees of freedom, and the judge's share of it.
+
+    A pass/fail judge's figure is a pass rate, and its interval is the one a success rate
+    gets (`estimates.corrected_rate_interval` over the run means): a t interval over 0/1 run
+    means has no width when every run passed, so it gave none where a person most wants one,
+    and undercovers near 0 and 1. With K > 1 a run mean is a fraction, whose variance is at
+    most a 0/1 outcome's, so the interval still holds, erring wide (tests/test_quality.py)."""
     means, k = scored["mean"].to_numpy(float), scored["k"].to_numpy(int)
     n = len(means)
     mean = float(means.mean())
@@ -182,7 +189,10 @@ def group_quality(scored: pd.DataFrame, group: str, level: float = LEVEL) -> Gro
     share = judge_share(_within_variance(k, scored["ss"].to_numpy(float)),
                         float((1 / k).sum()) / n ** 2, variance)
     low = high = None
-    if n >= analysis.MIN_RUNS_FOR_CI and variance > 0:
+    if pass_fail and n >= analysis.MIN_RUNS_FOR_CI:
+        low, high = estimates.corrected_rate_interval(float(means.sum()), n, level) or (
+            None, None)
+    elif n >= analysis.MIN_RUNS_FOR_CI and variance > 0:
         half = significance.t_quantile(level, n - 1) * math.sqrt(variance)
         low, high = mean - half, mean + half
     return GroupQuality(group, n, int(k.sum()), int(k.min()), int(k.max()), mean, low, high,
@@ -190,15 +200,21 @@ def group_quality(scored: pd.DataFrame, group: str, level: float = LEVEL) -> Gro
 
 
 def quality_comparison(scored: pd.DataFrame, a: str, b: str, factor: str, by: str = "group",
-                       paired: bool = True, level: float = LEVEL) -> QualityComparison | None:
+                       paired: bool = True, level: float = LEVEL, pass_fail: bool = False
+                       ) -> QualityComparison | None:
     """A's quality against B's over runs both scored: paired by (input_id, repetition) when
     at least MIN_RUNS_FOR_CI pairs exist (each pair's difference carries both runs' judge
     noise: sigma_j^2 / K_a + sigma_j^2 / K_b), else Welch's t on the two groups' run means.
     `scored`: runs (with `by`, input_id, repetition) joined to `run_scores`. None when a
-    group has no scored run."""
+    group has no scored run. A pass/fail judge that gave each run one verdict compares pass
+    rates as success rates are compared (`estimates.compare_rates`: Agresti-Min's interval
+    and McNemar's exact test when paired), which, unlike t, gives an interval when every
+    pair agreed."""
     ga, gb = scored[scored[by] == a], scored[scored[by] == b]
     if ga.empty or gb.empty:
         return None
+    if pass_fail and int(scored["k"].max()) == 1:
+        return _rate_comparison(scored, a, b, factor, by, paired, level)
     wa = _within_variance(ga["k"].to_numpy(int), ga["ss"].to_numpy(float))
     wb = _within_variance(gb["k"].to_numpy(int), gb["ss"].to_numpy(float))
     rows = estimates.pair_rows(scored, a, b, by) if paired else (np.array([], int),) * 2
@@ -231,6 +247,25 @@ def quality_comparison(scored: pd.DataFrame, a: str, b: str, factor: str, by: st
         test=est.test if est is not None else "no test",
         p_value=est.p_value if usable and est is not None else None,
         p_adjusted=None, claimed=False, share=share)
+
+
+def _rate_comparison(scored: pd.DataFrame, a: str, b: str, factor: str, by: str,
+                     paired: bool, level: float) -> QualityComparison | None:
+    """A pass/fail judge's pass rates compared (one verdict per run, so the judge's share is
+    unknown, as with K = 1 on any scale)."""
+    rates = estimates.compare_rates(scored.assign(success=scored["mean"] >= 0.5), a, b, by,
+                                    paired, level)
+    if rates is None:
+        return None
+    est = rates.estimate
+    return QualityComparison(
+        group=a, baseline=b, factor=factor, mean_a=rates.rate_a, mean_b=rates.rate_b,
+        point=rates.rate_a - rates.rate_b, low=est.low if est else None,
+        high=est.high if est else None,
+        n=est.n if est else rates.n_a + rates.n_b, paired=bool(est and est.paired),
+        test=rates.test.name if rates.test else "no test",
+        p_value=rates.test.p_value if rates.test and est else None,
+        p_adjusted=None, claimed=False, share=JudgeShare(None, None, 0.0, None, None))
 
 
 def _two_sided_share(parts: list[tuple[float | None, float]], total: float) -> JudgeShare:
@@ -273,10 +308,12 @@ def summarize_quality(runs: pd.DataFrame, judgements: pd.DataFrame, baseline: st
                                 & (judgements["status"] == "ok"), "label"].dropna()
         pass_fail = bool(len(labels)) and set(labels) <= {"pass", "fail"}
         scored = scored.reset_index(drop=True)
-        found = {str(g): group_quality(part.reset_index(drop=True), str(g))
+        found = {str(g): group_quality(part.reset_index(drop=True), str(g),
+                                       pass_fail=pass_fail)
                  for g, part in analysis.in_group_order(scored, [by])}
         compared = [c for g, against, factor in pairs
-                    if (c := quality_comparison(scored, g, against, factor, by, paired))]
+                    if (c := quality_comparison(scored, g, against, factor, by, paired,
+                                                pass_fail=pass_fail))]
         out.append({"judge": judge, "backend": backend, "prompt_version": version,
                     "pass_fail": pass_fail,
                     "groups": {g: {**asdict(q), "sentence": group_sentence(q, judge, pass_fail)}
