@@ -67,6 +67,13 @@ def judgements_frame(store_location: str, experiment_ids: tuple[str, ...]) -> pd
 
 
 @st.cache_data(show_spinner=False)
+def pairwise_frame(store_location: str, experiment_ids: tuple[str, ...]) -> pd.DataFrame:
+    """Stored pairwise judgements of these experiments' runs (`Store.load_pairwise`: what
+    `orchlab.stats.pairwise` reads); cleared as `judgements_frame` is."""
+    return get_store(store_location).load_pairwise(list(experiment_ids))
+
+
+@st.cache_data(show_spinner=False)
 def labels_frame(store_location: str, experiment_ids: tuple[str, ...]) -> pd.DataFrame:
     """People's labels of these experiments' runs; cleared when a label is saved."""
     return get_store(store_location).load_labels(list(experiment_ids))
@@ -77,6 +84,7 @@ def clear_run_caches() -> None:
     store is read again."""
     runs_frame.clear()
     judgements_frame.clear()
+    pairwise_frame.clear()
     labels_frame.clear()
 
 

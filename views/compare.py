@@ -1,6 +1,7 @@
 """Compare: a scoreboard first (forms as columns, figures as rows, claimed differences
-marked), then the findings' sentences, what the scenario's judges scored per group and how far
-each judge agrees with people, distributions, per-agent cost, paths and outcomes."""
+marked), then the findings' sentences, the judges (`_compare_judges`: what the scenario's
+rubric judges scored per group and how far each agrees with people, each pairwise judge's win
+rate, and "Judge these runs"), distributions, per-agent cost, paths and outcomes."""
 
 from __future__ import annotations
 
@@ -9,30 +10,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from orchlab.backends import BackendError
-from orchlab.core.errors import user_sentence
-from orchlab.judging.rubric import MAX_REPEAT
 from orchlab.present import figures, report
-from orchlab.scenario import Scenario
-from orchlab.stats import analysis, estimates, frontier, paths, quality, summary
-from orchlab.stats.agreement import MIN_LABELLED_RUNS, judge_agreement
+from orchlab.stats import analysis, estimates, frontier, paths, summary
 from orchlab.stats.findings import factor_note, label, title
-from views._judging import JudgeJob
-from views._shared import (
-    backend_id,
-    clear_run_caches,
-    experiment_choices,
-    get_backend,
-    get_scenarios,
-    judgements_frame,
-    labels_frame,
-    runs_frame,
-    store_or_stop,
-)
-from views._widgets import code_md, escape_md, money, table
-
-JUDGE_JOB = "compare_judge_job"
-"""The session's judging pass, while it runs and until its result is shown."""
+from views._compare_judges import judges_section
+from views._shared import experiment_choices, get_scenarios, runs_frame, store_or_stop
+from views._widgets import escape_md, money, table
 
 
 def runs_per_experiment(runs: pd.DataFrame, names: dict[str, str]) -> str:
@@ -80,128 +63,6 @@ def cost_projection(runs: pd.DataFrame) -> None:
             st.caption(said)
         else:
             st.metric(f"{escape_md(label(row.group))} per month", "unknown price")
-
-
-AGREEMENT_WARNINGS = {
-    "untested": "This judge's agreement with people is untested: label at least "
-                f"{MIN_LABELLED_RUNS} runs on Trace.",
-    "weak": "This judge's agreement with people is weak: read its scores with care, label "
-            "more runs on Trace, or judge on another backend.",
-}
-"""What a person is told under a judge whose agreement verdict is not fair/good."""
-
-
-QUALITY_COLUMNS = ["Group", "Mean score", "95% interval", "Runs judged (n)", "Judgements"]
-"""The columns of a judge's table of scores per group."""
-
-
-def judge_scores(runs: pd.DataFrame, experiment_ids: tuple[str, ...]) -> None:
-    """Per judge (name on a backend): its mean score per group with n, and its agreement with
-    people's labels of the same runs, warned when weak or untested."""
-    judged = judgements_frame(store.location, experiment_ids)
-    if judged.empty:
-        st.caption("No judgements of these runs yet: judge them below.")
-        return
-    given = labels_frame(store.location, experiment_ids)
-    st.caption("Each judge's mean score per group over the runs it judged (n), with its 95% "
-               "interval: a run judged several times (--repeat) counts once, at its mean, and "
-               "the interval carries the judge's own noise; pass counts 1 and fail 0, so a "
-               "pass/fail judge's mean is the share of runs it passed.")
-    scored = {(item["judge"], item["backend"]): item
-              for item in quality.summarize_quality(runs, judged, by="group")}
-    for judge, backend in sorted(set(zip(judged["judge"], judged["backend"], strict=True))):
-        st.markdown(f"**{escape_md(judge)}** on {code_md(backend)}")
-        item = scored.get((judge, backend))
-        rows = list(item["groups"].values()) if item else []
-        st.dataframe(pd.DataFrame({
-            "Group": [title(g["group"]) for g in rows],
-            "Mean score": [round(g["mean"], 2) for g in rows],
-            "95% interval": ["" if g["low"] is None else f"{g['low']:.2f} to {g['high']:.2f}"
-                             for g in rows],
-            "Runs judged (n)": [g["runs"] for g in rows],
-            "Judgements": [g["judgements"] for g in rows]}, columns=QUALITY_COLUMNS),
-            hide_index=True, width="stretch", key=f"compare_judge_{judge}_{backend}")
-        for compared in item["comparisons"] if item else []:
-            st.caption(escape_md(compared["sentence"]))
-        said = judged[(judged["judge"] == judge) & (judged["backend"] == backend)]
-        with st.expander(f"What {escape_md(judge)} said ({len(said)} judgements)"):
-            # the judge model's words: a table cell is text, never markdown
-            st.dataframe(pd.DataFrame({
-                "Form": said["form"], "Input": said["input_id"],
-                "Run repetition": said["run_repetition"],
-                "Score": [lb if status == "ok" else f"failed ({cls})" for lb, status, cls
-                          in zip(said["label"], said["status"], said["error_class"],
-                                 strict=True)],
-                "Explanation": said["explanation"].where(said["explanation"].notna(),
-                                                         said["error_message"])}),
-                hide_index=True, width="stretch", key=f"compare_said_{judge}_{backend}")
-        agreement = judge_agreement(given, judged, str(judge), str(backend))
-        line = escape_md("Agreement with people: " + agreement.sentence())
-        if agreement.verdict == "fair/good":
-            st.success(line)
-        else:
-            st.warning(f"{line}  \n{AGREEMENT_WARNINGS[agreement.verdict]}")
-
-
-def judge_action(scenario_def: Scenario, experiment_ids: list[str]) -> None:
-    """"Judge these runs": the scenario's judges on a backend, off the script thread (the
-    process's job loop); progress while it runs, the caches refreshed when it ends."""
-    job: JudgeJob | None = st.session_state.get(JUDGE_JOB)
-    if job is not None:
-        judging_progress()
-        return
-    with st.expander("Judge these runs"):
-        chosen_backend = st.text_input("Judge backend", value=backend_id(),
-                                       key="compare_judge_backend",
-                                       help="Any backend id, e.g. openai:gpt-4.1-mini; by "
-                                            "default the sidebar's.")
-        every = "Every judge"
-        names = [j.name for j in scenario_def.rubric_judges]
-        rubric = st.selectbox("Judge", [every, *names], key="compare_judge_rubric")
-        repeat = st.number_input("Repetitions per run", 1, MAX_REPEAT, 1,
-                                 key="compare_judge_repeat",
-                                 help="Judgements of each run; their spread is the judge's own "
-                                      "noise. Runs judged already are skipped.")
-        if st.button("Judge", key="compare_judge_start"):
-            try:
-                backend = get_backend(chosen_backend.strip())
-            except BackendError as exc:
-                st.error(escape_md(user_sentence(exc)))
-                return
-            st.session_state[JUDGE_JOB] = JudgeJob(
-                experiment_ids, names if rubric == every else [rubric], backend,
-                int(repeat)).start(store)
-            judging_progress()
-
-
-@st.fragment(run_every=1.0)
-def judging_progress() -> None:
-    """While the pass runs: how many (experiment, judge) passes ended. When it ends: one full
-    rerun with the caches cleared, so the new scores are read."""
-    job: JudgeJob | None = st.session_state.get(JUDGE_JOB)
-    if job is None:
-        return
-    if not job.done:
-        st.progress(job.finished / max(job.total, 1),
-                    text=f"Judging on {code_md(job.backend.id)}: {job.stored(store)} "
-                         f"judgements stored so far; {job.finished} of {job.total} passes "
-                         "(experiment and judge) done")
-        return
-    st.session_state.pop(JUDGE_JOB)
-    st.session_state["compare_judge_said"] = (job.judged(), job.problems())
-    clear_run_caches()
-    st.rerun()
-
-
-def judging_result() -> None:
-    """The last pass's result, once: judgements stored, and any refusal's sentence."""
-    said = st.session_state.pop("compare_judge_said", None)
-    if said is None:
-        return
-    judged, problems = said
-    st.success(f"Judging done: {judged} new judgement{'s' if judged != 1 else ''} stored.")
-    for problem in problems:
-        st.error(escape_md(problem))
 
 
 st.title("Compare")
@@ -290,12 +151,7 @@ else:
 table(analysis.summarize(runs, by=["group"]))
 
 st.subheader("Judges")
-judging_result()
-judge_scores(runs, tuple(report_ids))
-if scenario in loaded and loaded[scenario].rubric_judges:
-    judge_action(loaded[scenario], report_ids)
-elif scenario in loaded:
-    st.caption(f"{escape_md(scenario)} declares no judges.")
+judges_section(store, runs, report_ids, scenario, loaded.get(scenario))
 
 charts = figures.compare_charts(runs, "group", colors)  # the report draws these same charts
 
