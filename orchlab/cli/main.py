@@ -21,7 +21,7 @@ from orchlab.core import config
 from orchlab.core.backend_ids import short_model
 from orchlab.core.errors import SENTENCE_ERRORS, LabelError, LabelExists, SpecError
 from orchlab.core.records import ExperimentRecord, Judgement
-from orchlab.integrations.otel import RunExport, configured_export, export_runs, stored_runs
+from orchlab.integrations.otel import RunExport, configured_export, export_runs, stored_records
 from orchlab.judging import (
     ReadJudge,
     RunJudging,
@@ -245,7 +245,7 @@ def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None,
                                     cancel=cancel)
         else:
             result = asyncio.run(_run_and_judge(spec, store, backends, printer, cancel,
-                                                judging))
+                                                judging, live))
     except KeyboardInterrupt:
         print("cancelled: finished runs are kept in the store", file=sys.stderr)
         return 130
@@ -259,15 +259,19 @@ def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None,
 
 async def _run_and_judge(spec: ExperimentSpec, store: Store, backends: list[Backend],
                          printer: Callable[[Progress], None], cancel: CancelToken,
-                         judging: JudgeAsked) -> ExperimentResult:
+                         judging: JudgeAsked, live: RunExport | None = None
+                         ) -> ExperimentResult:
     """The experiment, each run judged as it is committed (`judging.RunJudging`, fed from the
     progress callback): a judgement holds the slots runs on the judge's backend take
     (`execution.run_slots`), never the run's own or one of the experiment's, and reads and
     writes the store on the writer thread, off the event loop that times runs. The
-    experiment ends (and is marked so) before the last judgements; they are awaited here."""
+    experiment ends (and is marked so) before the last judgements; they are awaited here.
+    With an export (`live`), each judgement is handed to it once stored, into its run's
+    trace."""
     judge = judging.backend
     runs = RunJudging(store, judge, judging.judges, judging.repeat,
-                      hold=lambda: run_slots(judge), offload=writer())
+                      hold=lambda: run_slots(judge), offload=writer(),
+                      on_stored=None if live is None else live.add_judgement)
 
     def progress(p: Progress) -> None:
         printer(p)
@@ -432,17 +436,21 @@ def _export(args: argparse.Namespace, store: Store) -> int:
 
 
 def _otel_export(args: argparse.Namespace, store: Store) -> int:
-    """Stored runs through the same conversion as live ones; 1 when the receiver failed."""
+    """Stored runs, then their stored judgements (in their runs' traces), through the same
+    conversion as live ones; 1 when the receiver failed."""
     exp = _experiment(store, args.experiment_id)
     endpoint = args.endpoint or config.otlp_endpoint()
     if not endpoint:
         raise SpecError("otel-export needs --endpoint URL (or ORCHLAB_OTLP_ENDPOINT).")
-    runs = stored_runs(store, exp.experiment_id)
-    sent = export_runs(runs, endpoint, content=config.otlp_content(), warn=_warn)
+    runs, judgements = stored_records(store, exp.experiment_id)
+    sent = export_runs(runs, endpoint, content=config.otlp_content(), warn=_warn,
+                       judgements=judgements)
     if sent.failure is not None:
         return 1
+    judged = (f"; {sent.judgements} judgements in their runs' traces" if sent.judgements
+              else "")
     print(f"exported {len(runs)} runs of {exp.experiment_id} ({sent.spans_created} spans, one "
-          f"trace per run) to {sent.endpoint}")
+          f"trace per run{judged}) to {sent.endpoint}")
     return 0
 
 
@@ -450,8 +458,9 @@ def _judge(args: argparse.Namespace, store: Store) -> int:
     """Every judge asked (each of the scenario's by default) over the experiment's finished
     runs: one line per new judgement, then each judge's mean score per form with its n (the
     judgements stored for this judge, backend and prompt version, earlier passes included).
-    Everything refusable is refused before any model is asked. With --pairwise, two forms'
-    runs compared instead (`_judge_pairwise`)."""
+    Everything refusable is refused before any model is asked. With --otlp (or
+    ORCHLAB_OTLP_ENDPOINT), each judgement goes to the receiver as it is stored, in its run's
+    trace. With --pairwise, two forms' runs compared instead (`_judge_pairwise`)."""
     exp = _experiment(store, args.experiment_id)
     scenario = get_scenario(exp.scenario)
     if args.pairwise is not None or args.forms is not None or args.seed is not None:
@@ -465,13 +474,18 @@ def _judge(args: argparse.Namespace, store: Store) -> int:
         backend.check()
     forms = dict(store.load_runs([exp.experiment_id])[["run_id", "form"]].itertuples(
         index=False))
-    for read in judges:
-        for j in judge_runs(store, exp.experiment_id, read.judge.name, backend, args.repeat,
-                            read=read):
-            verdict = (f"{j.label}: {j.explanation}" if j.status == "ok"
-                       else f"{j.error_class}: {j.error_message}")
-            print(f"{j.run_id[:20]}  {forms.get(j.run_id, '?'):<8} {j.judge} k={j.repetition}"
-                  f"  {verdict}")
+    live = _live_export(args.otlp)
+    try:
+        for read in judges:
+            for j in judge_runs(store, exp.experiment_id, read.judge.name, backend, args.repeat,
+                                read=read,
+                                on_stored=None if live is None else live.add_judgement):
+                verdict = (f"{j.label}: {j.explanation}" if j.status == "ok"
+                           else f"{j.error_class}: {j.error_message}")
+                print(f"{j.run_id[:20]}  {forms.get(j.run_id, '?'):<8} {j.judge} "
+                      f"k={j.repetition}  {verdict}")
+    finally:
+        _close_export(live)
     _judge_means(store, exp.experiment_id, judges, backend)
     return 0
 
@@ -492,8 +506,13 @@ def _judge_pairwise(args: argparse.Namespace, store: Store, exp: ExperimentRecor
     backend = resolve(args.judge_backend)
     if backend.check is not None:
         backend.check()
-    made = judge_pairs(store, exp.experiment_id, args.pairwise, forms, backend, args.repeat,
-                       seed=args.seed)
+    live = _live_export(args.otlp)
+    try:
+        made = judge_pairs(store, exp.experiment_id, args.pairwise, forms, backend, args.repeat,
+                           seed=args.seed,
+                           on_stored=None if live is None else live.add_judgement)
+    finally:
+        _close_export(live)
     for p in made:
         said = (f"winner {p.winner}: {p.explanation}" if p.status == "ok"
                 else f"{p.error_class}: {p.error_message}")

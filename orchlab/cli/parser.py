@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--judge", metavar="BACKEND", dest="judge_backend", default=None,
                      help="judge each run as it finishes with the scenario's rubric judges on "
                      "this backend, after the run is stored (its time, tokens and cost are the "
-                     "run's alone; `orchlab judge` does the same on stored runs)")
+                     "run's alone; `orchlab judge` does the same on stored runs); with --otlp, "
+                     "each verdict goes to the run's trace as it is stored")
     run.add_argument("--rubric", action="append", metavar="NAME", default=None,
                      help="with --judge: judge to run (repeatable; default: each of the "
                      "scenario's judges)")
@@ -191,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     jdg.add_argument("--seed", type=int, default=None, help="with --pairwise: draw the orders "
                      "from this seed, so a pass can be drawn again (default: at random; each "
                      "order is recorded either way)")
+    jdg.add_argument("--otlp", metavar="URL", default=None, help="send each judgement, as it "
+                     "is stored, to this OpenTelemetry receiver over OTLP/HTTP, in its run's "
+                     "trace as a gen_ai.evaluation.result event (a pairwise one: in both runs' "
+                     "traces) (default: $ORCHLAB_OTLP_ENDPOINT, else no export; the judge's "
+                     "explanation and messages only with ORCHLAB_OTLP_CONTENT=1)")
     lab = sub.add_parser("label", parents=[common], help="label a stored run yourself for one "
                          "of its scenario's judges: what the judge's agreement is measured "
                          "against (`summary` shows it)")
@@ -216,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     cps.add_argument("target", metavar="DST", help="store to copy into (created or migrated "
                      "as needed)")
     otx = sub.add_parser("otel-export", parents=[common], help="send one experiment's stored "
-                         "runs to an OpenTelemetry receiver over OTLP/HTTP, one trace per run")
+                         "runs to an OpenTelemetry receiver over OTLP/HTTP, one trace per run, "
+                         "with their stored judgements in their runs' traces")
     otx.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
     otx.add_argument("--endpoint", metavar="URL", default=None, help="receiver, e.g. "
                      "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "

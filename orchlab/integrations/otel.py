@@ -1,13 +1,21 @@
-"""Runs exported as OpenTelemetry traces over OTLP/HTTP (GenAI semantic conventions).
+"""Runs, and the judges' verdicts on them, exported as OpenTelemetry traces over OTLP/HTTP
+(GenAI semantic conventions).
 
-One run is one OTel trace; what each recorded span becomes is `orchlab.integrations.otel_spans`'
-docstring.
+One run is one OTel trace, and a judgement of it lands in that trace, however much later it
+is made, as a `gen_ai.evaluation.result` event; what each recorded span and judgement becomes
+is `orchlab.integrations.otel_spans`' docstring.
+
+Where from: a run as it is committed (`RunExport.add_run`: `run --otlp`, the dashboard's
+experiments), a judgement as it is stored (`RunExport.add_judgement`: `run --judge` with an
+endpoint, `orchlab judge --otlp`), and an experiment's stored runs with their judgements
+(`export_runs`: `orchlab otel-export`).
 
 Export is batched off the event loop (the SDK's BatchSpanProcessor has its own thread); a run
 only pays for creating its spans (`RunExport.add_run`: 1-3 ms for ~13 spans, measured by
 tests/test_otel.py). A receiver that fails is reported once per export, with the endpoint
-named, never raises into a run, and holds the experiment's end at most CLOSE_TIMEOUT_S.
-opentelemetry is imported only here, and only when an export is asked for.
+named, never raises into a run or a judging pass, and holds the experiment's (or the pass's)
+end at most CLOSE_TIMEOUT_S. opentelemetry is imported only here, and only when an export is
+asked for.
 """
 
 from __future__ import annotations
@@ -23,8 +31,8 @@ from urllib.parse import urlsplit
 
 from orchlab.core import compat, config
 from orchlab.core.errors import SpecError
-from orchlab.core.records import RunRecord
-from orchlab.integrations.otel_spans import export_run
+from orchlab.core.records import Judgement, PairwiseJudgement, RunRecord
+from orchlab.integrations.otel_spans import export_judgement, export_pairwise, export_run
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -52,7 +60,8 @@ def traces_url(endpoint: str) -> str:
 
 @dataclass
 class RunExport:
-    """One experiment's export: its own TracerProvider and exporter, closed at its end."""
+    """One experiment's export (its runs, their judgements, or both): its own TracerProvider
+    and exporter, closed at its end."""
 
     endpoint: str
     """Where spans go (the traces URL, see `traces_url`)."""
@@ -61,15 +70,18 @@ class RunExport:
     warn: Callable[[str], None] = logging.getLogger(__name__).warning
     """Told the one failure sentence; may be called from the export thread."""
     spans_created: int = 0
-    """Spans handed to the exporter so far, roots included."""
+    """Spans handed to the exporter so far, roots and evaluation spans included."""
     spans_sent: int = 0
     """Spans the receiver accepted."""
     create_s: float = 0.0
     """Time spent creating spans on the caller's thread (the event loop, live)."""
     failure: str | None = None
     """The first failure, as reported; None while every batch got through."""
+    judgements: int = 0
+    """Judgements (rubric and pairwise) whose spans were created so far."""
     experiment_id: str | None = None
-    """The experiment exported (from its first run), named in the failure sentence."""
+    """The experiment exported (from its first run or judgement), named in the failure
+    sentence."""
     _provider: Any = field(default=None, repr=False)
     _ids: Any = field(default=None, repr=False)
     _exporter: Any = field(default=None, repr=False)
@@ -82,12 +94,29 @@ class RunExport:
     def add_run(self, run: RunRecord) -> None:
         """Create the run's spans; never raises (a failure is reported once)."""
         self.experiment_id = self.experiment_id or run.experiment_id
+        self._create(lambda tracer: export_run(tracer, self._ids, run, self.content))
+
+    def add_judgement(self, judged: Judgement | PairwiseJudgement) -> None:
+        """Create a stored judgement's spans in its run's trace (a pairwise one: in both runs'
+        traces, its work in a trace of its own); never raises (a failure is reported once)."""
+        self.experiment_id = self.experiment_id or judged.experiment_id
+        if isinstance(judged, PairwiseJudgement):
+            made = self._create(lambda tracer: export_pairwise(tracer, self._ids, judged,
+                                                               self.content))
+        else:
+            made = self._create(lambda tracer: export_judgement(tracer, self._ids, judged,
+                                                                self.content))
+        self.judgements += made
+
+    def _create(self, export: Callable[[Any], int]) -> bool:
+        """Spans made by `export` on this export's tracer; False (reported) when it failed."""
         started = time.perf_counter()
         try:
-            tracer = self._provider.get_tracer("orchlab")
-            self.spans_created += export_run(tracer, self._ids, run, self.content)
-        except Exception as exc:  # noqa: BLE001 - export must never fail a run
+            self.spans_created += export(self._provider.get_tracer("orchlab"))
+            return True
+        except Exception as exc:  # noqa: BLE001 - export must never fail a run or a judge
             self.report_failure(f"{type(exc).__name__}: {exc}")
+            return False
         finally:
             self.create_s += time.perf_counter() - started
 
@@ -97,8 +126,8 @@ class RunExport:
             if self.failure is not None:
                 return
             self.failure = config.redact(
-                f"OpenTelemetry export to {self.endpoint} failed ({detail}); the runs are "
-                f"stored all the same" + (f": python -m orchlab otel-export "
+                f"OpenTelemetry export to {self.endpoint} failed ({detail}); the runs and "
+                f"judgements are stored all the same" + (f": python -m orchlab otel-export "
                                            f"{self.experiment_id} --endpoint {self.endpoint} "
                                            "sends them later" if self.experiment_id else ""))
         self.warn(self.failure)
@@ -133,18 +162,30 @@ def configured_export(endpoint: str | None = None,
 def stored_runs(store: Any, experiment_id: str) -> list[RunRecord]:
     """An experiment's stored runs as records, rebuilt the one way records are rebuilt from
     the store's export (`orchlab.store.importer`), so stored and live runs are exported alike."""
+    return stored_records(store, experiment_id)[0]
+
+
+def stored_records(store: Any, experiment_id: str
+                   ) -> tuple[list[RunRecord], list[Judgement | PairwiseJudgement]]:
+    """An experiment's stored runs and their judgements (rubric, then pairwise) as records,
+    rebuilt as `stored_runs` rebuilds runs (the export, redacted again, read back)."""
     from orchlab.store import export, importer
 
     document = export.to_json(store, experiment_id).encode("utf-8")
-    return importer.read_experiment(document, experiment_id)[1]
+    read = importer.read_file(document, experiment_id)
+    return read.runs, [*read.judgements, *read.pairwise]
 
 
 def export_runs(runs: Iterable[RunRecord], endpoint: str, *, content: bool,
-                warn: Callable[[str], None]) -> RunExport:
-    """Stored runs sent in one export, closed before it returns."""
+                warn: Callable[[str], None],
+                judgements: Iterable[Judgement | PairwiseJudgement] = ()) -> RunExport:
+    """Stored runs, then their stored judgements, sent in one export, closed before it
+    returns."""
     exporter = RunExport(endpoint, content=content, warn=warn)
     for run in runs:
         exporter.add_run(run)
+    for judged in judgements:
+        exporter.add_judgement(judged)
     exporter.close()
     return exporter
 
@@ -193,7 +234,9 @@ def _provider(owner: RunExport) -> tuple[TracerProvider, Any, Any]:
             self.stop()
 
     class RunIds(RandomIdGenerator):
-        """Random ids, except a root's trace id: the run's own when it is set just before."""
+        """The ids set just before a span is started (a root's trace id: its run's or its
+        judgement's own; each span's id: derived from its owner, `otel_spans.span_id_of`),
+        random ones otherwise."""
 
         def __init__(self) -> None:
             self.pending = threading.local()
@@ -201,10 +244,18 @@ def _provider(owner: RunExport) -> tuple[TracerProvider, Any, Any]:
         def next_trace_id(self, trace_id: int | None) -> None:
             self.pending.trace_id = trace_id
 
+        def next_span_id(self, span_id: int | None) -> None:
+            self.pending.span_id = span_id
+
         def generate_trace_id(self) -> int:
             trace_id = getattr(self.pending, "trace_id", None)
             self.pending.trace_id = None
             return trace_id or super().generate_trace_id()
+
+        def generate_span_id(self) -> int:
+            span_id = getattr(self.pending, "span_id", None)
+            self.pending.span_id = None
+            return span_id or super().generate_span_id()
 
     _quiet_exporter_logs()
     ids = RunIds()

@@ -19,7 +19,7 @@ from concurrent.futures import Executor
 
 from orchlab.backends import Backend
 from orchlab.core.records import Judgement, RunRecord
-from orchlab.judging.rubric import JUDGE_TIMEOUT_S, Hold, ReadJudge, ajudge_runs
+from orchlab.judging.rubric import JUDGE_TIMEOUT_S, Hold, ReadJudge, Stored, ajudge_runs
 from orchlab.store.store import Store
 
 __all__ = ["RunJudging"]
@@ -33,7 +33,7 @@ class RunJudging:
 
     def __init__(self, store: Store, backend: Backend, judges: Sequence[ReadJudge], repeat: int = 1,
                  *, hold: Hold | None = None, offload: Executor | None = None,
-                 timeout_s: float = JUDGE_TIMEOUT_S) -> None:
+                 timeout_s: float = JUDGE_TIMEOUT_S, on_stored: Stored | None = None) -> None:
         self.store = store
         """Where the runs are read and the judgements written."""
         self.backend = backend
@@ -49,6 +49,9 @@ class RunJudging:
         """The thread the store is read and written on (None: the event loop's)."""
         self.timeout_s = timeout_s
         """Longest one judgement may take."""
+        self.on_stored = on_stored
+        """Told of each judgement once it is stored (`run --judge` with an OTLP endpoint:
+        the export's `add_judgement`, so each verdict reaches its run's trace as it is made)."""
         self.tasks: list[asyncio.Task[list[Judgement]]] = []
         """One task per run and judge, in the order runs were added."""
 
@@ -63,7 +66,7 @@ class RunJudging:
             self.tasks.append(loop.create_task(ajudge_runs(
                 self.store, record.experiment_id, judge.judge.name, self.backend, self.repeat,
                 timeout_s=self.timeout_s, run_ids={record.run_id}, hold=self.hold,
-                offload=self.offload, read=judge)))
+                offload=self.offload, read=judge, on_stored=self.on_stored)))
 
     async def finish(self) -> list[Judgement]:
         """Every judgement started so far, stored; the first exception any task raised is

@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -149,21 +149,26 @@ def _own_part(part: str, run: RunToJudge) -> str:
 
 def judge_pairs(store: Store, experiment_id: str, judge_name: str, forms: Sequence[str],
                 backend: Backend, repeat: int = 1, *, seed: int | None = None,
-                timeout_s: float = JUDGE_TIMEOUT_S) -> list[PairwiseJudgement]:
+                timeout_s: float = JUDGE_TIMEOUT_S,
+                on_stored: Callable[[PairwiseJudgement], None] | None = None
+                ) -> list[PairwiseJudgement]:
     """`ajudge_pairs` on an event loop of its own: for a command line or a script."""
     return asyncio.run(ajudge_pairs(store, experiment_id, judge_name, forms, backend, repeat,
-                                    seed=seed, timeout_s=timeout_s))
+                                    seed=seed, timeout_s=timeout_s, on_stored=on_stored))
 
 
 async def ajudge_pairs(store: Store, experiment_id: str, judge_name: str,
                        forms: Sequence[str], backend: Backend, repeat: int = 1, *,
-                       seed: int | None = None, timeout_s: float = JUDGE_TIMEOUT_S
+                       seed: int | None = None, timeout_s: float = JUDGE_TIMEOUT_S,
+                       on_stored: Callable[[PairwiseJudgement], None] | None = None
                        ) -> list[PairwiseJudgement]:
     """Compare form A's and form B's finished runs (`forms` = [A, B]) for each backend, input
     and repetition both have, `repeat` times each, with the named pairwise judge on `backend`,
     skipping each (pair, k) already stored for this judge, backend and prompt version; returns
     the new judgements, each stored as it finishes. `seed` makes the pass's orders
-    reproducible (None: each drawn at random; either way each is recorded).
+    reproducible (None: each drawn at random; either way each is recorded). `on_stored` is
+    told of each new judgement after its commit (it must not raise: e.g. an OpenTelemetry
+    export's `add_judgement`).
 
     Everything refusable is refused before a model is asked, one sentence each: an unknown
     experiment or pairwise judge, forms not two of the experiment's, a form with no finished
@@ -187,7 +192,11 @@ async def ajudge_pairs(store: Store, experiment_id: str, judge_name: str,
         async with bound:
             judged = await _compare(judge, definition, backend, pair, experiment_id, version,
                                     k, _order_seed(seed, pair, judge.name, k), timeout_s)
-        return judged if store.save_pairwise(judged) else None
+        if not store.save_pairwise(judged):
+            return None
+        if on_stored is not None:
+            on_stored(judged)
+        return judged
 
     made = await asyncio.gather(*(one(pair, k) for pair, k in todo))
     return [p for p in made if p is not None]

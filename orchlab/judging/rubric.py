@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 __all__ = ["CONCURRENCY", "JUDGE_TIMEOUT_S", "Hold", "JudgeCall", "ReadJudge", "RunToJudge",
+           "Stored",
            "ajudge_runs",
            "ask_judge", "check_judges", "check_repeat_and_backend", "judge_definition",
            "judge_prompt", "judge_runs", "prompt_version", "read_judge", "reply_type",
@@ -202,20 +203,25 @@ def run_part(part: str, run: RunToJudge) -> str:
 
 def judge_runs(store: Store, experiment_id: str, judge_name: str, backend: Backend,
                repeat: int = 1, *, timeout_s: float = JUDGE_TIMEOUT_S,
-               read: ReadJudge | None = None) -> list[Judgement]:
+               read: ReadJudge | None = None, on_stored: Stored | None = None
+               ) -> list[Judgement]:
     """`ajudge_runs` on an event loop of its own: for a command line or a script."""
     return asyncio.run(ajudge_runs(store, experiment_id, judge_name, backend, repeat,
-                                   timeout_s=timeout_s, read=read))
+                                   timeout_s=timeout_s, read=read, on_stored=on_stored))
 
 
 Hold = Callable[[], Sequence[asyncio.Semaphore]]
 """The bounds a judgement holds while it asks its model, beside its own (`ajudge_runs`)."""
+Stored = Callable[[Judgement], None]
+"""Told of each judgement once it is stored (e.g. an OpenTelemetry export's `add_judgement`);
+it must not raise."""
 
 
 async def ajudge_runs(store: Store, experiment_id: str, judge_name: str, backend: Backend,
                       repeat: int = 1, *, timeout_s: float = JUDGE_TIMEOUT_S,
                       run_ids: Collection[str] | None = None, hold: Hold | None = None,
-                      offload: Executor | None = None, read: ReadJudge | None = None
+                      offload: Executor | None = None, read: ReadJudge | None = None,
+                      on_stored: Stored | None = None
                       ) -> list[Judgement]:
     """Judge every finished (status ok) run of the experiment `repeat` times with the named
     judge on `backend`, skipping each (run, repetition) already stored for this judge,
@@ -230,7 +236,8 @@ async def ajudge_runs(store: Store, experiment_id: str, judge_name: str, backend
     same backend take, so a judge on the embedded model queues with the runs instead of
     running inside their timing); `offload` the thread the store is read and written on, so
     no store access blocks the event loop that times runs; `read` the judge as read once for
-    the whole pass (`read_judge`), instead of reading its file here."""
+    the whole pass (`read_judge`), instead of reading its file here. `on_stored` is told of
+    each new judgement after its commit (one already stored is not new)."""
     check_repeat_and_backend(repeat, backend.id)
 
     async def io(fn: Callable[..., T], *args: Any) -> T:
@@ -258,7 +265,11 @@ async def ajudge_runs(store: Store, experiment_id: str, judge_name: str, backend
             await held.enter_async_context(bound)
             judgement = await _judge_one(judge, definition, backend, run, experiment_id,
                                          version, k, timeout_s)
-        return judgement if await io(store.save_judgement, judgement) else None
+        if not await io(store.save_judgement, judgement):
+            return None
+        if on_stored is not None:
+            on_stored(judgement)
+        return judgement
 
     made = await asyncio.gather(*(one(run, k) for run, k in todo))
     return [j for j in made if j is not None]
