@@ -186,9 +186,30 @@ def test_pass_fail_judgements_score_one_and_zero() -> None:
     assert judge.pass_fail and judge.describe_scale() == "pass/fail"
     from orchlab.judging import reply_type
 
-    verdicts = reply_type(True)
+    verdicts = reply_type(None)
     assert set(verdicts.model_fields) == {"explanation", "passed"}
-    assert set(reply_type(False).model_fields) == {"explanation", "score"}
+    assert set(reply_type((1, 5)).model_fields) == {"explanation", "score"}
+
+
+def test_a_score_off_the_judges_scale_cannot_be_replied() -> None:
+    """The reply type's score is an enum of the scale, so a provider's structured output and
+    the embedded model's grammar both exclude a score off it (the SmolLM2 judge answered 10 on
+    a 1-5 scale when any integer was allowed)."""
+    from pydantic import ValidationError
+
+    from orchlab.backends.local_grammar import reply_gbnf
+    from orchlab.judging import reply_type
+
+    verdict = reply_type((1, 5))
+    schema = verdict.model_json_schema()
+    assert schema["properties"]["score"]["enum"] == [1, 2, 3, 4, 5]
+    assert verdict.model_validate({"explanation": "ok", "score": 5}).score == 5  # type: ignore[attr-defined]
+    with pytest.raises(ValidationError):
+        verdict.model_validate({"explanation": "too good", "score": 10})
+    grammar = reply_gbnf(schema)
+    assert '"1" | "2" | "3" | "4" | "5"' in grammar and '"10"' not in grammar
+    assert reply_type((0, 10)).model_json_schema()["properties"]["score"]["enum"] == list(
+        range(11))
 
 
 def test_export_and_import_carry_the_judgements(tmp_path: Path, any_store: Store) -> None:

@@ -56,7 +56,7 @@ __all__ = ["CONCURRENCY", "JUDGE_TIMEOUT_S", "Hold", "JudgeCall", "ReadJudge", "
 
 T = TypeVar("T")
 
-PROMPT_FORMAT = 1
+PROMPT_FORMAT = 2
 """The layout `judge_prompt` writes, part of every prompt version: changing the layout makes
 a new version, as editing the judge's file does."""
 JUDGE_TIMEOUT_S = 300.0
@@ -116,25 +116,25 @@ class RunToJudge:
 
 
 @cache
-def reply_type(pass_fail: bool) -> type[BaseModel]:
-    """The structured reply a judge must give: an explanation, then a whole-number score or a
-    pass/fail verdict (the SDK's `output_type`; a reply that does not fit is malformed). The
-    explanation comes first so a model gives its reason before its verdict."""
-    from pydantic import BaseModel
+def reply_type(scale: tuple[int, int] | None) -> type[BaseModel]:
+    """The structured reply a judge must give: an explanation, then a whole number on the
+    judge's scale or a pass/fail verdict (the SDK's `output_type`; a reply that does not fit
+    is malformed). The explanation comes first so a model gives its reason before its
+    verdict. The score is an enum of the scale's values, not a bare integer: a provider's
+    structured output and the embedded model's grammar then cannot produce a score off the
+    scale (SmolLM2 answered 10 on a 1-5 scale when any integer was allowed), and enum is in
+    the schema subset every structured-output provider accepts."""
+    from typing import Literal
 
-    class ScoreVerdict(BaseModel):
-        """A score on the judge's scale, with its reason."""
+    from pydantic import create_model
 
-        explanation: str
-        score: int
-
-    class PassVerdict(BaseModel):
-        """Pass or fail, with its reason."""
-
-        explanation: str
-        passed: bool
-
-    return PassVerdict if pass_fail else ScoreVerdict
+    if scale is None:
+        return create_model("PassVerdict", __doc__="Pass or fail, with its reason.",
+                            explanation=(str, ...), passed=(bool, ...))
+    values = tuple(range(scale[0], scale[1] + 1))
+    return create_model("ScoreVerdict", __doc__="A score on the judge's scale, with its reason.",
+                        explanation=(str, ...),
+                        score=(Literal.__getitem__(values), ...))  # type: ignore[arg-type]
 
 
 def prompt_version(judge: RubricJudge, definition: AgentDef) -> str:
@@ -383,7 +383,7 @@ async def _judge_one(judge: RubricJudge, definition: AgentDef, backend: Backend,
     from agents.tracing import gen_trace_id
 
     judgement = _judgement(judge, backend, run, experiment_id, version, k, gen_trace_id())
-    call = await ask_judge(definition, backend, reply_type(judge.pass_fail),
+    call = await ask_judge(definition, backend, reply_type(judge.scale),
                            judge_prompt(judge, run), trace_id=judgement.judgement_id,
                            trace_name=f"orchlab:judge:{judge.name}",
                            group_id=experiment_id, timeout_s=timeout_s,
@@ -469,7 +469,7 @@ def _verdict(judgement: Judgement, judge: RubricJudge, reply: Any) -> BaseExcept
     verdict on the judge's scale (a malformed reply, classified as such)."""
     from agents.exceptions import ModelBehaviorError
 
-    if not isinstance(reply, reply_type(judge.pass_fail)):
+    if not isinstance(reply, reply_type(judge.scale)):
         return ModelBehaviorError(f"the judge replied {type(reply).__name__}, not a verdict")
     if judge.scale is None:
         passed = bool(reply.passed)  # type: ignore[attr-defined]
