@@ -259,3 +259,6 @@ def test_a_failed_judgement_reads_as_the_judge_s_failure_on_both_pages(judge_env
     assert said["Score"].tolist() == ["failed (judge_malformed)"] * 2
     table = next(d.value for d in compare.dataframe if "Mean score" in d.value.columns)
     assert table.empty
+    assert [w.value for w in compare.warning if "judgements by" in w.value] == [
+        "2 of 2 judgements by email_quality failed (judge_malformed 2): a failed "
+        "judgement gives no score, so the figures below hold only the runs it scored."]

@@ -92,6 +92,7 @@ def judgements_frame(scores: pd.DataFrame, judge: str = "email_quality",
     """Judgement rows as `Store.load_judgements` gives them (the columns read here)."""
     n = len(scores)
     return scores.assign(judge=judge, backend=backend, prompt_version="v1", status="ok",
+                         error_class=None,
                          label=scores["score"].map(lambda s: str(int(s))),
                          created_at=pd.Timestamp("2026-12-05", tz="UTC")
                          + pd.to_timedelta(np.arange(n), unit="s"))
@@ -282,16 +283,50 @@ def test_only_the_latest_prompt_version_and_usable_judgements_count() -> None:
     runs, judgements = small()
     old = judgements.assign(prompt_version="v0", score=1.0,
                             created_at=judgements["created_at"] - pd.Timedelta(days=1))
-    failed = judgements.head(2).assign(status="error", score=np.nan)
+    failed = judgements.head(2).assign(status="error", score=np.nan, error_class="judge_error")
     mixed = pd.concat([old, judgements, failed], ignore_index=True)
     [item] = summarize_quality(runs, mixed, baseline="code")
     assert item["prompt_version"] == "v1" and item["groups"]["code"]["mean"] == 3.75
     assert item["groups"]["code"]["judgements"] == 12
+    assert str(item["failed"]).startswith("2 of 26 judgements by email_quality failed "
+                                          "(judge_error 2)")
 
 
 def test_no_judgements_no_quality() -> None:
     runs, judgements = small()
     assert summarize_quality(runs, judgements.iloc[0:0]) == []
+
+
+def test_failed_judgements_are_counted_and_a_judge_that_only_failed_is_still_shown() -> None:
+    """The embedded judge's real pass: 10 of 12 judgements malformed. The figures hold the
+    runs it scored, and the summary says how many failed and why; a judge whose every
+    judgement failed is shown with that sentence, not left out as if never asked."""
+    runs, judgements = small()
+    broken = judgements.assign(status="ok", error_class=None)
+    broken.loc[broken.index[:20], ["status", "error_class", "score", "label"]] = [
+        "error", "judge_malformed", None, None]
+    [item] = summarize_quality(runs, broken)
+    assert item["failed"] == ("20 of 24 judgements by email_quality failed (judge_malformed "
+                              "20): a failed judgement gives no score, so the figures below "
+                              "hold only the runs it scored.")
+    assert sum(g["runs"] for g in item["groups"].values()) == 2
+    [only_failed] = summarize_quality(runs, broken.assign(status="error", score=None))
+    assert only_failed["groups"] == {} and only_failed["failed"].startswith("24 of 24")
+    _json_ready(only_failed)
+    [clean] = summarize_quality(runs, judgements)
+    assert clean["failed"] is None
+
+
+def test_a_figure_without_an_interval_says_nothing_of_its_width() -> None:
+    """One run judged twice, the same score each time: no interval, so no sentence about how
+    much of "this interval's width" is the judge's (the summary said so of the real pass)."""
+    runs, judgements = small()
+    one = runs.iloc[:1].assign(group="code")
+    same = judgements[judgements["run_id"] == one["run_id"].iloc[0]].assign(score=1.0)
+    [item] = summarize_quality(one, same)
+    [sentence] = [g["sentence"] for g in item["groups"].values()]
+    assert "interval's width" not in sentence
+    assert sentence.endswith("Asked again, the judge gave each run the same score.")
 
 
 def _json_ready(value: Any) -> None:

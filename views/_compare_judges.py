@@ -98,6 +98,8 @@ def judge_scores(store: Store, runs: pd.DataFrame, experiment_ids: tuple[str, ..
     for judge, backend in sorted(set(zip(judged["judge"], judged["backend"], strict=True))):
         st.markdown(f"**{escape_md(judge)}** on {code_md(backend)}")
         item = scored.get((judge, backend))
+        if item and item["failed"]:
+            st.warning(escape_md(item["failed"]))
         rows = list(item["groups"].values()) if item else []
         st.dataframe(pd.DataFrame({
             "Group": [title(g["group"]) for g in rows],

@@ -301,7 +301,8 @@ def summarize_quality(runs: pd.DataFrame, judgements: pd.DataFrame, baseline: st
     for judge, backend in keys:
         version = latest_prompt_version(judgements, judge, backend)
         scored = ok.merge(run_scores(judgements, judge, backend, version), on="run_id")
-        if scored.empty:
+        failed = failure_sentence(judgements, judge, backend, version, ok["run_id"])
+        if scored.empty and failed is None:
             continue
         labels = judgements.loc[(judgements["judge"] == judge)
                                 & (judgements["backend"] == backend)
@@ -315,12 +316,30 @@ def summarize_quality(runs: pd.DataFrame, judgements: pd.DataFrame, baseline: st
                     if (c := quality_comparison(scored, g, against, factor, by, paired,
                                                 pass_fail=pass_fail))]
         out.append({"judge": judge, "backend": backend, "prompt_version": version,
-                    "pass_fail": pass_fail,
+                    "pass_fail": pass_fail, "failed": failed,
                     "groups": {g: {**asdict(q), "sentence": group_sentence(q, judge, pass_fail)}
                                for g, q in found.items()},
                     "comparisons": compared})  # made JSON-ready below, once corrected
     _correct(out)
     return out
+
+
+def failure_sentence(judgements: pd.DataFrame, judge: str, backend: str, version: str | None,
+                     run_ids: pd.Series) -> str | None:
+    """How many of this judge's judgements of these runs (on this backend, at this prompt
+    version) failed and why, by class; None when none did. A failed judgement scores
+    nothing, so without this a judge that failed on most runs would show a figure over the
+    few it scored as if they were all."""
+    mine = judgements[(judgements["judge"] == judge) & (judgements["backend"] == backend)
+                      & (judgements["prompt_version"] == version)
+                      & judgements["run_id"].isin(run_ids)]
+    failed = mine[mine["status"] != "ok"]
+    if failed.empty:
+        return None
+    classes = ", ".join(f"{cls} {n}" for cls, n in
+                        failed["error_class"].fillna("unclassified").value_counts().items())
+    return (f"{len(failed)} of {len(mine)} judgements by {judge} failed ({classes}): a failed "
+            "judgement gives no score, so the figures below hold only the runs it scored.")
 
 
 def _correct(items: list[dict[str, Any]]) -> None:
@@ -380,9 +399,13 @@ def group_sentence(q: GroupQuality, judge: str, pass_fail: bool) -> str:
     interval = (f" [95% CI {_score(q.low, pass_fail)}, {_score(q.high, pass_fail)}]"
                 if q.low is not None and q.high is not None else
                 " (too few runs, or no spread, for an interval)")
-    return (f"{judge} {what} of {label(q.group)}: {_score(q.mean, pass_fail)}{interval} over "
-            f"{q.runs} runs, each the mean of {ks} judgement{'s' if q.k_max > 1 else ''}. "
-            + share_sentence(q.share, q.k_max))
+    said = (f"{judge} {what} of {label(q.group)}: {_score(q.mean, pass_fail)}{interval} over "
+            f"{q.runs} runs, each the mean of {ks} judgement{'s' if q.k_max > 1 else ''}.")
+    if q.low is not None and q.high is not None:
+        return f"{said} {share_sentence(q.share, q.k_max)}"
+    if q.share.within_sd == 0.0:  # no interval to apportion, but a fact worth saying
+        return f"{said} Asked again, the judge gave each run the same score."
+    return said
 
 
 def comparison_sentence(c: QualityComparison, judge: str, pass_fail: bool) -> str:
@@ -419,6 +442,8 @@ def quality_lines(items: list[dict[str, Any]]) -> list[str]:
              "and judge-to-judge variation):"]
     for item in items:
         lines.append(f"  {item['judge']} on {item['backend']} (prompt {item['prompt_version']}):")
+        if item.get("failed"):
+            lines.append(f"    {item['failed']}")
         lines.extend(f"    {g['sentence']}" for g in item["groups"].values())
         lines.extend(f"    - {c['sentence']}" for c in item["comparisons"])
     return lines
