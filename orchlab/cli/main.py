@@ -339,6 +339,12 @@ def _report(store: Store, result: ExperimentResult) -> int:
     if counts.missing:
         print(f"resume: python -m orchlab resume {result.experiment_id} runs the "
               f"{counts.missing} that never finished", file=sys.stderr)
+    carried = result.carried
+    if carried is not None and (carried.judgements or carried.pairwise or carried.not_carried):
+        print(f"judgements: {carried.judgements} rubric and {carried.pairwise} pairwise "
+              "verdicts carried from the recording" + (
+                  f"; {carried.not_carried} not (the replayed run showed the judge something "
+                  "else, or did not end ok)" if carried.not_carried else ""), file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,7 @@ from orchlab.backends import Backend, resolve
 from orchlab.core.errors import SpecError, StoreError, WorkerError, first_line
 from orchlab.core.perprocess import PerProcess
 from orchlab.core.records import ExperimentRecord, RunRecord, new_experiment_id, utcnow
+from orchlab.judging.replayed import Carried, carry_judgements
 from orchlab.running import cluster, workers
 from orchlab.running.execution import CancelToken, RunContext, execute_plan
 from orchlab.running.spec import (
@@ -65,6 +66,9 @@ class ExperimentResult:
     """Every run that started, in finishing order."""
     worker_cpu_s: float = 0.0
     """CPU seconds used by worker processes (0 when the runs ran in this process)."""
+    carried: Carried | None = None
+    """A replay's judgements taken over from its source (`judging.replayed`); None for an
+    experiment that is no replay."""
 
 
 ProgressFn = Callable[[Progress], None]
@@ -289,7 +293,13 @@ async def _run_plan(
     finally:
         beating.cancel()
     store.finish_experiment(ctx.experiment_id, status)
-    return ExperimentResult(ctx.experiment_id, status, records, worker_cpu_s)
+    carried = None
+    if any(b.replay_of is not None for b in [ctx.backend, *ctx.backends.values()]):
+        # after the last run is timed and the experiment marked: asks no model, and a store
+        # that fails here leaves every run stored and the verdicts for `orchlab judge`
+        carried = await asyncio.get_running_loop().run_in_executor(
+            writer(), carry_judgements, store, ctx.experiment_id)
+    return ExperimentResult(ctx.experiment_id, status, records, worker_cpu_s, carried)
 
 
 async def _keep_beating(store: Any, experiment_id: str) -> None:
