@@ -5,6 +5,7 @@ sentence before anything is stored."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -21,6 +22,7 @@ from orchlab import backends
 from orchlab.backends import Backend
 from orchlab.backends.traced import TracedModel
 from orchlab.judging import rubric
+from orchlab.running.runner import CancelToken, ExperimentSpec, Progress, run_experiment
 from orchlab.scenario.agentdefs import AgentDef
 from orchlab.store.store import Store
 from orchlab.testing.scripted import DelayedModel
@@ -185,3 +187,39 @@ def test_an_edit_of_the_judge_file_during_the_experiment_keeps_one_prompt_versio
         store.close()
     assert len(judgements) == 4
     assert judgements["prompt_version"].nunique() == 1
+
+
+def test_resume_judge_judges_the_missing_runs_as_they_finish_and_the_earlier_ones(
+        store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An experiment cancelled after 2 of its 4 runs, resumed with --judge: the 2 missing
+    runs are run and judged, then the 2 kept are judged too; each run once per repetition,
+    and a second `resume --judge` (nothing missing) judges nothing again."""
+    spec = ExperimentSpec("sales_email", forms=["code", "llm"], inputs=["dana-acme"],
+                          repetitions=2, concurrency=1, backend="scripted:sales")
+    cancel = CancelToken()
+
+    def stop_after_two(p: Progress) -> None:
+        if p.done == 2:
+            cancel.cancel()
+
+    with contextlib.closing(Store(store_path)) as store:
+        result = run_experiment(spec, store, backend=sales_backend(),
+                                on_progress=stop_after_two, cancel=cancel)
+        kept = set(store.load_runs([result.experiment_id]).query("status == 'ok'")["run_id"])
+    assert len(kept) == 2
+    code, out, err = run_cli(capsys, "resume", result.experiment_id, "--judge", JUDGE_ID,
+                             "--judge-repeat", "2", "--store", str(store_path))
+    assert code == 0, err
+    assert "judged: 8 judgements stored" in err
+    assert "  code       mean 4.00  (n=4, 2 runs)" in out
+    with contextlib.closing(Store(store_path)) as store:
+        runs = store.load_runs([result.experiment_id])
+        judgements = store.load_judgements([result.experiment_id])
+    assert len(runs) == 4 and set(runs["status"]) == {"ok"}
+    assert judgements.groupby("run_id").size().to_dict() == dict.fromkeys(runs["run_id"], 2)
+    code, _, err = run_cli(capsys, "resume", result.experiment_id, "--judge", JUDGE_ID,
+                           "--store", str(store_path))
+    assert code == 0 and "judged: 0 judgements stored" in err, err
+    code, _, err = run_cli(capsys, "resume", result.experiment_id, "--rubric",
+                           "email_quality", "--store", str(store_path))
+    assert code == 2 and "add --judge BACKEND" in err

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from orchlab.integrations.otel import RunExport, configured_export, export_runs,
 from orchlab.judging import (
     ReadJudge,
     RunJudging,
+    ajudge_runs,
     check_judges,
     judge_pairs,
     judge_runs,
@@ -40,6 +41,7 @@ from orchlab.running.runner import (
     ExperimentResult,
     ExperimentSpec,
     Progress,
+    aresume_experiment,
     arun_experiment,
     prepare,
     resume_experiment,
@@ -186,12 +188,17 @@ class JudgeAsked:
 
 def _run(args: argparse.Namespace, store: Store) -> int:
     spec = spec_from_args(args)
+    return _run_spec(spec, store, args.otlp, judging=_judging_asked(args))
+
+
+def _judging_asked(args: argparse.Namespace) -> tuple[str, list[str] | None, int] | None:
+    """`run`'s and `resume`'s --judge options, or None; --rubric or --judge-repeat without
+    --judge is one sentence."""
     if args.judge_backend is None:
         if args.rubric or args.judge_repeat != 1:
             raise SpecError("--rubric and --judge-repeat judge runs: add --judge BACKEND.")
-        return _run_spec(spec, store, args.otlp)
-    return _run_spec(spec, store, args.otlp, judging=(args.judge_backend, args.rubric,
-                                                      args.judge_repeat))
+        return None
+    return args.judge_backend, args.rubric, args.judge_repeat
 
 
 def _run_spec(spec: ExperimentSpec, store: Store, otlp: str | None = None,
@@ -244,8 +251,10 @@ def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None,
             result = run_experiment(spec, store, backend=backends, on_progress=printer,
                                     cancel=cancel)
         else:
-            result = asyncio.run(_run_and_judge(spec, store, backends, printer, cancel,
-                                                judging, live))
+            result = asyncio.run(_judged(
+                lambda progress: arun_experiment(spec, store, backend=backends,
+                                                 on_progress=progress, cancel=cancel),
+                store, printer, judging, live))
     except KeyboardInterrupt:
         print("cancelled: finished runs are kept in the store", file=sys.stderr)
         return 130
@@ -257,29 +266,30 @@ def _run_prepared(prepared: Prepared, store: Store, otlp: str | None = None,
     return code
 
 
-async def _run_and_judge(spec: ExperimentSpec, store: Store, backends: list[Backend],
-                         printer: Callable[[Progress], None], cancel: CancelToken,
-                         judging: JudgeAsked, live: RunExport | None = None
-                         ) -> ExperimentResult:
-    """The experiment, each run judged as it is committed (`judging.RunJudging`, fed from the
-    progress callback): a judgement holds the slots runs on the judge's backend take
-    (`execution.run_slots`), never the run's own or one of the experiment's, and reads and
-    writes the store on the writer thread, off the event loop that times runs. The
-    experiment ends (and is marked so) before the last judgements; they are awaited here.
-    With an export (`live`), each judgement is handed to it once stored, into its run's
-    trace."""
+async def _judged(start: Callable[[Callable[[Progress], None]], Awaitable[ExperimentResult]],
+                  store: Store, printer: Callable[[Progress], None], judging: JudgeAsked,
+                  live: RunExport | None = None, *, earlier: bool = False
+                  ) -> ExperimentResult:
+    """An experiment started by `start(on_progress)` (a run or a resume), each run judged as
+    it is committed (`judging.RunJudging`, fed from the progress callback): a judgement
+    holds the slots runs on the judge's backend take (`execution.run_slots`), never the
+    run's own or one of the experiment's, and reads and writes the store on the writer
+    thread, off the event loop that times runs. The experiment ends (and is marked so)
+    before the last judgements; they are awaited here. `earlier`: then judge the runs the
+    experiment finished before (a resume), each not yet judged by this judge, backend and
+    prompt version. With an export (`live`), each judgement is handed to it once stored,
+    into its run's trace."""
     judge = judging.backend
+    stored = None if live is None else live.add_judgement
     runs = RunJudging(store, judge, judging.judges, judging.repeat,
-                      hold=lambda: run_slots(judge), offload=writer(),
-                      on_stored=None if live is None else live.add_judgement)
+                      hold=lambda: run_slots(judge), offload=writer(), on_stored=stored)
 
     def progress(p: Progress) -> None:
         printer(p)
         runs.add(p.record)
 
     try:
-        result = await arun_experiment(spec, store, backend=backends, on_progress=progress,
-                                       cancel=cancel)
+        result = await start(progress)
     except BaseException:
         runs.cancel()
         raise
@@ -287,6 +297,10 @@ async def _run_and_judge(spec: ExperimentSpec, store: Store, backends: list[Back
         print(f"judging: waiting for {len(runs.tasks)} judging tasks on {judge.id}",
               file=sys.stderr)
     made: list[Judgement] = await runs.finish()
+    for read in judging.judges if earlier else ():
+        made += await ajudge_runs(store, result.experiment_id, read.judge.name, judge,
+                                  judging.repeat, hold=lambda: run_slots(judge),
+                                  offload=writer(), read=read, on_stored=stored)
     failed = sum(j.status != "ok" for j in made)
     print(f"judged: {len(made)} judgements stored" + (f", {failed} failed" if failed else ""),
           file=sys.stderr)
@@ -354,17 +368,31 @@ def _resume(args: argparse.Namespace, store: Store) -> int:
         raise SpecError(f"{exp.experiment_id} was recorded elsewhere (an imported file, or "
                         f"another machine): its missing runs would go to {exp.backend}; pass "
                         "--yes to resume it on that backend.")
+    asked = _judging_asked(args)
+    judging = None
+    if asked is not None:
+        with config.store_in_env(store.location):
+            judging = _judge_asked(prepare(ExperimentSpec(**exp.spec)), *asked)
     before = store.run_counts(exp.experiment_id).finished
     live = _live_export(None)  # ORCHLAB_OTLP_ENDPOINT, as for run
     try:
         several = len(exp.spec.get("backends") or []) > 1
-        result = resume_experiment(exp.experiment_id, store,
-                                   on_progress=_progress_printer(several, live))
+        printer = _progress_printer(several, live)
+        if judging is None:
+            result = resume_experiment(exp.experiment_id, store, on_progress=printer)
+        else:
+            result = asyncio.run(_judged(
+                lambda progress: aresume_experiment(exp.experiment_id, store,
+                                                    on_progress=progress),
+                store, printer, judging, live, earlier=True))
     finally:
         _close_export(live)
     print(f"resumed: {len(result.records)} missing runs executed ({before} finished runs "
           "were kept)", file=sys.stderr)
-    return _report(store, result)
+    code = _report(store, result)
+    if judging is not None:
+        _judge_means(store, result.experiment_id, judging.judges, judging.backend)
+    return code
 
 
 def _experiment(store: Store, experiment_id: str) -> ExperimentRecord:

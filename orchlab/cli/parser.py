@@ -97,17 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "
                      "$ORCHLAB_OTLP_ENDPOINT, else no export; message text only with "
                      "ORCHLAB_OTLP_CONTENT=1)")
-    run.add_argument("--judge", metavar="BACKEND", dest="judge_backend", default=None,
-                     help="judge each run as it finishes with the scenario's rubric judges on "
-                     "this backend, after the run is stored (its time, tokens and cost are the "
-                     "run's alone; `orchlab judge` does the same on stored runs); with --otlp, "
-                     "each verdict goes to the run's trace as it is stored")
-    run.add_argument("--rubric", action="append", metavar="NAME", default=None,
-                     help="with --judge: judge to run (repeatable; default: each of the "
-                     "scenario's judges)")
-    run.add_argument("--judge-repeat", type=int, default=1, metavar="K", help="with --judge: "
-                     "judgements per run and judge, to measure the judge's own noise "
-                     "(default 1)")
+    _judging_options(run)
     rep = sub.add_parser("replay", parents=[common], help="run a recorded experiment again "
                          "from its recorded model calls: offline, nothing spent")
     rep.add_argument("experiment_id", help="experiment id (a unique prefix is enough)")
@@ -123,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--yes", action="store_true",
                         help="resume an experiment recorded elsewhere (imported from a file, "
                         "or run on another machine) on the backend it names")
+    _judging_options(resume, resuming=True)
     sub.add_parser("list", parents=[common], help="list experiments in the store")
     forms = sub.add_parser("forms", parents=[folders],
                            help="list each scenario's forms: id, family, description")
@@ -229,3 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
                      "http://127.0.0.1:6006 (a bare server URL gets /v1/traces; default: "
                      "$ORCHLAB_OTLP_ENDPOINT; message text only with ORCHLAB_OTLP_CONTENT=1)")
     return parser
+
+
+def _judging_options(parser: argparse.ArgumentParser, resuming: bool = False) -> None:
+    """--judge, --rubric and --judge-repeat: the same for `run` and `resume`."""
+    also = (" (and each run the experiment finished before, not yet judged by it)"
+            if resuming else "")
+    parser.add_argument("--judge", metavar="BACKEND", dest="judge_backend", default=None,
+                        help="judge each run as it finishes with the scenario's rubric judges "
+                        f"on this backend, after the run is stored{also} (its time, tokens "
+                        "and cost are the run's alone; `orchlab judge` does the same on stored "
+                        "runs); with --otlp or ORCHLAB_OTLP_ENDPOINT, each verdict goes to the "
+                        "run's trace as it is stored")
+    parser.add_argument("--rubric", action="append", metavar="NAME", default=None,
+                        help="with --judge: judge to run (repeatable; default: each of the "
+                        "scenario's judges)")
+    parser.add_argument("--judge-repeat", type=int, default=1, metavar="K", help="with "
+                        "--judge: judgements per run and judge, to measure the judge's own "
+                        "noise (default 1)")
