@@ -36,18 +36,37 @@ can be told from noise.
    ("none"); with a real one (1.3x latency, 0.8x tokens, +0.5 log-odds success) at 5 inputs
    x 2: the coverage (>= 93%) of the intervals of that difference.
 
+6. Judges (`orchlab.testing.simulate_judges`, the worlds tests/test_quality.py,
+   test_agreement.py and test_pairwise.py gate). The quality figure, read through
+   `quality.summarize_quality` (what `orchlab summary` and Compare call), groups a and b
+   paired by input and repetition: coverage (target >= 93%) of each group's 95% interval and
+   of the paired difference's, for a quiet judge scoring once on 1-5 (sigma_j 0.3, K=1), a
+   noisy one three times (sigma_j 1.0, K=3, a true difference of 0.4) and a pass/fail judge
+   near the ceiling (about 96% pass), 6 inputs x 2 each; with no true difference, the share
+   of experiments whose comparison is claimed (target <= 5%), for the noisy K=3 judge and a
+   pass/fail one. A judge's agreement with people's labels (`agreement_intervals`, the
+   jackknife): coverage of kappa for a weak pass/fail judge (60 runs, true kappa 0.30) and of
+   weighted kappa and Spearman for a weak 1-5 judge (10 runs, 0.35). A pairwise judge
+   (`pairwise.share`, Wilson with continuity correction): coverage of A's win rate and of the
+   first shown's share (position bias) in two worlds (15 pairs judged twice, many ties and a
+   strong position bias; 60 pairs judged once).
+
 A coverage row that misses its target says on which side of the intervals the truth fell.
 
 Each cell (a world read one way) draws its own seeded experiments: a given --seed prints the
-same rates whatever --processes. There are 31 cells; summarize_runs costs 0.05-0.1 s, and a
-power row's pilot and trial (of up to hundreds of runs) about 1 s. 2000 experiments per cell
-would take over an hour of CPU, so the default is 500 per cell (200 pilots per power row):
-about 20 CPU-minutes (section 5 about a fifth of them), some 15 minutes of wall time on the
-default 2 processes of an idle 2-core machine (28 with other work running, 2026-12-05).
-Standard errors are then about 1.0 point for a coverage of 95% and 2.8 for a power of 80%;
---experiments 2000 halves them in a run four times as long.
+same rates whatever --processes, and whichever --sections run with it. There are 40 cells
+(31 in sections 1-5); summarize_runs costs 0.05-0.1 s, and a power row's pilot and trial (of
+up to hundreds of runs) about 1 s. 2000 experiments per cell would take over an hour of CPU,
+so the default is 500 per cell (200 pilots per power row): about 20 CPU-minutes (section 5
+about a fifth of them), some 15 minutes of wall time on the default 2 processes of an idle
+2-core machine (28 with other work running, 2026-12-05). Section 6 adds 9 cells and about
+half a CPU-minute: summarize_quality costs about 10 ms an experiment, an agreement or
+pairwise experiment under 1 ms. Standard errors are then about 1.0 point for a coverage of
+95% and 2.8 for a power of 80%; --experiments 2000 halves them in a run four times as long.
+--sections runs some sections only (`--sections 6`: the judges, in under half a minute).
 
     python bench/stats_calibration.py [--experiments 500] [--seed 1] [--processes 2]
+                                      [--sections 1,2,3,4,5,6]
 """
 
 from __future__ import annotations
@@ -69,6 +88,10 @@ if str(ROOT) not in sys.path:
 
 EXPERIMENTS = 500
 """Experiments per cell by default (see the module docstring for why not thousands)."""
+SECTION_COUNT = 6
+"""Sections 1-6 (the module docstring says what each checks)."""
+ALL_SECTIONS = ",".join(str(n) for n in range(1, SECTION_COUNT + 1))
+"""--sections by default: every section."""
 POWER_SHARE = 0.4
 """Pilots per power row, as a share of --experiments: a pilot and its trial of up to hundreds
 of pairs cost several times one experiment of the other rows."""
@@ -83,9 +106,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed (default %(default)s)")
     parser.add_argument("--processes", type=int, default=2,
                         help="worker processes (default %(default)s; 1 runs in this one)")
+    parser.add_argument("--sections", default=ALL_SECTIONS,
+                        help="the sections to run, comma-separated (default %(default)s); a "
+                             "cell prints the same rates whichever others run")
     args = parser.parse_args()
     if args.experiments < 1 or args.processes < 1:
         parser.error("--experiments and --processes must be at least 1")
+    given = args.sections
+    try:
+        args.sections = sorted({int(part) for part in given.split(",")})
+    except ValueError:
+        args.sections = []
+    if not args.sections or not set(args.sections) <= set(range(1, SECTION_COUNT + 1)):
+        parser.error(f"--sections takes section numbers 1-{SECTION_COUNT}, comma-separated; "
+                     f"got {given!r}")
     return args
 
 
@@ -95,6 +129,8 @@ if __name__ == "__main__":
 import numpy as np  # noqa: E402
 
 from orchlab.stats import analysis, summary  # noqa: E402
+from orchlab.stats.pairwise import share  # noqa: E402
+from orchlab.stats.quality import summarize_quality  # noqa: E402
 from orchlab.testing.simulate import (  # noqa: E402
     FIGURES,
     World,
@@ -103,6 +139,15 @@ from orchlab.testing.simulate import (  # noqa: E402
     draw,
     hints,
     metric,
+)
+from orchlab.testing.simulate_judges import (  # noqa: E402
+    AgreementWorld,
+    PairwiseWorld,
+    QualityWorld,
+    agreement_world,
+    draw_agreement,
+    draw_pairwise,
+    draw_quality,
 )
 
 EFFECTS = World(latency_ratio=1.3, token_ratio=0.8, calls_diff=1.0, success_shift=0.5)
@@ -131,7 +176,8 @@ PASS_K_WORLDS: tuple[tuple[str, World], ...] = (
 CHUNK = 25
 """Experiments per task handed to a worker: small enough to keep both processes busy."""
 
-Kind = Literal["coverage", "null", "power", "pass_k", "backend_null", "backend"]
+Kind = Literal["coverage", "null", "power", "pass_k", "backend_null", "backend", "quality",
+               "quality_null", "agreement", "pairwise"]
 
 BACKENDS = ("x", "y")
 """Section 5's backends: x is the reference (the baseline "b @ x"), y has the effects."""
@@ -147,6 +193,38 @@ MOMENTS = ((True, "1 exp"), (False, "2 exps"))
 """Section 5's two designs: one experiment interleaving the backends (moments shared), or one
 experiment per backend (moments apart)."""
 
+JudgeWorld = QualityWorld | AgreementWorld | PairwiseWorld
+"""Section 6's worlds (`orchlab.testing.simulate_judges`), the ones tests/test_quality.py,
+test_agreement.py and test_pairwise.py gate with 400-2,000 experiments."""
+QUALITY_WORLDS: tuple[tuple[str, QualityWorld], ...] = (
+    ("quiet judge K=1, 6 x 2", QualityWorld(judge_sd=0.3, k=1, inputs=6, repetitions=2)),
+    ("noisy K=3, 6 x 2, a +0.4", QualityWorld(judge_sd=1.0, k=3, inputs=6, repetitions=2,
+                                              effect=0.4)),
+    ("pass/fail K=1, 96% pass", QualityWorld(judge_sd=0.5, k=1, inputs=6, repetitions=2,
+                                             center=1.6)))
+"""(label, world) of section 6's quality coverage: a quiet judge (sigma_j 0.3) scoring each
+run once on 1-5, a noisy one (sigma_j 1.0) three times with a true difference of 0.4, and a
+pass/fail judge near the ceiling (a true pass rate of about 96%: Phi(1.6 / sqrt(0.5^2 +
+0.5^2 + 0.6^2)), the run's, the judge's and the inputs' spread around a centre of 1.6)."""
+QUALITY_NULL: tuple[tuple[str, QualityWorld], ...] = (
+    ("no effect, noisy K=3", QualityWorld(judge_sd=1.0, k=3, inputs=6, repetitions=2)),
+    ("no effect, pass/fail K=1", QualityWorld(judge_sd=0.5, k=1, inputs=6, repetitions=2,
+                                              center=0.8)))
+"""(label, world) of section 6's quality rows without a true difference: a 1-5 judge (paired
+t) and a pass/fail judge (one verdict per run: McNemar's exact test), 12 pairs each."""
+AGREEMENT_WORLDS: tuple[tuple[str, AgreementWorld], ...] = (
+    ("p/f 70% right, 60 runs", AgreementWorld(runs=60, right=0.7, prevalence=0.2)),
+    ("1-5 guessing 65%, 10 runs", AgreementWorld(runs=10, right=0.35, miss="guessing")))
+"""(label, world) of section 6's agreement coverage: a weak pass/fail judge (right 70%, 20%
+pass: true kappa 0.30) and a weak 1-5 judge at the fewest runs a verdict is given for
+(guessing 65% of the time: weighted kappa and Spearman 0.35)."""
+PAIRWISE_WORLDS: tuple[tuple[str, PairwiseWorld], ...] = (
+    ("15 pairs K=2, bias 0.5", PairwiseWorld(pairs=15, preference=0.3, ties=0.3, bias=0.5,
+                                             k=2)),
+    ("60 pairs K=1, bias 0.4", PairwiseWorld(pairs=60, preference=0.65, ties=0.1, bias=0.4)))
+"""(label, world) of section 6's pairwise coverage: many ties and a strong position bias,
+each pair judged twice; and one verdict per pair at 60 pairs."""
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -158,6 +236,8 @@ class Cell:
     world: World
     paired: bool
     figures: tuple[str, ...] = ()
+    judges: JudgeWorld | None = None
+    """Section 6: the judged world drawn (`world` is then unused: a default World())."""
 
 
 @dataclass
@@ -202,6 +282,16 @@ def cells() -> list[Cell]:
                 out.append(Cell(5, f"{label}, {design}", kind,
                                 replace(world, backend_moments_shared=shared), paired,
                                 COVERED))
+    for label, quality in QUALITY_WORLDS:
+        out.append(Cell(6, label, "quality", World(), True, QUALITY_FIGURES, quality))
+    for label, quality in QUALITY_NULL:
+        out.append(Cell(6, label, "quality_null", World(), True, judges=quality))
+    for label, agreeing in AGREEMENT_WORLDS:
+        names = ("Cohen's kappa",) if agreeing.prevalence is not None else (
+            "weighted kappa", "Spearman")
+        out.append(Cell(6, label, "agreement", World(), True, names, agreeing))
+    for label, pairwise in PAIRWISE_WORLDS:
+        out.append(Cell(6, label, "pairwise", World(), True, PAIRWISE_FIGURES, pairwise))
     return out
 
 
@@ -229,6 +319,9 @@ def simulate(cell: Cell, n: int, rng: np.random.Generator) -> Tally:
     tally = Tally()
     counts = tally.counts
     for _ in range(n):
+        if cell.judges is not None:
+            _judged(cell, cell.judges, rng, counts)
+            continue
         if cell.kind == "power":
             _power(cell, rng, tally)
             continue
@@ -281,6 +374,71 @@ def _power(cell: Cell, rng: np.random.Generator, tally: Tally) -> None:
     tally.needed.append(needed)
 
 
+QUALITY_FIGURES = ("mean a", "mean b", "a - b")
+"""Section 6's quality rows: each group's figure and the paired difference."""
+PAIRWISE_FIGURES = ("win rate", "first won")
+"""Section 6's pairwise rows: A's win rate and the share won by the run shown first."""
+SHORT_NAMES = {"Cohen's kappa": "kappa", "weighted kappa": "w. kappa"}
+"""Agreement figures' names as printed (the rows' `what` column is 11 wide)."""
+
+
+def _judged(cell: Cell, judges: JudgeWorld, rng: np.random.Generator,
+            counts: Counter[str]) -> None:
+    """One experiment of a section-6 world, read as the summary reads it: the quality
+    figures through `summarize_quality` (what `orchlab summary` and Compare call), agreement
+    through `agreement_intervals`, a pairwise judge's shares through `pairwise.share`."""
+    if isinstance(judges, PairwiseWorld):
+        wins, firsts = draw_pairwise(judges, rng)
+        for name, values, value in (("win rate", wins, judges.true_win_rate),
+                                    ("first won", firsts, judges.true_first_won)):
+            found = share(values)
+            _count(counts, name, found.low, found.high, value)
+        return
+    if isinstance(judges, AgreementWorld):
+        draw_labels, truths = agreement_world(judges)
+        intervals = draw_agreement(draw_labels, truths, judges.runs, rng)
+        for name, value in truths.items():
+            if intervals is None:  # too few of a verdict: no interval, by design
+                counts[f"{name} none"] += 1
+                continue
+            ends = intervals[name]
+            low, high = ends if ends is not None else (None, None)
+            _count(counts, name, low, high, value, missing_is_miss=True)
+        return
+    runs, judgements, truth = draw_quality(judges, rng)
+    [item] = summarize_quality(runs, judgements, baseline="b")
+    [block] = item["comparisons"]
+    if item["pass_fail"] != judges.pass_fail or (block["group"], block["baseline"]) != ("a", "b"):
+        raise RuntimeError(f"expected a against b, pass/fail {judges.pass_fail}; got "
+                           f"{block['group']} against {block['baseline']}, pass/fail "
+                           f"{item['pass_fail']}")
+    if cell.kind == "quality_null":
+        counts["seen"] += 1
+        counts["claim"] += bool(block["claimed"])
+        return
+    for group in ("a", "b"):
+        found = item["groups"][group]
+        _count(counts, f"mean {group}", found["low"], found["high"], truth[group])
+    _count(counts, "a - b", block["low"], block["high"], truth["diff"])
+    counts["a - b paired"] += bool(block["paired"])
+
+
+def _count(counts: Counter[str], name: str, low: float | None, high: float | None,
+           truth: float, missing_is_miss: bool = False) -> None:
+    """Whether an interval holds the truth, and on which side it missed; an interval not
+    given is counted apart ("none"), or as a miss when the statistic promised one."""
+    if low is None or high is None:
+        if not missing_is_miss:
+            counts[f"{name} none"] += 1
+            return
+        counts[f"{name} seen"] += 1
+        counts[f"{name} not given"] += 1
+        return
+    counts[f"{name} seen"] += 1
+    counts[f"{name} inside"] += low <= truth <= high
+    counts[f"{name} above"] += truth > high
+
+
 Task = tuple[int, Cell, int, int, int]
 """(cell index, cell, chunk index, experiments, seed)."""
 
@@ -294,10 +452,14 @@ def run_task(task: Task) -> tuple[int, Tally]:
     return index, tally
 
 
-def tasks(all_cells: list[Cell], experiments: int, seed: int) -> Iterator[Task]:
-    """Every cell's chunks, power cells (the slowest tasks) first to balance the workers."""
+def tasks(all_cells: list[Cell], experiments: int, seed: int,
+          sections: list[int] | None = None) -> Iterator[Task]:
+    """Every cell's chunks (of the sections asked for: each cell keeps its index, so its
+    seed), power cells (the slowest tasks) first to balance the workers."""
     power = max(1, round(experiments * POWER_SHARE))
-    order = sorted(range(len(all_cells)), key=lambda i: all_cells[i].kind != "power")
+    order = sorted((i for i, c in enumerate(all_cells)
+                    if sections is None or c.section in sections),
+                   key=lambda i: all_cells[i].kind != "power")
     for index in order:
         cell = all_cells[index]
         total = power if cell.kind == "power" else experiments
@@ -352,21 +514,32 @@ def rows(cell: Cell, tally: Tally) -> list[Row]:
     (backends without a difference) or one (power, pass^k)."""
     counts = tally.counts
     reading = "paired" if cell.paired else "unpaired"
+    if cell.kind in ("agreement", "pairwise"):
+        reading = "-"  # one sample of runs or pairs: nothing is paired or not
     out: list[Row] = []
     if cell.kind in ("null", "backend_null"):
         out += [Row(cell.label, reading, "any claim", counts["claim"], counts["seen"], None,
                     0.05),
                 Row(cell.label, reading, "any hint", counts["hint"], counts["seen"], None,
                     0.10)]
-    if cell.kind in ("coverage", "backend_null", "backend"):
+    if cell.kind == "quality_null":
+        out.append(Row(cell.label, reading, "claimed", counts["claim"], counts["seen"], None,
+                       0.05))
+    if cell.kind in ("coverage", "backend_null", "backend", "quality", "agreement",
+                     "pairwise"):
         for name in cell.figures:
             seen, paired = counts[f"{name} seen"], counts[f"{name} paired"]
             notes = []
             if counts[f"{name} none"]:
                 notes.append(f"no interval in {counts[f'{name} none']}")
-            if cell.paired and paired < seen:
+            if counts[f"{name} not given"]:
+                notes.append(f"no interval, counted a miss, in {counts[f'{name} not given']}")
+            comparison_figure = cell.kind in ("coverage", "backend_null", "backend") or (
+                name == "a - b")
+            if cell.paired and comparison_figure and paired < seen:
                 notes.append(f"estimate paired in {paired} of {seen}")
-            row = Row(cell.label, reading, name, counts[f"{name} inside"], seen, 0.93, None)
+            row = Row(cell.label, reading, SHORT_NAMES.get(name, name),
+                      counts[f"{name} inside"], seen, 0.93, None)
             out.append(_noted(row, notes, _sides(counts, f"{name} ")))
     if out:
         return out
@@ -397,7 +570,8 @@ def _sides(counts: Counter[str], prefix: str) -> str:
     is off-centre (biased), on both that it is too narrow."""
     missed = counts[f"{prefix}seen"] - counts[f"{prefix}inside"]
     above = counts[f"{prefix}above"]
-    return f"truth above the interval in {above}, below in {missed - above}"
+    below = missed - above - counts[f"{prefix}not given"]
+    return f"truth above the interval in {above}, below in {below}"
 
 
 
@@ -413,18 +587,27 @@ SECTIONS = {
        "intervals covering none)\n   or y 1.3x slower, 0.8x tokens, +0.5 log-odds success "
        "(coverage); 1 exp: one experiment, moments\n   shared; 2 exps: one experiment per "
        "backend, moments apart",
+    6: "6. Judges: coverage of the quality figure's 95% intervals (each group's mean score or "
+       "pass rate, and\n   the paired difference a - b), read through summarize_quality; with "
+       "no true difference, the share\n   claiming one; coverage of agreement's (kappa, "
+       "weighted kappa, Spearman: jackknife) and a pairwise\n   judge's (A's win rate, the "
+       "first shown's share: Wilson) 95% intervals",
 }
 
 
 def main(args: argparse.Namespace) -> None:
     all_cells = cells()
     power = max(1, round(args.experiments * POWER_SHARE))
+    sections: list[int] = args.sections
+    shown = ("" if len(sections) == SECTION_COUNT
+             else f", section{'s' if len(sections) > 1 else ''} "
+                  f"{', '.join(map(str, sections))}")
     print(f"stats calibration: {args.experiments} experiments per cell ({power} pilots per "
           f"power row), seed {args.seed}, {args.processes} "
-          f"process{'es' if args.processes > 1 else ''}")
+          f"process{'es' if args.processes > 1 else ''}{shown}")
     tallies = [Tally() for _ in all_cells]
     start = time.perf_counter()
-    work = list(tasks(all_cells, args.experiments, args.seed))
+    work = list(tasks(all_cells, args.experiments, args.seed, sections))
     if args.processes == 1:
         done: Iterator[tuple[int, Tally]] = map(run_task, work)
         for index, tally in done:
@@ -437,6 +620,8 @@ def main(args: argparse.Namespace) -> None:
     printed: list[Row] = []
     section = 0
     for cell, tally in zip(all_cells, tallies, strict=True):
+        if cell.section not in sections:
+            continue
         if cell.section != section:
             section = cell.section
             print(f"\n{SECTIONS[section]}")
@@ -444,9 +629,10 @@ def main(args: argparse.Namespace) -> None:
             print(row.line())
             printed.append(row)
     cpu = {s: sum(t.cpu for c, t in zip(all_cells, tallies, strict=True) if c.section == s)
-           for s in SECTIONS}
+           for s in sections}
     print(f"\ntook {wall:.0f} s wall, {sum(cpu.values()):.0f} CPU-s in experiments "
-          f"(sections 1-{max(SECTIONS)}: {', '.join(f'{v:.0f}' for v in cpu.values())})")
+          f"(section{'s' if len(cpu) > 1 else ''} {', '.join(map(str, cpu))}: "
+          f"{', '.join(f'{v:.0f}' for v in cpu.values())})")
     print(f"calibration: {sum(r.met for r in printed)} of {len(printed)} rows meet their target")
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -30,7 +29,6 @@ from orchlab.judging import judge_runs, label_run
 from orchlab.running.runner import ExperimentSpec, run_experiment
 from orchlab.stats import agreement
 from orchlab.stats.agreement import (
-    MIN_EACH_VERDICT,
     MIN_LABELLED_RUNS,
     agreement_intervals,
     judge_agreement,
@@ -42,6 +40,13 @@ from orchlab.stats.agreement import (
 from orchlab.store import export, importer
 from orchlab.store.store import WHO_MAX_CHARS, Store
 from orchlab.testing.scripted import scripted_backend
+from orchlab.testing.simulate_judges import (
+    agreement_coverage,
+    guessing,
+    off_by_one,
+    pass_fail_world,
+    scale_world,
+)
 
 # -- the figures, by hand --------------------------------------------------------------------
 
@@ -97,97 +102,7 @@ def test_the_jackknife_rows_match_the_point_figures() -> None:
         assert interval is not None and interval[0] <= point(x, y) <= interval[1]
 
 
-# -- the interval, by simulation -------------------------------------------------------------
-
-World = Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
-
-
-def pass_fail_world(prevalence: float, right: float) -> tuple[World, float]:
-    """People's verdict is the truth (pass with `prevalence`); the judge gives it with chance
-    `right`, else the other verdict. True kappa, by hand: p_o = right; the judge passes with
-    q = prevalence right + (1 - prevalence)(1 - right); p_e = prevalence q + (1 - p)(1 - q)."""
-    q = prevalence * right + (1 - prevalence) * (1 - right)
-    p_e = prevalence * q + (1 - prevalence) * (1 - q)
-
-    def draw(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        truth = (rng.random(n) < prevalence).astype(float)
-        return truth, np.where(rng.random(n) < right, truth, 1 - truth)
-
-    return draw, (right - p_e) / (1 - p_e)
-
-
-def scale_world(judge_given: Callable[[int], dict[int, float]]) -> tuple[World, float, float]:
-    """People's score is the truth, uniform on 1-5; the judge's is drawn from
-    `judge_given(truth)`. True weighted kappa and Spearman from the exact joint distribution:
-    1 - E(X - Y)^2 / (var X + var Y + (EX - EY)^2), and the correlation of the
-    mid-distribution transforms (F(v-) + F(v)) / 2, which tied mean ranks estimate."""
-    joint = {(t, j): 0.2 * p for t in range(1, 6) for j, p in judge_given(t).items()}
-    px = {v: sum(p for (t, _), p in joint.items() if t == v) for v in range(1, 6)}
-    py = {v: sum(p for (_, j), p in joint.items() if j == v) for v in range(1, 6)}
-
-    def moments(f: Callable[[int, int], float]) -> float:
-        return sum(p * f(t, j) for (t, j), p in joint.items())
-
-    ex, ey = moments(lambda t, j: t), moments(lambda t, j: j)
-    vx, vy = moments(lambda t, j: (t - ex) ** 2), moments(lambda t, j: (j - ey) ** 2)
-    true_kappa = 1 - moments(lambda t, j: (t - j) ** 2) / (vx + vy + (ex - ey) ** 2)
-
-    def mid(p: dict[int, float]) -> dict[int, float]:
-        return {v: sum(p[u] for u in p if u < v) + p[v] / 2 for v in p}
-
-    gx, gy = mid(px), mid(py)
-    mx, my = moments(lambda t, j: gx[t]), moments(lambda t, j: gy[j])
-    cov = moments(lambda t, j: (gx[t] - mx) * (gy[j] - my))
-    sx = math.sqrt(moments(lambda t, j: (gx[t] - mx) ** 2))
-    sy = math.sqrt(moments(lambda t, j: (gy[j] - my) ** 2))
-    outcomes = {t: sorted(judge_given(t).items()) for t in range(1, 6)}
-
-    def draw(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        truth = rng.integers(1, 6, n)
-        judged = [rng.choice([v for v, _ in outcomes[t]], p=[p for _, p in outcomes[t]])
-                  for t in truth]
-        return truth.astype(float), np.asarray(judged, dtype=float)
-
-    return draw, true_kappa, cov / (sx * sy)
-
-
-def off_by_one(right: float) -> Callable[[int], dict[int, float]]:
-    """The truth with chance `right`, else one point up or down (at the ends, the one way)."""
-    def given(t: int) -> dict[int, float]:
-        out = {t: right}
-        for v in (t - 1, t + 1):
-            v = min(max(v, 1), 5)
-            out[v] = out.get(v, 0.0) + (1 - right) / 2
-        return out
-    return given
-
-
-def guessing(right: float) -> Callable[[int], dict[int, float]]:
-    """The truth with chance `right`, else a guess uniform on 1-5: a weak judge."""
-    return lambda t: {v: (1 - right) / 5 + (right if v == t else 0.0) for v in range(1, 6)}
-
-
-def coverage(draw: World, truths: dict[str, float], n: int, experiments: int, seed: int
-             ) -> tuple[dict[str, float], float]:
-    """Of simulated experiments of n labelled runs: the share of those given an interval
-    whose 95% interval covers each figure's true value, and the share given one (a pass/fail
-    judge gets none with fewer than MIN_EACH_VERDICT passes or fails, as `judge_agreement`;
-    otherwise an interval missing counts as a miss)."""
-    rng = np.random.default_rng(seed)
-    hits = dict.fromkeys(truths, 0)
-    given = 0
-    for _ in range(experiments):
-        people, judge = draw(rng, n)
-        passed = int(people.sum())
-        if "Cohen's kappa" in truths and min(passed, n - passed) < MIN_EACH_VERDICT:
-            continue
-        given += 1
-        intervals = agreement_intervals(people, judge, list(truths))
-        for name, truth in truths.items():
-            ends = intervals[name]
-            hits[name] += ends is not None and ends[0] <= truth <= ends[1]
-    return {name: hit / max(given, 1) for name, hit in hits.items()}, given / experiments
-
+# -- the interval, by simulation (the worlds: orchlab.testing.simulate_judges) ---------------
 
 def test_the_simulated_truths_are_what_the_figures_estimate() -> None:
     """The hand-computed truths are what the figures converge to on many runs."""
@@ -223,7 +138,7 @@ def test_the_interval_covers_the_true_agreement(world: str, runs: int) -> None:
     else:
         draw, true_kappa, true_rho = scale_world(made)
         truths = {"weighted kappa": true_kappa, "Spearman": true_rho}
-    covered, given = coverage(draw, truths, runs, EXPERIMENTS, seed=runs)
+    covered, given = agreement_coverage(draw, truths, runs, EXPERIMENTS, seed=runs)
     print(f"\n{world}, {runs} runs: truth {truths}, covered {covered}, "
           f"interval given in {given:.0%}")  # what docs/STATISTICS.md quotes (pytest -s)
     assert all(share >= COVERAGE_TARGET for share in covered.values()), covered

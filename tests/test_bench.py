@@ -34,7 +34,7 @@ SHORT: dict[str, list[str]] = {
     "overhead.py": ["--runs", "5"],
     "replay.py": ["--latency", "0.05", "--reps", "2"],
     "report.py": ["--runs", "8", "40"],
-    "stats_calibration.py": ["--experiments", "20"],
+    "stats_calibration.py": ["--experiments", "20", "--sections", "1,2,3,4,5,6"],
     "store.py": ["--runs", "500", "--loads", "2", "--engines", "sqlite,postgresql",
                  "--writers", "2", "--runs-per-writer", "50"],
     "synthetic.py": ["--runs", "50"],  # --store: a file under tmp_path, added by the test
@@ -209,7 +209,8 @@ def test_report_runs_to_its_figure(tmp_path: Path) -> None:
 def test_stats_calibration_runs_to_its_figure(tmp_path: Path) -> None:
     """Every row gets a rate, its standard error and a verdict, and the count of rows meeting
     their target ends the output (20 experiments per cell are too few for the verdicts to
-    mean anything: only that every check ran to one)."""
+    mean anything: only that every check ran to one): 93 rows in sections 1-5, 18 in
+    section 6 (judges)."""
     out = run_bench("stats_calibration.py", tmp_path).stdout
     for name in ("wall_ms", "tokens", "llm_calls", "success"):
         for reading in ("paired", "unpaired"):
@@ -228,10 +229,26 @@ def test_stats_calibration_runs_to_its_figure(tmp_path: Path) -> None:
             for name in ("wall_ms", "tokens", "llm_calls", "success"):
                 figure(out, rf"^  effects 5 x 2, {design}\s+{reading}\s+{name}\s+{NUMBER}% ± ",
                        positive=False)
+    # judges: the quality figure (groups and the paired difference), a claim without a
+    # difference, agreement's intervals, a pairwise judge's
+    for world in ("quiet judge K=1, 6 x 2", r"noisy K=3, 6 x 2, a \+0.4",
+                  "pass/fail K=1, 96% pass"):
+        for name in ("mean a", "mean b", "a - b"):
+            figure(out, rf"^  {world}\s+paired\s+{name}\s+{NUMBER}% ± ", positive=False)
+    for world in ("noisy K=3", "pass/fail K=1"):
+        figure(out, rf"^  no effect, {world}\s+paired\s+claimed\s+{NUMBER}% ± .* target <= 5%",
+               positive=False)
+    figure(out, rf"^  p/f 70% right, 60 runs\s+-\s+kappa\s+{NUMBER}% ± ", positive=False)
+    for name in ("w. kappa", "Spearman"):
+        figure(out, rf"^  1-5 guessing 65%, 10 runs\s+-\s+{name}\s+{NUMBER}% ± ",
+               positive=False)
+    for world in ("15 pairs K=2, bias 0.5", "60 pairs K=1, bias 0.4"):
+        for name in ("win rate", "first won"):
+            figure(out, rf"^  {world}\s+-\s+{name}\s+{NUMBER}% ± ", positive=False)
     rows = re.findall(r"% ± .*target .* (?:PASS|MISS)\b", out)
     match = re.fullmatch(r"calibration: (\d+) of (\d+) rows meet their target", last_line(out))
     assert match, out[-3000:]
-    assert int(match[1]) <= int(match[2]) == len(rows) == 93, out[-3000:]
+    assert int(match[1]) <= int(match[2]) == len(rows) == 93 + 18, out[-3000:]
 
 
 @pytest.mark.slow  # a benchmark's short run, in a new process

@@ -39,6 +39,7 @@ from orchlab.store import export, importer
 from orchlab.store.copying import copy_store
 from orchlab.store.store import Store
 from orchlab.testing.scripted import scripted_backend
+from orchlab.testing.simulate_judges import PairwiseWorld, draw_pairwise
 
 JUDGE_ID = "scripted:pairjudge"
 JUDGE_MODEL = "gpt-4.1-mini"
@@ -412,25 +413,14 @@ WORLDS = [  # pairs, A's preference, tie rate, position bias, judgements per pai
 def simulate(rng: np.random.Generator, n: int, p: float, t: float, b: float, k: int,
              reps: int = 2000, spread: float = 4.0) -> tuple[float, float]:
     """Coverage of the win rate's and the position bias's 95% intervals over `reps`
-    experiments of n pairs judged k times each: each pair's own preference for A is drawn
-    around p (Beta, mean p); each judgement's order is drawn at random; with probability b
-    the judge picks whichever it read first, else ties with probability t, else picks A with
-    the pair's preference. True win rate: b/2 + (1 - b)(t/2 + (1 - t)p); true share won by
-    the first shown: b + (1 - b)/2."""
-    truth_win = b * 0.5 + (1 - b) * (t * 0.5 + (1 - t) * p)
-    truth_first = b + (1 - b) * 0.5
+    experiments of n pairs judged k times each, drawn by `simulate_judges.draw_pairwise`
+    (preference p, ties t, position bias b; its `PairwiseWorld` works out the truths)."""
+    world = PairwiseWorld(n, p, t, b, k, spread)
     covered = np.zeros(2)
     for _ in range(reps):
-        preference = rng.beta(p * spread, (1 - p) * spread, n)
-        a_first = rng.random((n, k)) < 0.5
-        biased = rng.random((n, k)) < b
-        tie = rng.random((n, k)) < t
-        a_wins = rng.random((n, k)) < preference[:, None]
-        value = np.where(biased, a_first.astype(float),
-                         np.where(tie, 0.5, a_wins.astype(float)))
-        first = np.where(a_first, value, 1.0 - value)
-        for i, (values, truth) in enumerate(((value.mean(1), truth_win),
-                                             (first.mean(1), truth_first))):
+        wins, firsts = draw_pairwise(world, rng)
+        for i, (values, truth) in enumerate(((wins, world.true_win_rate),
+                                             (firsts, world.true_first_won))):
             s = share(values)
             assert s.low is not None and s.high is not None
             covered[i] += s.low <= truth <= s.high

@@ -6,7 +6,8 @@ The worlds: each input has its own quality (inputs differ), each run of it its o
 spread), and the judge scores a run K times on 1-5, each time the run's quality plus the
 judge's noise, rounded and kept on the scale. The truth of a group's figure is the judge's
 expected score of its runs on the inputs tested (worked out from the normal distribution,
-exactly); the judge's known share from 200,000 simulated runs.
+exactly); the judge's known share from 200,000 simulated runs. The worlds are drawn by
+`orchlab.testing.simulate_judges`, which bench/stats_calibration.py (section 6) draws too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import norm
 
 from orchlab.stats.quality import (
     group_quality,
@@ -26,77 +26,12 @@ from orchlab.stats.quality import (
     share_sentence,
     summarize_quality,
 )
-
-SCALE = np.arange(1, 6, dtype=float)
-INPUT_SD, RUN_SD = 0.6, 0.5
-
-
-def probabilities(latent: np.ndarray, judge_sd: float) -> np.ndarray:
-    """P(score = s | a run's quality), s = 1..5: quality plus N(0, judge_sd), rounded and kept
-    on the scale; one row per run."""
-    edges = np.array([-np.inf, 1.5, 2.5, 3.5, 4.5, np.inf])
-    cdf = norm.cdf((edges[None, :] - latent[:, None]) / judge_sd)
-    return np.diff(cdf, axis=1)
-
-
-def expected(center: np.ndarray, judge_sd: float) -> np.ndarray:
-    """The judge's expected score of a run drawn at an input of quality `center`: a run's
-    quality N(center, RUN_SD) plus the judge's noise is N(center, sqrt(RUN_SD^2 + sd^2))."""
-    p = probabilities(center, math.hypot(RUN_SD, judge_sd))
-    return np.asarray(p @ SCALE)
-
-
-def known_shares(judge_sd: float, k: int, effect: float) -> tuple[float, float]:
-    """The judge's true width share of a group's interval and of a paired difference's, from
-    200,000 runs: E[Var(score | run)] / K against the variance of run means (the run means
-    of one group spread over inputs and runs; a pair's difference over runs of one input)."""
-    rng = np.random.default_rng(99)
-    n = 200_000
-    inputs = 3.0 + rng.normal(0, INPUT_SD, n)
-
-    def moments(center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = probabilities(center + rng.normal(0, RUN_SD, n), judge_sd)
-        mean = p @ SCALE
-        return mean, p @ SCALE ** 2 - mean ** 2
-
-    ma, va = moments(inputs + effect)
-    mb, vb = moments(inputs)
-    group = va.mean() / k / (ma.var() + va.mean() / k)
-    diff = (va.mean() + vb.mean()) / k / ((ma - mb).var() + (va.mean() + vb.mean()) / k)
-    return 1 - math.sqrt(1 - group), 1 - math.sqrt(1 - diff)
-
-
-def experiment(rng: np.random.Generator, inputs: int, reps: int, k: int, judge_sd: float,
-               effect: float) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
-    """One simulated experiment: runs of groups a and b (a better by `effect` in quality),
-    K judgements per run, and the truth of each figure on the inputs drawn."""
-    centers = 3.0 + rng.normal(0, INPUT_SD, inputs)
-    runs, judged = [], []
-    for group, shift in (("a", effect), ("b", 0.0)):
-        for i, center in enumerate(centers):
-            for rep in range(reps):
-                run_id = f"{group}-{i}-{rep}"
-                quality = center + shift + rng.normal(0, RUN_SD)
-                runs.append({"run_id": run_id, "group": group, "input_id": f"in{i}",
-                             "repetition": rep, "status": "ok"})
-                scores = np.clip(np.round(quality + rng.normal(0, judge_sd, k)), 1, 5)
-                judged.extend({"run_id": run_id, "score": s} for s in scores)
-    truth_a, truth_b = (expected(centers + s, judge_sd) for s in (effect, 0.0))
-    truth = {"a": float(truth_a.mean()), "b": float(truth_b.mean()),
-             "diff": float((truth_a - truth_b).mean())}
-    return pd.DataFrame(runs), judgements_frame(pd.DataFrame(judged)), truth
-
-
-def judgements_frame(scores: pd.DataFrame, judge: str = "email_quality",
-                     backend: str = "scripted:judge") -> pd.DataFrame:
-    """Judgement rows as `Store.load_judgements` gives them (the columns read here)."""
-    n = len(scores)
-    return scores.assign(judge=judge, backend=backend, prompt_version="v1", status="ok",
-                         error_class=None,
-                         label=scores["score"].map(lambda s: str(int(s))),
-                         created_at=pd.Timestamp("2026-12-05", tz="UTC")
-                         + pd.to_timedelta(np.arange(n), unit="s"))
-
+from orchlab.testing.simulate_judges import (
+    judgements_frame,
+    known_shares,
+    pass_fail_experiment,
+    quality_experiment,
+)
 
 WORLDS = [
     # (name, judge sd, K, inputs, repetitions, effect)
@@ -120,7 +55,7 @@ def test_the_quality_interval_covers_with_the_judges_noise_in_it(
     given = {"a": 0, "b": 0, "diff": 0}
     shares: dict[str, list[tuple[float, float]]] = {"group": [], "diff": []}
     for _ in range(EXPERIMENTS):
-        runs, judgements, truth = experiment(rng, inputs, reps, k, judge_sd, effect)
+        runs, judgements, truth = quality_experiment(rng, inputs, reps, k, judge_sd, effect)
         scored = runs.merge(run_scores(judgements, "email_quality", "scripted:judge"),
                             on="run_id")
         for g in ("a", "b"):
@@ -156,31 +91,6 @@ def test_the_quality_interval_covers_with_the_judges_noise_in_it(
     else:
         assert pooled[0] is not None and pooled[1] is not None
         assert abs(pooled[0] - known[0]) < 0.05 and abs(pooled[1] - known[1]) < 0.05
-
-
-def pass_fail_experiment(rng: np.random.Generator, inputs: int, reps: int, k: int,
-                         judge_sd: float, center: float, effect: float
-                         ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
-    """A pass/fail judge's world: a run's quality as above around `center`, and each of its
-    K verdicts a pass when its quality plus the judge's noise is above 0. The truth of a
-    group's pass rate is the chance a run of it passes, on the inputs drawn."""
-    centers = center + rng.normal(0, INPUT_SD, inputs)
-    runs, judged = [], []
-    for group, shift in (("a", effect), ("b", 0.0)):
-        for i, c in enumerate(centers):
-            for rep in range(reps):
-                run_id = f"{group}-{i}-{rep}"
-                quality = c + shift + rng.normal(0, RUN_SD)
-                runs.append({"run_id": run_id, "group": group, "input_id": f"in{i}",
-                             "repetition": rep, "status": "ok"})
-                verdicts = quality + rng.normal(0, judge_sd, k) > 0
-                judged.extend({"run_id": run_id, "score": float(v)} for v in verdicts)
-    sd = math.hypot(RUN_SD, judge_sd)
-    truth_a, truth_b = norm.cdf((centers + effect) / sd), norm.cdf(centers / sd)
-    frame = judgements_frame(pd.DataFrame(judged))
-    frame["label"] = frame["score"].map({1.0: "pass", 0.0: "fail"})
-    return pd.DataFrame(runs), frame, {"a": float(truth_a.mean()), "b": float(truth_b.mean()),
-                                       "diff": float((truth_a - truth_b).mean())}
 
 
 PASS_FAIL_WORLDS = [
@@ -269,7 +179,7 @@ def test_the_sentences_say_the_judges_share() -> None:
 
 def test_a_claimed_difference_and_its_sentence() -> None:
     rng = np.random.default_rng(3)
-    runs, judgements, _ = experiment(rng, 8, 2, 3, 0.8, 1.5)
+    runs, judgements, _ = quality_experiment(rng, 8, 2, 3, 0.8, 1.5)
     runs = runs.assign(group=runs["group"].map({"a": "llm", "b": "code"}))
     [item] = summarize_quality(runs, judgements, baseline="code")
     [c] = item["comparisons"]

@@ -8,4 +8,6 @@ imports this package.
   fetched, what an exporter sent).
 - `orchlab.testing.simulate`: synthetic experiments with a known truth, read through the
   summary Compare shows (the statistics' calibration).
+- `orchlab.testing.simulate_judges`: simulated judges with a known truth (quality scores,
+  agreement with people's labels, pairwise verdicts), for the judge statistics' calibration.
 """
