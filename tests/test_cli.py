@@ -7,12 +7,14 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_calls import run_cli
 from sales_scripts import sales_backend
 
 from orchlab import backends
+from orchlab.store.store import Store
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +85,42 @@ def test_store_that_is_not_sqlite(capsys: pytest.CaptureFixture[str], tmp_path: 
     bogus.write_bytes(b"\x00garbage" * 200)
     code, _, err = run_cli(capsys, "--store", str(bogus), "list")
     assert code == 2 and "Cannot use" in err
+
+
+@pytest.mark.parametrize(("extra", "note", "expected"), [
+    (["--repeat", "3"], "--repeat 3 replaces quick-start's 1 repetition",
+     {"repetitions": 3, "max_turns": 4, "timeout_s": 90.0, "max_tokens": 128}),
+    (["--max-tokens", "256", "--timeout", "60"],
+     "--max-tokens 256 replaces quick-start's 128 tokens per reply; --timeout 60 replaces "
+     "quick-start's 90 s per run",
+     {"repetitions": 1, "max_turns": 4, "timeout_s": 60.0, "max_tokens": 256}),
+])
+def test_an_option_the_preset_sets_too_wins_and_says_so(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: list[str], note: str,
+        expected: dict[str, Any]) -> None:
+    """`run --preset quick-start --repeat 3` ran one repetition without a word (issue 30): the
+    option typed wins, stderr says what it replaced, and the experiment no longer claims the
+    preset, whose limits it does not run with."""
+    store = tmp_path / "p.sqlite"
+    code, out, err = run_cli(capsys, "run", "--scenario", "sales_email", "--forms", "code",
+                             "--input", "dana-acme", "--backend", "scripted:sales",
+                             "--preset", "quick-start", *extra, "--store", str(store))
+    assert code == 0, err
+    assert f"note: {note}; the experiment is not recorded as quick-start" in err
+    [exp] = Store(store).list_experiments()
+    spec = exp.spec
+    assert spec["preset"] is None
+    assert {"repetitions": spec["repetitions"], "max_turns": spec["max_turns"],
+            "timeout_s": spec["timeout_s"],
+            "max_tokens": spec["model_settings"]["max_tokens"]} == expected
+
+
+def test_the_preset_alone_or_an_option_equal_to_it_keeps_its_name(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    store = tmp_path / "p.sqlite"
+    for extra in ([], ["--repeat", "1"]):
+        code, _, err = run_cli(capsys, "run", "--scenario", "sales_email", "--forms", "code",
+                               "--input", "dana-acme", "--backend", "scripted:sales",
+                               "--preset", "quick-start", *extra, "--store", str(store))
+        assert code == 0 and "note:" not in err, err
+    assert [e.spec["preset"] for e in Store(store).list_experiments()] == ["quick-start"] * 2

@@ -90,7 +90,7 @@ def _assert_accepted(gbnf: str, vocab: Any) -> None:
 @pytest.mark.parametrize("kind", sorted(SCHEMAS))
 def test_tool_schema_grammars_are_accepted(kind: str, vocab: Any) -> None:
     fmt = ReplyFormat((ToolSpec("tool_" + kind, "A tool.", SCHEMAS[kind]),))
-    _assert_accepted(reply_gbnf(reply_schema(fmt) or {}), vocab)
+    _assert_accepted(reply_gbnf(reply_schema(fmt, 512) or {}), vocab)
 
 
 def test_all_tools_together_and_pydantic_refs_are_accepted(vocab: Any) -> None:
@@ -98,21 +98,21 @@ def test_all_tools_together_and_pydantic_refs_are_accepted(vocab: Any) -> None:
     specs += tool_specs([send_email], [])
     assert "$ref" not in json.dumps(specs[-1].parameters)
     for choice in (None, "required", "tool_string"):
-        schema = reply_schema(reply_format(specs, None, choice))
+        schema = reply_schema(reply_format(specs, None, choice), 512)
         assert schema is not None
         _assert_accepted(reply_gbnf(schema), vocab)
-    assert reply_schema(reply_format(specs, None, "none")) is None
+    assert reply_schema(reply_format(specs, None, "none"), 512) is None
 
 
 def test_grammar_makes_the_model_name_the_tool_before_its_arguments() -> None:
-    gbnf = reply_gbnf(reply_schema(ReplyFormat((ToolSpec("t", "", SCHEMAS["string"]),))) or {})
+    gbnf = reply_gbnf(reply_schema(ReplyFormat((ToolSpec("t", "", SCHEMAS["string"]),)), 512) or {})
     item_rule = next(line for line in gbnf.splitlines() if "item ::=" in line)
     assert item_rule.index("name-kv") < item_rule.index("arguments-kv")
 
 
 def test_structured_output_grammar_is_accepted(vocab: Any) -> None:
     fmt = reply_format([], SCHEMAS["nested"])
-    _assert_accepted(reply_gbnf(reply_schema(fmt) or {}), vocab)
+    _assert_accepted(reply_gbnf(reply_schema(fmt, 512) or {}), vocab)
 
 
 def test_llama_cpp_rejects_a_broken_grammar(vocab: Any) -> None:
@@ -124,7 +124,7 @@ def test_llama_cpp_rejects_a_broken_grammar(vocab: Any) -> None:
 
 def test_no_tools_means_plain_text() -> None:
     fmt = reply_format([], None)
-    assert reply_schema(fmt) is None
+    assert reply_schema(fmt, 512) is None
     [item] = parse_reply("  Hello there.\n", fmt)
     assert isinstance(item, ResponseOutputMessage)
     assert item.content[0].text == "Hello there."  # type: ignore[union-attr]
@@ -193,7 +193,7 @@ def test_malformed_replies_raise_model_behavior_error(text: str, reason: str) ->
 
 def test_required_tool_choice_forbids_final() -> None:
     fmt = reply_format([ToolSpec("t", "", SCHEMAS["string"])], None, "required")
-    assert "final" not in json.dumps(reply_schema(fmt))
+    assert "final" not in json.dumps(reply_schema(fmt, 512))
     with pytest.raises(ModelBehaviorError, match="unexpected key 'final'"):
         parse_reply('{"final": "no"}', fmt)
 

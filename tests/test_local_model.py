@@ -292,7 +292,7 @@ def _tool_grammar() -> str:
 
     params = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     specs = [ToolSpec("get_forecast", "Forecast.", params), ToolSpec("noop", "", {})]
-    return reply_gbnf(reply_schema(reply_format(specs, None)) or {})
+    return reply_gbnf(reply_schema(reply_format(specs, None), 512) or {})
 
 
 @pytest.mark.real_model

@@ -9,6 +9,7 @@ tools' own schemas) or `{"final": ...}`. The parser re-checks the text anyway: a
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,10 +26,31 @@ from openai.types.responses import (
     ResponseOutputText,
 )
 
-from orchlab.backends.local_schema import compact, inline_refs, schema_error
+from orchlab.backends.local_schema import (
+    bound_lengths,
+    compact,
+    inline_refs,
+    schema_error,
+    string_slots,
+)
 
 EMPTY_OBJECT: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 RAW_PREVIEW_CHARS = 200
+CHARS_PER_TOKEN = 2
+"""Characters per SmolLM2 token the bound on a reply's strings counts on: its tokenizer gives
+5.3 on plain English and 2.2 on the address a looping reply repeats ("acme-freight-sales-
+team-..."), measured with its vocabulary; digits and "1.1.1." runs take one token each, so a
+reply looping on those can still be cut off by max_tokens."""
+STRUCTURE_TOKENS = 24
+"""Tokens a reply's envelope takes (braces, `"tool_calls"`, a call's name), before its own
+keys (`KEY_TOKENS` each)."""
+KEY_TOKENS = 6
+"""Tokens one key of the arguments takes with its quotes, colon and comma."""
+MIN_STRING_CHARS = 16
+"""The shortest bound a string gets however small max_tokens is: a name or a short id fits."""
+MAX_ITEMS = 8
+"""Items an array the tool leaves unbounded may hold in one reply (fewer when its items would
+not fit in max_tokens)."""
 
 
 @dataclass(frozen=True)
@@ -97,19 +119,57 @@ def reply_format(
     return ReplyFormat(tuple(specs), output)
 
 
-def reply_schema(fmt: ReplyFormat) -> dict[str, Any] | None:
-    """JSON schema of a whole reply; None means plain text (no tools, no structured output)."""
+def reply_schema(fmt: ReplyFormat, max_tokens: int) -> dict[str, Any] | None:
+    """JSON schema of a whole reply; None means plain text (no tools, no structured output).
+    Every string and array the tools and the output schema leave unbounded is bounded so
+    that one call, or the final answer, fits in `max_tokens` (`bounded`)."""
     if fmt.plain_text:
         return None
-    final_value = fmt.output if fmt.output is not None else {"type": "string"}
+    final_value = bounded(fmt.output if fmt.output is not None else {"type": "string"},
+                          max_tokens)
     final = _object({"final": final_value})
     if not fmt.specs:
         return final
-    calls = [_object({"name": {"const": s.name}, "arguments": s.parameters}) for s in fmt.specs]
+    calls = [_object({"name": {"const": s.name}, "arguments": bounded(s.parameters, max_tokens)})
+             for s in fmt.specs]
     items = calls[0] if len(calls) == 1 else {"anyOf": calls}
     array = {"type": "array", "minItems": 1, "maxItems": fmt.max_calls, "items": items}
     tool_calls = _object({"tool_calls": array})
     return {"anyOf": [tool_calls, final]} if fmt.allow_final else tool_calls
+
+
+def bounded(value: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+    """`value` (a call's arguments, or the final answer) with its unbounded strings sharing
+    what is left of `max_tokens` once its structure and the strings the schema bounds itself
+    are counted, each at least MIN_STRING_CHARS, and its unbounded arrays at MAX_ITEMS. Why:
+    SmolLM2 under a grammar without bounds repeats a string ("acme-freight-acme-freight-...")
+    until max_tokens cuts the JSON, and the run ends malformed_output though the model had
+    chosen a tool; bounded, it must close the string and go on. A reply with several calls
+    may still run out: each call is bounded to fit alone."""
+    def room(items: int) -> tuple[int, int, int]:
+        free, fixed = string_slots(value, items)
+        chars = (max_tokens - STRUCTURE_TOKENS - KEY_TOKENS * _keys(value, items))
+        return chars * CHARS_PER_TOKEN - fixed, free, items
+
+    left, free, items = room(MAX_ITEMS)
+    while items > 1 and left < MIN_STRING_CHARS * free:
+        # an array of objects or long choices ("professional_writer", ...) fills a reply
+        left, free, items = room(items // 2)
+    share = max(MIN_STRING_CHARS, left // max(1, free))
+    return dict(bound_lengths(value, share, items))
+
+
+def _keys(schema: Any, max_items: int) -> int:
+    """Object keys a value of `schema` may write (the widest alternative), an unbounded
+    array's items counted `max_items` times."""
+    if not isinstance(schema, dict):
+        return 0
+    alternatives = schema.get("anyOf") or schema.get("oneOf")
+    if alternatives:
+        return max(_keys(a, max_items) for a in alternatives)
+    properties = schema.get("properties") or {}
+    items = _keys(schema.get("items"), max_items) * int(schema.get("maxItems", max_items))
+    return len(properties) + sum(_keys(p, max_items) for p in properties.values()) + items
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +190,17 @@ def reply_gbnf(schema: dict[str, Any]) -> str:
 def _gbnf(schema_json: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    return str(json_schema_to_gbnf(schema_json))
+    return _flat_lengths(str(json_schema_to_gbnf(schema_json)))
+
+
+_NESTED_CHARS = re.compile(r"\((?:char \()*char\)(?:\?\))*\?")
+"""llama-cpp-python writes a string's maxLength N as N nested optional groups, `(char (char
+...)?)?`, which llama.cpp's own GBNF parser refuses past a few hundred ("exceeds sane
+defaults"); the same bound as one repetition, `char{0,N}`, parses at any N the budget gives."""
+
+
+def _flat_lengths(gbnf: str) -> str:
+    return _NESTED_CHARS.sub(lambda m: f"char{{0,{m.group(0).count('char')}}}", gbnf)
 
 
 def tools_prompt(fmt: ReplyFormat) -> str:

@@ -85,11 +85,12 @@ class LocalModel(Model):
         if output_schema is not None and not output_schema.is_plain_text():
             structured = output_schema.json_schema()
         fmt = reply_format(tool_specs(tools, handoffs), structured, model_settings.tool_choice)
-        schema = reply_schema(fmt)
+        max_tokens = model_settings.max_tokens or DEFAULT_MAX_TOKENS
+        schema = reply_schema(fmt, max_tokens)
         system = system_instructions if fmt.plain_text else _join(system_instructions, fmt)
         request = Request(
             messages=to_chat_messages(system, input, json_replies=not fmt.plain_text),
-            max_tokens=model_settings.max_tokens or DEFAULT_MAX_TOKENS,
+            max_tokens=max_tokens,
             temperature=_pick(model_settings.temperature, DEFAULT_TEMPERATURE),
             top_p=_pick(model_settings.top_p, DEFAULT_TOP_P),
             seed=_seed(model_settings),

@@ -6,6 +6,7 @@ additionalProperties, items, anyOf/oneOf) so the local backend needs no `jsonsch
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 REF_PREFIXES = ("#/$defs/", "#/definitions/")
@@ -75,6 +76,8 @@ def schema_error(value: Any, schema: dict[str, Any], path: str) -> str | None:
         return f"{path}: expected {schema['const']!r}, got {value!r}"
     if "enum" in schema and value not in schema["enum"]:
         return f"{path}: {value!r} is not one of {schema['enum']!r}"
+    if isinstance(value, str) and len(value) > schema.get("maxLength", len(value)):
+        return f"{path}: longer than {schema['maxLength']} characters"
     type_error = _type_error(value, schema.get("type"), path)
     if type_error:
         return type_error
@@ -124,3 +127,62 @@ def _array_error(value: list[Any], schema: dict[str, Any], path: str) -> str | N
             if error:
                 return error
     return None
+
+
+def string_slots(schema: Any, max_items: int) -> tuple[int, int]:
+    """(strings without a maxLength, characters the bounded ones may take) in one value of
+    `schema`: what a reply's budget is shared among (`bound_lengths`). An array counts its
+    items `maxItems` times, or `max_items` times when it has none (what it is bounded to)."""
+    if isinstance(schema, list):
+        return _sum(string_slots(s, max_items) for s in schema)
+    if not isinstance(schema, dict):
+        return 0, 0
+    if "const" in schema or "enum" in schema:  # written whole: its longest choice counts
+        choices = schema["enum"] if "enum" in schema else [schema["const"]]
+        return 0, max((len(json.dumps(c)) for c in choices), default=0)
+    alternatives = schema.get("anyOf") or schema.get("oneOf")
+    if alternatives:  # one of them is written: the largest counts
+        return max((string_slots(a, max_items) for a in alternatives),
+                   key=lambda s: (s[0], s[1]))
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "string" in kinds:
+        return (0, int(schema["maxLength"])) if "maxLength" in schema else (1, 0)
+    if "array" in kinds:
+        free, fixed = string_slots(schema.get("items", {}), max_items)
+        times = int(schema.get("maxItems", max_items))
+        return free * times, fixed * times
+    return _sum(string_slots(s, max_items) for s in (schema.get("properties") or {}).values())
+
+
+def _sum(pairs: Any) -> tuple[int, int]:
+    free = fixed = 0
+    for a, b in pairs:
+        free, fixed = free + a, fixed + b
+    return free, fixed
+
+
+def bound_lengths(schema: Any, max_chars: int, max_items: int) -> Any:
+    """`schema` with every string that has no maxLength bounded to `max_chars` and every array
+    that has no maxItems to `max_items` (consts, enums and the tool's own bounds kept): under
+    such a grammar a small model that repeats itself must close the string and go on, so its
+    reply is a well-formed call or answer, whatever it decides."""
+    if isinstance(schema, list):
+        return [bound_lengths(s, max_chars, max_items) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: (bound_lengths(value, max_chars, max_items)
+                 if key in ("items", "anyOf", "oneOf", "allOf") else value)
+           for key, value in schema.items()}
+    if "properties" in schema and isinstance(schema["properties"], dict):
+        out["properties"] = {name: bound_lengths(sub, max_chars, max_items)
+                             for name, sub in schema["properties"].items()}
+    if "const" in schema or "enum" in schema:
+        return out
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "string" in kinds and "maxLength" not in schema:
+        out["maxLength"] = max_chars
+    if "array" in kinds and "maxItems" not in schema:
+        out["maxItems"] = max_items
+    return out

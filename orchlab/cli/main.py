@@ -14,6 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from orchlab.backends import Backend, default_backend_id, resolve
 from orchlab.cli.parser import build_parser
@@ -140,16 +141,36 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     rows = (read_inputs_file(args.inputs_file, get_scenario(args.scenario).input_model).rows
             if args.inputs_file else None)  # a file the run cannot use: one sentence, exit 2
     backends = args.backend or [default_backend_id()]  # --backend is repeatable: a matrix
+    limits = {"repetitions": args.repeat, "timeout_s": args.timeout,
+              "max_turns": args.max_turns}  # None: not typed, the spec's default
     spec = presets.experiment_spec(
         args.scenario, backends[0], backends=backends if len(backends) > 1 else [], forms=forms,
-        inputs=args.inputs, repetitions=args.repeat, concurrency=args.concurrency,
-        timeout_s=args.timeout, max_turns=args.max_turns, tool_budget=args.tool_budget,
+        inputs=args.inputs, concurrency=args.concurrency, tool_budget=args.tool_budget,
         workers=args.workers, cluster=args.cluster, replay_speed=args.replay_speed,
         model_settings={k: v for k, v in settings.items() if v is not None}, input_rows=rows,
         agent_backends=parse_agent_backends(args.agent_backend or []),
-        assignment=args.assignment,
+        assignment=args.assignment, **{k: v for k, v in limits.items() if v is not None},
     )
-    return presets.apply(spec, presets.PRESETS[args.preset]) if args.preset else spec
+    if not args.preset:
+        return spec
+    spec, _ = presets.with_options(spec, presets.PRESETS[args.preset], _typed(args))
+    return spec
+
+
+def _typed(args: argparse.Namespace) -> dict[str, Any]:
+    """The limits a preset sets that were typed as options too."""
+    return {"repetitions": args.repeat, "max_tokens": args.max_tokens,
+            "timeout_s": args.timeout, "max_turns": args.max_turns}
+
+
+def _preset_notes(args: argparse.Namespace) -> None:
+    """Each option that replaced one of the preset's limits, said once on stderr."""
+    if args.preset:
+        preset = presets.PRESETS[args.preset]
+        _, notes = presets.with_options(ExperimentSpec(args.scenario), preset, _typed(args))
+        if notes:
+            print(f"note: {'; '.join(notes)}; the experiment is not recorded as "
+                  f"{preset.name}", file=sys.stderr)
 
 
 def _forms(only: str | None) -> int:
@@ -188,6 +209,7 @@ class JudgeAsked:
 
 def _run(args: argparse.Namespace, store: Store) -> int:
     spec = spec_from_args(args)
+    _preset_notes(args)
     return _run_spec(spec, store, args.otlp, judging=_judging_asked(args))
 
 

@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--forms", default=",".join(DEFAULTS.forms), help="comma-separated form "
                      "ids, or all (default: code,llm; `orchlab forms` lists each "
                      "scenario's)")
-    run.add_argument("--repeat", type=int, default=DEFAULTS.repetitions,
-                     help="repetitions per form and input")
+    run.add_argument("--repeat", type=int, default=None,
+                     help=f"repetitions per form and input (default {DEFAULTS.repetitions})")
     run.add_argument("--concurrency", type=int, default=DEFAULTS.concurrency,
                      help="runs in flight at once")
     run.add_argument("--workers", type=int, default=DEFAULTS.workers, help="processes sharing "
@@ -79,10 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="seed passed to the model")
     run.add_argument("--max-tokens", type=int, default=None, help="cap every reply at this many "
                      "tokens (default: each agent's own limit)")
-    run.add_argument("--timeout", type=float, default=DEFAULTS.timeout_s,
-                     help="per-run timeout in seconds")
-    run.add_argument("--max-turns", type=int, default=DEFAULTS.max_turns,
-                     help="turn limit per agent run")
+    run.add_argument("--timeout", type=float, default=None,
+                     help=f"per-run timeout in seconds (default {DEFAULTS.timeout_s:g})")
+    run.add_argument("--max-turns", type=int, default=None,
+                     help=f"turn limit per agent run (default {DEFAULTS.max_turns})")
     run.add_argument("--tool-budget", type=int, default=DEFAULTS.tool_budget, help="most tool "
                      "calls per run before it is stopped, agents called as tools included "
                      "(default: the scenario's own budget)")

@@ -59,6 +59,39 @@ def apply(spec: ExperimentSpec, preset: Preset) -> ExperimentSpec:
                    timeout_s=preset.timeout_s, max_turns=preset.max_turns, preset=preset.name)
 
 
+PRESET_LIMITS = {"repetitions": ("--repeat", "repetition", "repetitions"),
+                 "max_tokens": ("--max-tokens", "token per reply", "tokens per reply"),
+                 "timeout_s": ("--timeout", "s per run", "s per run"),
+                 "max_turns": ("--max-turns", "turn per agent", "turns per agent")}
+"""The limits a preset sets, with the option that sets each and how it is said."""
+
+
+def with_options(spec: ExperimentSpec, preset: Preset, typed: dict[str, Any]
+                 ) -> tuple[ExperimentSpec, list[str]]:
+    """`spec` under the preset, except where the person typed an option the preset sets too
+    (`typed`, by PRESET_LIMITS key): the option typed wins, since it is the later and more
+    specific wish, and the spec no longer records the preset, whose limits it does not run
+    with. The second value says each replacement in words (e.g. "--repeat 3 replaces
+    quick-start's 1 repetition"); none when every option typed equals the preset's."""
+    spec = apply(spec, preset)
+    notes: list[str] = []
+    for key, value in typed.items():
+        own = getattr(preset, key)
+        if value is None or value == own:
+            continue
+        option, one, many = PRESET_LIMITS[key]
+        shown = f"{own:g}" if isinstance(own, float) else str(own)
+        unit = one if own == 1 else many
+        notes.append(f"{option} {value:g} replaces {preset.name}'s {shown} {unit}")
+        if key == "max_tokens":
+            spec = replace(spec, model_settings={**spec.model_settings, "max_tokens": value})
+        else:
+            spec = replace(spec, **{key: value})
+    if notes:
+        spec = replace(spec, preset=None)
+    return spec, notes
+
+
 def matches(spec: ExperimentSpec, preset: Preset) -> bool:
     """Whether the spec runs with exactly the preset's limits (the user may have edited them)."""
     return (spec.repetitions == preset.repetitions and spec.timeout_s == preset.timeout_s
