@@ -41,11 +41,20 @@ CHARS_PER_TOKEN = 2
 5.3 on plain English and 2.2 on the address a looping reply repeats ("acme-freight-sales-
 team-..."), measured with its vocabulary; digits and "1.1.1." runs take one token each, so a
 reply looping on those can still be cut off by max_tokens."""
-STRUCTURE_TOKENS = 24
-"""Tokens a reply's envelope takes (braces, `"tool_calls"`, a call's name), before its own
-keys (`KEY_TOKENS` each)."""
-KEY_TOKENS = 6
-"""Tokens one key of the arguments takes with its quotes, colon and comma."""
+REPLY_TOKENS = 12
+"""Tokens of a reply's envelope: `{"tool_calls": [...]}` or `{"final": ...}`."""
+CALL_TOKENS = 10
+"""Tokens around one call's arguments (`{"name": "...", "arguments": {...}}`), its name
+counted apart."""
+NAME_CHARS_PER_TOKEN = 1
+"""How a call's name is counted (`_call_tokens`): a forced const can come out a character at
+a time (a triage reply of 3 handoffs and a start took 128 tokens for about 220 characters)."""
+USEFUL_STRING_CHARS = 48
+"""The shortest bound a call's strings get while a reply still makes several calls: below
+it, fewer calls per reply (`calls_per_reply`) leave each call room to say something."""
+KEY_TOKENS = 8
+"""Tokens one key takes with its quotes, colon, comma and the spaces the grammar allows
+(tests/test_local_bounds.py counts a reply spaced wherever the grammar lets it)."""
 MIN_STRING_CHARS = 16
 """The shortest bound a string gets however small max_tokens is: a name or a short id fits."""
 MAX_ITEMS = 8
@@ -60,6 +69,8 @@ class ToolSpec:
     name: str
     description: str
     parameters: dict[str, Any]
+    handoff: bool = False
+    """A handoff: the SDK follows one per reply, so a reply calls at most one."""
 
 
 def tool_specs(tools: Sequence[Tool], handoffs: Sequence[Handoff[Any, Any]]) -> list[ToolSpec]:
@@ -74,7 +85,8 @@ def tool_specs(tools: Sequence[Tool], handoffs: Sequence[Handoff[Any, Any]]) -> 
         specs.append(ToolSpec(tool.name, tool.description or "", _params(tool.params_json_schema)))
     for handoff in handoffs:
         params = _params(handoff.input_json_schema)
-        specs.append(ToolSpec(handoff.tool_name, handoff.tool_description, params))
+        specs.append(ToolSpec(handoff.tool_name, handoff.tool_description, params,
+                              handoff=True))
     return specs
 
 
@@ -121,41 +133,70 @@ def reply_format(
 
 def reply_schema(fmt: ReplyFormat, max_tokens: int) -> dict[str, Any] | None:
     """JSON schema of a whole reply; None means plain text (no tools, no structured output).
-    Every string and array the tools and the output schema leave unbounded is bounded so
-    that one call, or the final answer, fits in `max_tokens` (`bounded`)."""
+    Every string and array the tools and the output schema leave unbounded is bounded, and
+    the calls one reply may make are as many as fit, so that the longest reply the grammar
+    admits fits in `max_tokens` (`bounded`, `calls_per_reply`)."""
     if fmt.plain_text:
         return None
     final_value = bounded(fmt.output if fmt.output is not None else {"type": "string"},
-                          max_tokens)
+                          max_tokens - REPLY_TOKENS)
     final = _object({"final": final_value})
     if not fmt.specs:
         return final
-    calls = [_object({"name": {"const": s.name}, "arguments": bounded(s.parameters, max_tokens)})
+    most = calls_per_reply(fmt.specs, max_tokens)
+    each = (max_tokens - REPLY_TOKENS) // most
+    calls = [_object({"name": {"const": s.name},
+                      "arguments": bounded(s.parameters, each - _call_tokens(s.name))})
              for s in fmt.specs]
     items = calls[0] if len(calls) == 1 else {"anyOf": calls}
-    array = {"type": "array", "minItems": 1, "maxItems": fmt.max_calls, "items": items}
+    array = {"type": "array", "minItems": 1, "maxItems": most, "items": items}
     tool_calls = _object({"tool_calls": array})
     return {"anyOf": [tool_calls, final]} if fmt.allow_final else tool_calls
 
 
-def bounded(value: dict[str, Any], max_tokens: int) -> dict[str, Any]:
-    """`value` (a call's arguments, or the final answer) with its unbounded strings sharing
-    what is left of `max_tokens` once its structure and the strings the schema bounds itself
-    are counted, each at least MIN_STRING_CHARS, and its unbounded arrays at MAX_ITEMS. Why:
-    SmolLM2 under a grammar without bounds repeats a string ("acme-freight-acme-freight-...")
-    until max_tokens cuts the JSON, and the run ends malformed_output though the model had
-    chosen a tool; bounded, it must close the string and go on. A reply with several calls
-    may still run out: each call is bounded to fit alone."""
-    def room(items: int) -> tuple[int, int, int]:
-        free, fixed = string_slots(value, items)
-        chars = (max_tokens - STRUCTURE_TOKENS - KEY_TOKENS * _keys(value, items))
-        return chars * CHARS_PER_TOKEN - fixed, free, items
+def calls_per_reply(specs: Sequence[ToolSpec], max_tokens: int) -> int:
+    """The most calls one reply may make: one per tool and one handoff (the SDK follows only
+    one), as many as fit in `max_tokens` with
+    every call's strings at least USEFUL_STRING_CHARS long, and at least one. SmolLM2 calls
+    one tool over and over inside a reply ("transfer_to_printing_agent" five times,
+    send_email twice) until max_tokens cuts the JSON: a bound per call alone still let the
+    reply run out."""
+    tools = sum(not s.handoff for s in specs)
+    for most in range(tools + any(s.handoff for s in specs), 1, -1):
+        each = (max_tokens - REPLY_TOKENS) // most
+        if all(_room(s.parameters, each - _call_tokens(s.name), 1) >= (
+                USEFUL_STRING_CHARS * string_slots(s.parameters, 1)[0]) for s in specs):
+            return most
+    return 1
 
-    left, free, items = room(MAX_ITEMS)
-    while items > 1 and left < MIN_STRING_CHARS * free:
-        # an array of objects or long choices ("professional_writer", ...) fills a reply
-        left, free, items = room(items // 2)
-    share = max(MIN_STRING_CHARS, left // max(1, free))
+
+def _call_tokens(name: str) -> int:
+    """A call's structure and name: a name is a const the grammar forces, which the model
+    may spell in short tokens, so it counts a token per NAME_CHARS_PER_TOKEN characters."""
+    return CALL_TOKENS + -(-len(name) // NAME_CHARS_PER_TOKEN)
+
+
+def _room(value: dict[str, Any], tokens: int, items: int) -> int:
+    """Characters left for `value`'s unbounded strings in `tokens`, its structure and its
+    bounded strings counted, arrays at `items` where the schema sets none."""
+    fixed = string_slots(value, items)[1]
+    return (tokens - KEY_TOKENS * _keys(value, items)) * CHARS_PER_TOKEN - fixed
+
+
+def bounded(value: dict[str, Any], tokens: int) -> dict[str, Any]:
+    """`value` (a call's arguments, or the final answer) with its unbounded strings sharing
+    the characters `tokens` leave once its structure and the strings the schema bounds
+    itself are counted, each at least MIN_STRING_CHARS, and its unbounded arrays at
+    MAX_ITEMS, or fewer when their items would not fit. Why: SmolLM2 under a grammar without
+    bounds repeats a string ("acme-freight-acme-freight-...") until max_tokens cuts the JSON,
+    and the run ends malformed_output though the model had chosen a tool; bounded, it must
+    close the string and go on."""
+    items = MAX_ITEMS
+    while items > 1 and _room(value, tokens, items) < (
+            MIN_STRING_CHARS * string_slots(value, items)[0]):
+        items //= 2  # an array of objects or long choices ("professional_writer", ...)
+    free = string_slots(value, items)[0]
+    share = max(MIN_STRING_CHARS, _room(value, tokens, items) // max(1, free))
     return dict(bound_lengths(value, share, items))
 
 
