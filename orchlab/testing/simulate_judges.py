@@ -98,6 +98,36 @@ def quality_experiment(rng: np.random.Generator, inputs: int, reps: int, k: int,
     """One simulated experiment: runs of groups a and b (a better by `effect` in quality),
     K judgements per run on 1-5, and the truth of each figure on the inputs drawn."""
     centers = 3.0 + rng.normal(0, INPUT_SD, inputs)
+    runs, judged = _judged_runs(rng, centers, reps, effect, lambda quality: np.clip(
+        np.round(quality + rng.normal(0, judge_sd, k)), 1, 5))
+    truth_a, truth_b = (expected(centers + s, judge_sd) for s in (effect, 0.0))
+    truth = {"a": float(truth_a.mean()), "b": float(truth_b.mean()),
+             "diff": float((truth_a - truth_b).mean())}
+    return runs, judgements_frame(judged), truth
+
+
+def pass_fail_experiment(rng: np.random.Generator, inputs: int, reps: int, k: int,
+                         judge_sd: float, center: float, effect: float) -> Experiment:
+    """A pass/fail judge's world: a run's quality as above around `center`, and each of its
+    K verdicts a pass when its quality plus the judge's noise is above 0. The truth of a
+    group's pass rate is the chance a run of it passes, on the inputs drawn."""
+    centers = center + rng.normal(0, INPUT_SD, inputs)
+    runs, judged = _judged_runs(rng, centers, reps, effect, lambda quality: (
+        quality + rng.normal(0, judge_sd, k) > 0).astype(float))
+    sd = math.hypot(RUN_SD, judge_sd)
+    truth_a, truth_b = norm.cdf((centers + effect) / sd), norm.cdf(centers / sd)
+    frame = judgements_frame(judged)
+    frame["label"] = frame["score"].map({1.0: "pass", 0.0: "fail"})
+    return runs, frame, {"a": float(truth_a.mean()), "b": float(truth_b.mean()),
+                         "diff": float((truth_a - truth_b).mean())}
+
+
+def _judged_runs(rng: np.random.Generator, centers: np.ndarray, reps: int, effect: float,
+                 scores: Callable[[float], np.ndarray]
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Runs of groups a (better by `effect`) and b at each input's quality `centers`, `reps`
+    each, a run's quality its input's plus N(0, RUN_SD), and the judge's `scores(quality)`
+    of it: the one draw both judges' worlds share, in the same order of draws."""
     runs: list[dict[str, Any]] = []
     judged: list[dict[str, Any]] = []
     for group, shift in (("a", effect), ("b", 0.0)):
@@ -107,37 +137,8 @@ def quality_experiment(rng: np.random.Generator, inputs: int, reps: int, k: int,
                 quality = center + shift + rng.normal(0, RUN_SD)
                 runs.append({"run_id": run_id, "group": group, "input_id": f"in{i}",
                              "repetition": rep, "status": "ok"})
-                scores = np.clip(np.round(quality + rng.normal(0, judge_sd, k)), 1, 5)
-                judged.extend({"run_id": run_id, "score": s} for s in scores)
-    truth_a, truth_b = (expected(centers + s, judge_sd) for s in (effect, 0.0))
-    truth = {"a": float(truth_a.mean()), "b": float(truth_b.mean()),
-             "diff": float((truth_a - truth_b).mean())}
-    return pd.DataFrame(runs), judgements_frame(pd.DataFrame(judged)), truth
-
-
-def pass_fail_experiment(rng: np.random.Generator, inputs: int, reps: int, k: int,
-                         judge_sd: float, center: float, effect: float) -> Experiment:
-    """A pass/fail judge's world: a run's quality as above around `center`, and each of its
-    K verdicts a pass when its quality plus the judge's noise is above 0. The truth of a
-    group's pass rate is the chance a run of it passes, on the inputs drawn."""
-    centers = center + rng.normal(0, INPUT_SD, inputs)
-    runs: list[dict[str, Any]] = []
-    judged: list[dict[str, Any]] = []
-    for group, shift in (("a", effect), ("b", 0.0)):
-        for i, c in enumerate(centers):
-            for rep in range(reps):
-                run_id = f"{group}-{i}-{rep}"
-                quality = c + shift + rng.normal(0, RUN_SD)
-                runs.append({"run_id": run_id, "group": group, "input_id": f"in{i}",
-                             "repetition": rep, "status": "ok"})
-                verdicts = quality + rng.normal(0, judge_sd, k) > 0
-                judged.extend({"run_id": run_id, "score": float(v)} for v in verdicts)
-    sd = math.hypot(RUN_SD, judge_sd)
-    truth_a, truth_b = norm.cdf((centers + effect) / sd), norm.cdf(centers / sd)
-    frame = judgements_frame(pd.DataFrame(judged))
-    frame["label"] = frame["score"].map({1.0: "pass", 0.0: "fail"})
-    return pd.DataFrame(runs), frame, {"a": float(truth_a.mean()), "b": float(truth_b.mean()),
-                                       "diff": float((truth_a - truth_b).mean())}
+                judged.extend({"run_id": run_id, "score": float(v)} for v in scores(quality))
+    return pd.DataFrame(runs), pd.DataFrame(judged)
 
 
 def judgements_frame(scores: pd.DataFrame, judge: str = "email_quality",
