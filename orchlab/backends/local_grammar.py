@@ -27,11 +27,12 @@ from openai.types.responses import (
 )
 
 from orchlab.backends.local_schema import (
+    ValueSize,
     bound_lengths,
     compact,
     inline_refs,
     schema_error,
-    string_slots,
+    value_size,
 )
 
 EMPTY_OBJECT: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
@@ -162,10 +163,11 @@ def calls_per_reply(specs: Sequence[ToolSpec], max_tokens: int) -> int:
     send_email twice) until max_tokens cuts the JSON: a bound per call alone still let the
     reply run out."""
     tools = sum(not s.handoff for s in specs)
+    sizes = [(value_size(s.parameters, 1), _call_tokens(s.name)) for s in specs]
     for most in range(tools + any(s.handoff for s in specs), 1, -1):
         each = (max_tokens - REPLY_TOKENS) // most
-        if all(_room(s.parameters, each - _call_tokens(s.name), 1) >= (
-                USEFUL_STRING_CHARS * string_slots(s.parameters, 1)[0]) for s in specs):
+        if all(_room(size, each - call) >= USEFUL_STRING_CHARS * size.free
+               for size, call in sizes):
             return most
     return 1
 
@@ -176,11 +178,10 @@ def _call_tokens(name: str) -> int:
     return CALL_TOKENS + -(-len(name) // NAME_CHARS_PER_TOKEN)
 
 
-def _room(value: dict[str, Any], tokens: int, items: int) -> int:
-    """Characters left for `value`'s unbounded strings in `tokens`, its structure and its
-    bounded strings counted, arrays at `items` where the schema sets none."""
-    fixed = string_slots(value, items)[1]
-    return (tokens - KEY_TOKENS * _keys(value, items)) * CHARS_PER_TOKEN - fixed
+def _room(size: ValueSize, tokens: int) -> int:
+    """Characters left for a value's unbounded strings in `tokens`, its keys and its bounded
+    strings counted."""
+    return (tokens - KEY_TOKENS * size.keys) * CHARS_PER_TOKEN - size.fixed
 
 
 def bounded(value: dict[str, Any], tokens: int) -> dict[str, Any]:
@@ -192,25 +193,12 @@ def bounded(value: dict[str, Any], tokens: int) -> dict[str, Any]:
     and the run ends malformed_output though the model had chosen a tool; bounded, it must
     close the string and go on."""
     items = MAX_ITEMS
-    while items > 1 and _room(value, tokens, items) < (
-            MIN_STRING_CHARS * string_slots(value, items)[0]):
+    size = value_size(value, items)
+    while items > 1 and _room(size, tokens) < MIN_STRING_CHARS * size.free:
         items //= 2  # an array of objects or long choices ("professional_writer", ...)
-    free = string_slots(value, items)[0]
-    share = max(MIN_STRING_CHARS, _room(value, tokens, items) // max(1, free))
+        size = value_size(value, items)
+    share = max(MIN_STRING_CHARS, _room(size, tokens) // max(1, size.free))
     return dict(bound_lengths(value, share, items))
-
-
-def _keys(schema: Any, max_items: int) -> int:
-    """Object keys a value of `schema` may write (the widest alternative), an unbounded
-    array's items counted `max_items` times."""
-    if not isinstance(schema, dict):
-        return 0
-    alternatives = schema.get("anyOf") or schema.get("oneOf")
-    if alternatives:
-        return max(_keys(a, max_items) for a in alternatives)
-    properties = schema.get("properties") or {}
-    items = _keys(schema.get("items"), max_items) * int(schema.get("maxItems", max_items))
-    return len(properties) + sum(_keys(p, max_items) for p in properties.values()) + items
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:

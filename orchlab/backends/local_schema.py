@@ -7,6 +7,7 @@ additionalProperties, items, anyOf/oneOf) so the local backend needs no `jsonsch
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 REF_PREFIXES = ("#/$defs/", "#/definitions/")
@@ -129,37 +130,52 @@ def _array_error(value: list[Any], schema: dict[str, Any], path: str) -> str | N
     return None
 
 
-def string_slots(schema: Any, max_items: int) -> tuple[int, int]:
-    """(strings without a maxLength, characters the bounded ones may take) in one value of
-    `schema`: what a reply's budget is shared among (`bound_lengths`). An array counts its
-    items `maxItems` times, or `max_items` times when it has none (what it is bounded to)."""
+@dataclass(frozen=True)
+class ValueSize:
+    """What the longest value of a schema writes, as a reply's budget counts it."""
+
+    free: int
+    """Strings without a maxLength: what the budget is shared among (`bound_lengths`)."""
+    fixed: int
+    """Characters the bounded strings, enums and consts may take."""
+    keys: int
+    """Object keys (the widest alternative's)."""
+
+
+def value_size(schema: Any, max_items: int) -> ValueSize:
+    """The size of one value of `schema`; an array counts its items `maxItems` times, or
+    `max_items` times when it has none (what it is bounded to)."""
     if isinstance(schema, list):
-        return _sum(string_slots(s, max_items) for s in schema)
+        return _total(value_size(s, max_items) for s in schema)
     if not isinstance(schema, dict):
-        return 0, 0
+        return ValueSize(0, 0, 0)
     if "const" in schema or "enum" in schema:  # written whole: its longest choice counts
         choices = schema["enum"] if "enum" in schema else [schema["const"]]
-        return 0, max((len(json.dumps(c)) for c in choices), default=0)
+        return ValueSize(0, max((len(json.dumps(c)) for c in choices), default=0), 0)
     alternatives = schema.get("anyOf") or schema.get("oneOf")
     if alternatives:  # one of them is written: the largest counts
-        return max((string_slots(a, max_items) for a in alternatives),
-                   key=lambda s: (s[0], s[1]))
+        sizes = [value_size(a, max_items) for a in alternatives]
+        widest = max(sizes, key=lambda v: (v.free, v.fixed))
+        return ValueSize(widest.free, widest.fixed, max(v.keys for v in sizes))
     kinds = schema.get("type")
     kinds = kinds if isinstance(kinds, list) else [kinds]
     if "string" in kinds:
-        return (0, int(schema["maxLength"])) if "maxLength" in schema else (1, 0)
+        return ValueSize(0, int(schema["maxLength"]), 0) if "maxLength" in schema else \
+            ValueSize(1, 0, 0)
     if "array" in kinds:
-        free, fixed = string_slots(schema.get("items", {}), max_items)
+        item = value_size(schema.get("items", {}), max_items)
         times = int(schema.get("maxItems", max_items))
-        return free * times, fixed * times
-    return _sum(string_slots(s, max_items) for s in (schema.get("properties") or {}).values())
+        return ValueSize(item.free * times, item.fixed * times, item.keys * times)
+    properties = schema.get("properties") or {}
+    inner = _total(value_size(s, max_items) for s in properties.values())
+    return ValueSize(inner.free, inner.fixed, len(properties) + inner.keys)
 
 
-def _sum(pairs: Any) -> tuple[int, int]:
-    free = fixed = 0
-    for a, b in pairs:
-        free, fixed = free + a, fixed + b
-    return free, fixed
+def _total(sizes: Any) -> ValueSize:
+    free = fixed = keys = 0
+    for size in sizes:
+        free, fixed, keys = free + size.free, fixed + size.fixed, keys + size.keys
+    return ValueSize(free, fixed, keys)
 
 
 def bound_lengths(schema: Any, max_chars: int, max_items: int) -> Any:
