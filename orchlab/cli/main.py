@@ -153,8 +153,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     )
     if not args.preset:
         return spec
-    spec, _ = presets.with_options(spec, presets.PRESETS[args.preset], _typed(args))
-    return spec
+    return presets.with_options(spec, presets.PRESETS[args.preset], _typed(args))
 
 
 def _typed(args: argparse.Namespace) -> dict[str, Any]:
@@ -167,7 +166,7 @@ def _preset_notes(args: argparse.Namespace) -> None:
     """Each option that replaced one of the preset's limits, said once on stderr."""
     if args.preset:
         preset = presets.PRESETS[args.preset]
-        _, notes = presets.with_options(ExperimentSpec(args.scenario), preset, _typed(args))
+        notes = presets.replacement_notes(preset, _typed(args))
         if notes:
             print(f"note: {'; '.join(notes)}; the experiment is not recorded as "
                   f"{preset.name}", file=sys.stderr)

@@ -66,30 +66,40 @@ PRESET_LIMITS = {"repetitions": ("--repeat", "repetition", "repetitions"),
 """The limits a preset sets, with the option that sets each and how it is said."""
 
 
-def with_options(spec: ExperimentSpec, preset: Preset, typed: dict[str, Any]
-                 ) -> tuple[ExperimentSpec, list[str]]:
-    """`spec` under the preset, except where the person typed an option the preset sets too
-    (`typed`, by PRESET_LIMITS key): the option typed wins, since it is the later and more
-    specific wish, and the spec no longer records the preset, whose limits it does not run
-    with. The second value says each replacement in words (e.g. "--repeat 3 replaces
-    quick-start's 1 repetition"); none when every option typed equals the preset's."""
-    spec = apply(spec, preset)
-    notes: list[str] = []
-    for key, value in typed.items():
+def replaced(preset: Preset, typed: dict[str, Any]) -> dict[str, Any]:
+    """The options typed (`typed`, by PRESET_LIMITS key, None: not typed) that differ from
+    the preset's own limits: those the person's option replaces."""
+    return {key: value for key, value in typed.items()
+            if value is not None and value != getattr(preset, key)}
+
+
+def replacement_notes(preset: Preset, typed: dict[str, Any]) -> list[str]:
+    """Each replacement (`replaced`) in words, e.g. "--repeat 3 replaces quick-start's 1
+    repetition"; none when every option typed equals the preset's."""
+    notes = []
+    for key, value in replaced(preset, typed).items():
         own = getattr(preset, key)
-        if value is None or value == own:
-            continue
         option, one, many = PRESET_LIMITS[key]
         shown = f"{own:g}" if isinstance(own, float) else str(own)
-        unit = one if own == 1 else many
-        notes.append(f"{option} {value:g} replaces {preset.name}'s {shown} {unit}")
+        notes.append(f"{option} {value:g} replaces {preset.name}'s {shown} "
+                     f"{one if own == 1 else many}")
+    return notes
+
+
+def with_options(spec: ExperimentSpec, preset: Preset, typed: dict[str, Any]
+                 ) -> ExperimentSpec:
+    """`spec` under the preset, except where the person typed an option the preset sets too
+    (`typed`, as `replaced` reads it): the option typed wins, since it is the later and more
+    specific wish, and the spec no longer records the preset, whose limits it does not run
+    with (`replacement_notes` says so)."""
+    spec = apply(spec, preset)
+    wins = replaced(preset, typed)
+    for key, value in wins.items():
         if key == "max_tokens":
             spec = replace(spec, model_settings={**spec.model_settings, "max_tokens": value})
         else:
             spec = replace(spec, **{key: value})
-    if notes:
-        spec = replace(spec, preset=None)
-    return spec, notes
+    return replace(spec, preset=None) if wins else spec
 
 
 def matches(spec: ExperimentSpec, preset: Preset) -> bool:
