@@ -219,7 +219,7 @@ def test_export_and_import_carry_the_judgements(tmp_path: Path, any_store: Store
         judge_runs(source, exp_id, "email_quality", judge_backend(), repeat=2)
         text = export.to_json(source, exp_id)
         document = json.loads(text)
-        assert document["version"] == export.FILE_VERSION == 3
+        assert document["version"] == export.FILE_VERSION == 4
         assert [len(r["judgements"]) for r in document["runs"]] == [2] * 4
         assert "judgements" not in export.to_csv(source, exp_id).splitlines()[0]
 

@@ -117,7 +117,7 @@ def test_a_store_made_before_m004_upgrades_after_the_records_grow(store_location
             assert store.applied_migrations()[OLD_MIGRATIONS:] == [
                 "m004_run_metrics", "m005_model_calls", "m006_heartbeat",
                 "m007_one_run_per_planned_run", "m008_one_run_per_planned_run_and_backend",
-                "m009_judgements", M_LATER[0]]
+                "m009_judgements", "m010_participants", M_LATER[0]]
             runs = store.load_runs().set_index("run_id")
         finally:
             store.close()

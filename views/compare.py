@@ -13,6 +13,7 @@ import streamlit as st
 from orchlab.present import figures, report
 from orchlab.stats import analysis, estimates, frontier, paths, summary
 from orchlab.stats.findings import factor_note, label, title
+from views._class import class_toggle, visible
 from views._compare_judges import judges_section
 from views._shared import experiment_choices, get_scenarios, runs_frame, store_or_stop
 from views._widgets import escape_md, money, table
@@ -67,7 +68,7 @@ def cost_projection(runs: pd.DataFrame) -> None:
 
 st.title("Compare")
 store = store_or_stop()
-experiments = store.list_experiments()
+experiments = visible(store.list_experiments(), class_toggle("compare_class"))
 if not experiments:
     st.info("No experiments yet: run one on the Run page.")
     st.stop()

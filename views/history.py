@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from orchlab.backends import BackendError
+from orchlab.core import workshop
 from orchlab.core.errors import ImportFileError, StoreError
 from orchlab.running.jobs import ExperimentJob
 from orchlab.running.runner import ExperimentSpec
@@ -13,6 +14,7 @@ from orchlab.running.spec import replay_spec
 from orchlab.scenario.inputs import input_table
 from orchlab.store import export, importer
 from orchlab.store.store import recorded_here
+from views._class import class_toggle, delete_owner, is_teacher, participant, setting, visible
 from views._replay import replay_note, speed_slider
 from views._shared import clear_run_caches, get_backend, store_or_stop
 from views._widgets import escape_md
@@ -21,6 +23,8 @@ st.title("History")
 store = store_or_stop()
 if deleted := st.session_state.pop("history_deleted", None):  # set by the Delete callback
     st.success(escape_md(deleted))  # ids, and below sentences, may come from a file
+if refused_delete := st.session_state.pop("history_refused", None):  # the store's refusal
+    st.error(escape_md(refused_delete))
 
 
 def import_upload() -> None:
@@ -40,7 +44,8 @@ def import_upload() -> None:
         st.session_state["history_import_notice"] = result.notice
 
 
-experiments = store.list_experiments()
+show_class = class_toggle("history_class")
+experiments = visible(store.list_experiments(), show_class)
 with st.expander("Import an experiment file", expanded=not experiments):
     st.file_uploader("JSON written by Download JSON or `python -m orchlab export`",
                      type=["json"], key="history_upload", on_change=import_upload)
@@ -71,6 +76,7 @@ shown = [
 health = store.run_health()
 st.dataframe([{
     "Experiment": e.experiment_id, "Created (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+    **({"Participant": e.participant or "(none)"} if setting().enabled else {}),
     "Scenario": e.scenario, "Backend": e.backend, "Variant": e.spec.get("variant") or "original",
     "Agent assignment": e.spec.get("assignment") or "none",
     "Forms": ",".join(e.spec.get("forms", [])), "Repetitions": e.spec.get("repetitions"),
@@ -108,7 +114,8 @@ if exp.records_calls and exp.status != "running":
         speed = speed_slider("history_replay_speed")
     if button_column.button("Replay on the Run page", key="history_replay"):
         try:  # the backend reads the recording as the job starts: never a cached copy
-            job = ExperimentJob(replay_spec(exp, speed), store).start()
+            job = ExperimentJob(replay_spec(exp, speed, participant=participant()),
+                                store).start()
         except (LookupError, ValueError) as exc:
             st.error(escape_md(f"{chosen} cannot be replayed: {exc}"))
         else:
@@ -120,8 +127,12 @@ if exp.status != "running" and counts.missing:
     foreign = not recorded_here(exp)
     if foreign:  # an imported file chose this backend, not the user of this machine
         st.text(f"Recorded elsewhere: the missing runs would go to backend {exp.backend}.")
-    agreed = not foreign or st.checkbox(f"Resume on {escape_md(exp.backend)}",
-                                        key="history_resume_ok")
+    # a resume writes runs into the experiment: its participant's, or the teacher's
+    refused = workshop.refusal(exp.participant, participant(), is_teacher(), "resume")
+    if refused:
+        st.caption(escape_md(refused))
+    agreed = refused is None and (
+        not foreign or st.checkbox(f"Resume on {escape_md(exp.backend)}", key="history_resume_ok"))
     if st.button(f"Resume: run the {counts.missing} missing runs", key="history_resume",
                  disabled=not agreed):
         spec = ExperimentSpec(**exp.spec)
@@ -138,15 +149,24 @@ st.divider()
 
 def delete_experiment(experiment_id: str) -> None:
     """The Delete button's callback: it runs before the next render, so that render shows the
-    message and starts from a fresh selection (a confirmation is never carried over)."""
-    store.delete_experiment(experiment_id)
+    message and starts from a fresh selection (a confirmation is never carried over). In a
+    workshop the store deletes only the session's own (the teacher's: any), whatever the
+    page offered."""
+    try:
+        store.delete_experiment(experiment_id, owner=delete_owner())
+    except StoreError as exc:
+        st.session_state["history_refused"] = str(exc)
+        return
     clear_run_caches()
     st.session_state.pop("history_chosen", None)
     st.session_state["history_deleted"] = f"Deleted {experiment_id}."
 
 
+refusal = workshop.refusal(exp.participant, participant(), is_teacher())
+if refusal:
+    st.caption(escape_md(refusal))
 # Keyed by experiment: a tick confirms this one only, and is gone once another is chosen.
 confirm = st.checkbox(f"Yes, delete {escape_md(chosen)} and its runs",
-                      key=f"history_confirm_{chosen}")
-st.button("Delete experiment", disabled=not confirm, key="history_delete",
+                      key=f"history_confirm_{chosen}", disabled=refusal is not None)
+st.button("Delete experiment", disabled=not confirm or refusal is not None, key="history_delete",
           on_click=delete_experiment, args=(chosen,))

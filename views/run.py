@@ -3,6 +3,7 @@ Cancel button; presenter mode (`?present=1`) shows one run per form in large typ
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from typing import Any
@@ -19,6 +20,7 @@ from orchlab.running.spec import plan_runs
 from orchlab.scenario import DEFAULT_FORMS
 from orchlab.stats import summary
 from orchlab.stats.findings import label, title
+from views._class import participant
 from views._models import agent_models, backends_choice
 from views._race import final_outputs, presenter_style, race_view
 from views._setup import (
@@ -233,7 +235,9 @@ CLUSTER_CHOICES = {"this machine": "", "Ray on this machine": "ray", "a Ray clus
 
 
 def start(spec: runner.ExperimentSpec) -> None:
-    """Start the spec's job for this session, or say in one sentence why it cannot start."""
+    """Start the spec's job for this session, or say in one sentence why it cannot start.
+    In a workshop the experiment records the session's participant."""
+    spec = dataclasses.replace(spec, participant=participant())
     try:
         runner.prepare(spec)
         # Every backend of a matrix opens (cached) and is checked here, before anything is

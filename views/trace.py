@@ -15,6 +15,7 @@ from orchlab.judging import label_run
 from orchlab.present.figures import errored_ancestors, span_depths, waterfall, waterfall_pair
 from orchlab.scenario import RubricJudge
 from orchlab.stats.tracediff import align, aligned_frame, default_partner, divergence_text, steps_of
+from views._class import class_toggle, visible
 from views._shared import (
     clear_run_caches,
     experiment_choices,
@@ -28,7 +29,7 @@ from views._widgets import code_md, escape_md
 
 st.title("Trace")
 store = store_or_stop()
-experiments = store.list_experiments()
+experiments = visible(store.list_experiments(), class_toggle("trace_class"))
 if not experiments:
     st.info("No experiments yet: run one on the Run page.")
     st.stop()

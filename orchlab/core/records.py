@@ -227,6 +227,9 @@ class ExperimentRecord:
     stored before calls were recorded)."""
     replay_of: str | None = None
     """The experiment whose recorded calls this one replayed; None for a live experiment."""
+    participant: str | None = None
+    """Who started it in a workshop (`orchlab.core.workshop`): the name their browser session
+    gave; None outside a workshop."""
 
 
 @dataclass

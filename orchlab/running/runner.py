@@ -108,7 +108,7 @@ async def arun_experiment(
         backend=MATRIX_JOIN.join(b.id for b in backends), created_at=utcnow(),
         spec=asdict(prepared.spec), planned_runs=len(prepared.plan), pid=os.getpid(),
         replay_of=replays.pop() if len(replays) == 1 else None, host=HOST,
-        heartbeat_at=utcnow(),
+        heartbeat_at=utcnow(), participant=prepared.spec.participant,
     )
     while not store.add_experiment(experiment):  # another writer of a shared store took it
         experiment.experiment_id = new_experiment_id()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchlab.backends import default_backend_id
+from orchlab.core import workshop
 from orchlab.core.backend_ids import is_replay_id, short_model
 from orchlab.core.errors import SpecError
 from orchlab.core.records import ExperimentRecord
@@ -82,6 +83,9 @@ class ExperimentSpec:
     assignment: str | None = None
     """The assignment's short name, shown wherever its runs are ("writers on nano"); None:
     `prepare` names it from `agent_backends` (`assignment_name`)."""
+    participant: str | None = None
+    """Who starts it in a workshop (`orchlab.core.workshop`), recorded on the experiment;
+    None outside a workshop."""
     input_rows: list[dict[str, Any]] | None = None
     """The inputs themselves, as JSON rows `{"id", "label", "data"}` (an inputs file's, see
     `orchlab.scenario.inputs`); `inputs` picks among them. None: the scenario's own. `prepare`
@@ -114,6 +118,11 @@ class ExperimentSpec:
         if self.tool_budget is not None and self.tool_budget < 1:
             raise SpecError(f"tool_budget must be at least 1 (or unset for the scenario's own); "
                             f"got {self.tool_budget}.")
+        if self.participant is not None:
+            try:
+                workshop.checked_name(self.participant)
+            except workshop.WorkshopError as exc:
+                raise SpecError(f"participant: {exc}") from None
         input_ids = self.inputs or [i.id for i in scenario.inputs]
         for input_id in input_ids:
             scenario.input(input_id)
@@ -287,20 +296,22 @@ def assignment_name(agent_backends: dict[str, str]) -> str:
 
 
 def replay_spec(source: ExperimentRecord, speed: float = 1.0, inputs: list[str] | None = None,
-                repetitions: int | None = None) -> ExperimentSpec:
+                repetitions: int | None = None, participant: str | None = None
+                ) -> ExperimentSpec:
     """The spec that replays an experiment: its own spec (forms, inputs and their stored rows,
     repetitions, limits, variant) on `replay:<id>`; a matrix on `replay:<id>:<backend>` for
     each recorded backend, so each run is served from its own backend's calls. The Run page,
     History and the CLI all build replays here, so a replay is the same experiment wherever it
     is started. Fewer inputs or repetitions replay a part of the recording; more would ask for
-    runs it does not hold."""
+    runs it does not hold. A replay is its starter's (`participant`), never its source's."""
     known = {f.name for f in dataclasses.fields(ExperimentSpec)}
     spec = ExperimentSpec(**{k: v for k, v in source.spec.items() if k in known})
     replays = [f"replay:{source.experiment_id}:{b}" for b in spec.backends]
     return dataclasses.replace(  # the replay serves every agent's calls: no assignment left
         spec, backend=replays[0] if replays else f"replay:{source.experiment_id}",
         backends=replays, replay_speed=speed, workers=1, agent_backends={},
-        inputs=inputs or spec.inputs, repetitions=repetitions or spec.repetitions)
+        inputs=inputs or spec.inputs, repetitions=repetitions or spec.repetitions,
+        participant=participant)
 
 
 def missing_runs(plan: list[PlannedRun], done: set[RunKey]) -> list[PlannedRun]:

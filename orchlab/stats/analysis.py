@@ -492,3 +492,19 @@ def join_group(group: Group) -> str:
     name = group.form + (GROUP_SEPARATOR + group.variant if group.variant else "")
     name += BACKEND_SEPARATOR + group.backend if group.backend else ""
     return name + (ASSIGNMENT_SEPARATOR + group.assignment if group.assignment else "")
+
+
+def pooled(runs: pd.DataFrame) -> pd.DataFrame:
+    """Several experiments' runs of the same inputs as one sample, each experiment's
+    repetitions kept apart: `repetition` becomes the rank of (experiment, repetition) within
+    the input. A class's participants each ran the inputs once or more; pairing by input and
+    repetition (`estimates.pair_rows`) then pairs two forms' runs of one participant's
+    repetition, never one participant's run with another's, and pass^k counts every
+    participant's runs of an input as its repetitions."""
+    if runs.empty:
+        return runs
+    keys = ["input_id", "experiment_id", "repetition"]
+    blocks = runs[keys].drop_duplicates().sort_values(keys)
+    blocks["pooled"] = blocks.groupby("input_id").cumcount()
+    ranked = runs[keys].merge(blocks, on=keys, how="left")  # a left merge keeps runs' order
+    return runs.assign(repetition=ranked["pooled"].to_numpy())

@@ -34,8 +34,9 @@ from orchlab.store.store import Store
 
 FILE_FORMAT = "orchlab-experiment"
 """The JSON file's `format`: how an import tells an experiment file from any other JSON."""
-FILE_VERSION = 3
-"""Version 3: each run's judgements (with the judge's spans) and people's labels, and the
+FILE_VERSION = 4
+"""Version 4: the experiment's workshop participant (older files come in with none).
+Version 3: each run's judgements (with the judge's spans) and people's labels, and the
 experiment's pairwise judgements (under `experiment`, since each reads two runs). Version 2:
 every span field, each run's model calls (replay records), the experiment's replay marks.
 Version 1 files (no `version` key) had a subset of span fields and no calls; files before
@@ -77,7 +78,8 @@ def _experiment_dict(exp: ExperimentRecord) -> dict[str, Any]:
         "variant": exp.spec.get("variant") or "original", "status": exp.status,
         "planned_runs": exp.planned_runs, "created_at": exp.created_at.isoformat(),
         "finished_at": exp.finished_at.isoformat() if exp.finished_at else None,
-        "records_calls": exp.records_calls, "replay_of": exp.replay_of, "spec": exp.spec,
+        "records_calls": exp.records_calls, "replay_of": exp.replay_of,
+        "participant": exp.participant, "spec": exp.spec,
     })
 
 

@@ -19,6 +19,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from agents.tracing import gen_trace_id
 
+from orchlab.core import workshop
 from orchlab.core.errors import ImportFileError, LabelError
 from orchlab.core.records import (
     PAIRWISE_WINNERS,
@@ -127,6 +128,13 @@ def read_file(source: bytes | str | Path, name: str | None = None) -> Experiment
                                      f"The experiment in {name}", lenient))
     exp = replace(exp, records_calls=exp.records_calls and version > 1,  # v1: no calls
                   status="interrupted" if exp.status == "running" else exp.status)
+    if exp.participant is not None:  # shown on every page of a class: a name, or refused
+        try:
+            workshop.checked_name(exp.participant)
+        except workshop.WorkshopError as exc:
+            raise ImportFileError(f"The experiment in {name} names its participant "
+                                  f"{_shown(exp.participant)}, which is not a name: "
+                                  f"{exc}") from None
     runs: list[RunRecord] = []
     judgements: list[Judgement] = []
     labels: list[Label] = []

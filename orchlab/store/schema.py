@@ -186,6 +186,15 @@ run_b, judge, backend, prompt version, k) at most once, gone with either run. (O
 for all three: m009 was never released.)"""
 
 
+M010_PARTICIPANTS = """
+ALTER TABLE experiments ADD COLUMN participant TEXT;
+CREATE INDEX experiments_by_participant ON experiments(participant);
+"""
+"""Who started an experiment in a workshop (a browser session's name): a class's History shows
+each participant their own, and only they or the teacher delete them. NULL outside a
+workshop, and for every experiment stored before."""
+
+
 class _M004Span(NamedTuple):
     """A span as m004 reads it: the spans columns (after run_id) as m001 created them, named
     here because a migration is history, never the columns derived from today's records."""
@@ -241,6 +250,7 @@ MIGRATIONS: list[Migration] = [
     ("m008_one_run_per_planned_run_and_backend", M008_ONE_RUN_PER_PLANNED_RUN_AND_BACKEND,
      None),
     ("m009_judgements", M009_JUDGEMENTS, None),
+    ("m010_participants", M010_PARTICIPANTS, None),
 ]
 """(name, SQL, optional Python step run in the same transaction), applied in order. The SQL is
 SQLite's and PostgreSQL's alike, but for column types (`Database.ddl`). Migrations are
@@ -296,7 +306,7 @@ INSERT_CALL = (f"INSERT INTO model_calls (run_id,{','.join(CALL_COLUMNS)}) "
                f"VALUES ({','.join('?' * (len(CALL_COLUMNS) + 1))})")
 EXPERIMENT_COLUMNS = ["experiment_id", "scenario", "backend", "created_at", "finished_at",
                       "status", "planned_runs", "spec_json", "pid", "records_calls", "replay_of",
-                      "host", "heartbeat_at"]
+                      "host", "heartbeat_at", "participant"]
 """Experiment columns, named (never SELECT * by position)."""
 INSERT_EXPERIMENT = (f"INSERT INTO experiments ({','.join(EXPERIMENT_COLUMNS)}) "
                      f"VALUES ({','.join('?' * len(EXPERIMENT_COLUMNS))})")

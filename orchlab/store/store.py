@@ -19,7 +19,7 @@ from dataclasses import replace as dataclass_replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from orchlab.core import config
+from orchlab.core import config, workshop
 from orchlab.core.errors import (
     NOT_THE_FORMS_FAULT,
     LabelError,
@@ -317,10 +317,22 @@ class Store:
                 "WHERE experiment_id LIKE ? ESCAPE '\\'", (prefix + "%",)).fetchall()
         return _experiment(rows[0]) if len(rows) == 1 else None
 
-    def delete_experiment(self, experiment_id: str) -> None:
-        """Delete an experiment with its runs, spans and outbox."""
+    def delete_experiment(self, experiment_id: str, owner: str | None = None) -> None:
+        """Delete an experiment with its runs, spans and outbox. With `owner` (a workshop's
+        participant), only an experiment that participant recorded: the check and the delete
+        are one statement, so nothing can change hands between them; anyone else's is a
+        StoreError naming whose it is, and nothing is deleted."""
+        where, args = "experiment_id=?", [experiment_id]
+        if owner is not None:
+            where, args = where + " AND participant=?", [experiment_id, owner]
         with self._db.tx() as conn:
-            conn.execute("DELETE FROM experiments WHERE experiment_id=?", (experiment_id,))
+            deleted = conn.execute(f"DELETE FROM experiments WHERE {where}", args).rowcount
+            if deleted or owner is None:
+                return
+            row = conn.execute("SELECT participant FROM experiments WHERE experiment_id=?",
+                               (experiment_id,)).fetchone()
+        if row is not None:
+            raise StoreError(workshop.refusal(row[0], owner, teacher=False) or "")
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -879,12 +891,13 @@ def _experiment_row(exp: ExperimentRecord) -> tuple[Any, ...]:
     return (exp.experiment_id, exp.scenario, exp.backend, exp.created_at.isoformat(),
             exp.finished_at.isoformat() if exp.finished_at else None, exp.status,
             exp.planned_runs, json.dumps(exp.spec), exp.pid, int(exp.records_calls),
-            exp.replay_of, exp.host, exp.heartbeat_at.isoformat() if exp.heartbeat_at else None)
+            exp.replay_of, exp.host, exp.heartbeat_at.isoformat() if exp.heartbeat_at else None,
+            exp.participant)
 
 
 def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
     (exp_id, scenario, backend, created, finished, status, planned, spec, pid, records_calls,
-     replay_of, host, heartbeat) = row
+     replay_of, host, heartbeat, participant) = row
     return ExperimentRecord(
         experiment_id=exp_id, scenario=scenario, backend=backend,
         created_at=datetime.fromisoformat(created), spec=json.loads(spec),
@@ -892,6 +905,7 @@ def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
         finished_at=datetime.fromisoformat(finished) if finished else None, pid=pid,
         records_calls=bool(records_calls), replay_of=replay_of, host=host,
         heartbeat_at=datetime.fromisoformat(heartbeat) if heartbeat else None,
+        participant=participant,
     )
 
 
