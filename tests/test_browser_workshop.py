@@ -74,8 +74,12 @@ def choose(page: Any, label: str, option: str) -> None:
 
 
 def class_toggle(page: Any) -> None:
+    """Turn History's class toggle on once the page has drawn to its end (a click while the
+    page is still drawing may be answered by the draw already under way)."""
     from playwright.sync_api import expect
 
+    expect(page.get_by_text(re.compile(r"^(Delete experiment|No experiments yet)")).first
+           ).to_be_visible(timeout=30_000)
     page.get_by_text("Show the class's experiments").click()
     expect(page.get_by_role("switch", name="Show the class's experiments")).to_be_checked()
 

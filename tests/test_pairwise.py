@@ -343,7 +343,7 @@ def test_pairwise_judgements_round_trip_through_export_and_import(
                        replying(knowing), repeat=2, seed=5)
     text = export.to_json(any_store, exp_id)
     document = json.loads(text)
-    assert document["version"] == 3
+    assert document["version"] == 4
     assert len(document["experiment"]["pairwise"]) == len(made) == 4
 
     fresh = Store(tmp_path / "fresh.sqlite")

@@ -192,10 +192,21 @@ def test_the_docs_commands_are_checked_too() -> None:
     assert any(c.argv[:3] == ["python", "-m", "orchlab"] for c in docs), docs
 
 
+def settings_and_argv(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    """A command's leading `NAME=value` settings (the shell's way to set them for one
+    command) and the command after them."""
+    settings: dict[str, str] = {}
+    while argv and re.fullmatch(r"[A-Z][A-Z0-9_]*=.*", argv[0]):
+        name, _, value = argv[0].partition("=")
+        settings[name] = value
+        argv = argv[1:]
+    return settings, argv
+
+
 def starts_a_process(command: Command) -> bool:
     """Its check runs the program (`--help`, the dashboard, `list` for real): slow, a new
     Python process (see tests/conftest.py); the pip and pytest checks read files."""
-    argv = command.argv
+    argv = settings_and_argv(command.argv)[1]
     return (argv[:3] == ["python", "-m", "orchlab"] or argv[:1] in (["orchlab"], ["streamlit"])
             or (argv[:1] == ["python"] and len(argv) > 1 and argv[1].startswith("bench/")))
 
@@ -204,11 +215,16 @@ def starts_a_process(command: Command) -> bool:
     pytest.param(c, marks=[pytest.mark.slow] if starts_a_process(c) else []) for c in COMMANDS
 ], ids=[c.text[:60] for c in COMMANDS])
 def test_readme_command(command: Command, tmp_path: Path) -> None:
-    check = checker_for(command.argv)
+    settings, argv = settings_and_argv(command.argv)
+    check = checker_for(argv)
     if check is None:
         pytest.fail(f"command {command.text!r} ({command.where}) has no check in "
                     "tests/test_readme_commands.py: add one (or fix the document)")
-    check(command.argv, tmp_path)
+    if settings:  # the dashboard started with them (a workshop's): none other takes any
+        assert check is check_streamlit, f"{command.text!r}: settings only for streamlit run"
+        check_streamlit(argv, tmp_path, settings)
+        return
+    check(argv, tmp_path)
 
 
 def checker_for(argv: list[str]) -> Callable[[list[str], Path], None] | None:
@@ -354,7 +370,10 @@ def check_cli(argv: list[str], tmp_path: Path) -> None:
         assert "exp-readme-list" in listed.stdout, listed.stdout
 
 
-def check_streamlit(argv: list[str], tmp_path: Path) -> None:
+def check_streamlit(argv: list[str], tmp_path: Path, settings: dict[str, str] | None = None
+                    ) -> None:
+    """The dashboard starts and answers, in the environment a document's settings give it
+    (its pages under those settings are tests/test_workshop_pages.py's)."""
     shown = argv[3:]
     if shown:
         known = streamlit_options()
@@ -370,7 +389,8 @@ def check_streamlit(argv: list[str], tmp_path: Path) -> None:
     with log.open("w") as out:
         proc = subprocess.Popen(argv + flags, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
-                                env=user_env(ORCHLAB_STORE=str(tmp_path / "ui.sqlite")))
+                                env=user_env(ORCHLAB_STORE=str(tmp_path / "ui.sqlite"),
+                                             **(settings or {})))
     try:
         health = _wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log, 90.0)
         assert health == "ok", health

@@ -120,6 +120,17 @@ def test_a_run_records_its_participant_and_a_replay_is_its_starters(store: Store
     assert replay_spec(exp).participant is None
 
 
+def test_list_names_a_workshops_participant(store: Store, capsys: pytest.CaptureFixture[str]
+                                            ) -> None:
+    from orchlab.cli.main import main
+
+    store.save_experiment(replace(make_experiment("exp-ada"), participant="ada"))
+    store.save_experiment(make_experiment("exp-solo"))
+    assert main(["list", "--store", store.location]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["exp-ada"].endswith("by ada") and "by " not in lines["exp-solo"]
+
+
 def test_a_spec_with_a_bad_participant_is_refused(store: Store) -> None:
     spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"], participant="")
     with pytest.raises(SpecError, match="participant: Type a name"):

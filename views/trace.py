@@ -15,7 +15,7 @@ from orchlab.judging import label_run
 from orchlab.present.figures import errored_ancestors, span_depths, waterfall, waterfall_pair
 from orchlab.scenario import RubricJudge
 from orchlab.stats.tracediff import align, aligned_frame, default_partner, divergence_text, steps_of
-from views._class import class_toggle, visible
+from views._class import class_toggle, participant, visible
 from views._shared import (
     clear_run_caches,
     experiment_choices,
@@ -156,7 +156,7 @@ def label_form(judge: RubricJudge, run_id: str) -> None:
         score = st.selectbox(f"Your answer ({judge.describe_scale()})", options, index=None,
                              placeholder="Choose", key=f"trace_score_{run_id}_{judge.name}")
         note = st.text_input("Note (optional)", key=f"trace_note_{run_id}_{judge.name}")
-        who = st.text_input("Your name", value=st.session_state.get(WHO, ""),
+        who = st.text_input("Your name", value=st.session_state.get(WHO, participant() or ""),
                             key=f"trace_who_{run_id}_{judge.name}",
                             help="Stored with the label: one label per person, run and judge.")
         pressed = st.form_submit_button("Save label")

@@ -430,7 +430,8 @@ def _list(store: Store) -> int:
         print(f"{exp.experiment_id}  {exp.created_at:%Y-%m-%d %H:%M}  {exp.scenario:<16} "
               f"{exp.backend:<28} {exp.status:<10} {counts.finished}/{counts.planned} runs"
               + (f", {counts.missing} never finished" if counts.missing else "")
-              + (f"  | {exp.spec['assignment']}" if exp.spec.get("assignment") else ""))
+              + (f"  | {exp.spec['assignment']}" if exp.spec.get("assignment") else "")
+              + (f"  by {exp.participant}" if exp.participant else ""))  # a workshop's
     return 0
 
 
