@@ -101,6 +101,9 @@ def test_the_teacher_deletes_anothers_and_sees_the_class_board(class_store: Stor
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Participants": "2", "Experiments": "2", "Runs": "4"}  # not exp-solo
+    assert at.dataframe[0].value["Figure"].tolist()[:1] == ["Success rate"]
+    at.toggle(key="board_present").set_value(True).run()  # large type: a table, not a grid
+    assert not at.exception and at.table and "Success rate" in at.table[0].value.index
     at.switch_page("views/history.py").run()
     at.toggle(key="history_class").set_value(True).run()
     at.selectbox(key="history_chosen").set_value("exp-bob").run()

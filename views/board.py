@@ -17,6 +17,12 @@ from views._replay import speed_slider
 from views._shared import experiment_choices, runs_frame, store_or_stop
 from views._widgets import escape_md
 
+BOARD_CSS = """<style>
+[data-testid="stMain"] [data-testid="stMetricValue"] { font-size: 4rem; }
+[data-testid="stMain"] [data-testid="stTable"] { font-size: 1.35rem; }
+</style>"""
+"""Presenter mode's counts and scoreboard, read from the back of a room."""
+
 st.title("Class board")
 if not is_teacher():  # the page is listed for the teacher only; a stale link lands here
     st.info("The class board is the teacher's: sign in under Workshop in the sidebar.")
@@ -26,6 +32,7 @@ present = st.toggle("Presenter mode", value=st.query_params.get("present") == "1
                     key="board_present", help="Large type, for a projector.")
 if present:
     presenter_style()
+    st.markdown(BOARD_CSS, unsafe_allow_html=True)
 experiments = [e for e in store.list_experiments()
                if e.participant is not None and e.replay_of is None]
 if not experiments:
@@ -56,8 +63,11 @@ else:
             st.info(f"Only {escape_md(title(groups[0]))} has runs: pick two forms or more.")
         else:
             result = summary.summarize_runs(runs, by="group")
-            st.dataframe(summary.scoreboard(result).rename(columns={"figure": "Figure"}),
-                         hide_index=True, width="stretch", key="board_scoreboard")
+            board = summary.scoreboard(result).rename(columns={"figure": "Figure"})
+            if present:  # a table's type grows with the page's; a data grid's stays small
+                st.table(board.set_index("Figure"))
+            else:
+                st.dataframe(board, hide_index=True, width="stretch", key="board_scoreboard")
             st.caption(summary.SCOREBOARD_NOTE)
             for block in result["comparisons"]:
                 st.subheader(escape_md(f"{title(block['group'])} vs {label(block['baseline'])}"))
