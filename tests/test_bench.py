@@ -25,6 +25,7 @@ import pytest
 from test_readme_commands import COMMANDS, ROOT, options, user_env
 
 SHORT: dict[str, list[str]] = {
+    "classroom.py": ["--sessions", "2", "--latency", "0.05", "--repetitions", "1"],
     "concurrency.py": ["--runs", "20", "--k1-runs", "4", "--latency", "0.02", "--k", "1,10,50",
                        "--variants", "workers,fullray,fullpg", "--rounds", "1"],
     "dashboard.py": ["--sizes", "100,1000"],
@@ -94,6 +95,28 @@ def test_the_short_runs_pass_every_option_the_readme_passes() -> None:
 
 
 # -- one test per benchmark ------------------------------------------------------------------
+
+@pytest.mark.browser
+@pytest.mark.slow  # a benchmark's short run, in a new process
+@pytest.mark.timeout(300)
+def test_classroom_runs_to_its_figure(tmp_path: Path) -> None:
+    """Two participants in chromium press Run at once, then Compare opens: every figure
+    printed, each experiment's two runs stored and shown on its page."""
+    from test_browser_e2e import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    out = run_bench("classroom.py", tmp_path).stdout
+    assert figure(out, rf"^{NUMBER} runs per experiment") == 2, out
+    figure(out, rf"^N=2: solo experiment {NUMBER} s;")
+    figure(out, rf"^N=2: .* 2 experiments at once .*: median {NUMBER} s, max")
+    figure(out, r"^N=2: result shown after the experiment's end: median -?[\d.]+ s, max "
+                r"(-?[\d.]+) s;", positive=False)
+    figure(out, rf"^N=2: Compare opened in {NUMBER} s while the results arrived")
+    figure(out, rf"^N=2: CPU over the {NUMBER} s from the first Run")
+    ratio = rf"^N=2 experiment_ratio={NUMBER} result_delay_max=-?[\d.]+s compare=[\d.]+s$"
+    figure(last_line(out), ratio)
+
 
 @pytest.mark.slow  # a benchmark's short run, in a new process
 @pytest.mark.timeout(300)

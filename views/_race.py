@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from orchlab.present.figures import group_colors
-from orchlab.present.race import Race, build_race, lane_caption
+from orchlab.present.race import Race, RaceMemo, build_race, lane_caption
 from orchlab.present.race_figures import race_figure
 from orchlab.running.jobs import ExperimentJob, JobSnapshot
 from orchlab.stats.findings import title
@@ -28,29 +30,38 @@ def presenter_style() -> None:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
 
 
-PREVIOUS_KEY = "run_race_previous"
-"""The session's last race drawn: a run's spans stay drawn while its record is stored."""
+@st.cache_resource
+def race_memo() -> RaceMemo[Any]:
+    """Every job's latest race and figure, for the whole server process: a race is computed
+    (and its figure built) once per version of the job, not once per page redraw."""
+    return RaceMemo()
 
 
-def current_race(job: ExperimentJob, snap: JobSnapshot) -> Race:
-    """The race of this job now, live spans read from the process's recorder."""
-    race = build_race(snap, job.peek, job.spec.forms, job.spec.workers,
-                      previous=st.session_state.get(PREVIOUS_KEY))
-    st.session_state[PREVIOUS_KEY] = race
-    return race
+def current_race(job: ExperimentJob, snap: JobSnapshot, big: bool = False) -> tuple[Race, Any]:
+    """The race of this job now and its figure (None without lanes): computed again only
+    when the job moved since it was last drawn (`ExperimentJob.version`); live spans come
+    from the experiment process's latest report, or this process's recorder."""
+
+    def compute(previous: Race | None) -> tuple[Race, Any]:
+        race = build_race(snap, job.peek, job.spec.forms, job.spec.workers, previous=previous)
+        if not race.lanes:
+            return race, None
+        fig = race_figure(race.lanes, group_colors(job.spec.forms))
+        if big:
+            fig.update_layout(font={"size": BIG_FONT}, height=int(fig.layout.height * 1.3))
+        return race, fig
+
+    return race_memo().get(f"{job.job_id}:{big}", snap.version, compute)
 
 
 def race_view(job: ExperimentJob, snap: JobSnapshot, big: bool, key: str) -> Race:
     """The race figure, one caption per lane and the race sentence; returns the race."""
-    race = current_race(job, snap)
+    race, fig = current_race(job, snap, big)
     if race.note:
         st.caption(race.note)
     if not race.lanes:
         st.caption("The race starts with the first run…")
         return race
-    fig = race_figure(race.lanes, group_colors(job.spec.forms))
-    if big:
-        fig.update_layout(font={"size": BIG_FONT}, height=int(fig.layout.height * 1.3))
     st.plotly_chart(fig, width="stretch", key=key)
     for lane in race.lanes:  # names what runs: agent and tool names from the run's spans
         st.caption(escape_md(lane_caption(lane)))

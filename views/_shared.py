@@ -15,11 +15,14 @@ from orchlab.core.backend_ids import is_local_id
 from orchlab.core.records import ExperimentRecord
 from orchlab.measure import pricing
 from orchlab.measure.recorder import Recorder, install_recorder
+from orchlab.running.jobs import STORE_CHANGES
 from orchlab.scenario import Catalogue, Scenario, catalogue
 from orchlab.store.store import Store, StoreError
 from views._widgets import escape_md
 
 OPENAI_DEFAULT_MODEL = "gpt-4.1-mini"
+FRAMES_KEPT = 64
+"""Frames each cache keeps at most (the least recently used go first)."""
 
 
 @st.cache_resource
@@ -52,39 +55,92 @@ def get_scenarios() -> dict[str, Scenario]:
     return get_catalogue(config.env(config.ENV_SCENARIOS)).scenarios
 
 
-@st.cache_data(show_spinner=False)
 def runs_frame(store_location: str, experiment_ids: tuple[str, ...] = (),
                scenario: str | None = None) -> pd.DataFrame:
-    """Stored runs; cleared whenever a run is saved or an experiment deleted."""
+    """Stored runs (these experiments', else the scenario's, else all), read again only when
+    they may have changed: a run stored by a dashboard job of theirs, or a count of their
+    stored runs that moved (another writer, a delete), or `clear_run_caches`. Shared by every
+    session: one participant's experiment ending does not make the others read theirs."""
+    return _latest(_runs_frame, (store_location, experiment_ids, scenario),
+                   _runs_version(store_location, experiment_ids, scenario))
+
+
+@st.cache_resource
+def _frame_versions() -> dict[tuple[Any, ...], Any]:
+    """Per cached frame function and arguments, the version last read (the whole process)."""
+    return {}
+
+
+def _latest(cached: Any, args: tuple[Any, ...], version: Any) -> pd.DataFrame:
+    """`cached(*args, version)`; the frame of the version read before it, if another, is
+    dropped: a frame is kept once, at its latest version, as when caches were cleared."""
+    frame = cached(*args, version)
+    seen = _frame_versions()
+    key = (cached.__name__, *args)
+    before, seen[key] = seen.get(key), version
+    if before is not None and before != version:
+        cached.clear(*args, before)
+    return frame
+
+
+def _runs_version(store_location: str, experiment_ids: tuple[str, ...],
+                  scenario: str | None) -> tuple[Any, ...]:
+    """What `runs_frame`'s cached frame is keyed on: this process's jobs' changes to these
+    experiments (or the scenario), and for named experiments their stored run counts (one
+    indexed count each)."""
+    if not experiment_ids:
+        return (STORE_CHANGES.scenario(scenario),)
+    store = get_store(store_location)
+    return (STORE_CHANGES.experiments(experiment_ids),
+            tuple(store.count_runs(e) for e in experiment_ids))
+
+
+@st.cache_data(show_spinner=False, max_entries=FRAMES_KEPT)
+def _runs_frame(store_location: str, experiment_ids: tuple[str, ...], scenario: str | None,
+                version: tuple[Any, ...]) -> pd.DataFrame:
     return get_store(store_location).load_runs(list(experiment_ids) or None, scenario)
 
 
-@st.cache_data(show_spinner=False)
 def judgements_frame(store_location: str, experiment_ids: tuple[str, ...]) -> pd.DataFrame:
-    """Stored judgements of these experiments' runs; cleared after a judging pass and
-    whenever runs are deleted (`clear_run_caches`)."""
+    """Stored judgements of these experiments' runs; read again after a judging pass or a
+    delete (`clear_run_caches`) and when a dashboard job of theirs stored something (a
+    replay carries its source's judgements at its end)."""
+    return _latest(_judgements_frame, (store_location, experiment_ids),
+                   STORE_CHANGES.experiments(experiment_ids))
+
+
+@st.cache_data(show_spinner=False, max_entries=FRAMES_KEPT)
+def _judgements_frame(store_location: str, experiment_ids: tuple[str, ...],
+                      version: tuple[int, ...]) -> pd.DataFrame:
     return get_store(store_location).load_judgements(list(experiment_ids))
 
 
-@st.cache_data(show_spinner=False)
 def pairwise_frame(store_location: str, experiment_ids: tuple[str, ...]) -> pd.DataFrame:
     """Stored pairwise judgements of these experiments' runs (`Store.load_pairwise`: what
-    `orchlab.stats.pairwise` reads); cleared as `judgements_frame` is."""
+    `orchlab.stats.pairwise` reads); read again as `judgements_frame` is."""
+    return _latest(_pairwise_frame, (store_location, experiment_ids),
+                   STORE_CHANGES.experiments(experiment_ids))
+
+
+@st.cache_data(show_spinner=False, max_entries=FRAMES_KEPT)
+def _pairwise_frame(store_location: str, experiment_ids: tuple[str, ...],
+                    version: tuple[int, ...]) -> pd.DataFrame:
     return get_store(store_location).load_pairwise(list(experiment_ids))
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=FRAMES_KEPT)
 def labels_frame(store_location: str, experiment_ids: tuple[str, ...]) -> pd.DataFrame:
     """People's labels of these experiments' runs; cleared when a label is saved."""
     return get_store(store_location).load_labels(list(experiment_ids))
 
 
 def clear_run_caches() -> None:
-    """Call after runs, judgements or labels are saved or deleted: every frame read from the
-    store is read again."""
-    runs_frame.clear()
-    judgements_frame.clear()
-    pairwise_frame.clear()
+    """Call after runs, judgements or labels are saved or deleted by a page (History, Trace,
+    Compare's judging): every frame read from the store is read again. Runs a dashboard job
+    stores need no call: the frames are keyed on them (`runs_frame`)."""
+    _runs_frame.clear()
+    _judgements_frame.clear()
+    _pairwise_frame.clear()
     labels_frame.clear()
 
 

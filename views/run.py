@@ -32,7 +32,6 @@ from views._setup import (
 )
 from views._shared import (
     backend_id,
-    clear_run_caches,
     get_backend,
     get_scenarios,
     runs_frame,
@@ -40,9 +39,15 @@ from views._shared import (
 )
 from views._widgets import code_md, escape_md, run_card
 
-REFRESH_S = 1.0
-"""The live panel redraws at most once a second: the race clock shows tenths, but a faster
-rerun only costs the server; it stops with one full rerun when the job ends."""
+REFRESH_S = 2.0
+"""The live panel redraws every two seconds, no faster than people read it: each redraw costs
+the dashboard (for every session watching a race) and the browser (a figure drawn again),
+and a class of twenty on two cores fell tens of seconds behind at one a second (issue 30).
+The race itself is computed once per change of the job (`views._race.current_race`)."""
+END_CHECK_S = 0.5
+"""How often a running page looks whether its job has ended (`end_watch`): the look draws
+nothing and copies nothing, so the result shows within about half a second of the end
+instead of up to a redraw later."""
 
 
 def _sync_present() -> None:
@@ -321,10 +326,19 @@ def _run_label(record: RunRecord) -> str:
             f"{record.metrics.wall_ms:,.0f} ms")
 
 
+@st.fragment(run_every=END_CHECK_S)
+def end_watch(current: ExperimentJob) -> None:
+    """One full rerun as soon as the job has stopped (the final panel replaces the live one);
+    nothing else, so it costs next to nothing twice a second."""
+    if current.finished:
+        st.rerun()
+
+
 @st.fragment(run_every=REFRESH_S)
 def live_panel(current: ExperimentJob, big: bool) -> None:
-    """Refreshes every second while the job runs; one full rerun when it stops, so nothing the
-    fragment drew (the live race included) outlives the job."""
+    """Refreshes every two seconds while the job runs; one full rerun when it stops (here or
+    in `end_watch`, whichever looks first), so nothing the fragment drew (the live race
+    included) outlives the job."""
     snap = current.snapshot()
     if snap.finished:
         st.rerun()
@@ -359,10 +373,7 @@ def final_panel(current: ExperimentJob, big: bool) -> None:
     if counts.missing:
         st.caption(f"History can resume it: a resume runs the {counts.missing} planned runs "
                    "that never finished, under the same experiment id.")
-    st.caption(settings_line(current.spec))
-    if not st.session_state.get(f"run_cleared_{snap.result.experiment_id}"):
-        clear_run_caches()
-        st.session_state[f"run_cleared_{snap.result.experiment_id}"] = True
+    st.caption(settings_line(current.spec))  # its runs are in every frame read from now on
     if big:
         race_view(current, snap, big, key="run_race_final")
         final_outputs(snap, current.spec.forms)
@@ -376,7 +387,8 @@ if job is None:
     st.info("Choose a scenario and its forms and press Run. The results of each form appear "
             "side by side." if not present else "Choose a scenario and an input and press "
             "Start: each form runs once, side by side.")
-elif not job.snapshot().finished:
+elif not job.finished:
     live_panel(job, present)
+    end_watch(job)
 else:
     final_panel(job, present)

@@ -8,9 +8,12 @@ span source, so tests feed hand-made spans and the page only lays the result out
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from orchlab.core.records import RunRecord, SpanRecord, utcnow
 from orchlab.running.jobs import JobSnapshot, LiveRun
@@ -26,6 +29,7 @@ WORKERS_NOTE = ("Runs in worker processes are recorded there: the race shows eac
 
 Peek = Callable[[str, datetime, datetime], tuple[list[SpanRecord], set[str]]]
 """`Recorder.peek`: (trace id, run start, now) -> (spans so far, ids of the open ones)."""
+Drawn = TypeVar("Drawn")
 
 
 @dataclass
@@ -221,3 +225,36 @@ def lane_caption(lane: Lane) -> str:
     if lane.running:
         return f"{where} · running {lane.running}"
     return f"{where} · between steps" if lane.spans else f"{where} · starting"
+
+
+class RaceMemo(Generic[Drawn]):
+    """Each job's latest race (and whatever a page drew of it, e.g. its figure), computed
+    once per version of what it is drawn from (`ExperimentJob.version`) for every page that
+    shows it, and again only when that version moves.
+
+    Also the `previous` race `build_race` keeps a just-collected run's spans from. Holds the
+    `keep` most recently drawn jobs; thread-safe (page scripts run on threads of their own)."""
+
+    def __init__(self, keep: int = 256) -> None:
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._latest: OrderedDict[str, tuple[Hashable, Race, Drawn]] = OrderedDict()
+        self.computed = 0
+        """How many times a race was computed (tests, benchmarks)."""
+
+    def get(self, job_id: str, version: Hashable | None,
+            compute: Callable[[Race | None], tuple[Race, Drawn]]) -> tuple[Race, Drawn]:
+        """The job's race at `version`: the one drawn already, or `compute(previous race)`.
+        A version of None is never the same as the last (always computed)."""
+        with self._lock:
+            latest = self._latest.get(job_id)
+        if latest is not None and version is not None and latest[0] == version:
+            return latest[1], latest[2]
+        race, drawn = compute(latest[1] if latest else None)
+        with self._lock:
+            self.computed += 1
+            self._latest[job_id] = (version, race, drawn)
+            self._latest.move_to_end(job_id)
+            while len(self._latest) > self._keep:
+                self._latest.popitem(last=False)
+        return race, drawn

@@ -12,7 +12,7 @@ pipe, written by a sender thread so pickling never stalls the loop:
 
 - ("start", job id, (run id, form, input id, repetition, started_at, monotonic start))
 - ("record", job id, RunRecord) for each run as it is committed
-- ("live", {run id: (spans so far, open span ids)}) twice a second while runs are in flight:
+- ("live", {run id: (spans so far, open span ids)}) once a second while runs are in flight:
   what the race view draws
 - ("warning", job id, sentence), then ("end", job id, JobEnd)
 
@@ -54,8 +54,10 @@ from orchlab.running.runner import (
 
 __all__ = ["JobEnd", "JobOrder", "JobSink", "experiment_process", "run_job"]
 
-LIVE_EVERY_S = 0.5
-"""How often the process sends the spans of runs in flight (the race redraws once a second)."""
+LIVE_EVERY_S = 1.0
+"""How often the process sends the spans of runs in flight: the race redraws every two
+seconds (views/run.py `REFRESH_S`), so a report a second keeps what it draws at most a second
+old, at half the peeking and pickling of two (done beside the runs, in this process)."""
 Live = dict[str, tuple[list[SpanRecord], set[str]]]
 
 
@@ -180,6 +182,8 @@ class ExperimentProcess:
         self._lock = threading.Lock()
         self.live: Live = {}
         """The latest spans of runs in flight, by run id (replaced as a whole)."""
+        self.live_version = 0
+        """How many reports of `live` have come: a page redraws a race only when it moved."""
         self.alive = True
         # Not a daemon: its experiments may start worker processes of their own. It ends when
         # the pipe closes: at this process's exit (`close`, before multiprocessing joins it)
@@ -221,6 +225,7 @@ class ExperimentProcess:
                 break
             if kind == "live":
                 self.live = payload[0]
+                self.live_version += 1
                 continue
             job_id, body = payload
             with self._lock:

@@ -62,6 +62,41 @@ def job_loop() -> asyncio.AbstractEventLoop:
     return _LOOP.get()
 
 
+class StoreChanges:
+    """What this process's jobs changed in their stores, counted per experiment and per
+    scenario: a run stored, an experiment ended (a replay's judgements are carried over at
+    its end). The dashboard keys the frames it caches on these counts (`views._shared`), so
+    an experiment that ends invalidates the frames that hold it, and nothing else: twenty
+    participants' experiments ending no longer make every page read everything again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._experiments: Counter[str] = Counter()
+        self._scenarios: Counter[str] = Counter()
+        self._all = 0
+
+    def note(self, experiment_id: str, scenario: str) -> None:
+        """Something of this experiment (of this scenario) was stored."""
+        with self._lock:
+            self._experiments[experiment_id] += 1
+            self._scenarios[scenario] += 1
+            self._all += 1
+
+    def experiments(self, experiment_ids: tuple[str, ...]) -> tuple[int, ...]:
+        """Changes so far to each of these experiments."""
+        with self._lock:
+            return tuple(self._experiments[e] for e in experiment_ids)
+
+    def scenario(self, scenario: str | None) -> int:
+        """Changes so far to any experiment of this scenario (None: of any)."""
+        with self._lock:
+            return self._all if scenario is None else self._scenarios[scenario]
+
+
+STORE_CHANGES = StoreChanges()
+"""This process's one count of what its jobs stored."""
+
+
 @dataclass(frozen=True)
 class LiveRun:
     """A run in flight: what the race view needs to follow it in the recorder."""
@@ -106,6 +141,8 @@ class JobSnapshot:
     in_flight: list[LiveRun] = field(default_factory=list)
     """Runs started and not yet finished, in start order (in-process runs only: runs in
     worker processes are recorded there)."""
+    version: tuple[int, int] | None = None
+    """The job's `ExperimentJob.version` when this was taken (None: it cannot tell)."""
 
 
 @dataclass
@@ -136,6 +173,33 @@ class ExperimentJob:
     _live: dict[str, LiveRun] = field(default_factory=dict)
     _process: job_process.ExperimentProcess | None = None
     _id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _changes: int = 0
+
+    @property
+    def job_id(self) -> str:
+        """A name for the job, unique in this process."""
+        return self._id
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job has stopped: a look that copies nothing (a page asks it often)."""
+        return self._done.is_set()
+
+    @property
+    def version(self) -> tuple[int, int] | None:
+        """Changes when anything a page draws of the job may have: a run started or stored,
+        a warning, the end, or (runs in flight) new live spans from the experiment process.
+        None when it cannot tell: runs in flight on this process's own loop, whose spans
+        grow in this process's recorder unannounced."""
+        with self._lock:
+            return self._version()
+
+    def _version(self) -> tuple[int, int] | None:
+        """`version`, the lock held. A race drawn from a snapshot peeks at the live report
+        after this was read: it may be newer than its version, never older."""
+        if self._process is not None:
+            return self._changes, self._process.live_version if self._live else 0
+        return None if self._live else (self._changes, 0)
 
     @property
     def backend_id(self) -> str:
@@ -183,7 +247,9 @@ class ExperimentJob:
             finished = self._done.is_set()
             result, error, warning = self._result, self._error, self._warning
             in_flight = list(self._live.values())
+            version = self._version()
         return JobSnapshot(
+            version=version,
             total=self._total, done_by_form=dict(Counter(r.form for r in records)),
             planned_by_form=self._planned_by_form, records=records,
             finished=finished, result=result, error=error,
@@ -206,6 +272,7 @@ class ExperimentJob:
             with self._lock:
                 self._live[run_id] = LiveRun(run_id, form, input_id, repetition, started_at,
                                              started - self._started)
+                self._changes += 1
         elif kind == "record":
             self._on_progress(Progress(payload, 0, self._total))
         elif kind == "warning":
@@ -218,15 +285,19 @@ class ExperimentJob:
                        time.monotonic() - self._started)
         with self._lock:
             self._live[run_id] = live
+            self._changes += 1
 
     def _on_progress(self, progress: Progress) -> None:
         with self._lock:
             self._records.append(progress.record)
             self._live.pop(progress.record.run_id, None)
+            self._changes += 1
+        STORE_CHANGES.note(progress.record.experiment_id, self.spec.scenario)
 
     def _on_warning(self, text: str) -> None:
         with self._lock:
             self._warning = text
+            self._changes += 1
 
     def _end(self, end: job_process.JobEnd, result: ExperimentResult | None = None) -> None:
         if result is None and end.experiment_id is not None and end.status is not None:
@@ -236,6 +307,9 @@ class ExperimentJob:
         with self._lock:
             self._result, self._error, self._warning = result, end.error, end.warning
             self._live.clear()
+            self._changes += 1
+            if result is not None:
+                STORE_CHANGES.note(result.experiment_id, self.spec.scenario)
             self._done.set()
 
     async def _work(self) -> None:

@@ -1,0 +1,471 @@
+"""A class on one dashboard: N participants press Run at about the same moment (issue 30).
+
+A fake OpenAI-compatible server answers every model call after exactly `--latency` seconds
+(`orchlab.testing.devserver`, a process of its own). Per session count N in `--sessions`, a fresh
+store and one `streamlit run app.py` (headless, a free port of 127.0.0.1, the fake server as
+its backend, `ORCHLAB_WORKSHOP=1` in its environment) are driven by Debian's chromium through
+Playwright: one browser, one browser context per participant (separate cookies and storage,
+i.e. separate people; each context's one tab is one Streamlit session). Each session opens the
+Run page, gives its name if the page asks for one ("Your name", "Join the class"), and
+chooses a small experiment: the default scenario (sales_email), its two default forms, its
+first input, `--repetitions` repetitions (2: four runs).
+
+The dashboard and the fake server each run in a session of their own (OWN_SESSIONS below).
+
+- Solo: one session presses Run alone and waits for its result.
+- Class: N sessions press Run one right after the other (the spread is printed) and
+  wait for their results; one more session, already open, clicks Compare in the sidebar as
+  soon as the newest of the N experiments has two runs stored (i.e. while the class's results
+  arrive) and waits until its findings and first chart are drawn and the page has settled.
+
+Measured per experiment: its own duration, from the store (the experiment record's
+created_at to its finished_at: stored by the experiment process, so no page is timed), and
+the delay from its finished_at to the moment its page showed the final panel ("Experiment
+exp-…: completed, 4 runs saved"), time-stamped in the page by a MutationObserver (browser
+and store share this machine's clock; the driver's polling adds nothing). Printed per N: the
+solo time, the median and max experiment time, the ratio median/solo (target <= 2), the
+median and max result delay (target <= 2 s), Compare's open time while the results arrive
+(target <= 5 s) and once the class is idle, and the CPU seconds the dashboard's server
+process, its experiment process and chromium used meanwhile. The last lines give the two
+ratios per N: `experiment_ratio` (median/solo) and the result delay and Compare time.
+
+    python bench/classroom.py [--sessions 10,20] [--latency 0.3] [--repetitions 2]
+
+A short run (the test suite's; its figures are not the measurement):
+
+    python bench/classroom.py --sessions 2 --latency 0.05 --repetitions 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+RUN_HEADING = "Run an experiment"
+NAME_LABEL = "Your name"
+JOIN_BUTTON = "Join the class"
+RESULT = r"Experiment (exp-[\w-]+): (completed|cancelled|failed)[^,]*, (\d+) runs? saved"
+"""The final panel's status line (its text in the page: `textContent`, no separators)."""
+OBSERVE_RESULT = """(pattern) => {
+  window.__classroom = null;
+  const re = new RegExp(pattern);
+  const look = () => {
+    if (window.__classroom) return;
+    const main = document.querySelector('[data-testid="stMain"]');
+    const found = main && main.textContent.match(re);
+    if (found) {
+      window.__classroom = {at: Date.now(), id: found[1], status: found[2], runs: +found[3]};
+      observer.disconnect();
+    }
+  };
+  const observer = new MutationObserver(look);
+  observer.observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+"""Installed in a Run page before Run is pressed: the wall-clock time (ms since the epoch) the
+final panel first appeared, and the experiment it names."""
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", default="10,20",
+                        help="participants per round, comma-separated; each round has its own "
+                        "store and dashboard server (default %(default)s)")
+    parser.add_argument("--latency", type=float, default=0.3,
+                        help="the server's answer time per model call in seconds "
+                        "(default %(default)s)")
+    parser.add_argument("--repetitions", type=int, default=2,
+                        help="repetitions per form of each participant's experiment (two "
+                        "forms, one input; default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds a round may take before it is given up "
+                        "(default %(default)s)")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()  # --help answers here, before the heavy imports below
+
+from orchlab.store.store import Store  # noqa: E402
+from orchlab.testing.ports import free_port  # noqa: E402
+
+# -- the dashboard server -----------------------------------------------------------------------
+
+@dataclass
+class Dashboard:
+    """A running `streamlit run app.py`."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds so far of the server process and of each of its children, by role."""
+        found = {"dashboard": _cpu_s(self.proc.pid), "experiments": 0.0}
+        for child in _descendants(self.proc.pid):  # the fork server's children included
+            found["experiments"] += _cpu_s(child)
+        return found
+
+
+def browser_cpu_s() -> float:
+    """CPU seconds so far of this process's chromium processes (Playwright's browser)."""
+    total = 0.0
+    for pid in _descendants(os.getpid()):
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if name.startswith("chrom"):
+            total += _cpu_s(pid)
+    return total
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def _cpu_s(pid: int) -> float:
+    fields = _stat(pid)
+    if not fields:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """Processes started by `pid`, directly or not (Linux /proc; none elsewhere)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+# OWN_SESSIONS: the dashboard and the fake model server each run in a session of their own, as
+# a dashboard started from its own terminal and a model server on another machine would. Where
+# the kernel shares the CPU between sessions first (Linux's autogroup, on by default), a server
+# started as a child of this driver would share one session's slice with the dozens of chromium
+# processes standing in for the participants' own computers.
+
+
+@contextlib.contextmanager
+def model_server(latency_s: float) -> Iterator[str]:
+    """`orchlab.testing.devserver` (FakeServerProcess's child) in a session of its own, until
+    the block ends: its /v1 base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchlab.testing.devserver", str(latency_s), "keep-alive"],
+        cwd=ROOT, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        start_new_session=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        base_url = proc.stdout.readline().strip()
+        if not base_url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"the fake server did not start: {base_url!r}")
+        yield base_url
+    finally:
+        proc.stdin.close()  # it serves until its stdin closes
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def dashboard(store: Path, backend: str) -> Iterator[Dashboard]:
+    """`streamlit run app.py` on a free port with this store and backend, in workshop mode."""
+    port = free_port()
+    env = {**os.environ, "ORCHLAB_STORE": str(store), "ORCHLAB_BACKEND": backend,
+           "ORCHLAB_WORKSHOP": "1"}
+    env.pop("OPENAI_API_KEY", None)
+    log = (store.parent / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)  # as from a terminal of its own: see OWN_SESSIONS
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early; see {log.name}")
+            with contextlib.suppress(OSError), \
+                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not become healthy in 60 s")
+            time.sleep(0.3)
+        yield Dashboard(url, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+        log.close()
+
+
+# -- a participant's session --------------------------------------------------------------------
+
+def join_if_asked(page: Any, name: str) -> None:
+    """Every session's setup goes through here: a workshop dashboard asks each session for a
+    name first ("Your name", then "Join the class"); any other shows its page at once."""
+    from playwright.sync_api import expect
+
+    heading = page.get_by_role("heading", name=RUN_HEADING)
+    asked = page.get_by_label(NAME_LABEL)
+    expect(heading.or_(asked).first).to_be_visible(timeout=60_000)
+    if asked.count() and asked.first.is_visible():
+        asked.first.fill(name)
+        page.get_by_role("button", name=JOIN_BUTTON).click()
+    expect(heading).to_be_visible(timeout=60_000)
+
+
+def open_session(browser: Any, url: str, name: str, repetitions: int) -> Any:
+    """A new participant (a browser context of its own) on the Run page, the experiment
+    chosen, Run not pressed yet."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    join_if_asked(page, name)
+    field = page.get_by_label("Repetitions per form and input")
+    field.fill(str(repetitions))
+    field.press("Tab")  # committed now: the rerun it causes must not eat the Run press
+    runs = 2 * repetitions
+    expect(page.get_by_text(f"This will start {runs} runs: 2 forms x 1 input x ")
+           ).to_be_visible(timeout=60_000)
+    page.evaluate(OBSERVE_RESULT, RESULT)
+    return page
+
+
+def settled(page: Any) -> bool:
+    """Whether the session's script run has finished (Streamlit's running indicator gone)."""
+    return page.locator('[data-testid="stStatusWidget"]').count() == 0
+
+
+@dataclass
+class Shown:
+    """One participant's experiment, as the store and the page saw it."""
+
+    experiment_id: str
+    pressed: float
+    """Run pressed (epoch seconds)."""
+    shown: float
+    """The final panel appeared in the page (epoch seconds)."""
+    created: float
+    finished: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.finished - self.created
+
+    @property
+    def delay_s(self) -> float:
+        return self.shown - self.finished
+
+
+def press_and_wait(pages: list[Any], store: Store, timeout_s: float,
+                   compare_page: Any | None = None) -> tuple[list[Shown], float | None]:
+    """Press Run in every page, one right after the other; if `compare_page` is given, open
+    Compare there while the results arrive. Returns each page's experiment once all have
+    shown it, and Compare's open time in seconds (None without it)."""
+    pressed: list[float] = []
+    buttons = [page.get_by_role("button", name="Run", exact=True) for page in pages]
+    for button in buttons:
+        pressed.append(time.time())
+        button.click()
+    deadline = time.monotonic() + timeout_s
+    compare_s = open_compare(compare_page, store, len(pages), deadline) if compare_page else None
+    found: list[dict[str, Any] | None] = [None] * len(pages)
+    while not all(found):
+        if time.monotonic() > deadline:
+            missing = sum(1 for f in found if not f)
+            raise RuntimeError(f"{missing} of {len(pages)} pages showed no result in "
+                               f"{timeout_s:g} s")
+        for i, page in enumerate(pages):
+            if found[i] is None:
+                found[i] = page.evaluate("window.__classroom")
+        time.sleep(0.25)
+    records = {e.experiment_id: e for e in store.list_experiments()}
+    shown = []
+    for when, item in zip(pressed, found, strict=True):
+        assert item is not None
+        record = records[item["id"]]
+        if item["status"] != "completed" or record.finished_at is None:
+            raise RuntimeError(f"{item['id']} ended {item['status']}")
+        shown.append(Shown(item["id"], when, item["at"] / 1000,
+                           record.created_at.timestamp(), record.finished_at.timestamp()))
+    return shown, compare_s
+
+
+def open_compare(page: Any, store: Store, expected: int, deadline: float) -> float:
+    """Once the newest of the class's experiments has two runs stored, click Compare and wait
+    until its findings and first chart are drawn and the script run has ended: seconds."""
+    from playwright.sync_api import expect
+
+    while True:
+        experiments = store.list_experiments()
+        started = [e for e in experiments if e.status in ("running", "completed")]
+        if len(started) >= expected and store.count_runs(experiments[0].experiment_id) >= 2:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("the class's experiments did not start")
+        time.sleep(0.1)
+    t0 = time.monotonic()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
+    main = page.get_by_test_id("stMain")
+    left_ms = max(1_000.0, (deadline - time.monotonic()) * 1000)
+    expect(main.get_by_role("heading", name="Findings")).to_be_visible(timeout=left_ms)
+    expect(main.locator(".js-plotly-plot").first).to_be_visible(timeout=left_ms)
+    while not settled(page):
+        if time.monotonic() > deadline:
+            raise RuntimeError("Compare did not settle")
+        time.sleep(0.05)
+    return time.monotonic() - t0
+
+
+# -- a round ------------------------------------------------------------------------------------
+
+@dataclass
+class Round:
+    sessions: int
+    solo_s: float
+    class_: list[Shown]
+    compare_s: float
+    quiet_compare_s: float
+    wall_s: float
+    cpu_s: dict[str, float]
+
+
+def one_round(browser: Any, backend: str, sessions: int, args: argparse.Namespace,
+              tmp: Path) -> Round:
+    folder = tmp / f"n{sessions}"
+    folder.mkdir()
+    store_path = folder / "classroom.sqlite"
+    store = Store(store_path)
+    try:
+        with dashboard(store_path, backend) as app:
+            solo_page = open_session(browser, app.url, "solo", args.repetitions)
+            (solo,), _ = press_and_wait([solo_page], store, args.timeout)
+            solo_page.context.close()
+            pages = [open_session(browser, app.url, f"participant-{i + 1:02d}",
+                                  args.repetitions) for i in range(sessions)]
+            watcher = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            watcher.goto(app.url)
+            join_if_asked(watcher, "teacher")
+            before = {**app.cpu_s(), "browser": browser_cpu_s()}
+            t0 = time.monotonic()
+            shown, compare_s = press_and_wait(pages, store, args.timeout, watcher)
+            wall = time.monotonic() - t0
+            after = {**app.cpu_s(), "browser": browser_cpu_s()}
+            quiet_s = compare_again(watcher, args.timeout)
+            for page in [*pages, watcher]:
+                page.context.close()
+    finally:
+        store.close()
+    return Round(sessions, solo.duration_s, shown, compare_s or 0.0, quiet_s, wall,
+                 {k: after[k] - before[k] for k in after})
+
+
+def compare_again(page: Any, timeout_s: float) -> float:
+    """Compare opened again once every result has shown (the class idle): seconds."""
+    from playwright.sync_api import expect
+
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Run").click()
+    expect(page.get_by_role("heading", name=RUN_HEADING)).to_be_visible(timeout=60_000)
+    while not settled(page):
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    nav.get_by_role("link", name="Compare").click()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="Findings")).to_be_visible(timeout=timeout_s * 1000)
+    expect(main.locator(".js-plotly-plot").first).to_be_visible(timeout=timeout_s * 1000)
+    deadline = time.monotonic() + timeout_s
+    while not settled(page) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return time.monotonic() - t0
+
+
+def report(result: Round) -> None:
+    n = result.sessions
+    durations = [s.duration_s for s in result.class_]
+    delays = [s.delay_s for s in result.class_]
+    waits = [s.shown - s.pressed for s in result.class_]
+    spread = max(s.pressed for s in result.class_) - min(s.pressed for s in result.class_)
+    median = statistics.median(durations)
+    print(f"N={n}: solo experiment {result.solo_s:.2f} s; {n} experiments at once "
+          f"(Run pressed within {spread:.1f} s): median {median:.2f} s, max {max(durations):.2f} s")
+    print(f"N={n}: result shown after the experiment's end: median {statistics.median(delays):.2f}"
+          f" s, max {max(delays):.2f} s; Run pressed to result shown: median "
+          f"{statistics.median(waits):.2f} s, max {max(waits):.2f} s")
+    order = sorted(result.class_, key=lambda s: s.finished)
+    print(f"N={n}: delays in the order the experiments ended (s): "
+          + " ".join(f"{s.delay_s:.1f}" for s in order))
+    print(f"N={n}: Compare opened in {result.compare_s:.2f} s while the results arrived "
+          f"({result.quiet_compare_s:.2f} s once the class was idle)")
+    cpu = result.cpu_s
+    print(f"N={n}: CPU over the {result.wall_s:.1f} s from the first Run to the last result: "
+          f"dashboard {cpu['dashboard']:.1f} s, experiment process {cpu['experiments']:.1f} s, "
+          f"chromium {cpu['browser']:.1f} s ({os.cpu_count()} cores; load average at the end "
+          f"{os.getloadavg()[0]:.1f})")
+    print(f"N={n}: experiment time ratio median/solo = {median / result.solo_s:.2f} (target <= 2);"
+          f" result delay max = {max(delays):.2f} s (target <= 2); Compare = "
+          f"{result.compare_s:.2f} s (target <= 5)")
+
+
+def main(args: argparse.Namespace) -> None:
+    from playwright.sync_api import sync_playwright
+
+    counts = [int(n) for n in args.sessions.split(",")]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, model_server(args.latency) as base_url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        backend = f"compat:fake-model@{base_url}"
+        print(f"{2 * args.repetitions} runs per experiment (sales_email, code and llm forms, "
+              f"1 input), server latency {args.latency * 1000:.0f} ms per model call; one "
+              "browser context per participant")
+        for n in counts:
+            results.append(one_round(browser, backend, n, args, Path(tmp)))
+            report(results[-1])
+        browser.close()
+    for result in results:
+        durations = [s.duration_s for s in result.class_]
+        print(f"N={result.sessions} experiment_ratio="
+              f"{statistics.median(durations) / result.solo_s:.2f} "
+              f"result_delay_max={max(s.delay_s for s in result.class_):.2f}s "
+              f"compare={result.compare_s:.2f}s")
+
+
+if __name__ == "__main__":
+    main(ARGS)
