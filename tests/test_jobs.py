@@ -190,7 +190,8 @@ def test_a_job_on_a_server_runs_in_the_experiment_process_and_the_race_sees_its_
     import os
 
     seen_spans: list[int] = []
-    with FakeOpenAIServer(latency_s=0.1, keep_alive=True) as server:
+    # Runs long enough to span a live report (the experiment process reports once a second)
+    with FakeOpenAIServer(latency_s=0.4, keep_alive=True) as server:
         backend = backends.resolve(f"compat:fake-model@{server.base_url}")
         job = ExperimentJob(spec(backend, 3, concurrency=2), store, backend=backend).start()
         assert job.elsewhere
