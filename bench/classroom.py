@@ -299,6 +299,13 @@ class Shown:
         return self.shown - self.finished
 
 
+def stored_state(store: Store) -> str:
+    """The store's experiments by status and finished runs, for a page that showed nothing."""
+    states = [f"{e.status} {store.count_runs(e.experiment_id)}/{e.planned_runs}"
+              for e in store.list_experiments()]
+    return ", ".join(f"{states.count(s)} x {s}" for s in sorted(set(states)))
+
+
 def press_and_wait(pages: list[Any], store: Store, timeout_s: float,
                    compare_page: Any | None = None) -> tuple[list[Shown], float | None]:
     """Press Run in every page, one right after the other; if `compare_page` is given, open
@@ -319,8 +326,8 @@ def press_and_wait(pages: list[Any], store: Store, timeout_s: float,
                 pages[i].get_by_test_id("stMain").inner_text()[-300:].replace("\n", " ")
                 for i in missing)
             raise RuntimeError(f"{len(missing)} of {len(pages)} pages showed no result in "
-                               f"{timeout_s:g} s ({len(store.list_experiments())} experiments "
-                               f"stored); they show: {seen}")
+                               f"{timeout_s:g} s (stored: {stored_state(store)}); they show: "
+                               f"{seen}")
         for i, page in enumerate(pages):
             if found[i] is None:
                 found[i] = page.evaluate("window.__classroom")
