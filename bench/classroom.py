@@ -58,7 +58,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+                  "--disable-component-update", "--disable-sync",
+                  # Each participant looks at their own tab; one browser's twenty tabs would
+                  # otherwise count as hidden, and hidden tabs' timers (which ask Streamlit for
+                  # the live panel's redraws) are slowed to once a minute.
+                  "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                  "--disable-backgrounding-occluded-windows"]
 RUN_HEADING = "Run an experiment"
 NAME_LABEL = "Your name"
 JOIN_BUTTON = "Join the class"
