@@ -53,12 +53,18 @@ def type_into_table(page: Any, row: int, text: str) -> None:
     """Type into the Backend cell of a row of the Agent models table, as a user does: a
     double click opens the cell's editor, Enter commits it. The grid is drawn on a canvas, its
     header and rows 35 px high; the Backend column is its right half."""
-    canvas = page.get_by_test_id("data-grid-canvas").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None
-    page.mouse.dblclick(box["x"] + box["width"] * 0.75, box["y"] + ROW_PX * (row + 1.5))
     editor = page.locator("textarea.gdg-input")
+    for _attempt in range(6):  # a rerun that moves the grid as the click lands: click again
+        canvas = page.get_by_test_id("data-grid-canvas").first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        assert box is not None
+        page.mouse.dblclick(box["x"] + box["width"] * 0.75, box["y"] + ROW_PX * (row + 1.5))
+        try:
+            editor.wait_for(state="visible", timeout=5_000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's timeout: the editor did not open
+            page.keyboard.press("Escape")
     editor.fill(text)
     editor.press("Enter")
 
