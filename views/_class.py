@@ -142,7 +142,7 @@ class Showing:
     def fresh(self) -> bool:
         """Whether a session should still be taken to it: it runs, or ended moments ago (a
         short replay may end before a session's next look)."""
-        return (not self.job.snapshot().finished
+        return (not self.job.finished
                 or time.monotonic() - self.started < STAGE_FRESH_S)
 
 
