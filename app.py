@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views._class import is_teacher, join_gate, setting, sidebar_box
+from views._class import is_teacher, join_gate, setting, sidebar_box, watch_the_stage
 from views._shared import sidebar
 
 st.set_page_config(page_title="Orchestration Lab", page_icon=":material/science:", layout="wide")
@@ -24,4 +24,7 @@ if is_teacher():
 navigation = st.navigation(pages)
 sidebar()
 sidebar_box()
-navigation.run()
+try:
+    navigation.run()
+finally:  # also when the page stopped early (st.stop: an empty History, say)
+    watch_the_stage()

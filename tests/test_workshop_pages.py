@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apptest_pages import APP, app_on
@@ -14,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 from test_store import make_experiment, make_run
 
 from orchlab.core import workshop
+from orchlab.running.jobs import ExperimentJob
+from orchlab.running.runner import ExperimentSpec
 from orchlab.store.store import Store
 
 PASSWORD = "chalk-and-board"
@@ -142,3 +145,62 @@ def test_without_the_setting_nothing_changes(app_env: Path, monkeypatch: pytest.
     assert not at.toggle or all(t.key != "history_class" for t in at.toggle)
     assert not any(h.value == "Workshop" for h in at.sidebar.header)
 
+
+
+def timers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The periodic fragments (the browser's rerun timers) script runs register from now on,
+    by fragment id: cleared by the caller before the run it counts."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    found: list[str] = []
+    original = ForwardMsgQueue.enqueue
+
+    def enqueue(self: ForwardMsgQueue, msg: Any) -> None:
+        if msg.WhichOneof("type") == "auto_rerun":
+            found.append(msg.auto_rerun.fragment_id)
+        original(self, msg)
+
+    monkeypatch.setattr(ForwardMsgQueue, "enqueue", enqueue)
+    return found
+
+
+def a_running_job(store: Store) -> ExperimentJob:
+    """A job as a page sees one that runs: not finished (never started, so it stays so for
+    the whole test)."""
+    spec = ExperimentSpec("sales_email", forms=["code", "llm"], inputs=["dana-acme"],
+                          backend="scripted:sales")
+    return ExperimentJob(spec, store)
+
+
+def test_a_page_has_one_periodic_fragment_at_a_time(class_store: Store,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit can drop a finished script run's messages when another timer's rerun request
+    arrives just after it (`views._class.page_is_live`): with the stage watch beside the Run
+    page's live panel and end watch (three timers), 2 of 20 pages of a class never showed
+    their result. A page that draws a live fragment looks at the stage from it instead."""
+    from views._class import stage
+
+    registered = timers(monkeypatch)
+    at = joined("ada")  # the Run page, idle: the stage watch only
+    registered.clear()
+    at.run()
+    assert len(registered) == 1, registered
+    idle_watch = registered[0]
+
+    at.session_state["run_job"] = a_running_job(class_store)
+    registered.clear()
+    at.run()
+    assert not at.exception, at.exception
+    assert any(s.label.startswith("Running 0/") for s in at.status)
+    assert len(set(registered)) == 1 and idle_watch not in registered, registered
+
+    job = a_running_job(class_store)
+    stage().show(job, "ada's experiment, replayed")
+    try:
+        registered.clear()
+        at.switch_page("views/stage.py").run()
+        assert not at.exception, at.exception
+        assert any("runs replayed" in c.value for c in at.caption)
+        assert len(set(registered)) == 1 and idle_watch not in registered, registered
+    finally:
+        stage.clear()

@@ -97,7 +97,6 @@ def sidebar_box() -> None:
             st.button("Sign in", key="workshop_sign_in", on_click=_sign_in)
             if error := st.session_state.pop("workshop_sign_in_error", None):
                 st.error(error)
-    stage_watch()
 
 
 def class_toggle(key: str) -> bool:
@@ -181,9 +180,11 @@ this, and twenty sessions' looks cost almost nothing (one attribute read each)."
 STAGE_FRESH_S = 60.0
 """A replay that ended less than this long ago still takes a session to it."""
 
+LIVE_KEY = "workshop_page_live"
+"""Set during a script run by a page that draws a periodic fragment of its own."""
 
-@st.fragment(run_every=STAGE_CHECK_S)
-def stage_watch() -> None:
+
+def look_at_stage() -> None:
     """Takes this session to the class replay once per replay the teacher starts."""
     showing = stage().showing
     if showing is None or st.session_state.get(SEEN_KEY) == showing.number:
@@ -193,3 +194,36 @@ def stage_watch() -> None:
     # joins later.
     if not is_teacher() and showing.fresh():
         st.switch_page("views/stage.py")
+
+
+def page_is_live() -> None:
+    """Called by a page about to draw a periodic fragment (a running job's live panel): that
+    fragment looks at the stage itself (`look_at_stage`) and `watch_the_stage` draws no timer
+    of its own beside it.
+
+    A page has at most one periodic fragment, because Streamlit (1.67) can drop a finished
+    script run's messages: when a fragment's timed rerun request reaches the server after the
+    run's thread has stopped but before its messages were sent (the server's event loop busy
+    with other sessions), a new script runner takes the request and the old one's messages
+    are ignored ("Ignoring event from non-current ScriptRunner" in its debug log). With a
+    second timer on the page, the lost run could be the one that drew an experiment's result,
+    and that page then showed the live panel forever: 2 of 20 pages in some rounds of
+    `bench/classroom.py`, every experiment stored. A timer whose fragment the finished run no
+    longer draws is refused before it can do this; one the run drew anew starts only once the
+    run's messages arrived."""
+    st.session_state[LIVE_KEY] = True
+
+
+@st.fragment(run_every=STAGE_CHECK_S)
+def stage_watch() -> None:
+    """A workshop page's periodic look at the stage, when the page has no timer of its own."""
+    look_at_stage()
+
+
+def watch_the_stage() -> None:
+    """In a workshop, after the page (app.py): the stage watch in the sidebar, unless the page
+    drew a periodic fragment of its own in this run (`page_is_live`)."""
+    if st.session_state.pop(LIVE_KEY, False) or not setting().enabled:
+        return
+    with st.sidebar:
+        stage_watch()

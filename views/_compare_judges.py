@@ -19,6 +19,7 @@ from orchlab.stats.analysis import MIN_RUNS_FOR_CI
 from orchlab.stats.findings import label, title
 from orchlab.stats.pairwise import summarize_pairwise
 from orchlab.store.store import Store
+from views._class import look_at_stage, page_is_live
 from views._judging import JudgeJob
 from views._shared import (
     backend_id,
@@ -217,6 +218,7 @@ def judge_action(store: Store, scenario_def: Scenario, experiment_ids: list[str]
     runs, the caches refreshed when it ends."""
     job: JudgeJob | None = st.session_state.get(JUDGE_JOB)
     if job is not None:
+        page_is_live()
         judging_progress(store)
         return
     with st.expander("Judge these runs"):
@@ -253,6 +255,7 @@ def judge_action(store: Store, scenario_def: Scenario, experiment_ids: list[str]
                     runs.loc[runs["experiment_id"] == e, "form"])]
                 job = JudgeJob(both or experiment_ids, [choice], backend, int(repeat), forms)
             st.session_state[JUDGE_JOB] = job.start(store)
+            page_is_live()
             judging_progress(store)
 
 
@@ -277,7 +280,9 @@ def pick_forms(runs: pd.DataFrame) -> tuple[str, str] | None:
 @st.fragment(run_every=1.0)
 def judging_progress(store: Store) -> None:
     """While the pass runs: how many (experiment, judge) passes ended. When it ends: one full
-    rerun with the caches cleared, so the new scores are read."""
+    rerun with the caches cleared, so the new scores are read. The page's one periodic
+    fragment: it also looks at a workshop's stage (`views._class.page_is_live`)."""
+    look_at_stage()
     job: JudgeJob | None = st.session_state.get(JUDGE_JOB)
     if job is None:
         return

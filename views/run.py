@@ -20,7 +20,7 @@ from orchlab.running.spec import plan_runs
 from orchlab.scenario import DEFAULT_FORMS
 from orchlab.stats import summary
 from orchlab.stats.findings import label, title
-from views._class import participant
+from views._class import look_at_stage, page_is_live, participant
 from views._models import agent_models, backends_choice
 from views._race import final_outputs, presenter_style, race_view
 from views._setup import (
@@ -44,10 +44,14 @@ REFRESH_S = 2.0
 the dashboard (for every session watching a race) and the browser (a figure drawn again),
 and a class of twenty on two cores fell tens of seconds behind at one a second (issue 30).
 The race itself is computed once per change of the job (`views._race.current_race`)."""
-END_CHECK_S = 0.5
-"""How often a running page looks whether its job has ended (`end_watch`): the look draws
-nothing and copies nothing, so the result shows within about half a second of the end
-instead of up to a redraw later."""
+END_WAIT_S = 1.5
+"""After each redraw the live panel waits this long for the job's end, and reruns the page
+the moment it comes: the result shows within moments of the end, not up to a redraw later,
+with one timer on the page (`views._class.page_is_live` says why not two). A Cancel press
+waits at most this long."""
+FIRST_DRAW = "run_live_first_draw"
+"""Set by the full script run that draws the live panel: that draw does not wait (the page's
+script run ends; the panel's own reruns wait)."""
 
 
 def _sync_present() -> None:
@@ -326,19 +330,12 @@ def _run_label(record: RunRecord) -> str:
             f"{record.metrics.wall_ms:,.0f} ms")
 
 
-@st.fragment(run_every=END_CHECK_S)
-def end_watch(current: ExperimentJob) -> None:
-    """One full rerun as soon as the job has stopped (the final panel replaces the live one);
-    nothing else, so it costs next to nothing twice a second."""
-    if current.finished:
-        st.rerun()
-
-
 @st.fragment(run_every=REFRESH_S)
 def live_panel(current: ExperimentJob, big: bool) -> None:
-    """Refreshes every two seconds while the job runs; one full rerun when it stops (here or
-    in `end_watch`, whichever looks first), so nothing the fragment drew (the live race
-    included) outlives the job."""
+    """Redraws every two seconds while the job runs and then watches for its end; one full
+    rerun when it stops, so nothing the fragment drew (the live race included) outlives the
+    job. The page's one periodic fragment: it also looks at a workshop's stage."""
+    look_at_stage()
     snap = current.snapshot()
     if snap.finished:
         st.rerun()
@@ -352,6 +349,8 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
     race_view(current, snap, big, key="run_race_live")
     if not big:
         show_results(snap, current)
+    if not st.session_state.pop(FIRST_DRAW, False) and current.join(END_WAIT_S):
+        st.rerun()
 
 
 def final_panel(current: ExperimentJob, big: bool) -> None:
@@ -388,7 +387,8 @@ if job is None:
             "side by side." if not present else "Choose a scenario and an input and press "
             "Start: each form runs once, side by side.")
 elif not job.finished:
+    page_is_live()
+    st.session_state[FIRST_DRAW] = True
     live_panel(job, present)
-    end_watch(job)
 else:
     final_panel(job, present)

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views._class import stage
+from views._class import look_at_stage, page_is_live, stage
 from views._race import final_outputs, presenter_style, race_view
 from views._widgets import escape_md
 
 REFRESH_S = 2.0
 """A live replay redraws this often: the race reads at this pace from across a room."""
+END_WAIT_S = 1.5
+"""After each redraw the replay's panel waits this long for its end (views/run.py's
+`END_WAIT_S`)."""
+FIRST_DRAW = "stage_live_first_draw"
+"""Set by the full script run that draws the live panel, whose draw does not wait."""
 
 st.title("Class replay")
 showing = stage().showing
@@ -25,16 +30,22 @@ if big:
 
 @st.fragment(run_every=REFRESH_S)
 def live() -> None:
-    """The replay while it runs; one full rerun when it ends."""
+    """The replay while it runs, then a watch for its end (as the Run page's live panel);
+    one full rerun when it ends. It also looks for a newer replay on the stage."""
+    look_at_stage()
     snap = showing.job.snapshot()
     if snap.finished:
         st.rerun()
     st.caption(f"{len(snap.records)}/{snap.total} runs replayed…")
     race_view(showing.job, snap, big, key="stage_race_live")
+    if not st.session_state.pop(FIRST_DRAW, False) and showing.job.join(END_WAIT_S):
+        st.rerun()
 
 
 snap = showing.job.snapshot()
 if not snap.finished:
+    page_is_live()
+    st.session_state[FIRST_DRAW] = True
     live()
 else:
     if snap.error:

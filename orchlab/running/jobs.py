@@ -235,10 +235,10 @@ class ExperimentJob:
         if self._process is not None:
             self._process.cancel(self._id)
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait until the job has stopped (tests and the CLI)."""
-        if self._started:
-            self._done.wait(timeout)
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the job has stopped, at most `timeout` seconds (tests, the CLI, a live
+        panel watching for the end): whether it has."""
+        return bool(self._started) and self._done.wait(timeout)
 
     def snapshot(self) -> JobSnapshot:
         """Progress so far."""
