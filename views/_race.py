@@ -54,15 +54,18 @@ def current_race(job: ExperimentJob, snap: JobSnapshot, big: bool = False) -> tu
     return race_memo().get(f"{job.job_id}:{big}", snap.version, compute)
 
 
-def race_view(job: ExperimentJob, snap: JobSnapshot, big: bool, key: str) -> Race:
-    """The race figure, one caption per lane and the race sentence; returns the race."""
+def race_view(job: ExperimentJob, snap: JobSnapshot, big: bool, key: str,
+              figure: bool = True) -> Race:
+    """The race figure (unless `figure` is False), one caption per lane and the race
+    sentence; returns the race."""
     race, fig = current_race(job, snap, big)
     if race.note:
         st.caption(race.note)
     if not race.lanes:
         st.caption("The race starts with the first run…")
         return race
-    st.plotly_chart(fig, width="stretch", key=key)
+    if figure:
+        st.plotly_chart(fig, width="stretch", key=key)
     for lane in race.lanes:  # names what runs: agent and tool names from the run's spans
         st.caption(escape_md(lane_caption(lane)))
     if race.sentence:

@@ -356,7 +356,7 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
 def final_panel(current: ExperimentJob, big: bool) -> None:
     """The experiment as the store counts it (`Store.run_counts`, as History and the CLI):
     green only when every planned run finished, so a dead server is never a success. The
-    race is drawn once more, statically, as it ended."""
+    race as it ended: its sentence and lanes, and its figure on request."""
     snap = current.snapshot()
     if snap.error:  # a job's sentences may quote a provider's error or a file's ids
         st.error(escape_md(snap.error))
@@ -378,7 +378,10 @@ def final_panel(current: ExperimentJob, big: bool) -> None:
         final_outputs(snap, current.spec.forms)
         return
     with st.expander("The race, as it ended", expanded=False):
-        race_view(current, snap, big, key="run_race_final")
+        # On request only: a collapsed expander's figure is still drawn, and a browser spent
+        # ~0.8 s of CPU on it after every result (bench/classroom.py: twenty pages at once).
+        drawn = st.toggle("Draw the race's figure", key="run_final_race_figure")
+        race_view(current, snap, big, key="run_race_final", figure=drawn)
     show_results(snap, current)
 
 
