@@ -47,7 +47,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +114,7 @@ if __name__ == "__main__":
     ARGS = parse_args()  # --help answers here, before the heavy imports below
 
 from orchlab.store.store import Store  # noqa: E402
-from orchlab.testing.ports import free_port  # noqa: E402
+from orchlab.testing.dashboard import running_dashboard  # noqa: E402
 
 # -- the dashboard server -----------------------------------------------------------------------
 
@@ -207,40 +206,11 @@ def model_server(latency_s: float) -> Iterator[str]:
 
 @contextlib.contextmanager
 def dashboard(store: Path, backend: str) -> Iterator[Dashboard]:
-    """`streamlit run app.py` on a free port with this store and backend, in workshop mode."""
-    port = free_port()
-    env = {**os.environ, "ORCHLAB_STORE": str(store), "ORCHLAB_BACKEND": backend,
-           "ORCHLAB_WORKSHOP": "1"}
-    env.pop("OPENAI_API_KEY", None)
-    log = (store.parent / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)  # as from a terminal of its own: see OWN_SESSIONS
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early; see {log.name}")
-            with contextlib.suppress(OSError), \
-                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not become healthy in 60 s")
-            time.sleep(0.3)
-        yield Dashboard(url, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-        log.close()
+    """`streamlit run app.py` on a free port with this store and backend, in workshop mode,
+    in a session of its own (see OWN_SESSIONS)."""
+    with running_dashboard(store, backend, env={"ORCHLAB_WORKSHOP": "1"},
+                           own_session=True) as app:
+        yield Dashboard(app.url, app.proc)
 
 
 # -- a participant's session --------------------------------------------------------------------

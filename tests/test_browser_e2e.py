@@ -12,19 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from waiting import stop
 
+from orchlab.testing.dashboard import running_dashboard
 from orchlab.testing.devserver import FakeOpenAIServer
-from orchlab.testing.ports import free_port
 
 ROOT = Path(__file__).parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -41,41 +36,14 @@ def streamlit_app(store: Path, backend: str) -> Iterator[str]:
     """`streamlit run app.py` on a free port of 127.0.0.1 with this store and backend."""
     if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    port = free_port()
-    env = {**os.environ, "ORCHLAB_STORE": str(store), "ORCHLAB_BACKEND": backend}
-    env.pop("OPENAI_API_KEY", None)
-    log = (store.parent / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        yield url
-    finally:
-        stop(proc)
-        log.close()
+    with running_dashboard(store, backend) as dashboard:
+        yield dashboard.url
 
 
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
     with streamlit_app(tmp_path / "e2e.sqlite", "local:smollm2-135m") as url:
         yield url
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "streamlit exited early"
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError("streamlit did not become healthy")
 
 
 @pytest.mark.real_model

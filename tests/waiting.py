@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
-from typing import Any
+
+from orchlab.testing.dashboard import stop
+
+__all__ = ["stop", "wait_until"]
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0, poll_s: float = 0.02,
@@ -16,13 +18,3 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0, poll_s: f
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout_s:g} s for {what}")
         time.sleep(poll_s)
-
-
-def stop(proc: subprocess.Popen[Any], timeout_s: float = 20.0) -> None:
-    """Stop a server a test started: terminate, then kill if it does not go in time."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout_s)
