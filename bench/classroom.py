@@ -435,19 +435,33 @@ def report(result: Round) -> None:
 
 
 def browsers_elsewhere(nice: int) -> str:
-    """Give this driver's session, and so the chromium it starts, the CPU the dashboard and
-    the model server leave (their sessions keep nice 0): in a class each browser runs on its
-    participant's computer, not on the dashboard's two cores. Linux shares the CPU between
-    sessions first (autogroups), so the session's nice is the one that counts. What was set,
-    as a sentence."""
+    """Give the browser the CPU the dashboard and the model server leave (their sessions keep
+    nice 0): in a class each browser runs on its participant's computer, not on the
+    dashboard's two cores. Linux shares the CPU between sessions first (autogroups), and
+    Playwright starts chromium in a session of its own, so that session's nice is the one
+    that counts (every renderer it starts later joins it). Never this driver's session: it
+    may be a terminal's or the test suite's. What was set, as a sentence."""
     if nice == 0:
         return "browsers on the dashboard's cores at the same priority"
+    mine = Path("/proc/self/autogroup").read_text().split()[0] \
+        if Path("/proc/self/autogroup").exists() else None
+    groups: dict[str, int] = {}
+    for pid in _descendants(os.getpid()):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "chromium":
+                groups.setdefault(Path(f"/proc/{pid}/autogroup").read_text().split()[0], pid)
+        except OSError:
+            continue
+    if not groups or mine is None or mine in groups:
+        return ("browsers at the same priority (chromium runs in no session of its own "
+                "here, so it cannot be niced alone)")
     try:
-        Path("/proc/self/autogroup").write_text(str(nice))
+        for pid in groups.values():
+            Path(f"/proc/{pid}/autogroup").write_text(str(nice))
     except OSError as exc:
-        return f"browsers at the same priority (the session's nice could not be set: {exc})"
-    return (f"browsers at the lowest priority (session nice {nice}): they stand for the "
-            "participants' own computers")
+        return f"browsers at the same priority (their session's nice could not be set: {exc})"
+    return (f"browsers at the lowest priority (their session's nice {nice}): they stand for "
+            "the participants' own computers")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -474,24 +488,5 @@ def main(args: argparse.Namespace) -> None:
               f"compare={result.compare_s:.2f}s")
 
 
-OWN_SESSION = "ORCHLAB_CLASSROOM_OWN_SESSION"
-"""Set in the bench's own re-run: it already leads a session of its own."""
-
-
-def in_own_session() -> int:
-    """Run this bench again as the leader of a new session, whose nice `browsers_elsewhere`
-    then sets without touching the caller's (a terminal's, or the test suite's): its exit
-    status."""
-    proc = subprocess.Popen([sys.executable, *sys.argv], env={**os.environ, OWN_SESSION: "1"},
-                            start_new_session=True)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:  # the new session has no terminal: pass Ctrl-C on
-        proc.terminate()
-        return proc.wait()
-
-
 if __name__ == "__main__":
-    if ARGS.browser_nice and os.environ.get(OWN_SESSION) != "1":
-        sys.exit(in_own_session())
     main(ARGS)
