@@ -50,8 +50,9 @@ the moment it comes: the result shows within moments of the end, not up to a red
 with one timer on the page (`views._class.page_is_live` says why not two). A Cancel press
 waits at most this long."""
 FIRST_DRAW = "run_live_first_draw"
-"""Set by the full script run that draws the live panel: that draw does not wait (the page's
-script run ends; the panel's own reruns wait)."""
+"""Set by a full script run that draws the live panel of a job started before it (a page
+opened again, a widget changed): that draw does not wait, the panel's own reruns do. The run
+that starts the job waits, so an experiment shorter than a redraw shows its result at once."""
 
 
 def _sync_present() -> None:
@@ -265,9 +266,10 @@ def start(spec: runner.ExperimentSpec) -> None:
 try:
     new_spec = presenter_form(store, scenario, backend_id()) if present else settings_form()
     job: ExperimentJob | None = st.session_state.get("run_job")
+    started: ExperimentJob | None = None
     if new_spec is not None and not (job and not job.snapshot().finished):
         start(new_spec)
-        job = st.session_state.get("run_job")
+        job = started = st.session_state.get("run_job")
 except Exception:  # an error answers the press too: it must not start a later rerun
     st.session_state.pop(PRESSED, None)
     raise
@@ -391,7 +393,8 @@ if job is None:
             "Start: each form runs once, side by side.")
 elif not job.finished:
     page_is_live()
-    st.session_state[FIRST_DRAW] = True
+    if job is not started:  # a job just started is watched from here: its first look
+        st.session_state[FIRST_DRAW] = True  # would otherwise come a redraw later
     live_panel(job, present)
 else:
     final_panel(job, present)
