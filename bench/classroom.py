@@ -443,8 +443,9 @@ def browsers_elsewhere(nice: int) -> str:
     may be a terminal's or the test suite's. What was set, as a sentence."""
     if nice == 0:
         return "browsers on the dashboard's cores at the same priority"
-    mine = Path("/proc/self/autogroup").read_text().split()[0] \
-        if Path("/proc/self/autogroup").exists() else None
+    if not Path("/proc/self/autogroup").exists():
+        return "browsers at the same priority (this kernel shares no CPU by session)"
+    mine = Path("/proc/self/autogroup").read_text().split()[0]
     groups: dict[str, int] = {}
     for pid in _descendants(os.getpid()):
         try:
@@ -452,16 +453,18 @@ def browsers_elsewhere(nice: int) -> str:
                 groups.setdefault(Path(f"/proc/{pid}/autogroup").read_text().split()[0], pid)
         except OSError:
             continue
-    if not groups or mine is None or mine in groups:
+    if not groups or mine in groups:
         return ("browsers at the same priority (chromium runs in no session of its own "
                 "here, so it cannot be niced alone)")
     try:
         for pid in groups.values():
             Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+        found = {Path(f"/proc/{pid}/autogroup").read_text().split()[-1]
+                 for pid in groups.values()}
     except OSError as exc:
         return f"browsers at the same priority (their session's nice could not be set: {exc})"
-    return (f"browsers at the lowest priority (their session's nice {nice}): they stand for "
-            "the participants' own computers")
+    return (f"browsers at the lowest priority (chromium's session at nice "
+            f"{', '.join(sorted(found))}): they stand for the participants' own computers")
 
 
 def main(args: argparse.Namespace) -> None:
