@@ -135,15 +135,21 @@ class Dashboard:
 
 def browser_cpu_s() -> float:
     """CPU seconds so far of this process's chromium processes (Playwright's browser)."""
-    total = 0.0
+    return sum(_cpu_s(pid) for pid in _browser_processes())
+
+
+def _browser_processes() -> dict[int, str]:
+    """This process's chromium processes (Playwright's browser, its crash handlers
+    included), by pid: their names."""
+    found = {}
     for pid in _descendants(os.getpid()):
         try:
             name = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
             continue
         if name.startswith("chrom"):
-            total += _cpu_s(pid)
-    return total
+            found[pid] = name
+    return found
 
 
 def _stat(pid: int) -> list[str]:
@@ -443,16 +449,15 @@ def browsers_elsewhere(nice: int) -> str:
     may be a terminal's or the test suite's. What was set, as a sentence."""
     if nice == 0:
         return "browsers on the dashboard's cores at the same priority"
-    if not Path("/proc/self/autogroup").exists():
+    own = Path("/proc/self/autogroup")
+    if not own.exists():
         return "browsers at the same priority (this kernel shares no CPU by session)"
-    mine = Path("/proc/self/autogroup").read_text().split()[0]
+    mine = own.read_text().split()[0]
     groups: dict[str, int] = {}
-    for pid in _descendants(os.getpid()):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "chromium":
+    for pid, name in _browser_processes().items():
+        if name == "chromium":
+            with contextlib.suppress(OSError):
                 groups.setdefault(Path(f"/proc/{pid}/autogroup").read_text().split()[0], pid)
-        except OSError:
-            continue
     if not groups or mine in groups:
         return ("browsers at the same priority (chromium runs in no session of its own "
                 "here, so it cannot be niced alone)")

@@ -1,4 +1,5 @@
-"""The Run page's race view and presenter mode: layout only (`orchlab.present.race` computes it)."""
+"""The Run page's race view and presenter mode: layout only (`orchlab.present.race` computes it);
+and how a live race's panel watches for its job's end (the Run page and the class replay)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from orchlab.present.race import Race, RaceMemo, build_race, lane_caption
 from orchlab.present.race_figures import race_figure
 from orchlab.running.jobs import ExperimentJob, JobSnapshot
 from orchlab.stats.findings import title
+from views._class import page_is_live
 from views._widgets import escape_md
 
 PRESENTER_CSS = """<style>
@@ -83,3 +85,27 @@ def final_outputs(snap: JobSnapshot, forms: list[str]) -> None:
             st.subheader(escape_md(title(form)))
             st.caption(f"{escape_md(record.status)} · {record.metrics.wall_ms / 1000:.1f} s")
             st.container(border=True).text(record.final_output or "(no output)")
+
+
+END_WAIT_S = 1.5
+"""After each redraw a live panel waits this long for its job's end, and reruns the page the
+moment it comes: the result shows within moments of the end, not up to a redraw later, with
+one timer on the page (`views._class.page_is_live` says why not two). A Cancel press waits at
+most this long."""
+
+
+def drawing_live(first_key: str, wait: bool = False) -> None:
+    """A full script run is about to draw a live panel, the page's one timer
+    (`page_is_live`). Its draw in this run waits for the end only with `wait` (the run that
+    has just started the job: its first look would otherwise come a redraw later); the
+    panel's own reruns always wait (`rerun_at_end`). `first_key` is the panel's session key."""
+    page_is_live()
+    if not wait:
+        st.session_state[first_key] = True
+
+
+def rerun_at_end(job: ExperimentJob, first_key: str) -> None:
+    """At the end of a live panel's draw: wait up to END_WAIT_S for the job's end and rerun
+    the whole page when it comes, except on a draw `drawing_live` said not to wait."""
+    if not st.session_state.pop(first_key, False) and job.join(END_WAIT_S):
+        st.rerun()

@@ -20,9 +20,15 @@ from orchlab.running.spec import plan_runs
 from orchlab.scenario import DEFAULT_FORMS
 from orchlab.stats import summary
 from orchlab.stats.findings import label, title
-from views._class import look_at_stage, page_is_live, participant
+from views._class import look_at_stage, participant
 from views._models import agent_models, backends_choice
-from views._race import final_outputs, presenter_style, race_view
+from views._race import (
+    drawing_live,
+    final_outputs,
+    presenter_style,
+    race_view,
+    rerun_at_end,
+)
 from views._setup import (
     file_input_choices,
     file_key,
@@ -44,15 +50,11 @@ REFRESH_S = 2.0
 the dashboard (for every session watching a race) and the browser (a figure drawn again),
 and a class of twenty on two cores fell tens of seconds behind at one a second (issue 30).
 The race itself is computed once per change of the job (`views._race.current_race`)."""
-END_WAIT_S = 1.5
-"""After each redraw the live panel waits this long for the job's end, and reruns the page
-the moment it comes: the result shows within moments of the end, not up to a redraw later,
-with one timer on the page (`views._class.page_is_live` says why not two). A Cancel press
-waits at most this long."""
 FIRST_DRAW = "run_live_first_draw"
-"""Set by a full script run that draws the live panel of a job started before it (a page
-opened again, a widget changed): that draw does not wait, the panel's own reruns do. The run
-that starts the job waits, so an experiment shorter than a redraw shows its result at once."""
+"""The live panel's session key for `views._race.drawing_live`: a full script run that draws
+the panel of a job started before it (a page opened again, a widget changed) does not wait;
+the run that starts the job does, so an experiment shorter than a redraw shows its result at
+once."""
 
 
 def _sync_present() -> None:
@@ -351,8 +353,7 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
     race_view(current, snap, big, key="run_race_live")
     if not big:
         show_results(snap, current)
-    if not st.session_state.pop(FIRST_DRAW, False) and current.join(END_WAIT_S):
-        st.rerun()
+    rerun_at_end(current, FIRST_DRAW)
 
 
 def final_panel(current: ExperimentJob, big: bool) -> None:
@@ -392,9 +393,7 @@ if job is None:
             "side by side." if not present else "Choose a scenario and an input and press "
             "Start: each form runs once, side by side.")
 elif not job.finished:
-    page_is_live()
-    if job is not started:  # a job just started is watched from here: its first look
-        st.session_state[FIRST_DRAW] = True  # would otherwise come a redraw later
+    drawing_live(FIRST_DRAW, wait=job is started)
     live_panel(job, present)
 else:
     final_panel(job, present)

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views._class import look_at_stage, page_is_live, stage
-from views._race import final_outputs, presenter_style, race_view
+from views._class import look_at_stage, stage
+from views._race import drawing_live, final_outputs, presenter_style, race_view, rerun_at_end
 from views._widgets import escape_md
 
 REFRESH_S = 2.0
 """A live replay redraws this often: the race reads at this pace from across a room."""
-END_WAIT_S = 1.5
-"""After each redraw the replay's panel waits this long for its end (views/run.py's
-`END_WAIT_S`)."""
 FIRST_DRAW = "stage_live_first_draw"
-"""Set by the full script run that draws the live panel, whose draw does not wait."""
+"""The live panel's session key for `views._race.drawing_live` (the page's own draw does not
+wait: the teacher started the replay elsewhere)."""
 
 st.title("Class replay")
 showing = stage().showing
@@ -38,14 +36,12 @@ def live() -> None:
         st.rerun()
     st.caption(f"{len(snap.records)}/{snap.total} runs replayed…")
     race_view(showing.job, snap, big, key="stage_race_live")
-    if not st.session_state.pop(FIRST_DRAW, False) and showing.job.join(END_WAIT_S):
-        st.rerun()
+    rerun_at_end(showing.job, FIRST_DRAW)
 
 
 snap = showing.job.snapshot()
 if not snap.finished:
-    page_is_live()
-    st.session_state[FIRST_DRAW] = True
+    drawing_live(FIRST_DRAW)
     live()
 else:
     if snap.error:
