@@ -376,6 +376,7 @@ def one_round(browser: Any, backend: str, sessions: int, args: argparse.Namespac
             (solo,), _ = press_and_wait([solo_page], store, args.timeout)
             pages = [open_session(browser, app.url, f"participant-{i + 1:02d}",
                                   args.repetitions) for i in range(sessions)]
+            browsers_elsewhere(args.browser_nice)  # again, for the renderers started since
             # The solo participant opens Compare on their own experiment while the class's
             # results arrive (in a workshop Compare shows a participant's own by default).
             watcher = solo_page
@@ -441,35 +442,70 @@ def report(result: Round) -> None:
 
 
 def browsers_elsewhere(nice: int) -> str:
-    """Give the browser the CPU the dashboard and the model server leave (their sessions keep
-    nice 0): in a class each browser runs on its participant's computer, not on the
-    dashboard's two cores. Linux shares the CPU between sessions first (autogroups), and
-    Playwright starts chromium in a session of its own, so that session's nice is the one
-    that counts (every renderer it starts later joins it). Never this driver's session: it
-    may be a terminal's or the test suite's. What was set, as a sentence."""
+    """Give the browser the CPU the dashboard and the model server leave (they keep nice 0):
+    in a class each browser runs on its participant's computer, not on the dashboard's two
+    cores. Where Linux shares the CPU between sessions first (autogroups), Playwright's
+    chromium runs in a session of its own, and that session's nice is the one that counts
+    (every renderer it starts later joins it); never this driver's session, which may be a
+    terminal's or the test suite's. Where a process's autogroup file reads empty (a process
+    in a cgroup of its own, as on some CI machines) or chromium shares this driver's
+    session, the nice that counts is each thread's own: every chromium thread gets it, and
+    the renderers chromium starts later inherit it. What was set, read back, as a sentence."""
     if nice == 0:
         return "browsers on the dashboard's cores at the same priority"
-    own = Path("/proc/self/autogroup")
-    if not own.exists():
-        return "browsers at the same priority (this kernel shares no CPU by session)"
-    mine = own.read_text().split()[0]
+    chromium = [pid for pid, name in _browser_processes().items() if name == "chromium"]
+    if not chromium:
+        return "browsers at the same priority (no chromium process found to nice)"
+    mine = _autogroup("self")
     groups: dict[str, int] = {}
-    for pid, name in _browser_processes().items():
-        if name == "chromium":
-            with contextlib.suppress(OSError):
-                groups.setdefault(Path(f"/proc/{pid}/autogroup").read_text().split()[0], pid)
-    if not groups or mine in groups:
-        return ("browsers at the same priority (chromium runs in no session of its own "
-                "here, so it cannot be niced alone)")
+    for pid in chromium:
+        group = _autogroup(str(pid))
+        if group:
+            groups.setdefault(group, pid)
+    if mine and groups and mine not in groups:
+        try:
+            for pid in groups.values():
+                Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+            read_back = {Path(f"/proc/{pid}/autogroup").read_text().split()[-1]
+                         for pid in groups.values()}
+        except OSError as exc:
+            return f"browsers at the same priority (their session's nice could not be set: {exc})"
+        return (f"browsers at the lowest priority (chromium's session at nice "
+                f"{', '.join(sorted(read_back))}): they stand for the participants' own "
+                f"computers")
     try:
-        for pid in groups.values():
-            Path(f"/proc/{pid}/autogroup").write_text(str(nice))
-        found = {Path(f"/proc/{pid}/autogroup").read_text().split()[-1]
-                 for pid in groups.values()}
-    except OSError as exc:
-        return f"browsers at the same priority (their session's nice could not be set: {exc})"
-    return (f"browsers at the lowest priority (chromium's session at nice "
-            f"{', '.join(sorted(found))}): they stand for the participants' own computers")
+        niced = [_nice_thread(tid, nice) for pid in chromium for tid in _threads(pid)]
+    except PermissionError as exc:
+        return f"browsers at the same priority (their threads' nice could not be set: {exc})"
+    found = sorted({n for n in niced if n is not None})
+    return (f"browsers at the lowest priority (chromium's {len(niced) - niced.count(None)} "
+            f"threads at nice {', '.join(map(str, found))}): they stand for the participants' "
+            f"own computers")
+
+
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:  # the process ended meanwhile
+        return []
+
+
+def _nice_thread(tid: int, nice: int) -> int | None:
+    """The thread's nice once set, read back; None if it ended meanwhile."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except ProcessLookupError:
+        return None
+
+
+def _autogroup(pid: str) -> str:
+    """The autogroup a process runs in, or "" where the kernel names none for it."""
+    try:
+        fields = Path(f"/proc/{pid}/autogroup").read_text().split()
+    except OSError:
+        return ""
+    return fields[0] if fields else ""
 
 
 def main(args: argparse.Namespace) -> None:
