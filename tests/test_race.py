@@ -5,10 +5,19 @@ and the quick-start preset's spec."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from xml.etree import ElementTree
+
+import pytest
 
 from orchlab.core.records import RunMetrics, RunRecord, SpanRecord
+from orchlab.present.figures import WATERFALL_KINDS
 from orchlab.present.race import Peek, build_race, lane_caption, race_sentence, running_now
-from orchlab.present.race_figures import race_figure
+from orchlab.present.race_figures import (
+    LABEL_WIDTH,
+    PICTURE_WIDTH,
+    race_figure,
+    race_picture,
+)
 from orchlab.running import presets
 from orchlab.running.jobs import JobSnapshot, LiveRun
 
@@ -152,6 +161,34 @@ def test_the_figure_has_a_panel_per_lane_with_open_spans_hatched() -> None:
     assert list(next(t for t in fig.data if t.name == "agent").marker.pattern.shape) == [""]
     assert len(fig.layout.shapes) == 2  # one clock line per lane
     assert max(fig.layout.shapes[1].x0, fig.layout.shapes[0].x0) == 2.0  # seconds
+
+
+def test_the_picture_draws_the_figures_lanes_bars_and_clocks_as_an_svg_image() -> None:
+    """The live race's light drawing holds what the figure holds: a caption per lane, a bar
+    per span (the open ones striped), one clock line per lane at its time, dotted while the
+    lane runs, and a seconds axis; it is well-formed SVG."""
+    snap = snapshot([live("run-llm", "llm")], [record("r1", "code", 1500)])
+    race = build_race(snap, GrowingTrace(), ["code", "llm"], now=T0 + timedelta(seconds=2))
+    svg = ElementTree.fromstring(race_picture(race.lanes))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    texts = ["".join(t.itertext()) for t in svg.iterfind(".//s:text", ns)]
+    assert any(t.startswith("Code-orchestrated") for t in texts)
+    assert any("running writer_a (agent)" in t for t in texts)
+    assert "seconds since the run started" in texts
+    striped = svg.findall(".//s:rect[@fill='url(#open)']", ns)
+    llm = race.lanes[1]
+    open_bars = [sp for sp in llm.spans
+                 if sp.span_id in llm.open_ids and sp.kind in WATERFALL_KINDS]
+    assert {"manager", "writer_a"} <= {sp.name for sp in open_bars}
+    assert len(striped) == len(open_bars) and not race.lanes[0].open_ids
+    clocks = [line for line in svg.iterfind("s:line", ns) if line.get("stroke-width") == "3"]
+    assert len(clocks) == 2
+    finished, running = clocks
+    assert finished.get("stroke-dasharray") is None and running.get("stroke-dasharray")
+    # the llm lane's clock (2.0 s) is the longest: the axis spans it plus 5 %
+    assert float(running.get("x1")) == pytest.approx(
+        LABEL_WIDTH + 2.0 * (PICTURE_WIDTH - LABEL_WIDTH - 20) / 2.1, abs=0.1)
+    assert race_picture([]) == ""
 
 
 def test_the_quick_start_preset_is_recorded_only_with_its_limits() -> None:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -17,7 +18,7 @@ from orchlab.measure.paths import PathStep
 from orchlab.present import figures
 from orchlab.present.figures import path_dot, plot_text, waterfall, waterfall_pair
 from orchlab.present.race import Lane
-from orchlab.present.race_figures import race_figure
+from orchlab.present.race_figures import race_figure, race_picture
 from orchlab.stats import analysis
 from views._widgets import code_md, escape_md
 
@@ -129,6 +130,10 @@ def test_span_names_in_waterfalls_and_the_race_are_text() -> None:
     lane = Lane(form="llm", run_id="r", input_id=TAG, repetition=0, spans=spans,
                 running=f"{TAG} (tool)")
     assert markup(race_figure([lane])) == []
+    picture = ElementTree.fromstring(race_picture([lane]))  # an image: its names are text
+    assert {e.tag.split("}")[1] for e in picture.iter()} <= {
+        "svg", "defs", "pattern", "rect", "line", "text"}
+    assert any(TAG in "".join(t.itertext()) for t in picture.iterfind(".//{*}text"))
     assert any(plot_text(TAG) in s for s in strings(waterfall(spans).to_plotly_json()))
 
 

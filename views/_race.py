@@ -9,7 +9,7 @@ import streamlit as st
 
 from orchlab.present.figures import group_colors
 from orchlab.present.race import Race, RaceMemo, build_race, lane_caption
-from orchlab.present.race_figures import race_figure
+from orchlab.present.race_figures import PICTURE_WIDTH, race_figure, race_picture
 from orchlab.running.jobs import ExperimentJob, JobSnapshot
 from orchlab.stats.findings import title
 from views._class import page_is_live
@@ -25,6 +25,9 @@ PRESENTER_CSS = """<style>
 `stText`) read from afar."""
 BIG_FONT = 18
 """Presenter mode's figure font size (plotly's default is 12)."""
+BIG_PICTURE_WIDTH = 640
+"""Presenter mode's race picture is drawn this wide (in its own units) and scaled to the
+column like the normal one: its type reads half as large again."""
 
 
 def presenter_style() -> None:
@@ -39,35 +42,45 @@ def race_memo() -> RaceMemo[Any]:
     return RaceMemo()
 
 
-def current_race(job: ExperimentJob, snap: JobSnapshot, big: bool = False) -> tuple[Race, Any]:
-    """The race of this job now and its figure (None without lanes): computed again only
-    when the job moved since it was last drawn (`ExperimentJob.version`); live spans come
-    from the experiment process's latest report, or this process's recorder."""
+def current_race(job: ExperimentJob, snap: JobSnapshot, big: bool = False,
+                 drawing: str = "figure") -> tuple[Race, Any]:
+    """The race of this job now and its drawing (None without lanes): the plotly figure
+    ("figure") or the light SVG picture ("picture", `race_figures.race_picture`), computed
+    again only when the job moved since it was last drawn (`ExperimentJob.version`); live
+    spans come from the experiment process's latest report, or this process's recorder."""
 
     def compute(previous: Race | None) -> tuple[Race, Any]:
         race = build_race(snap, job.peek, job.spec.forms, job.spec.workers, previous=previous)
         if not race.lanes:
             return race, None
-        fig = race_figure(race.lanes, group_colors(job.spec.forms))
+        colors = group_colors(job.spec.forms)
+        if drawing == "picture":
+            return race, race_picture(race.lanes, colors,
+                                      width=BIG_PICTURE_WIDTH if big else PICTURE_WIDTH)
+        fig = race_figure(race.lanes, colors)
         if big:
             fig.update_layout(font={"size": BIG_FONT}, height=int(fig.layout.height * 1.3))
         return race, fig
 
-    return race_memo().get(f"{job.job_id}:{big}", snap.version, compute)
+    drawing = drawing or "figure"  # the race without a drawing: its figure stays for a toggle
+    return race_memo().get(f"{job.job_id}:{big}:{drawing}", snap.version, compute)
 
 
 def race_view(job: ExperimentJob, snap: JobSnapshot, big: bool, key: str,
-              figure: bool = True) -> Race:
-    """The race figure (unless `figure` is False), one caption per lane and the race
-    sentence; returns the race."""
-    race, fig = current_race(job, snap, big)
+              drawing: str = "figure") -> Race:
+    """The race's drawing, one caption per lane and the race sentence; returns the race.
+    `drawing`: "figure" (plotly, to explore), "picture" (an SVG image, light enough to redraw
+    on every participant's page every two seconds) or "" (captions and sentence only)."""
+    race, drawn = current_race(job, snap, big, drawing)
     if race.note:
         st.caption(race.note)
     if not race.lanes:
         st.caption("The race starts with the first run…")
         return race
-    if figure:
-        st.plotly_chart(fig, width="stretch", key=key)
+    if drawing == "figure":
+        st.plotly_chart(drawn, width="stretch", key=key)
+    elif drawing == "picture":
+        st.image(drawn, width="stretch")
     for lane in race.lanes:  # names what runs: agent and tool names from the run's spans
         st.caption(escape_md(lane_caption(lane)))
     if race.sentence:

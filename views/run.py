@@ -47,7 +47,7 @@ from views._widgets import code_md, escape_md, run_card
 
 REFRESH_S = 2.0
 """The live panel redraws every two seconds, no faster than people read it: each redraw costs
-the dashboard (for every session watching a race) and the browser (a figure drawn again),
+the dashboard (for every session watching a race) and the browser (a picture drawn again),
 and a class of twenty on two cores fell tens of seconds behind at one a second (issue 30).
 The race itself is computed once per change of the job (`views._race.current_race`)."""
 FIRST_DRAW = "run_live_first_draw"
@@ -350,7 +350,9 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
         st.write(settings_line(current.spec))
     if st.button("Cancel", key="run_cancel"):
         current.cancel()
-    race_view(current, snap, big, key="run_race_live")
+    # The picture, not the plotly figure, unless presenting: this redraws on every
+    # participant's page every two seconds (bench/classroom.py).
+    race_view(current, snap, big, key="run_race_live", drawing="figure" if big else "picture")
     if not big:
         show_results(snap, current)
     rerun_at_end(current, FIRST_DRAW)
@@ -384,7 +386,7 @@ def final_panel(current: ExperimentJob, big: bool) -> None:
         # On request only: a collapsed expander's figure is still drawn, and a browser spent
         # ~0.8 s of CPU on it after every result (bench/classroom.py: twenty pages at once).
         drawn = st.toggle("Draw the race's figure", key="run_final_race_figure")
-        race_view(current, snap, big, key="run_race_final", figure=drawn)
+        race_view(current, snap, big, key="run_race_final", drawing="figure" if drawn else "")
     show_results(snap, current)
 
 

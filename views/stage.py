@@ -35,7 +35,8 @@ def live() -> None:
     if snap.finished:
         st.rerun()
     st.caption(f"{len(snap.records)}/{snap.total} runs replayed…")
-    race_view(showing.job, snap, big, key="stage_race_live")
+    # On every participant's screen at once: the light picture (its type larger with `big`).
+    race_view(showing.job, snap, big, key="stage_race_live", drawing="picture")
     rerun_at_end(showing.job, FIRST_DRAW)
 
 
