@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from apptest_pages import app_on
@@ -16,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from waiting import wait_until
 
 from orchlab.cli import main as cli
-from orchlab.present.figures import MAX_LR_STAGES, path_dot
+from orchlab.present.figures import MAX_LR_STAGES, path_picture
 from orchlab.present.race import Race, build_race
 from orchlab.running.jobs import ExperimentJob
 from orchlab.running.presets import QUICK_START
@@ -45,11 +46,39 @@ def test_the_number_of_runs_is_shown_before_run_and_follows_the_choices(app_env:
     assert "run_job" not in at.session_state
 
 
+def boxes(svg: str) -> dict[str, tuple[float, float]]:
+    """A path picture's boxes: label -> the box's middle (x) and top (y)."""
+    tree = ElementTree.fromstring(svg)
+    rects = tree.findall("{*}rect")
+    labels = ["".join(t.itertext()) for t in tree.findall("{*}text")]
+    return {label: (float(r.get("x", 0)) + float(r.get("width", 0)) / 2, float(r.get("y", 0)))
+            for r, label in zip(rects, labels, strict=True)}
+
+
 def test_long_paths_run_top_to_bottom() -> None:
     short = [{"name": f"s{i}", "kind": "agent", "steps": []} for i in range(MAX_LR_STAGES)]
     long = [{"name": f"s{i}", "kind": "agent", "steps": []} for i in range(MAX_LR_STAGES + 3)]
-    assert "rankdir=LR;" in path_dot(short)  # type: ignore[arg-type]
-    assert "rankdir=TB;" in path_dot(long)  # type: ignore[arg-type]
+    across = boxes(path_picture(short))  # type: ignore[arg-type]
+    down = boxes(path_picture(long))  # type: ignore[arg-type]
+    assert list(across) == [f"s{i}" for i in range(MAX_LR_STAGES)]
+    assert len({y for _, y in across.values()}) == 1
+    assert [x for x, _ in across.values()] == sorted({x for x, _ in across.values()})
+    assert len({x for x, _ in down.values()}) == 1 and len(down) == MAX_LR_STAGES + 3
+    assert [y for _, y in down.values()] == sorted({y for _, y in down.values()})
+
+
+def test_a_parallel_set_is_one_stage_with_an_arrow_from_and_to_each_of_its_steps() -> None:
+    steps = [{"name": "triage", "kind": "agent", "steps": []},
+             {"parallel": [{"name": "search", "kind": "function", "steps": []},
+                           {"name": "fetch", "kind": "function", "steps": []}]},
+             {"name": "writer", "kind": "agent", "steps": []}]
+    svg = path_picture(steps)  # type: ignore[arg-type]
+    drawn = boxes(svg)
+    assert set(drawn) == {"triage", "search", "fetch", "writer"}
+    assert abs(drawn["search"][0] - drawn["fetch"][0]) < 0.2  # stacked: one stage
+    assert drawn["search"][1] != drawn["fetch"][1]
+    assert drawn["triage"][0] < drawn["fetch"][0] < drawn["writer"][0]
+    assert len(ElementTree.fromstring(svg).findall("{*}line")) == 4  # 1 x 2, then 2 x 1
 
 
 def slow_job(store_path: Path, at_least: int) -> ExperimentJob:

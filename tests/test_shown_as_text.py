@@ -16,7 +16,7 @@ import pytest
 from orchlab.core.records import SpanRecord
 from orchlab.measure.paths import PathStep
 from orchlab.present import figures
-from orchlab.present.figures import path_dot, plot_text, waterfall, waterfall_pair
+from orchlab.present.figures import path_picture, plot_text, waterfall, waterfall_pair
 from orchlab.present.race import Lane
 from orchlab.present.race_figures import race_figure, race_picture
 from orchlab.stats import analysis
@@ -162,15 +162,16 @@ def test_compare_charts_show_groups_paths_and_agents_as_text(tmp_path: Path) -> 
     assert drawn and all(found == [] for found in drawn.values()), drawn
 
 
-def test_a_step_name_cannot_write_dot() -> None:
-    """A name with a backslash, quotes or a line break stays inside its label's quotes."""
-    name = 'x\\"];evil [URL="http://127.0.0.1:9/" image="/etc/passwd" label="\n'
+def test_a_step_name_in_the_path_picture_is_text() -> None:
+    """A name with tags, quotes or a line break is a box's text, not the picture's markup."""
+    name = f'x\\"];evil [URL="http://127.0.0.1:9/" {TAG}'
     step: PathStep = {"name": name, "kind": "function", "steps": []}
-    dot = path_dot([step])
-    labels = [line for line in dot.splitlines() if line.startswith("n0_")]
-    assert len(labels) == 1
-    assert re.fullmatch(r'n0_0 \[label="(?:[^"\\\n]|\\.)*"\];', labels[0]), labels[0]
-    assert "evil [" not in dot.replace(labels[0], "")
+    picture = ElementTree.fromstring(path_picture([step, step]))
+    assert {e.tag.split("}")[1] for e in picture.iter()} <= {
+        "svg", "defs", "marker", "path", "rect", "line", "text"}
+    texts = ["".join(t.itertext()) for t in picture.iterfind("{*}text")]
+    assert len(texts) == 2 and all(t.startswith('x\\"];evil [URL="http://127.0.0.1:9/" <a ')
+                                   for t in texts), texts
 
 
 JUDGE_SAYS = "![x](http://127.0.0.1:9/x.png) **fine** <img src=x> :red[red]"

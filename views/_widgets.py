@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from orchlab.core.records import RunRecord
-from orchlab.present.figures import path_dot
+from orchlab.present.figures import path_picture
 from orchlab.stats.analysis import is_missing
 
 _ALWAYS = re.compile(r"([\\`*<&|~$])|\](?=[(\[:]|\Z)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"
@@ -171,7 +171,7 @@ def run_card(record: RunRecord, rule: str) -> None:
     st.caption(f"Path: {code_md(m.path or '(no steps)')}"
                + (f" · {m.retries} provider calls retried" if m.retries else ""))
     if m.path_steps:
-        st.graphviz_chart(path_dot(m.path_steps))
+        st.image(path_picture(m.path_steps))
     st.text_area("Final output", record.final_output or "(none)", height=180,
                  key=f"widgets_output_{record.run_id}", disabled=True)
     if record.outbox:

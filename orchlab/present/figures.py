@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pandas as pd
 import plotly.express as px
@@ -37,6 +38,12 @@ MAX_RUN_BARS = 300
 Colors = dict[str, str]
 MAX_LR_STAGES = 4
 """Path diagrams with more stages than this run top to bottom, so their boxes stay readable."""
+PATH_BOX_PX = 26
+"""A path diagram's box height (its own units: it is drawn at its size, up to the column's)."""
+PATH_CHAR_PX = 6.6
+"""About one character's width of the diagram's 11-unit type: a box fits its label."""
+PATH_LABEL_CHARS = 48
+"""A longer step label is cut in the diagram."""
 
 
 def plot_text(text: object) -> str:
@@ -395,29 +402,61 @@ def add_span_bars(fig: go.Figure, spans: list[SpanRecord], row: int | None = Non
     return labels
 
 
-def path_dot(steps: list[PathStep]) -> str:
-    """Graphviz DOT for a run's structured path: steps left to right, parallel sets stacked.
+def path_picture(steps: list[PathStep]) -> str:
+    """A run's structured path as an SVG image (markup, every name escaped): steps left to
+    right, a parallel set stacked in one stage, an arrow from each box of a stage to each of
+    the next. Past MAX_LR_STAGES stages a left-to-right picture shrinks to fit the column
+    until its boxes are unreadable, so long paths run top to bottom.
 
-    Past MAX_LR_STAGES stages a left-to-right diagram shrinks to fit the column until its
-    boxes are unreadable, so long paths run top to bottom.
-    """
-    stages = path_stages(steps)
-    direction = "LR" if len(stages) <= MAX_LR_STAGES else "TB"
-    lines = ["digraph path {", f"rankdir={direction};", 'node [shape=box, style="rounded,filled", '
-             'fillcolor="#EEF3FA", fontname="Helvetica", fontsize=10];']
-    for i, stage in enumerate(stages):
-        for j, step in enumerate(stage):
-            lines.append(f'n{i}_{j} [label="{_escape(step)}"];')
-        if i:
-            lines.extend(f"n{i - 1}_{a} -> n{i}_{b};" for a in range(len(stages[i - 1]))
-                         for b in range(len(stage)))
-    lines.append("}")
-    return "\n".join(lines)
+    Drawn on the server, not as Graphviz in the browser: a run card shows one with every
+    result, and Graphviz loads a layout engine into each page first."""
+    stages = [[_cut(label) for label in stage] for stage in path_stages(steps)]
+    across = len(stages) <= MAX_LR_STAGES
+    boxes: list[list[tuple[float, float, float, str]]] = []  # x, y, width, label per stage
+    x = y = 0.0
+    tallest = max((len(stage) for stage in stages), default=1)
+    for stage in stages:
+        widths = [len(label) * PATH_CHAR_PX + 16 for label in stage]
+        if across:  # a column per stage, its boxes stacked about the tallest one's middle
+            column = max(widths)
+            top = (tallest - len(stage)) * (PATH_BOX_PX + 10) / 2
+            boxes.append([(x + (column - w) / 2, top + i * (PATH_BOX_PX + 10), w, label)
+                          for i, (w, label) in enumerate(zip(widths, stage, strict=True))])
+            x += column + 36
+        else:  # a row per stage, its boxes side by side
+            row = []
+            for w, label in zip(widths, stage, strict=True):
+                row.append((x, y, w, label))
+                x += w + 10
+            boxes.append(row)
+            x, y = 0.0, y + PATH_BOX_PX + 30
+    width = max(bx + w for stage in boxes for bx, _, w, _ in stage) + 2
+    height = max(by for stage in boxes for _, by, _, _ in stage) + PATH_BOX_PX + 2
+    parts = []
+    for before, after in zip(boxes, boxes[1:], strict=False):
+        for ax, ay, aw, _ in before:
+            for bx, by, bw, _ in after:
+                start = (ax + aw, ay + PATH_BOX_PX / 2) if across else (ax + aw / 2,
+                                                                       ay + PATH_BOX_PX)
+                end = (bx - 2, by + PATH_BOX_PX / 2) if across else (bx + bw / 2, by - 2)
+                parts.append(f"<line x1='{start[0]:.1f}' y1='{start[1]:.1f}' "
+                             f"x2='{end[0]:.1f}' y2='{end[1]:.1f}' stroke='#555' "
+                             "marker-end='url(#head)'/>")
+    for drawn in boxes:
+        for bx, by, w, label in drawn:
+            parts.append(f"<rect x='{bx + 1:.1f}' y='{by + 1:.1f}' width='{w:.1f}' "
+                         f"height='{PATH_BOX_PX}' rx='6' fill='#EEF3FA' stroke='#333'/>"
+                         f"<text x='{bx + 1 + w / 2:.1f}' y='{by + 1 + PATH_BOX_PX / 2 + 4:.1f}' "
+                         f"text-anchor='middle'>{escape(label)}</text>")
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width:.0f}' "
+            f"height='{height:.0f}' viewBox='0 0 {width:.0f} {height:.0f}' "
+            "font-family='sans-serif' font-size='11'><defs><marker id='head' "
+            "viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' markerHeight='7' "
+            "orient='auto'><path d='M0,0 L10,5 L0,10 z' fill='#555'/></marker></defs>"
+            + "".join(parts) + "</svg>")
 
 
-def _escape(text: str) -> str:
-    """A DOT quoted string's content: a backslash first (a name ending in one would escape
-    the closing quote and let the rest of the name write DOT: attributes, links, images),
-    then quotes; line breaks as DOT's own."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+def _cut(label: str) -> str:
+    """A step's label on one line, cut at PATH_LABEL_CHARS (the card's caption has it all)."""
+    label = " ".join(label.split())
+    return label if len(label) <= PATH_LABEL_CHARS else label[:PATH_LABEL_CHARS - 1] + "…"
