@@ -3,7 +3,7 @@ and how a live race's panel watches for its job's end (the Run page and the clas
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -25,6 +25,8 @@ PRESENTER_CSS = """<style>
 `stText`) read from afar."""
 BIG_FONT = 18
 """Presenter mode's figure font size (plotly's default is 12)."""
+Drawing = Literal["figure", "picture", ""]
+"""How a race is drawn: the plotly figure, the SVG picture, or not at all (`race_view`)."""
 BIG_PICTURE_WIDTH = 640
 """Presenter mode's race picture is drawn this wide (in its own units) and scaled to the
 column like the normal one: its type reads half as large again."""
@@ -43,7 +45,7 @@ def race_memo() -> RaceMemo[Any]:
 
 
 def current_race(job: ExperimentJob, snap: JobSnapshot, big: bool = False,
-                 drawing: str = "figure") -> tuple[Race, Any]:
+                 drawing: Drawing = "figure") -> tuple[Race, Any]:
     """The race of this job now and its drawing (None without lanes): the plotly figure
     ("figure") or the light SVG picture ("picture", `race_figures.race_picture`), computed
     again only when the job moved since it was last drawn (`ExperimentJob.version`); live
@@ -67,7 +69,7 @@ def current_race(job: ExperimentJob, snap: JobSnapshot, big: bool = False,
 
 
 def race_view(job: ExperimentJob, snap: JobSnapshot, big: bool, key: str,
-              drawing: str = "figure") -> Race:
+              drawing: Drawing = "figure") -> Race:
     """The race's drawing, one caption per lane and the race sentence; returns the race.
     `drawing`: "figure" (plotly, to explore), "picture" (an SVG image, light enough to redraw
     on every participant's page every two seconds) or "" (captions and sentence only)."""
