@@ -43,7 +43,7 @@ PATH_BOX_PX = 26
 PATH_CHAR_PX = 6.6
 """About one character's width of the diagram's 11-unit type: a box fits its label."""
 PATH_LABEL_CHARS = 48
-"""A longer step label is cut in the diagram."""
+"""A longer step label is cut in the diagram (the card's caption has the whole path)."""
 
 
 def plot_text(text: object) -> str:
@@ -410,7 +410,8 @@ def path_picture(steps: list[PathStep]) -> str:
 
     Drawn on the server, not as Graphviz in the browser: a run card shows one with every
     result, and Graphviz loads a layout engine into each page first."""
-    stages = [[_cut(label) for label in stage] for stage in path_stages(steps)]
+    stages = [[cut_text(" ".join(label.split()), PATH_LABEL_CHARS) for label in stage]
+              for stage in path_stages(steps)]  # each label on one line
     across = len(stages) <= MAX_LR_STAGES
     boxes: list[list[tuple[float, float, float, str]]] = []  # x, y, width, label per stage
     x = y = 0.0
@@ -456,7 +457,7 @@ def path_picture(steps: list[PathStep]) -> str:
             + "".join(parts) + "</svg>")
 
 
-def _cut(label: str) -> str:
-    """A step's label on one line, cut at PATH_LABEL_CHARS (the card's caption has it all)."""
-    label = " ".join(label.split())
-    return label if len(label) <= PATH_LABEL_CHARS else label[:PATH_LABEL_CHARS - 1] + "…"
+def cut_text(text: str, chars: int) -> str:
+    """`text` cut to `chars` characters, the last an ellipsis, where a picture's label has
+    room for no more (the page says it in full elsewhere)."""
+    return text if len(text) <= chars else text[:chars - 1] + "…"

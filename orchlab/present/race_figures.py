@@ -27,6 +27,7 @@ from orchlab.present.figures import (
     WATERFALL_KINDS,
     Colors,
     add_span_bars,
+    cut_text,
     one_legend_entry_per_name,
     plot_text,
     span_depths,
@@ -103,9 +104,7 @@ def race_picture(lanes: list[Lane], colors: Colors | None = None,
         rows = [(d, sp) for d, sp in span_depths(lane.spans) if sp.kind in WATERFALL_KINDS]
         for i, (depth, span) in enumerate(rows):
             middle = top + i * ROW_PX + ROW_PX / 2
-            label = f"{'  ' * depth}{span.kind}: {span.name}"
-            if len(label) > LABEL_CHARS:
-                label = label[:LABEL_CHARS - 1] + "…"
+            label = cut_text(f"{'  ' * depth}{span.kind}: {span.name}", LABEL_CHARS)
             body.append(f"<text x='{LABEL_WIDTH - 8}' y='{middle + 4:.1f}' text-anchor='end' "
                         f"xml:space='preserve' fill='#333'>{escape(label)}</text>")
             height = ROW_PX * (0.35 if span.kind == "generation" else 0.7)
