@@ -19,3 +19,12 @@ def app_on(page: str | None = None) -> AppTest:
         at.switch_page(page).run()
         assert not at.exception, at.exception
     return at
+
+
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Opens the tab `label` of the tabs `key` (a page draws only its open tab, as a click on
+    it in a browser would) and reruns."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at

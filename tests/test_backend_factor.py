@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from apptest_pages import app_on
+from apptest_pages import app_on, open_tab
 from markupsafe import escape
 from sales_scripts import sales_backend
 
@@ -230,7 +230,7 @@ def test_compare_shows_the_backend_block_and_the_frontier(app_env: Path) -> None
     assert any(c.startswith(f"Backends: {MINI} = scripted") for c in captions), captions
     assert any("both form and backend" in w.value for w in at.warning)
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"]
-              for c in at.get("plotly_chart")]
+              for c in open_tab(at, "compare_tab", "Success vs cost").get("plotly_chart")]
     assert "Success against cost: the frontier" in titles
     assert any(c.value.startswith("On the frontier of") for c in at.caption)
     at.toggle(key="compare_by_backend").set_value(False).run()

@@ -275,9 +275,17 @@ def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path,
             timeout=30_000)
         expect(page.get_by_role("heading", name="Findings")).to_be_visible(timeout=30_000)
         open_expanders(page)
-        for tab in page.get_by_role("tab").all():
-            tab.click()
         assert_inert(page, recorder, "Compare")
+        names = page.get_by_role("tab").all_inner_texts()
+        assert len(names) == 9, names
+        for name in names[1:]:  # a tab is drawn when it is opened: each one in turn
+            page.get_by_role("tab", name=name, exact=True).click()
+            expect(page.get_by_role("tab", name=name, exact=True)).to_have_attribute(
+                "aria-selected", "true")
+            expect(page.get_by_role("tabpanel").locator(  # the open tab's own content
+                '[data-testid="stElementContainer"]').first).to_be_visible(timeout=30_000)
+            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=30_000)
+            assert_inert(page, recorder, f"Compare's {name} tab")
         page.screenshot(path=str(ARTIFACTS / "injection_compare.png"), full_page=True)
 
         page = open_page(browser, url, "agents", "Agents")

@@ -179,8 +179,8 @@ def test_a_race_is_computed_once_per_version() -> None:
 
 
 def test_the_run_page_draws_a_finished_race_once_for_every_redraw(app_env: Path) -> None:
-    """The final panel's race is computed on the first render only: a rerun of the page (a run
-    picked, another participant's page) reuses it."""
+    """The final panel's race is computed on the first render, and its figure once when asked
+    for: a rerun of the page (a run picked, another participant's page) reuses both."""
     from views._race import race_memo
 
     job = finished_job(app_env)
@@ -188,8 +188,8 @@ def test_the_run_page_draws_a_finished_race_once_for_every_redraw(app_env: Path)
     at.session_state["run_job"] = job
     at.run()
     assert not at.exception, at.exception
-    computed = race_memo().computed
     at.toggle(key="run_final_race_figure").set_value(True).run()
+    computed = race_memo().computed
     final_race = next(e for e in at.expander if e.label == "The race, as it ended")
     assert len(final_race.get("plotly_chart")) == 1
     at.run()
@@ -200,6 +200,33 @@ def test_the_run_page_draws_a_finished_race_once_for_every_redraw(app_env: Path)
     assert not at.exception and not other.exception
     assert race_memo().computed == computed
     assert len(next(e for e in other.expander if e.label == "The race, as it ended")
+               .get("plotly_chart")) == 1
+
+
+def test_a_result_builds_no_figure_until_one_is_asked_for(app_env: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plotly figure costs the server tens of ms to build: twenty results at once build
+    none unless someone asks to see the race's figure."""
+    import views._race
+
+    built: list[int] = []
+    real = views._race.race_figure
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views._race, "race_figure", counted)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["run_job"] = finished_job(app_env)
+    at.run()
+    assert not at.exception, at.exception
+    final_race = next(e for e in at.expander if e.label == "The race, as it ended")
+    assert final_race.caption and not final_race.get("plotly_chart")  # captions, no figure
+    assert built == []
+    at.toggle(key="run_final_race_figure").set_value(True).run()
+    assert len(built) == 1
+    assert len(next(e for e in at.expander if e.label == "The race, as it ended")
                .get("plotly_chart")) == 1
 
 

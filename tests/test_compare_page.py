@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from apptest_pages import app_on
+from apptest_pages import app_on, open_tab
 from sales_scripts import sales_backend
 from streamlit.testing.v1 import AppTest
 
@@ -65,9 +65,13 @@ def test_compare_by_variant_says_what_each_comparison_varies(app_env: Path) -> N
 
 
 def _trace_colors(at: AppTest) -> dict[str, set[str]]:
-    """Group name -> every colour its traces have, over every chart of the page (all tabs)."""
+    """Group name -> every colour its traces have, over every chart of the page (each tab
+    opened in turn: the page draws only the open one)."""
     seen: dict[str, set[str]] = {}
-    for chart in at.get("plotly_chart"):
+    charts = [c for tab in [t.label for t in at.tabs]
+              for c in open_tab(at, "compare_tab", tab).get("plotly_chart")]
+    assert len(charts) >= 9, len(charts)
+    for chart in charts:
         spec = json.loads(chart.proto.spec)
         for trace in spec["data"]:
             color = (trace.get("marker") or {}).get("color") or (trace.get("line") or {}).get(
@@ -87,6 +91,41 @@ def test_a_group_keeps_one_colour_on_every_chart(app_env: Path) -> None:
     assert groups <= set(colors), colors
     assert all(len(colors[g]) == 1 for g in groups), colors
     assert len({next(iter(colors[g])) for g in groups}) == 4, colors
+
+
+def test_only_the_open_tab_is_drawn(app_env: Path) -> None:
+    """Nine tabs' dozen figures were built and sent on every rerun for the one tab anyone
+    sees; a tab is drawn when opened, and what it draws is the same as before."""
+    make_experiment(app_env, reps=2)
+    at = app_on("views/compare.py")
+
+    def titles() -> list[str]:
+        return [json.loads(c.proto.spec)["layout"]["title"]["text"]
+                for c in at.get("plotly_chart")]
+
+    assert [t.label for t in at.tabs][0] == "Latency"
+    assert titles() == ["Latency per run", "Latency ECDF"]
+    open_tab(at, "compare_tab", "Success vs cost")
+    assert titles() == ["Success against cost: the frontier"]
+    open_tab(at, "compare_tab", "Failures")
+    assert titles() == []
+    assert any(c.value.startswith("Runs that did not end normally") for c in at.caption)
+
+
+def test_charts_built_for_one_tab_are_the_ones_built_for_all(app_env: Path) -> None:
+    """`compare_charts(only=…)` builds some of the charts, each the same as when all are
+    built (the report builds all)."""
+    runs = analysis.grouped(Store(app_env).load_runs([make_experiment(app_env, reps=2)]))
+    colors = figures.group_colors(analysis.ordered_groups(runs["group"]))
+    every = figures.compare_charts(runs, "group", colors)
+    for names in [("latency", "latency_ecdf"), ("tokens", "cost"), ("pass_k",),
+                  ("frontier",), ("outcomes", "outcome_counts"), ()]:
+        some = figures.compare_charts(runs, "group", colors, only=names)
+        assert set(some) == set(names) & set(every), names
+        for name, item in some.items():
+            same = item == every[name] if isinstance(item, str) else \
+                item.to_json() == every[name].to_json()
+            assert same, name
 
 
 def test_group_colors_are_stable_and_distinct() -> None:

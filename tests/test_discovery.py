@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from agents.testing import assistant_message, function_call
-from apptest_pages import app_on
+from apptest_pages import app_on, open_tab
 
 from orchlab import backends
 from orchlab.cli.main import main
@@ -368,5 +368,6 @@ def test_compare_shows_stored_runs_of_a_scenario_this_dashboard_did_not_load(
     assert at.multiselect(key="compare_experiments_tally").value[0].endswith(theirs)
     assert any("tally is not loaded by this dashboard" in c.value.replace("\\", "")
                for c in at.caption)
+    open_tab(at, "compare_tab", "Paths")
     assert any("LLM-orchestrated runs deviated from the code-orchestrated path" in m.value
                for m in at.markdown)  # its runs, compared

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from apptest_pages import app_on
+from apptest_pages import app_on, open_tab
 from sales_scripts import sales_backend
 
 from orchlab import backends
@@ -156,7 +156,7 @@ def test_failures_by_class_on_compare_history_and_trace(app_env: Path) -> None:
     spec = ExperimentSpec("sales_email", forms=["code", "llm"], inputs=["dana-acme"],
                           max_turns=1, backend="scripted:sales")
     run_experiment(spec, store, backend=sales_backend())
-    at = app_on("views/compare.py")
+    at = open_tab(app_on("views/compare.py"), "compare_tab", "Failures")
     failures = [d.value for d in at.dataframe if "class: max_turns" in d.value.columns]
     assert failures and failures[0]["class: max_turns"].tolist() == [0, 1]
     at.switch_page("views/history.py").run()

@@ -172,9 +172,11 @@ def stage() -> Stage:
     return Stage()
 
 
-STAGE_CHECK_S = 3.0
+STAGE_CHECK_S = 5.0
 """How often a session looks for a replay the teacher started: a class's screens switch within
-this, and twenty sessions' looks cost almost nothing (one attribute read each)."""
+this. A look is one attribute read on the server, but each is a script run that a browser
+answers by laying its whole page out again (25-75 ms of its main thread on a Run page): at
+3 s, twenty idle pages were a third of the browsers' work in `bench/classroom.py`."""
 
 
 STAGE_FRESH_S = 60.0

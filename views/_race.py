@@ -46,14 +46,16 @@ def race_memo() -> RaceMemo[Any]:
 
 def current_race(job: ExperimentJob, snap: JobSnapshot, big: bool = False,
                  drawing: Drawing = "figure") -> tuple[Race, Any]:
-    """The race of this job now and its drawing (None without lanes): the plotly figure
-    ("figure") or the light SVG picture ("picture", `race_figures.race_picture`), computed
-    again only when the job moved since it was last drawn (`ExperimentJob.version`); live
-    spans come from the experiment process's latest report, or this process's recorder."""
+    """The race of this job now and its drawing (None without lanes, or with no drawing
+    asked for): the plotly figure ("figure") or the light SVG picture ("picture",
+    `race_figures.race_picture`), computed again only when the job moved since it was last
+    drawn (`ExperimentJob.version`); live spans come from the experiment process's latest
+    report, or this process's recorder. A figure takes the server tens of ms to build, and
+    twenty results arriving at once would build twenty nobody asked to see."""
 
     def compute(previous: Race | None) -> tuple[Race, Any]:
         race = build_race(snap, job.peek, job.spec.forms, job.spec.workers, previous=previous)
-        if not race.lanes:
+        if not race.lanes or not drawing:
             return race, None
         colors = group_colors(job.spec.forms)
         if drawing == "picture":
@@ -64,8 +66,7 @@ def current_race(job: ExperimentJob, snap: JobSnapshot, big: bool = False,
             fig.update_layout(font={"size": BIG_FONT}, height=int(fig.layout.height * 1.3))
         return race, fig
 
-    drawing = drawing or "figure"  # the race without a drawing: its figure stays for a toggle
-    return race_memo().get(f"{job.job_id}:{big}:{drawing}", snap.version, compute)
+    return race_memo().get(f"{job.job_id}:{big}:{drawing or 'none'}", snap.version, compute)
 
 
 def race_view(job: ExperimentJob, snap: JobSnapshot, big: bool, key: str,

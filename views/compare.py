@@ -154,7 +154,16 @@ table(analysis.summarize(runs, by=["group"]))
 st.subheader("Judges")
 judges_section(store, runs, report_ids, scenario, loaded.get(scenario))
 
-charts = figures.compare_charts(runs, "group", colors)  # the report draws these same charts
+TABS = {"Latency": ("latency", "latency_ecdf"), "Tokens & cost": ("tokens", "cost"),
+        "Calls": ("calls",), "Paths": ("paths",), "Outcomes": ("outcomes", "outcome_counts"),
+        "Reliability": ("pass_k",), "Failures": (), "Cost projection": (),
+        "Success vs cost": ("frontier",)}
+"""Compare's tabs and the charts each draws. Only the open tab is drawn (a tab is a rerun
+away): nine tabs' dozen figures cost the server about a second to build and a browser more
+to lay out, on every rerun of the page, for the one tab anyone sees (`bench/classroom.py`)."""
+tabs = st.tabs(list(TABS), key="compare_tab", on_change="rerun")
+opened = next((name for name, tab in zip(TABS, tabs, strict=True) if tab.open), "Latency")
+charts = figures.compare_charts(runs, "group", colors, only=TABS[opened])  # as the report's
 
 
 def chart(name: str) -> None:
@@ -166,47 +175,46 @@ def chart(name: str) -> None:
         st.plotly_chart(item, width="stretch")
 
 
-tabs = st.tabs(["Latency", "Tokens & cost", "Calls", "Paths", "Outcomes", "Reliability",
-               "Failures", "Cost projection", "Success vs cost"])
-with tabs[0]:
-    chart("latency")
-    chart("latency_ecdf")
-with tabs[1]:
-    chart("tokens")
-    chart("cost")
-with tabs[2]:
-    chart("calls")
-with tabs[3]:
-    table(paths.path_variance(runs, "group"))
-    if result is not None:
-        st.markdown("\n".join(f"- {escape_md(s)}"
-                               for s in summary.deviation_sentences(result)))
-    chart("paths")
-with tabs[4]:
-    chart("outcomes")
-    st.caption("Each rate is over the runs where its field applies (n). Runs stopped by the "
-               "environment or a cancel are left out of every outcome but `status ok`.")
-    rates = analysis.outcome_rates(runs, "group")
-    table(rates.assign(outcome=rates["outcome"].str.replace("_", " ")))
-    if "outcome_counts" in charts:
-        chart("outcome_counts")
-        st.caption("Whole-number outcomes per run (emails sent, guard refusals, tool calls): "
-                   "a guard's work shows as fewer emails and as refusals.")
-with tabs[5]:
-    chart("pass_k")
-    if not isinstance(charts["pass_k"], str):
-        st.caption("pass^k: the chance that k runs of one input all succeed (does it still work "
-                   "the k-th time?); pass@k: that at least one of k does. Averaged over inputs, "
-                   "for k up to the fewest runs any input has.")
-        table(estimates.reliability(runs, "group"))
-with tabs[6]:
-    st.caption("Runs that did not end normally, by error class, and provider calls retried.")
-    table(analysis.failure_table(runs, "group"))
-with tabs[7]:
-    cost_projection(runs)
-with tabs[8]:
-    chart("frontier")
-    found = frontier.frontier(runs, "group") if result is None else result["frontier"]
-    if found["points"]:
-        st.caption(escape_md(found["sentence"]))
-        st.dataframe(frontier.frontier_table(found), hide_index=True, width="stretch")
+with tabs[list(TABS).index(opened)]:
+    if opened == "Latency":
+        chart("latency")
+        chart("latency_ecdf")
+    elif opened == "Tokens & cost":
+        chart("tokens")
+        chart("cost")
+    elif opened == "Calls":
+        chart("calls")
+    elif opened == "Paths":
+        table(paths.path_variance(runs, "group"))
+        if result is not None:
+            st.markdown("\n".join(f"- {escape_md(s)}"
+                                   for s in summary.deviation_sentences(result)))
+        chart("paths")
+    elif opened == "Outcomes":
+        chart("outcomes")
+        st.caption("Each rate is over the runs where its field applies (n). Runs stopped by the "
+                   "environment or a cancel are left out of every outcome but `status ok`.")
+        rates = analysis.outcome_rates(runs, "group")
+        table(rates.assign(outcome=rates["outcome"].str.replace("_", " ")))
+        if "outcome_counts" in charts:
+            chart("outcome_counts")
+            st.caption("Whole-number outcomes per run (emails sent, guard refusals, tool "
+                       "calls): a guard's work shows as fewer emails and as refusals.")
+    elif opened == "Reliability":
+        chart("pass_k")
+        if not isinstance(charts["pass_k"], str):
+            st.caption("pass^k: the chance that k runs of one input all succeed (does it still "
+                       "work the k-th time?); pass@k: that at least one of k does. Averaged "
+                       "over inputs, for k up to the fewest runs any input has.")
+            table(estimates.reliability(runs, "group"))
+    elif opened == "Failures":
+        st.caption("Runs that did not end normally, by error class, and provider calls retried.")
+        table(analysis.failure_table(runs, "group"))
+    elif opened == "Cost projection":
+        cost_projection(runs)
+    else:
+        chart("frontier")
+        found = frontier.frontier(runs, "group") if result is None else result["frontier"]
+        if found["points"]:
+            st.caption(escape_md(found["sentence"]))
+            st.dataframe(frontier.frontier_table(found), hide_index=True, width="stretch")

@@ -251,32 +251,52 @@ def _error(center: float, low: float | None, high: float | None) -> dict[str, An
             "arrayminus": [max(0.0, center - low)], "visible": True}
 
 
-def compare_charts(runs: pd.DataFrame, by: str = "group", colors: Colors | None = None
-                   ) -> dict[str, go.Figure | str]:
+def compare_charts(runs: pd.DataFrame, by: str = "group", colors: Colors | None = None,
+                   only: Collection[str] | None = None) -> dict[str, go.Figure | str]:
     """Every chart Compare draws for these runs, in the page's order, keyed by name; a chart
     the runs cannot give is the sentence that says why. Compare and the standalone report
     (`orchlab.present.report`) both place these, so the page and the report draw the same charts
-    from the same inputs. `outcome_counts` is absent when no outcome is a count."""
-    breakdown = analysis.agent_breakdown(runs, by)
-    charts: dict[str, go.Figure | str] = {"latency": latency_box(runs, by, colors)}
-    charts["latency_ecdf"] = latency_ecdf(runs, by, colors) \
-        if runs.groupby(by).size().max() >= 2 else (
-        "Latency ECDF: with one run per group there is no distribution to draw; run more "
-        "repetitions to see one.")
-    charts["tokens"] = agent_stack(breakdown, "tokens", by)
-    charts["cost"] = "Cost per agent is unknown: the model has no known price." \
-        if breakdown["cost_usd"].isna().any() else agent_stack(breakdown, "cost_usd", by)
-    charts["calls"] = calls_per_run(runs, by, colors)
-    charts["paths"] = path_frequency(paths.path_frequencies(runs, by), by, colors)
-    charts["outcomes"] = outcome_bars(analysis.outcome_rates(runs, by), by, colors)
-    counts = analysis.outcome_counts(runs, by)
-    if not counts.empty:
-        charts["outcome_counts"] = outcome_count_bars(counts, by, colors)
-    reliability = estimates.reliability(runs, by)
-    charts["pass_k"] = pass_k_chart(reliability, by, colors) if not reliability.empty else (
-        "No run here says anything about its form's success, so no pass^k.")
-    found = frontier(runs, by, reliability=reliability)
-    charts["frontier"] = frontier_chart(found, colors) if found["points"] else found["sentence"]
+    from the same inputs. `outcome_counts` is absent when no outcome is a count. `only`: just
+    these names (Compare builds the open tab's: a figure takes tens of ms to build)."""
+
+    def wanted(*names: str) -> bool:
+        return only is None or any(name in only for name in names)
+
+    charts: dict[str, go.Figure | str] = {}
+    if wanted("latency"):
+        charts["latency"] = latency_box(runs, by, colors)
+    if wanted("latency_ecdf"):
+        charts["latency_ecdf"] = latency_ecdf(runs, by, colors) \
+            if runs.groupby(by).size().max() >= 2 else (
+            "Latency ECDF: with one run per group there is no distribution to draw; run more "
+            "repetitions to see one.")
+    if wanted("tokens", "cost"):
+        breakdown = analysis.agent_breakdown(runs, by)
+        if wanted("tokens"):
+            charts["tokens"] = agent_stack(breakdown, "tokens", by)
+        if wanted("cost"):
+            charts["cost"] = "Cost per agent is unknown: the model has no known price." \
+                if breakdown["cost_usd"].isna().any() else agent_stack(breakdown, "cost_usd", by)
+    if wanted("calls"):
+        charts["calls"] = calls_per_run(runs, by, colors)
+    if wanted("paths"):
+        charts["paths"] = path_frequency(paths.path_frequencies(runs, by), by, colors)
+    if wanted("outcomes"):
+        charts["outcomes"] = outcome_bars(analysis.outcome_rates(runs, by), by, colors)
+    if wanted("outcome_counts"):
+        counts = analysis.outcome_counts(runs, by)
+        if not counts.empty:
+            charts["outcome_counts"] = outcome_count_bars(counts, by, colors)
+    if wanted("pass_k", "frontier"):
+        reliability = estimates.reliability(runs, by)
+        if wanted("pass_k"):
+            charts["pass_k"] = pass_k_chart(reliability, by, colors) \
+                if not reliability.empty else (
+                "No run here says anything about its form's success, so no pass^k.")
+        if wanted("frontier"):
+            found = frontier(runs, by, reliability=reliability)
+            charts["frontier"] = frontier_chart(found, colors) if found["points"] \
+                else found["sentence"]
     return charts
 
 
