@@ -158,63 +158,73 @@ TABS = {"Latency": ("latency", "latency_ecdf"), "Tokens & cost": ("tokens", "cos
         "Calls": ("calls",), "Paths": ("paths",), "Outcomes": ("outcomes", "outcome_counts"),
         "Reliability": ("pass_k",), "Failures": (), "Cost projection": (),
         "Success vs cost": ("frontier",)}
-"""Compare's tabs and the charts each draws. Only the open tab is drawn (a tab is a rerun
-away): nine tabs' dozen figures cost the server about a second to build and a browser more
-to lay out, on every rerun of the page, for the one tab anyone sees (`bench/classroom.py`)."""
-tabs = st.tabs(list(TABS), key="compare_tab", on_change="rerun")
-opened = next((name for name, tab in zip(TABS, tabs, strict=True) if tab.open), "Latency")
-charts = figures.compare_charts(runs, "group", colors, only=TABS[opened])  # as the report's
+"""Compare's tabs and the charts each draws. Only the open tab is drawn: nine tabs' eleven
+figures were built on the server (0.4 s of a render at 100 runs, 0.7-1.9 s at 10,000:
+`bench/dashboard.py`) and laid out in the browser on every rerun, for the one tab anyone
+sees (`bench/classroom.py`)."""
 
 
-def chart(name: str) -> None:
-    """One of Compare's charts, or the sentence saying why the runs give none."""
-    item = charts[name]
-    if isinstance(item, str):
-        st.caption(item)
-    else:
-        st.plotly_chart(item, width="stretch")
+@st.fragment
+def charts_and_tables(runs: pd.DataFrame, colors: figures.Colors,
+                      result: dict[str, Any] | None) -> None:
+    """The tabs. A fragment: opening a tab reruns only this, not the statistics above."""
+    tabs = st.tabs(list(TABS), key="compare_tab", on_change="rerun")
+    opened = next((name for name, tab in zip(TABS, tabs, strict=True) if tab.open), "Latency")
+    charts = figures.compare_charts(runs, "group", colors, only=TABS[opened])  # the report's
+
+    def chart(name: str) -> None:
+        """One of Compare's charts, or the sentence saying why the runs give none."""
+        item = charts[name]
+        if isinstance(item, str):
+            st.caption(item)
+        else:
+            st.plotly_chart(item, width="stretch")
+
+    with tabs[list(TABS).index(opened)]:
+        if opened == "Latency":
+            chart("latency")
+            chart("latency_ecdf")
+        elif opened == "Tokens & cost":
+            chart("tokens")
+            chart("cost")
+        elif opened == "Calls":
+            chart("calls")
+        elif opened == "Paths":
+            table(paths.path_variance(runs, "group"))
+            if result is not None:
+                st.markdown("\n".join(f"- {escape_md(s)}"
+                                       for s in summary.deviation_sentences(result)))
+            chart("paths")
+        elif opened == "Outcomes":
+            chart("outcomes")
+            st.caption("Each rate is over the runs where its field applies (n). Runs stopped "
+                       "by the environment or a cancel are left out of every outcome but "
+                       "`status ok`.")
+            rates = analysis.outcome_rates(runs, "group")
+            table(rates.assign(outcome=rates["outcome"].str.replace("_", " ")))
+            if "outcome_counts" in charts:
+                chart("outcome_counts")
+                st.caption("Whole-number outcomes per run (emails sent, guard refusals, tool "
+                           "calls): a guard's work shows as fewer emails and as refusals.")
+        elif opened == "Reliability":
+            chart("pass_k")
+            if not isinstance(charts["pass_k"], str):
+                st.caption("pass^k: the chance that k runs of one input all succeed (does it still "
+                           "work the k-th time?); pass@k: that at least one of k does. Averaged "
+                           "over inputs, for k up to the fewest runs any input has.")
+                table(estimates.reliability(runs, "group"))
+        elif opened == "Failures":
+            st.caption("Runs that did not end normally, by error class, and provider calls "
+                       "retried.")
+            table(analysis.failure_table(runs, "group"))
+        elif opened == "Cost projection":
+            cost_projection(runs)
+        else:
+            chart("frontier")
+            found = frontier.frontier(runs, "group") if result is None else result["frontier"]
+            if found["points"]:
+                st.caption(escape_md(found["sentence"]))
+                st.dataframe(frontier.frontier_table(found), hide_index=True, width="stretch")
 
 
-with tabs[list(TABS).index(opened)]:
-    if opened == "Latency":
-        chart("latency")
-        chart("latency_ecdf")
-    elif opened == "Tokens & cost":
-        chart("tokens")
-        chart("cost")
-    elif opened == "Calls":
-        chart("calls")
-    elif opened == "Paths":
-        table(paths.path_variance(runs, "group"))
-        if result is not None:
-            st.markdown("\n".join(f"- {escape_md(s)}"
-                                   for s in summary.deviation_sentences(result)))
-        chart("paths")
-    elif opened == "Outcomes":
-        chart("outcomes")
-        st.caption("Each rate is over the runs where its field applies (n). Runs stopped by the "
-                   "environment or a cancel are left out of every outcome but `status ok`.")
-        rates = analysis.outcome_rates(runs, "group")
-        table(rates.assign(outcome=rates["outcome"].str.replace("_", " ")))
-        if "outcome_counts" in charts:
-            chart("outcome_counts")
-            st.caption("Whole-number outcomes per run (emails sent, guard refusals, tool "
-                       "calls): a guard's work shows as fewer emails and as refusals.")
-    elif opened == "Reliability":
-        chart("pass_k")
-        if not isinstance(charts["pass_k"], str):
-            st.caption("pass^k: the chance that k runs of one input all succeed (does it still "
-                       "work the k-th time?); pass@k: that at least one of k does. Averaged "
-                       "over inputs, for k up to the fewest runs any input has.")
-            table(estimates.reliability(runs, "group"))
-    elif opened == "Failures":
-        st.caption("Runs that did not end normally, by error class, and provider calls retried.")
-        table(analysis.failure_table(runs, "group"))
-    elif opened == "Cost projection":
-        cost_projection(runs)
-    else:
-        chart("frontier")
-        found = frontier.frontier(runs, "group") if result is None else result["frontier"]
-        if found["points"]:
-            st.caption(escape_md(found["sentence"]))
-            st.dataframe(frontier.frontier_table(found), hide_index=True, width="stretch")
+charts_and_tables(runs, colors, result)
