@@ -169,7 +169,8 @@ def charts_and_tables(runs: pd.DataFrame, colors: figures.Colors,
                       result: dict[str, Any] | None) -> None:
     """The tabs. A fragment: opening a tab reruns only this, not the statistics above."""
     tabs = st.tabs(list(TABS), key="compare_tab", on_change="rerun")
-    opened = next((name for name, tab in zip(TABS, tabs, strict=True) if tab.open), "Latency")
+    opened, shown = next(((name, tab) for name, tab in zip(TABS, tabs, strict=True)
+                          if tab.open), ("Latency", tabs[0]))
     charts = figures.compare_charts(runs, "group", colors, only=TABS[opened])  # the report's
 
     def chart(name: str) -> None:
@@ -180,7 +181,7 @@ def charts_and_tables(runs: pd.DataFrame, colors: figures.Colors,
         else:
             st.plotly_chart(item, width="stretch")
 
-    with tabs[list(TABS).index(opened)]:
+    with shown:
         if opened == "Latency":
             chart("latency")
             chart("latency_ecdf")
@@ -219,7 +220,7 @@ def charts_and_tables(runs: pd.DataFrame, colors: figures.Colors,
             table(analysis.failure_table(runs, "group"))
         elif opened == "Cost projection":
             cost_projection(runs)
-        else:
+        elif opened == "Success vs cost":
             chart("frontier")
             found = frontier.frontier(runs, "group") if result is None else result["frontier"]
             if found["points"]:
