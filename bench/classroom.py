@@ -40,6 +40,7 @@ A short run (the test suite's; its figures are not the measurement):
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import os
 import statistics
@@ -85,6 +86,9 @@ OBSERVE_RESULT = """(pattern) => {
 }"""
 """Installed in a Run page before Run is pressed: the wall-clock time (ms since the epoch) the
 final panel first appeared, and the experiment it names."""
+RESULT_BYTES = b" runs saved"
+"""In the websocket message that carries the final panel's status line (`Store.run_counts`'
+sentence for a complete experiment); no live panel's text has it."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -235,13 +239,49 @@ def join_if_asked(page: Any, name: str) -> None:
     expect(heading).to_be_visible(timeout=60_000)
 
 
+@dataclass
+class Delivery:
+    """When the final panel's message reached a page's browser: stamped by chromium's network
+    service as the frame arrived (the DevTools protocol's Network events), so a page whose
+    renderer waits for the CPU does not delay it. The gap from there to the page showing the
+    result is the browser's own."""
+
+    offset_s: float | None = None
+    """Wall clock minus the network service's monotonic clock (from the websocket handshake)."""
+    at: float | None = None
+    """Epoch seconds the first frame holding the result arrived; None before it did."""
+
+    def handshake(self, event: dict[str, Any]) -> None:
+        self.offset_s = event["wallTime"] - event["timestamp"]
+
+    def frame(self, event: dict[str, Any]) -> None:
+        response = event["response"]
+        if self.at is not None or self.offset_s is None or response["opcode"] != 2:
+            return
+        if RESULT_BYTES in base64.b64decode(response["payloadData"]):
+            self.at = event["timestamp"] + self.offset_s
+
+
+def watch_delivery(page: Any) -> Delivery:
+    """Record when the page's websocket delivers a result (`Delivery`); before the page
+    opens its websocket."""
+    delivery = Delivery()
+    cdp = page.context.new_cdp_session(page)
+    cdp.on("Network.webSocketWillSendHandshakeRequest", delivery.handshake)
+    cdp.on("Network.webSocketFrameReceived", delivery.frame)
+    cdp.send("Network.enable")
+    page.delivery = delivery
+    return delivery
+
+
 def open_session(browser: Any, url: str, name: str, repetitions: int) -> Any:
     """A new participant (a browser context of its own) on the Run page, the experiment
-    chosen, Run not pressed yet."""
+    chosen, Run not pressed yet; `page.delivery` watches for its result (`Delivery`)."""
     from playwright.sync_api import expect
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    watch_delivery(page)
     page.goto(url)
     join_if_asked(page, name)
     field = page.get_by_label("Repetitions per form and input")
@@ -270,6 +310,8 @@ class Shown:
     """The final panel appeared in the page (epoch seconds)."""
     created: float
     finished: float
+    delivered: float | None = None
+    """The final panel's message reached the browser (epoch seconds; `Delivery`)."""
 
     @property
     def duration_s(self) -> float:
@@ -278,6 +320,11 @@ class Shown:
     @property
     def delay_s(self) -> float:
         return self.shown - self.finished
+
+    @property
+    def delivery_s(self) -> float | None:
+        """From the experiment's end to its result reaching the browser."""
+        return None if self.delivered is None else self.delivered - self.finished
 
 
 def stored_state(store: Store) -> str:
@@ -294,6 +341,8 @@ def press_and_wait(pages: list[Any], store: Store, timeout_s: float,
     shown it, and Compare's open time in seconds (None without it)."""
     pressed: list[float] = []
     buttons = [page.get_by_role("button", name="Run", exact=True) for page in pages]
+    for page in pages:
+        page.delivery.at = None
     for button in buttons:
         pressed.append(time.time())
         button.click()
@@ -315,13 +364,14 @@ def press_and_wait(pages: list[Any], store: Store, timeout_s: float,
         time.sleep(0.25)
     records = {e.experiment_id: e for e in store.list_experiments()}
     shown = []
-    for when, item in zip(pressed, found, strict=True):
+    for page, when, item in zip(pages, pressed, found, strict=True):
         assert item is not None
         record = records[item["id"]]
         if item["status"] != "completed" or record.finished_at is None:
             raise RuntimeError(f"{item['id']} ended {item['status']}")
         shown.append(Shown(item["id"], when, item["at"] / 1000,
-                           record.created_at.timestamp(), record.finished_at.timestamp()))
+                           record.created_at.timestamp(), record.finished_at.timestamp(),
+                           page.delivery.at))
     return shown, compare_s
 
 
@@ -426,6 +476,13 @@ def report(result: Round) -> None:
     print(f"N={n}: result shown after the experiment's end: median {statistics.median(delays):.2f}"
           f" s, max {max(delays):.2f} s; Run pressed to result shown: median "
           f"{statistics.median(waits):.2f} s, max {max(waits):.2f} s")
+    delivered = [s.delivery_s for s in result.class_ if s.delivery_s is not None]
+    if delivered:
+        own = [s.shown - s.delivered for s in result.class_ if s.delivered is not None]
+        print(f"N={n}: of which the result reaching the browser (its network service's stamp): "
+              f"median {statistics.median(delivered):.2f} s, max {max(delivered):.2f} s; the "
+              f"browser drawing it: median {statistics.median(own):.2f} s, max {max(own):.2f} "
+              f"s ({len(delivered)} of {n} pages stamped)")
     order = sorted(result.class_, key=lambda s: s.finished)
     print(f"N={n}: delays in the order the experiments ended (s): "
           + " ".join(f"{s.delay_s:.1f}" for s in order))

@@ -1,6 +1,7 @@
 """The live race in a real browser: presenter mode opened by `?present=1`, one run per form on a
 slow fake server, the race growing, the finished-first sentence, and a page that stops
-refreshing once the job has ended (no live element left behind, the DOM still)."""
+refreshing once the job has ended (no live element left behind, the DOM still); and a result
+drawn where the live panel was, without the settings above it sent again."""
 
 from __future__ import annotations
 
@@ -83,7 +84,9 @@ def watch_the_race(page: Any, main: Any) -> None:
     for heading in ("Code-orchestrated", "LLM-orchestrated"):
         expect(main.get_by_role("heading", name=heading)).to_be_visible()
     assert not running_clocks(page)
-    page.wait_for_timeout(1000)
+    # The result is drawn in place; the full rerun that stops the live panel's timer comes at
+    # its next redraw (views.run.REFRESH_S), and nothing after it.
+    page.wait_for_timeout(3000)
     before = main.inner_html()
     page.wait_for_timeout(3000)
     assert main.inner_html() == before, "the page kept redrawing after the job ended"
@@ -117,3 +120,53 @@ def test_a_replay_races_at_its_recorded_pace_with_no_server(tmp_path: Path) -> N
         browser.close()
     replayed = [e for e in Store(store_file).list_experiments() if e.replay_of == source]
     assert len(replayed) == 1 and replayed[0].backend == f"replay:{source}"
+
+
+SETTINGS = b"Repetitions per form and input"
+"""A field of the Run page's settings, in every message that (re)draws them."""
+LIVE = b"runs are saved as they finish"
+"""In the live panel's status, in every message that draws it."""
+RESULT = b" runs saved"
+"""In the final panel's status line."""
+
+
+@pytest.mark.parametrize("latency_s", [0.05, 0.6], ids=["ends-in-the-first-run", "ends-later"])
+def test_a_result_is_drawn_in_place_without_the_settings_again(tmp_path: Path,
+                                                               latency_s: float) -> None:
+    """A result used to come with a full rerun of the Run page: the whole settings form sent
+    and drawn again before it, which cost a class's browsers seconds (bench/classroom.py).
+    Now it is drawn where the live panel was: by the script run that started the job (an
+    experiment shorter than its wait, 0.05 s per model call) or by the live panel's own
+    redraw (0.6 s per call: the experiment outlasts the first wait). Checked on the
+    websocket: no message between the live panel and the result holds a settings field."""
+    from playwright.sync_api import expect, sync_playwright
+
+    frames: list[bytes] = []
+    with FakeOpenAIServer(latency_s=latency_s) as server, \
+            streamlit_app(tmp_path / "inplace.sqlite", f"compat:fake-model@{server.base_url}") \
+            as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda payload: frames.append(
+                payload if isinstance(payload, bytes) else payload.encode())))
+        page.goto(url)
+        main = page.get_by_test_id("stMain")
+        expect(page.get_by_role("heading", name="Run an experiment")).to_be_visible(
+            timeout=60_000)
+        field = main.get_by_label("Repetitions per form and input")
+        field.fill("1")
+        field.press("Tab")
+        expect(main.get_by_text(re.compile(r"^This will start 2 runs"))).to_be_visible(
+            timeout=30_000)
+        pressed = len(frames)
+        main.get_by_role("button", name="Run", exact=True).click()
+        expect(main.get_by_text(re.compile(r"^Experiment exp-\S+: completed, 2 runs saved"))
+               ).to_be_visible(timeout=60_000)
+        browser.close()
+    after = frames[pressed:]
+    live = [i for i, f in enumerate(after) if LIVE in f]
+    result = next(i for i, f in enumerate(after) if RESULT in f)
+    assert live and live[0] < result, "no live panel drawn before the result"
+    resent = [i for i in range(live[0], result) if SETTINGS in after[i]]
+    assert not resent, f"the settings were sent again before the result (messages {resent})"

@@ -308,3 +308,45 @@ def test_presenter_mode_offers_replaying_a_recorded_experiment(app_env: Path) ->
     assert job.spec.inputs == ["dana-acme"] and job.spec.forms == RACE_FORMS
     job.join(timeout=60)
     assert [r.status for r in job.snapshot().records] == ["ok", "ok"]
+
+
+def test_a_result_that_ends_in_the_run_that_started_it_is_drawn_there(
+        app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run that starts a job waits for its end and draws the result in the live panel's
+    place, in the same run (views.run.live_panel). A key is drawn once per run: that run's
+    live panel draws no run cards, even when runs finished before it drew, so the result's
+    cards are the only ones. Here every run has finished when the page first looks, and the
+    job reports itself unfinished to that first look (the race the wait is for)."""
+    from orchlab.running import jobs
+
+    started, snapshot = jobs.ExperimentJob.start, jobs.ExperimentJob.snapshot
+    looked: set[tuple[str, str]] = set()
+
+    def first_look(job: ExperimentJob, what: str) -> bool:
+        """Whether this is the page's first look of this kind at the job."""
+        if (job.job_id, what) in looked:
+            return False
+        looked.add((job.job_id, what))
+        return True
+
+    def start_and_finish(self: ExperimentJob) -> ExperimentJob:
+        job = started(self)
+        job.join(timeout=60)
+        return job
+
+    def snapshot_unfinished_once(self: ExperimentJob) -> Any:
+        snap = snapshot(self)
+        return dataclasses.replace(snap, finished=False) if first_look(self, "snap") else snap
+
+    monkeypatch.setattr(jobs.ExperimentJob, "start", start_and_finish)
+    monkeypatch.setattr(jobs.ExperimentJob, "snapshot", snapshot_unfinished_once)
+    monkeypatch.setattr(jobs.ExperimentJob, "finished", property(
+        lambda self: self.join(0) and not first_look(self, "finished")))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.button(key="run_start").click().run()
+    assert not at.exception, at.exception
+    assert ("finished" in {w for _, w in looked} and "snap" in {w for _, w in looked}), looked
+    assert [s.state for s in at.status] == ["complete"], [s.label for s in at.status]
+    outputs = [t.key for t in at.text_area if t.key and t.key.startswith("widgets_output_")]
+    assert len(outputs) == len(set(outputs)) == 2, outputs  # one card per form

@@ -104,24 +104,33 @@ def final_outputs(snap: JobSnapshot, forms: list[str]) -> None:
 
 
 END_WAIT_S = 1.5
-"""After each redraw a live panel waits this long for its job's end, and reruns the page the
+"""After each redraw a live panel waits this long for its job's end and draws the result the
 moment it comes: the result shows within moments of the end, not up to a redraw later, with
 one timer on the page (`views._class.page_is_live` says why not two). A Cancel press waits at
 most this long."""
+LiveDraw = Literal["redraw", "wait", "look"]
+"""Which run draws a live panel (`how_drawn`): its own timed or clicked rerun ("redraw"), the
+full run that has just started the job ("wait"), or another full run ("look": a page opened
+again, a widget changed), which does not wait for the end."""
 
 
 def drawing_live(first_key: str, wait: bool = False) -> None:
     """A full script run is about to draw a live panel, the page's one timer
     (`page_is_live`). Its draw in this run waits for the end only with `wait` (the run that
     has just started the job: its first look would otherwise come a redraw later); the
-    panel's own reruns always wait (`rerun_at_end`). `first_key` is the panel's session key."""
+    panel's own reruns always wait (`waits_for_end`). `first_key` is the panel's session
+    key."""
     page_is_live()
-    if not wait:
-        st.session_state[first_key] = True
+    st.session_state[first_key] = "wait" if wait else "look"
 
 
-def rerun_at_end(job: ExperimentJob, first_key: str) -> None:
-    """At the end of a live panel's draw: wait up to END_WAIT_S for the job's end and rerun
-    the whole page when it comes, except on a draw `drawing_live` said not to wait."""
-    if not st.session_state.pop(first_key, False) and job.join(END_WAIT_S):
-        st.rerun()
+def how_drawn(first_key: str) -> LiveDraw:
+    """Which run this live panel's draw is (`LiveDraw`): asked once, at the panel's top."""
+    drawn: LiveDraw = st.session_state.pop(first_key, "redraw")
+    return drawn
+
+
+def waits_for_end(job: ExperimentJob, draw: LiveDraw) -> bool:
+    """At the end of a live panel's draw: wait up to END_WAIT_S for the job's end, except on
+    a draw that does not wait ("look"); whether it ended."""
+    return draw != "look" and job.join(END_WAIT_S)

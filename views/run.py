@@ -25,9 +25,10 @@ from views._models import agent_models, backends_choice
 from views._race import (
     drawing_live,
     final_outputs,
+    how_drawn,
     presenter_style,
     race_view,
-    rerun_at_end,
+    waits_for_end,
 )
 from views._setup import (
     file_input_choices,
@@ -50,6 +51,8 @@ REFRESH_S = 2.0
 the dashboard (for every session watching a race) and the browser (a picture drawn again),
 and a class of twenty on two cores fell tens of seconds behind at one a second (issue 30).
 The race itself is computed once per change of the job (`views._race.current_race`)."""
+RESULT_SHOWN = "run_result_shown"
+"""The job whose result the live panel drew in place; its next redraw is the full rerun."""
 FIRST_DRAW = "run_live_first_draw"
 """The live panel's session key for `views._race.drawing_live`: a full script run that draws
 the panel of a job started before it (a page opened again, a widget changed) does not wait;
@@ -284,7 +287,9 @@ FORMS_PER_ROW = 3
 """Side by side up to three forms; more wrap to further rows, so a card stays readable."""
 
 
-def show_results(snap: JobSnapshot, job: ExperimentJob) -> None:
+def show_results(snap: JobSnapshot, job: ExperimentJob, cards: bool = True) -> None:
+    """Each form's progress and, with `cards`, a picker of its runs and the picked one's card
+    (the latest unless one was picked)."""
     forms = [f for f in job.spec.forms if snap.planned_by_form.get(f) or snap.done_by_form.get(f)]
     per_row = min(FORMS_PER_ROW, max(1, len(forms)))
     columns = [c for start in range(0, len(forms), per_row) for c in st.columns(per_row)]
@@ -294,7 +299,7 @@ def show_results(snap: JobSnapshot, job: ExperimentJob) -> None:
             st.subheader(escape_md(title(form)))
             done, planned = snap.done_by_form.get(form, 0), snap.planned_by_form.get(form, 0)
             st.progress(done / max(planned, 1), text=f"{done}/{planned} runs")
-            if records:
+            if records and cards:
                 run_card(_picked_run(form, records), scenario.rule)
 
 
@@ -336,26 +341,46 @@ def _run_label(record: RunRecord) -> str:
 
 @st.fragment(run_every=REFRESH_S)
 def live_panel(current: ExperimentJob, big: bool) -> None:
-    """Redraws every two seconds while the job runs and then watches for its end; one full
-    rerun when it stops, so nothing the fragment drew (the live race included) outlives the
-    job. The page's one periodic fragment: it also looks at a workshop's stage."""
+    """Redraws every two seconds while the job runs and then watches for its end. The result
+    is drawn where the live panel was, at once and without the page above it: a result that
+    waited for a full rerun was drawn again with the whole settings form, which on a class's
+    shared machine took its browser seconds (bench/classroom.py). The full rerun that stops
+    this timer comes at the next redraw; it draws the result again, so a result whose run
+    Streamlit dropped (`views._class.page_is_live`) shows then. The page's one periodic
+    fragment: it also looks at a workshop's stage."""
     look_at_stage()
+    draw = how_drawn(FIRST_DRAW)
     snap = current.snapshot()
     if snap.finished:
-        st.rerun()
-    eta = timing.eta_text(len(snap.records), snap.total, snap.elapsed_s)
-    with st.status(f"Running {len(snap.records)}/{snap.total} runs… {eta}", state="running"):
-        st.write(f"Backend {code_md(' + '.join(current.spec.backend_ids))}; runs are saved as "
-                 "they finish.")
-        st.write(settings_line(current.spec))
-    if st.button("Cancel", key="run_cancel"):
-        current.cancel()
-    # The picture, not the plotly figure, unless presenting: this redraws on every
-    # participant's page every two seconds (bench/classroom.py).
-    race_view(current, snap, big, key="run_race_live", drawing="figure" if big else "picture")
-    if not big:
-        show_results(snap, current)
-    rerun_at_end(current, FIRST_DRAW)
+        if draw == "redraw" and st.session_state.get(RESULT_SHOWN) != current.job_id:
+            st.session_state[RESULT_SHOWN] = current.job_id
+            final_panel(current, big)
+            return
+        st.rerun()  # a full run draws the result outside the fragment and stops its timer
+    slot = st.empty()
+    with slot.container():
+        eta = timing.eta_text(len(snap.records), snap.total, snap.elapsed_s)
+        with st.status(f"Running {len(snap.records)}/{snap.total} runs… {eta}",
+                       state="running"):
+            st.write(f"Backend {code_md(' + '.join(current.spec.backend_ids))}; runs are "
+                     "saved as they finish.")
+            st.write(settings_line(current.spec))
+        if st.button("Cancel", key="run_cancel"):
+            current.cancel()
+        # The picture, not the plotly figure, unless presenting: this redraws on every
+        # participant's page every two seconds (bench/classroom.py).
+        race_view(current, snap, big, key="run_race_live", drawing="figure" if big else "picture")
+        if not big:
+            # No run cards (keyed widgets) in the run that may draw the result in their place:
+            # a key is drawn once per run. That run has just started the job.
+            show_results(snap, current, cards=draw != "wait")
+    if not waits_for_end(current, draw):
+        return
+    if draw == "redraw":
+        st.rerun(scope="fragment")  # the next run of this fragment draws the result
+    st.session_state[RESULT_SHOWN] = current.job_id
+    with slot.container():  # the full run that started the job draws its result in place
+        final_panel(current, big)
 
 
 def final_panel(current: ExperimentJob, big: bool) -> None:

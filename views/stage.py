@@ -6,7 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from views._class import look_at_stage, stage
-from views._race import drawing_live, final_outputs, presenter_style, race_view, rerun_at_end
+from views._race import (
+    drawing_live,
+    final_outputs,
+    how_drawn,
+    presenter_style,
+    race_view,
+    waits_for_end,
+)
 from views._widgets import escape_md
 
 REFRESH_S = 2.0
@@ -31,13 +38,15 @@ def live() -> None:
     """The replay while it runs, then a watch for its end (as the Run page's live panel);
     one full rerun when it ends. It also looks for a newer replay on the stage."""
     look_at_stage()
+    draw = how_drawn(FIRST_DRAW)
     snap = showing.job.snapshot()
     if snap.finished:
         st.rerun()
     st.caption(f"{len(snap.records)}/{snap.total} runs replayed…")
     # On every participant's screen at once: the light picture (its type larger with `big`).
     race_view(showing.job, snap, big, key="stage_race_live", drawing="picture")
-    rerun_at_end(showing.job, FIRST_DRAW)
+    if waits_for_end(showing.job, draw):
+        st.rerun()
 
 
 snap = showing.job.snapshot()
