@@ -23,12 +23,15 @@ Measured per experiment: its own duration, from the store (the experiment record
 created_at to its finished_at: stored by the experiment process, so no page is timed), and
 the delay from its finished_at to the moment its page showed the final panel ("Experiment
 exp-…: completed, 4 runs saved"), time-stamped in the page by a MutationObserver (browser
-and store share this machine's clock; the driver's polling adds nothing). Printed per N: the
+and store share this machine's clock; the driver's polling adds nothing), split where the
+result's websocket message reached the browser (`Delivery`: stamped by chromium's network
+service, not by the page's renderer, which may be waiting for the CPU). Printed per N: the
 solo time, the median and max experiment time, the ratio median/solo (target <= 2), the
-median and max result delay (target <= 2 s), Compare's open time while the results arrive
-(target <= 5 s) and once the class is idle, and the CPU seconds the dashboard's server
-process, its experiment process and chromium used meanwhile. The last lines give the two
-ratios per N: `experiment_ratio` (median/solo) and the result delay and Compare time.
+median and max result delay (target <= 2 s) and its two parts, Compare's open time while the
+results arrive (target <= 5 s) and once the class is idle, and the CPU seconds the
+dashboard's server process, its experiment process and chromium used meanwhile. The last
+lines give the two ratios per N: `experiment_ratio` (median/solo) and the result delay and
+Compare time.
 
     python bench/classroom.py [--sessions 10,20] [--latency 0.3] [--repetitions 2]
 
@@ -242,9 +245,9 @@ def join_if_asked(page: Any, name: str) -> None:
 @dataclass
 class Delivery:
     """When the final panel's message reached a page's browser: stamped by chromium's network
-    service as the frame arrived (the DevTools protocol's Network events), so a page whose
-    renderer waits for the CPU does not delay it. The gap from there to the page showing the
-    result is the browser's own."""
+    service as the frame arrived (the DevTools protocol's Network events), not by the page's
+    renderer, which may be waiting for the CPU. The gap from there to the page showing the
+    result is the renderer's."""
 
     offset_s: float | None = None
     """Wall clock minus the network service's monotonic clock (from the websocket handshake)."""
