@@ -265,16 +265,14 @@ class Delivery:
             self.at = event["timestamp"] + self.offset_s
 
 
-def watch_delivery(page: Any) -> Delivery:
-    """Record when the page's websocket delivers a result (`Delivery`); before the page
-    opens its websocket."""
-    delivery = Delivery()
+def watch_delivery(page: Any) -> None:
+    """Record in `page.delivery` when the page's websocket delivers a result (`Delivery`);
+    before the page opens its websocket."""
+    page.delivery = Delivery()
     cdp = page.context.new_cdp_session(page)
-    cdp.on("Network.webSocketWillSendHandshakeRequest", delivery.handshake)
-    cdp.on("Network.webSocketFrameReceived", delivery.frame)
+    cdp.on("Network.webSocketWillSendHandshakeRequest", page.delivery.handshake)
+    cdp.on("Network.webSocketFrameReceived", page.delivery.frame)
     cdp.send("Network.enable")
-    page.delivery = delivery
-    return delivery
 
 
 def open_session(browser: Any, url: str, name: str, repetitions: int) -> Any:
