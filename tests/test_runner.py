@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -103,6 +104,40 @@ def test_cancel_keeps_every_finished_run(store: Store) -> None:
     assert len(ok) >= 3
     assert set(stored["status"]) <= {"ok", "cancelled"}
     assert store.get_experiment(result.experiment_id).status == "cancelled"
+
+
+class _CancelsDuringSecondSave:
+    """A store whose second save asks for a cancel and is still writing when the cancel
+    reaches the run that is committing: the save completes, so the run is stored."""
+
+    def __init__(self, store: Store, cancel: CancelToken) -> None:
+        self._store, self._cancel, self.saves = store, cancel, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def save_run(self, record: Any) -> None:
+        self.saves += 1
+        if self.saves == 2:
+            self._cancel.cancel()
+            time.sleep(0.4)  # the cancel watcher looks every 0.05 s
+        self._store.save_run(record)
+
+
+def test_a_run_whose_save_a_cancel_interrupts_is_counted_as_stored(store: Store) -> None:
+    """The result (and the progress it reports) counts every run the store holds, so a page
+    that says "n runs stored" after a cancel tells the truth."""
+    cancel = CancelToken()
+    seen: list[str] = []
+    slow = _CancelsDuringSecondSave(store, cancel)
+    spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"],
+                          repetitions=5, concurrency=1)
+    result = asyncio.run(arun_experiment(spec, slow, backend=sales_backend(), cancel=cancel,
+                                         on_progress=lambda p: seen.append(p.record.run_id)))
+    assert result.status == "cancelled"
+    stored = store.load_runs([result.experiment_id])
+    assert len(stored) == 2
+    assert sorted(r.run_id for r in result.records) == sorted(stored["run_id"]) == sorted(seen)
 
 
 def test_timeout_is_recorded_with_the_spans_so_far(store: Store) -> None:

@@ -259,8 +259,10 @@ async def _run_plan(
         # Off the event loop: the runs in flight keep being timed on it while a commit (or a
         # page's read of the store) takes its time; the run's slot still frees only after
         # its commit, so a crash loses at most the runs in flight.
+        saving = asyncio.get_running_loop().run_in_executor(writer(), store.save_run, record)
+        interrupted = await _outlive_cancels(saving)
         try:
-            await asyncio.get_running_loop().run_in_executor(writer(), store.save_run, record)
+            saving.result()
         except Exception as exc:
             raise StoreError(
                 f"The store {store.shown} failed while saving a run ({first_line(exc)}): the "
@@ -269,6 +271,8 @@ async def _run_plan(
         records.append(record)
         if on_progress:
             on_progress(Progress(record, len(records), len(plan)))
+        if interrupted:
+            raise asyncio.CancelledError
 
     beating = asyncio.create_task(_keep_beating(store, ctx.experiment_id))
     try:
@@ -300,6 +304,23 @@ async def _run_plan(
         carried = await asyncio.get_running_loop().run_in_executor(
             writer(), carry_judgements, store, ctx.experiment_id)
     return ExperimentResult(ctx.experiment_id, status, records, worker_cpu_s, carried)
+
+
+async def _outlive_cancels(saving: asyncio.Future[None]) -> bool:
+    """Wait out a commit's save even if the run is cancelled meanwhile, and say whether it was.
+
+    A save in the writer thread cannot be stopped once it began: it lands in the store. So
+    the run is counted (in the result and the progress) and the experiment returns only
+    after the store holds it, never with a run stored behind its back."""
+    interrupted = False
+    while not saving.done():
+        try:
+            await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            interrupted = True
+        except Exception:
+            break  # the caller reads the error from the future
+    return interrupted
 
 
 async def _keep_beating(store: Any, experiment_id: str) -> None:
