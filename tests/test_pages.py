@@ -214,3 +214,42 @@ def test_the_dashboard_listens_on_this_machine_only(tmp_path: Path) -> None:
             assert listening_addresses(port) == {"127.0.0.1"}
         finally:
             stop(proc)
+
+
+CHILD = '''
+import sys, types
+def loaded(conn):
+    conn.send(sorted(m for m in sys.modules if m == "views" or m.startswith("views.")))
+'''
+
+STARTER = '''
+import sys, types
+sys.path[:0] = [{root!r}, {tmp!r}]
+import child
+from orchlab.running.workers import process_context
+# As during a Streamlit script run: `__main__` is the app's own module (no spec, a file).
+app = types.ModuleType("__main__")
+app.__file__ = {app!r}
+sys.modules["__main__"] = app
+ctx = process_context()
+ours, theirs = ctx.Pipe()
+proc = ctx.Process(target=child.loaded, args=(theirs,))
+proc.start()
+print(ours.recv())
+proc.join()
+'''
+
+
+def test_a_process_a_page_starts_does_not_run_the_app_again(tmp_path: Path) -> None:
+    """The experiment process starts from a script run, when `__main__` is app.py: Python's
+    multiprocessing re-runs the main module in the child (as `__mp_main__`). There app.py
+    must define, not draw: before, the child ran the whole app and the Run page in Streamlit's
+    bare mode (its log's "missing ScriptRunContext" warnings), and a page's exception there
+    killed the experiment process before its first run."""
+    (tmp_path / "child.py").write_text(CHILD)
+    script = STARTER.format(root=str(ROOT), tmp=str(tmp_path), app=APP)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+    assert "missing ScriptRunContext" not in done.stderr
