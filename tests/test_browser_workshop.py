@@ -154,3 +154,40 @@ def test_a_class_of_three_sessions_in_chromium(tmp_path: Path, monkeypatch: pyte
     assert "exp-bob" not in by_id and by_id[mine].participant == "ada"
     (replayed,) = [e for e in by_id.values() if e.replay_of == mine]
     assert replayed.participant is None  # the class's replay is nobody's own
+
+
+def test_the_chart_library_loads_while_a_participant_gives_their_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plotly's script (megabytes) is fetched and compiled on the name page, where nobody
+    waits: a participant's first Compare, opened while the class's results arrive, draws its
+    charts without it. The name page shows no chart."""
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv(workshop.ENV_WORKSHOP, "1")
+    store_file = tmp_path / "class.sqlite"
+    seeded = Store(store_file)
+    seeded.save_experiment(replace(make_experiment("exp-ada"), participant="ada"))
+    for n, form in enumerate(["code", "llm"] * 3):
+        seeded.save_run(replace(make_run("exp-ada", f"run-{n}"), form=form, repetition=n))
+    seeded.close()
+    with streamlit_app(store_file, "scripted:test") as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
+        charts: list[str] = []
+        page.on("response", lambda r: charts.append(page.url) if re.search(
+            r"/PlotlyChart\.[^/]*\.js$", r.url) else None)
+        page.goto(url)
+        expect(page.get_by_role("heading", name="Orchestration Lab: the workshop")
+               ).to_be_visible(timeout=60_000)
+        expect(page.locator(".js-plotly-plot")).to_have_count(1, timeout=30_000)  # drawn...
+        expect(page.locator(".js-plotly-plot")).not_to_be_visible()  # ...and not seen
+        assert len(charts) == 1
+        page.get_by_role("textbox", name="Your name").fill("ada")
+        page.get_by_role("button", name="Join the class").click()
+        expect(page.get_by_role("heading", name="Run an experiment")).to_be_visible(
+            timeout=60_000)
+        go(page, "Compare", "Compare")
+        expect(page.get_by_test_id("stMain").locator(".js-plotly-plot").first).to_be_visible(
+            timeout=60_000)
+        assert len(charts) == 1  # Compare fetched nothing more
+        browser.close()

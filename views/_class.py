@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from orchlab.core import workshop
@@ -68,7 +69,25 @@ def join_gate() -> None:
         st.form_submit_button("Join the class", on_click=_join)
     if error := st.session_state.pop("workshop_join_error", None):
         st.error(escape_md(error))
+    warm_charts()
     st.stop()
+
+
+WARM_CSS = "<style>.st-key-workshop_warm_charts { display: none; }</style>"
+"""Hides the empty chart `warm_charts` draws."""
+
+
+def warm_charts() -> None:
+    """Load the browser's chart library while a participant gives their name.
+
+    Plotly's script is 4.7 MB: the first chart a browser session draws costs it about 1.5 s
+    of CPU, and in a class that first chart is Compare, opened while twenty browsers draw
+    their results on the same machine. An empty chart nobody sees, drawn on the name page
+    (the class is idle then), has the browser load and compile it; the element is gone at
+    the next run, the library stays."""
+    st.markdown(WARM_CSS, unsafe_allow_html=True)
+    with st.container(key="workshop_warm_charts"):
+        st.plotly_chart(go.Figure(), key="workshop_warm_chart")
 
 
 def _sign_in() -> None:
