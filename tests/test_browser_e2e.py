@@ -118,6 +118,27 @@ def open_page(browser: Any, url: str, path: str = "", heading: str = "Run an exp
     return page
 
 
+def choose(page: Any, box: str, option: str | re.Pattern[str]) -> None:
+    """Pick an option of the select box labelled `box`: the one named `option` (a pattern:
+    the first whose name matches). A rerun that lands as the list opens, or as the option is
+    clicked, closes the list again (the option is detached), so both are repeated."""
+    from playwright.sync_api import Error, expect
+
+    combobox = page.get_by_role("combobox", name=box, exact=True)
+    exact = isinstance(option, str)
+    choice = page.get_by_role("option", name=option, exact=exact).first
+    for _ in range(5):
+        combobox.click()
+        try:
+            expect(choice).to_be_visible(timeout=3_000)
+            choice.click(timeout=3_000)
+        except (AssertionError, Error):
+            page.keyboard.press("Escape")
+            continue
+        return
+    raise AssertionError(f"the option {option!r} of {box!r} could not be chosen")
+
+
 def open_run_page(browser: Any, url: str) -> Any:
     """A new tab on the Run page."""
     return open_page(browser, url)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser_e2e import CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
+from test_browser_e2e import CHROMIUM, CHROMIUM_FLAGS, choose, open_page, streamlit_app
 from test_history import strict_json, two_experiments
 
 from orchlab.cli.main import main
@@ -33,11 +33,6 @@ def download(page: Any, label: str) -> bytes:
     return Path(info.value.path()).read_bytes()
 
 
-def choose(page: Any, experiment_id: str) -> None:
-    page.get_by_role("combobox", name="Experiment", exact=True).click()
-    page.get_by_role("option", name=experiment_id, exact=True).click()
-
-
 def confirm_box(page: Any, experiment_id: str) -> Any:
     return page.get_by_role("checkbox", name=f"Yes, delete {experiment_id} and its runs")
 
@@ -57,7 +52,7 @@ def test_history_downloads_and_delete_in_chromium(tmp_path: Path) -> None:
         delete = page.get_by_role("button", name="Delete experiment")
         page.get_by_text(f"Yes, delete {newer} and its runs").click()
         expect(delete).to_be_enabled()
-        choose(page, older)
+        choose(page, "Experiment", older)
         expect(confirm_box(page, older)).not_to_be_checked()
         expect(delete).to_be_disabled()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
+from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, choose, open_page, streamlit_app
 
 from orchlab.testing.devserver import FakeOpenAIServer, Policy, policy_reply
 from orchlab.testing.recording import RecordingServer
@@ -103,12 +103,6 @@ def assert_inert(page: Any, recorder: RecordingServer, where: str) -> None:
     drawn = page.evaluate(DRAWN)
     assert drawn == {"coloured": 0, "icons": 0, "logos": 0, "emoji": False, "arrows": False}, \
         f"{where}: text was drawn as markdown: {drawn}"
-
-
-def choose(page: Any, box: str, starting: str) -> None:
-    """Pick the option of a select box whose label holds `starting`."""
-    page.get_by_role("combobox", name=box, exact=True).click()
-    page.get_by_role("option", name=re.compile(re.escape(starting))).first.click()
 
 
 OPEN_EXPANDERS = """main => {
@@ -232,7 +226,7 @@ def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path,
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
         page = open_page(browser, url, "trace", "Trace")
-        choose(page, "Experiment", "exp-theirs-")
+        choose(page, "Experiment", re.compile(re.escape("exp-theirs-")))
         page.get_by_role("combobox", name="Run", exact=True).click()
         page.get_by_role("option", name=re.compile(r"^llm · ")).click()
         expect(page.get_by_test_id("stAlertContentError")).not_to_have_count(0, timeout=30_000)
@@ -242,7 +236,7 @@ def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path,
         page.screenshot(path=str(ARTIFACTS / "injection_trace.png"), full_page=True)
 
         page = open_page(browser, url, "history", "History")
-        choose(page, "Experiment", "exp-theirs-")
+        choose(page, "Experiment", re.compile(re.escape("exp-theirs-")))
         open_expanders(page)
         page.locator("input[type=file]").set_input_files(str(theirs))  # its id is taken now
         expect(page.get_by_text(re.compile(r"^The store already held"))).to_be_visible(

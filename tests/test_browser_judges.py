@@ -10,35 +10,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
+from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, choose, open_page, streamlit_app
 from test_judge_pages import judged, sales_runs
 from test_pairwise_page import every_third_a_tie, judged_pairs
 
 from orchlab.store.store import Store
 
 pytestmark = [pytest.mark.browser]
-
-
-def choose(page: Any, box: str, option: str) -> None:
-    """Pick an option of a select box; a rerun that lands as the list opens closes it again,
-    so the click is repeated until the option is there."""
-    from playwright.sync_api import expect
-
-    combobox = page.get_by_role("combobox", name=box)
-    choice = page.get_by_role("listbox").get_by_text(option, exact=True)
-    for _ in range(5):
-        combobox.click()
-        try:
-            expect(choice).to_be_visible(timeout=3_000)
-        except AssertionError:
-            page.keyboard.press("Escape")
-            continue
-        choice.click()
-        return
-    raise AssertionError(f"the options of {box!r} never opened")
 
 
 def test_label_a_run_on_trace_then_see_agreement_on_compare(tmp_path: Path) -> None:

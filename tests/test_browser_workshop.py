@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser_e2e import CHROMIUM, CHROMIUM_FLAGS, completed, start_run, streamlit_app
+from test_browser_e2e import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    choose,
+    completed,
+    start_run,
+    streamlit_app,
+)
 from test_store import make_experiment, make_run
 
 from orchlab.core import workshop
@@ -56,21 +63,6 @@ def options(page: Any, label: str, expected: list[str]) -> list[str]:
         if found == sorted(expected) or time.monotonic() > deadline:
             return found
         page.wait_for_timeout(500)
-
-
-def choose(page: Any, label: str, option: str) -> None:
-    """Choose an option, opening the box again while a rerun (a toggle's) replaces it."""
-    deadline = time.monotonic() + 20
-    while True:
-        page.get_by_role("combobox", name=label, exact=True).click()
-        found = page.get_by_role("option", name=option, exact=True)
-        try:
-            found.click(timeout=2_000)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            page.keyboard.press("Escape")
 
 
 def class_toggle(page: Any) -> None:
