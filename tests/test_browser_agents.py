@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
+from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, choose, open_page, streamlit_app
 
 from orchlab.store.store import Store
 
@@ -23,8 +23,7 @@ def edit_agent(page: Any, agent: str, old: str, new: str) -> None:
     """Choose the agent, change its text and commit it (Ctrl+Enter, as Streamlit asks)."""
     from playwright.sync_api import expect
 
-    page.get_by_role("combobox", name="Agent", exact=True).click()
-    page.get_by_role("option", name=agent, exact=True).click()
+    choose(page, "Agent", agent)
     area = page.get_by_label("Definition (YAML front matter + instructions)")
     deadline = time.monotonic() + 30  # the rerun swaps the box: wait for the agent's one only
     while not showing(area, old):

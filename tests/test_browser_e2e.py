@@ -92,8 +92,7 @@ def test_worker_processes_from_the_running_dashboard(tmp_path: Path, where: str)
         page = open_page(browser, url)
         page.get_by_label("Repetitions per form and input").fill("5")
         page.get_by_role("spinbutton", name="Workers (processes, or Ray actors)").fill("2")
-        page.get_by_role("combobox", name="Run the workers on").click()
-        page.get_by_role("option", name=where, exact=True).click()
+        choose(page, "Run the workers on", where)
         page.get_by_role("button", name="Run", exact=True).click()
         expect(page.get_by_text("completed, 10 runs saved")).to_be_visible(timeout=180_000)
         page.screenshot(path=str(ARTIFACTS / f"e2e_workers_{where.split()[0]}.png"),
@@ -151,8 +150,7 @@ def fill_run_form(page: Any, reps: int, *, scenario: str | None = None,
     from playwright.sync_api import expect
 
     if scenario is not None:
-        page.get_by_role("combobox", name="Scenario", exact=True).click()
-        page.get_by_role("option", name=scenario, exact=True).click()
+        choose(page, "Scenario", scenario)
     if only_input is not None:  # each scenario starts with its first input chosen
         chip = page.get_by_role("button", name=re.compile(rf"^Remove {re.escape(only_input)}"))
         try:  # the switch reruns the page: wait for its inputs before looking

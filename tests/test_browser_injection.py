@@ -227,8 +227,7 @@ def test_stored_and_imported_text_is_shown_as_text(tmp_path: Path,
 
         page = open_page(browser, url, "trace", "Trace")
         choose(page, "Experiment", re.compile(re.escape("exp-theirs-")))
-        page.get_by_role("combobox", name="Run", exact=True).click()
-        page.get_by_role("option", name=re.compile(r"^llm · ")).click()
+        choose(page, "Run", re.compile(r"^llm · "))
         expect(page.get_by_test_id("stAlertContentError")).not_to_have_count(0, timeout=30_000)
         open_expanders(page)
         assert_inert(page, recorder, "Trace")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, open_page, streamlit_app
+from test_browser_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, choose, open_page, streamlit_app
 
 from orchlab.testing.devserver import FakeOpenAIServer
 
@@ -112,8 +112,7 @@ def test_a_replay_races_at_its_recorded_pace_with_no_server(tmp_path: Path) -> N
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = open_page(browser, url, path="?present=1")
         main = page.get_by_test_id("stMain")
-        main.get_by_role("combobox", name="Model").click()
-        page.get_by_role("option", name=re.compile(rf"^Replay {source} ")).click()
+        choose(page, "Model", re.compile(rf"^Replay {source} "))
         expect(main.get_by_role("button", name="Start")).to_be_visible(timeout=30_000)
         main.get_by_role("button", name="Start").click()
         watch_the_race(page, main)

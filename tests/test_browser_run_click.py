@@ -12,6 +12,7 @@ import pytest
 from test_browser_e2e import (
     CHROMIUM,
     CHROMIUM_FLAGS,
+    choose,
     completed,
     open_run_page,
     press_run,
@@ -61,8 +62,7 @@ def test_one_press_of_run_right_after_typing_starts_what_the_page_shows(tmp_path
 
         # A text field in the sidebar: the backend's model, typed just before Run.
         sidebar = page.get_by_test_id("stSidebar")
-        sidebar.get_by_role("combobox", name="Model backend").click()
-        page.get_by_role("option", name="OpenAI-compatible server", exact=True).click()
+        choose(page, "Model backend", "OpenAI-compatible server")
         base_url = sidebar.get_by_role("textbox", name="Base URL", exact=True)
         base_url.fill(server.base_url)
         base_url.press("Enter")

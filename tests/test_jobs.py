@@ -24,6 +24,7 @@ from orchlab.running.runner import ExperimentSpec
 from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 from orchlab.testing.scripted import DelayedModel
+from orchlab.testing.stores import HookedStore, fails_after
 
 CALLS_PER_RUN = {"code": 4, "llm": 6}  # sales_email against the fake server's policy
 
@@ -111,24 +112,12 @@ def test_a_job_that_cannot_start_its_backend_ends_with_an_error(store: Store) ->
     assert store.list_experiments() == []
 
 
-class _FailingStore:
-    """A store whose disk fails when the first run is saved."""
-
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-
-    def save_run(self, record: RunRecord) -> None:
-        raise sqlite3.OperationalError("disk I/O error")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
 def test_a_job_failing_inside_the_experiment_ends_with_an_error_and_the_next_job_runs(
     store: Store,
 ) -> None:
     backend = sales_backend()
-    job = ExperimentJob(spec(backend, 2), _FailingStore(store), backend=backend).start()
+    full = HookedStore(store, fails_after(0, lambda: sqlite3.OperationalError("disk I/O error")))
+    job = ExperimentJob(spec(backend, 2), full, backend=backend).start()
     job.join(30)
     snap = job.snapshot()
     assert snap.finished and snap.result is None

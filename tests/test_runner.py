@@ -21,6 +21,7 @@ from orchlab.running.runner import (
     run_experiment,
 )
 from orchlab.store.store import Store
+from orchlab.testing.stores import HookedStore, fails_after
 
 
 @pytest.fixture
@@ -106,30 +107,20 @@ def test_cancel_keeps_every_finished_run(store: Store) -> None:
     assert store.get_experiment(result.experiment_id).status == "cancelled"
 
 
-class _CancelsDuringSecondSave:
-    """A store whose second save asks for a cancel and is still writing when the cancel
-    reaches the run that is committing: the save completes, so the run is stored."""
-
-    def __init__(self, store: Store, cancel: CancelToken) -> None:
-        self._store, self._cancel, self.saves = store, cancel, 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def save_run(self, record: Any) -> None:
-        self.saves += 1
-        if self.saves == 2:
-            self._cancel.cancel()
-            time.sleep(0.4)  # the cancel watcher looks every 0.05 s
-        self._store.save_run(record)
-
-
 def test_a_run_whose_save_a_cancel_interrupts_is_counted_as_stored(store: Store) -> None:
     """The result (and the progress it reports) counts every run the store holds, so a page
     that says "n runs stored" after a cancel tells the truth."""
     cancel = CancelToken()
     seen: list[str] = []
-    slow = _CancelsDuringSecondSave(store, cancel)
+
+    def cancel_in_second_save(number: int, _record: Any) -> None:
+        # The second save asks for a cancel and is still writing when the cancel reaches the
+        # run that is committing: the save completes, so the run is stored.
+        if number == 2:
+            cancel.cancel()
+            time.sleep(0.4)  # the cancel watcher looks every 0.05 s
+
+    slow = HookedStore(store, cancel_in_second_save)
     spec = ExperimentSpec("sales_email", forms=["code"], inputs=["dana-acme"],
                           repetitions=5, concurrency=1)
     result = asyncio.run(arun_experiment(spec, slow, backend=sales_backend(), cancel=cancel,
@@ -200,16 +191,7 @@ def test_agents_are_reused_only_when_every_run_gets_the_same_models() -> None:
 def test_a_store_that_fails_mid_experiment_is_reported_and_leaves_no_running_experiment(
     store_path: Any,
 ) -> None:
-    class FailingStore(Store):
-        saved = 0
-
-        def save_run(self, run: Any) -> None:
-            if self.saved == 2:
-                raise OSError("disk full")
-            super().save_run(run)
-            self.saved += 1
-
-    store = FailingStore(store_path)
+    store = HookedStore(Store(store_path), fails_after(2, lambda: OSError("disk full")))
     spec = ExperimentSpec("sales_email", inputs=["dana-acme"], repetitions=3, concurrency=1)
     with pytest.raises(StoreError, match=r"failed while saving a run \(disk full\)"):
         run_experiment(spec, store, backend=sales_backend())

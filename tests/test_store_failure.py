@@ -19,6 +19,7 @@ from orchlab.running.spec import ExperimentSpec
 from orchlab.store.store import Store
 from orchlab.testing.devserver import FakeOpenAIServer
 from orchlab.testing.pgserver import PostgresServer, pg_bin
+from orchlab.testing.stores import HookedStore, fails_after
 
 PLAN = dict(forms=["code", "llm"], inputs=["dana-acme"], repetitions=10, concurrency=2)
 """20 runs, two at a time: a failure after a few leaves most of the plan unstarted."""
@@ -34,20 +35,10 @@ def calls_per_run(server: FakeOpenAIServer, tmp_path: Path) -> int:
     return max(r.metrics.llm_calls for r in result.records)
 
 
-class FailingStore(Store):
-    """A SQLite store whose disk fills after `room` runs, and is freed by `free()`."""
-
-    room = 3
-
-    def save_run(self, run: Any) -> None:
-        if self.room <= 0:
-            raise OSError(28, "No space left on device")
-        super().save_run(run)
-        self.room -= 1
-
-
 def test_a_full_disk_stops_the_experiment_before_another_model_call(tmp_path: Path) -> None:
-    store = FailingStore(tmp_path / "store.sqlite")
+    # A SQLite store whose disk fills after three runs.
+    store = HookedStore(Store(tmp_path / "store.sqlite"),
+                        fails_after(3, lambda: OSError(28, "No space left on device")))
     with FakeOpenAIServer(latency_s=0.02) as server:
         most = calls_per_run(server, tmp_path)
         before = server.stats.requests
@@ -68,7 +59,7 @@ def test_a_full_disk_stops_the_experiment_before_another_model_call(tmp_path: Pa
         # included) made their calls; none started after.
         assert calls_at_failure <= (3 + PLAN["concurrency"]) * most
 
-        store.room = 100  # the disk has room again: resume runs the rest, nothing twice
+        store.before_save = lambda _n, _run: None  # room again: resume runs the rest, once
         result = resume_experiment(experiment.experiment_id, store)
     assert result.status == "completed"
     counts = store.run_counts(experiment.experiment_id)

@@ -19,18 +19,15 @@ from sales_scripts import sales_backend
 from orchlab.running.runner import run_experiment
 from orchlab.running.spec import ExperimentSpec
 from orchlab.store.store import Store
+from orchlab.testing.stores import HookedStore
 
 
 def test_runs_are_committed_off_the_event_loop(tmp_path: Path) -> None:
     committed_on: list[threading.Thread] = []
     loop_thread = threading.current_thread()  # asyncio.run drives the loop on this thread
 
-    class WatchedStore(Store):
-        def save_run(self, run: Any) -> None:
-            committed_on.append(threading.current_thread())
-            super().save_run(run)
-
-    store = WatchedStore(tmp_path / "store.sqlite")
+    store = HookedStore(Store(tmp_path / "store.sqlite"),
+                        lambda _n, _run: committed_on.append(threading.current_thread()))
     spec = ExperimentSpec("sales_email", inputs=["dana-acme"], repetitions=2)
     result = run_experiment(spec, store, backend=sales_backend())
     store.close()
