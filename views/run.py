@@ -351,14 +351,15 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
     look_at_stage()
     draw = how_drawn(FIRST_DRAW)
     snap = current.snapshot()
+    slot = st.empty()
     if snap.finished:
         if draw == "redraw" and st.session_state.get(RESULT_SHOWN) != current.job_id:
             st.session_state[RESULT_SHOWN] = current.job_id
-            final_panel(current, big)
+            final_panel(current, big, slot)
             return
         st.rerun()  # a full run draws the result outside the fragment and stops its timer
-    slot = st.empty()
-    with slot.container():
+    head, body = panel_parts(slot)
+    with head:
         eta = timing.eta_text(len(snap.records), snap.total, snap.elapsed_s)
         with st.status(f"Running {len(snap.records)}/{snap.total} runs… {eta}",
                        state="running"):
@@ -370,49 +371,65 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
         # The picture, not the plotly figure, unless presenting: this redraws on every
         # participant's page every two seconds (bench/classroom.py).
         race_view(current, snap, big, key="run_race_live", drawing="figure" if big else "picture")
-        if not big:
-            # No run cards (keyed widgets) in the run that may draw the result in their place:
-            # a key is drawn once per run. That run has just started the job.
+    if not big:
+        with body:
+            # No run cards (keyed widgets) in the run that may draw the result in their
+            # place: a key is drawn once per run. That run has just started the job.
             show_results(snap, current, cards=draw != "wait")
     if not waits_for_end(current, draw):
         return
     if draw == "redraw":
         st.rerun(scope="fragment")  # the next run of this fragment draws the result
     st.session_state[RESULT_SHOWN] = current.job_id
-    with slot.container():  # the full run that started the job draws its result in place
-        final_panel(current, big)
+    final_panel(current, big, slot)  # the full run that started the job: in place
 
 
-def final_panel(current: ExperimentJob, big: bool) -> None:
+def panel_parts(slot: Any) -> tuple[Any, Any]:
+    """The live panel's and the result's one layout: a head (status, race) and a body (each
+    form's progress and run card), in `slot` (an `st.empty`, whose content a later draw in the
+    same run replaces). The result drawn in the live panel's place and the result the full
+    rerun after it draws put the same elements at the same places, so the browser updates
+    the result it shows: drawn one level higher, it was built anew, and a section the user
+    had opened in the meantime closed (tests/test_browser_result.py)."""
+    with slot.container():
+        return st.container(), st.container()
+
+
+def final_panel(current: ExperimentJob, big: bool, slot: Any) -> None:
     """The experiment as the store counts it (`Store.run_counts`, as History and the CLI):
     green only when every planned run finished, so a dead server is never a success. The
-    race as it ended: its sentence and lanes, and its figure on request."""
+    race as it ended: its sentence and lanes, and its figure on request. Drawn in `slot`, in
+    the live panel's layout (`panel_parts`)."""
     snap = current.snapshot()
-    if snap.error:  # a job's sentences may quote a provider's error or a file's ids
-        st.error(escape_md(snap.error))
-        return
-    if snap.result is None:
-        return
-    if snap.warning:  # it holds a command with a URL to copy: a code span keeps it exact
-        st.warning(code_md(snap.warning))
-    counts = current.store.run_counts(snap.result.experiment_id)
-    done = snap.result.status == "completed" and counts.missing == 0
-    st.status(escape_md(f"Experiment {snap.result.experiment_id}: {snap.result.status}, "
-                        f"{counts.sentence()}"), state="complete" if done else "error")
-    if counts.missing:
-        st.caption(f"History can resume it: a resume runs the {counts.missing} planned runs "
-                   "that never finished, under the same experiment id.")
-    st.caption(settings_line(current.spec))  # its runs are in every frame read from now on
-    if big:
-        race_view(current, snap, big, key="run_race_final")
-        final_outputs(snap, current.spec.forms)
-        return
-    with st.expander("The race, as it ended", expanded=False):
-        # On request only: a collapsed expander's figure is still drawn, and a browser spent
-        # ~0.8 s of CPU on it after every result (bench/classroom.py: twenty pages at once).
-        drawn = st.toggle("Draw the race's figure", key="run_final_race_figure")
-        race_view(current, snap, big, key="run_race_final", drawing="figure" if drawn else "")
-    show_results(snap, current)
+    head, body = panel_parts(slot)
+    with head:
+        if snap.error:  # a job's sentences may quote a provider's error or a file's ids
+            st.error(escape_md(snap.error))
+            return
+        if snap.result is None:
+            return
+        if snap.warning:  # it holds a command with a URL to copy: a code span keeps it exact
+            st.warning(code_md(snap.warning))
+        counts = current.store.run_counts(snap.result.experiment_id)
+        done = snap.result.status == "completed" and counts.missing == 0
+        st.status(escape_md(f"Experiment {snap.result.experiment_id}: {snap.result.status}, "
+                            f"{counts.sentence()}"), state="complete" if done else "error")
+        if counts.missing:
+            st.caption(f"History can resume it: a resume runs the {counts.missing} planned "
+                       "runs that never finished, under the same experiment id.")
+        st.caption(settings_line(current.spec))  # its runs are in every frame read from now on
+        if big:
+            race_view(current, snap, big, key="run_race_final")
+            final_outputs(snap, current.spec.forms)
+            return
+        with st.expander("The race, as it ended", expanded=False):
+            # On request only: a collapsed expander's figure is still drawn, and a browser
+            # spent ~0.8 s of CPU on it after every result (bench/classroom.py: twenty pages).
+            drawn = st.toggle("Draw the race's figure", key="run_final_race_figure")
+            race_view(current, snap, big, key="run_race_final",
+                      drawing="figure" if drawn else "")
+    with body:
+        show_results(snap, current)
 
 
 if job is None:
@@ -423,4 +440,5 @@ elif not job.finished:
     drawing_live(FIRST_DRAW, wait=job is started)
     live_panel(job, present)
 else:
-    final_panel(job, present)
+    with st.container():  # where the live panel's fragment was: its result is updated in place
+        final_panel(job, present, st.empty())
