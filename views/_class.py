@@ -248,12 +248,3 @@ def watch_the_stage() -> None:
         return
     with st.sidebar:
         stage_watch()
-
-
-def watch_the_stage_here() -> None:
-    """In a workshop, where a live fragment has drawn its last (a result drawn in a run of the
-    fragment alone, `views._race.follow_job`): the stage watch the fragment stood for, inside
-    it, since no full run follows to draw the sidebar's (`watch_the_stage`). The page's one
-    periodic fragment still."""
-    if setting().enabled:
-        stage_watch()

@@ -1,10 +1,8 @@
 """The Run page's race view and presenter mode: layout only (`orchlab.present.race` computes it);
-and how a live race's panel follows its job to the end: on the server for the Run page
-(`follow_job`), on a browser timer for the class replay (`drawing_live`)."""
+and how a live race's panel watches for its job's end (the Run page and the class replay)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal
 
 import streamlit as st
@@ -105,58 +103,11 @@ def final_outputs(snap: JobSnapshot, forms: list[str]) -> None:
             st.container(border=True).text(record.final_output or "(no output)")
 
 
-LIVE_START_JS = """
-const started = new Set();
-export default function (component) {
-  const { data, setTriggerValue } = component;
-  if (!data || !data.draw || started.has(data.draw)) return;
-  started.add(data.draw);
-  setTriggerValue("start", data.draw);
-}
-"""
-"""The live panel's starter: mounted by a full script run, it asks once for the panel's first
-run of its own (`follow_job`). Nothing in it is shown; `data.draw` is new in every full run."""
-_live_start = st.components.v2.component("orchlab.live_start", js=LIVE_START_JS)
-OWN_RUNS = "live_own_runs"
-"""The job whose live panel this session's panel runs follow on the server (`follow_job`)."""
-
-
-def drawn_by_full_run() -> None:
-    """A full script run is about to draw a live panel: whatever followed a job before was
-    stopped by this run, so the panel draws its starter again (`follow_job`)."""
-    st.session_state.pop(OWN_RUNS, None)
-
-
-def follow_job(job: ExperimentJob, every_s: float) -> None:
-    """At the end of a live panel's draw (an `st.fragment` without a timer) while `job` runs.
-
-    In a full script run it draws the starter, which the browser answers at once with a run
-    of the panel alone; from then on the panel follows the job on the server: each of its
-    own runs waits up to `every_s` for the job's end and runs the panel again, which draws
-    the progress, or the result the moment the job ends, and then stops. No browser timer,
-    so no rerun after the result to stop one: that rerun drew the whole page again on every
-    participant's screen (`bench/classroom.py`), and a timer's request could cost a finished
-    run its messages (`views._class.page_is_live`). A click in the panel (Cancel) waits at
-    most `every_s`; any full run (a widget, a page opened again) stops the following and
-    draws the starter anew."""
-    if st.session_state.get(OWN_RUNS) != job.job_id:
-
-        def own_runs() -> None:
-            st.session_state[OWN_RUNS] = job.job_id
-
-        _live_start(data={"draw": uuid.uuid4().hex}, key="live_start", height=0,
-                    on_start_change=own_runs)
-        return
-    job.join(every_s)
-    st.rerun(scope="fragment")
-
-
 END_WAIT_S = 1.5
-"""How long a timed live panel (the class replay's) waits for its job's end after each redraw,
-and the Run page's script run that starts a job waits before it hands the job to its panel
-(`follow_job`): the result is drawn the moment the end comes, not up to a redraw later, with
+"""After each redraw a live panel waits this long for its job's end and draws the result the
+moment it comes: the result shows within moments of the end, not up to a redraw later, with
 one timer on the page (`views._class.page_is_live` says why not two). A Cancel press waits at
-most this long there."""
+most this long."""
 LiveDraw = Literal["redraw", "wait", "look"]
 """Which run draws a live panel (`how_drawn`): its own timed or clicked rerun ("redraw"), the
 full run that has just started the job ("wait"), or another full run ("look": a page opened

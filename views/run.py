@@ -20,15 +20,15 @@ from orchlab.running.spec import plan_runs
 from orchlab.scenario import DEFAULT_FORMS
 from orchlab.stats import summary
 from orchlab.stats.findings import label, title
-from views._class import look_at_stage, page_is_live, participant, watch_the_stage_here
+from views._class import look_at_stage, participant
 from views._models import agent_models, backends_choice
 from views._race import (
-    END_WAIT_S,
-    drawn_by_full_run,
+    drawing_live,
     final_outputs,
-    follow_job,
+    how_drawn,
     presenter_style,
     race_view,
+    waits_for_end,
 )
 from views._setup import (
     file_input_choices,
@@ -51,11 +51,13 @@ REFRESH_S = 2.0
 the dashboard (for every session watching a race) and the browser (a picture drawn again),
 and a class of twenty on two cores fell tens of seconds behind at one a second (issue 30).
 The race itself is computed once per change of the job (`views._race.current_race`)."""
-JUST_STARTED = "run_live_just_started"
-"""Set by the full script run that has just started the job, for its live panel: that run
-waits up to `views._race.END_WAIT_S` for the end and draws the result itself, so a short
-experiment's result reaches the page with no run after it (in a class, the browser is the
-slow part: it would first have to draw the panel and ask for the next run)."""
+RESULT_SHOWN = "run_result_shown"
+"""The job whose result the live panel drew in place; its next redraw is the full rerun."""
+FIRST_DRAW = "run_live_first_draw"
+"""The live panel's session key for `views._race.drawing_live`: a full script run that draws
+the panel of a job started before it (a page opened again, a widget changed) does not wait;
+the run that starts the job does, so an experiment shorter than a redraw shows its result at
+once."""
 
 
 def _sync_present() -> None:
@@ -337,24 +339,25 @@ def _run_label(record: RunRecord) -> str:
             f"{record.metrics.wall_ms:,.0f} ms")
 
 
-@st.fragment
+@st.fragment(run_every=REFRESH_S)
 def live_panel(current: ExperimentJob, big: bool) -> None:
-    """The job while it runs, then its result, in the same place. Drawn by a full script run
-    (the one that started the job waits up to `END_WAIT_S` for the end and draws a short
-    job's result itself), then by runs of its own on the server (`views._race.follow_job`)
-    every two seconds and at the job's end, so the result is drawn without the page above
-    it: a result that waited for a full rerun was drawn again with the whole settings form,
-    which on a class's shared machine took its browser seconds (bench/classroom.py). The
-    page's one live fragment: it looks at a workshop's stage, and after a result it draws
-    the stage watch it stands for (`views._class.watch_the_stage_here`)."""
+    """Redraws every two seconds while the job runs and then watches for its end. The result
+    is drawn where the live panel was, at once and without the page above it: a result that
+    waited for a full rerun was drawn again with the whole settings form, which on a class's
+    shared machine took its browser seconds (bench/classroom.py). The full rerun that stops
+    this timer comes at the next redraw; it draws the result again, so a result whose run
+    Streamlit dropped (`views._class.page_is_live`) shows then. The page's one periodic
+    fragment: it also looks at a workshop's stage."""
     look_at_stage()
-    waits = st.session_state.pop(JUST_STARTED, False)
+    draw = how_drawn(FIRST_DRAW)
     snap = current.snapshot()
     slot = st.empty()
     if snap.finished:
-        final_panel(current, big, slot)
-        watch_the_stage_here()
-        return
+        if draw == "redraw" and st.session_state.get(RESULT_SHOWN) != current.job_id:
+            st.session_state[RESULT_SHOWN] = current.job_id
+            final_panel(current, big, slot)
+            return
+        st.rerun()  # a full run draws the result outside the fragment and stops its timer
     head, body = panel_parts(slot)
     with head:
         eta = timing.eta_text(len(snap.records), snap.total, snap.elapsed_s)
@@ -371,13 +374,14 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
     if not big:
         with body:
             # No run cards (keyed widgets) in the run that may draw the result in their
-            # place: a key is drawn once per run.
-            show_results(snap, current, cards=not waits)
-    if waits and current.join(END_WAIT_S):
-        final_panel(current, big, slot)  # the end came in the run that started the job
-        watch_the_stage_here()
+            # place: a key is drawn once per run. That run has just started the job.
+            show_results(snap, current, cards=draw != "wait")
+    if not waits_for_end(current, draw):
         return
-    follow_job(current, REFRESH_S)
+    if draw == "redraw":
+        st.rerun(scope="fragment")  # the next run of this fragment draws the result
+    st.session_state[RESULT_SHOWN] = current.job_id
+    final_panel(current, big, slot)  # the full run that started the job: in place
 
 
 def panel_parts(slot: Any) -> tuple[Any, Any]:
@@ -433,9 +437,7 @@ if job is None:
             "side by side." if not present else "Choose a scenario and an input and press "
             "Start: each form runs once, side by side.")
 elif not job.finished:
-    page_is_live()
-    drawn_by_full_run()
-    st.session_state[JUST_STARTED] = job is started
+    drawing_live(FIRST_DRAW, wait=job is started)
     live_panel(job, present)
 else:
     with st.container():  # where the live panel's fragment was: its result is updated in place
