@@ -41,6 +41,22 @@ def running_clocks(page: Any) -> list[float]:
     return [float(m.group(1)) for c in captions if (m := CLOCK.search(c))]
 
 
+STAMP_CLOCKS = r"""() => {
+  window.__clocks = [];
+  const look = () => {
+    for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
+      const m = / · (\d+\.\d) s · running /.exec(el.textContent);
+      if (m && !window.__clocks.includes(Number(m[1]))) window.__clocks.push(Number(m[1]));
+    }
+  };
+  new MutationObserver(look).observe(document.body, {subtree: true, childList: true,
+                                                     characterData: true});
+}"""
+"""Every running lane's clock the page shows, stamped in the page as it changes: a browser
+starved of CPU (a loaded machine) may draw the race few times before both lanes end, and a
+look from the test every 100 ms could miss every clock but one."""
+
+
 def test_a_race_in_presenter_mode_grows_then_stops_refreshing(tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -62,19 +78,19 @@ def test_a_race_in_presenter_mode_grows_then_stops_refreshing(tmp_path: Path) ->
 
 def watch_the_race(page: Any, main: Any) -> None:
     """After Start: a lane's clock runs, the finished-first sentence, then one static race and
-    a page that no longer redraws."""
+    a page that settles."""
     from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
-    first = poll(page, lambda: max(running_clocks(page), default=0.0), "a running lane")
+    page.evaluate(STAMP_CLOCKS)
+    poll(page, lambda: page.evaluate("window.__clocks.length"), "a running lane")
     expect(main.locator(".js-plotly-plot")).to_have_count(1)
-    later = poll(page, lambda: max(running_clocks(page), default=0.0) > first,
-                 f"a clock past {first} s")
-    assert later
     expect(main.get_by_text(re.compile(r"finished first, (at least )?\d+\.\d s ahead of"))
            ).to_be_visible(timeout=30_000)
     expect(main.get_by_text(re.compile(r"^Experiment exp-\S+: completed, 2 runs saved"))
            ).to_be_visible(timeout=30_000)
+    clocks = page.evaluate("window.__clocks")
+    assert len(clocks) > 1 and max(clocks) > clocks[0], f"the race did not grow: {clocks}"
     page.screenshot(path=str(ARTIFACTS / "e2e_race.png"), full_page=True)
 
     # Ended: one static race, each form's output, nothing live, and no more redraws.
@@ -85,12 +101,16 @@ def watch_the_race(page: Any, main: Any) -> None:
         expect(main.get_by_role("heading", name=heading)).to_be_visible()
     assert not running_clocks(page)
     # The result is drawn in place; the full rerun that stops the live panel's timer comes at
-    # its next redraw (views.run.REFRESH_S), and nothing after it.
-    page.wait_for_timeout(3000)
+    # its next redraw (views.run.REFRESH_S), later on a loaded machine, and nothing after it:
+    # the page settles (a page that kept redrawing its race never would).
+    poll(page, lambda: settled(page, main), "the page to stay unchanged for 3 s")
+
+
+def settled(page: Any, main: Any) -> bool:
+    """Whether the page's main area stayed the same for 3 s and no script run is under way."""
     before = main.inner_html()
     page.wait_for_timeout(3000)
-    assert main.inner_html() == before, "the page kept redrawing after the job ended"
-    expect(page.get_by_test_id("stStatusWidget")).not_to_be_visible()
+    return main.inner_html() == before and not page.get_by_test_id("stStatusWidget").count()
 
 
 def test_a_replay_races_at_its_recorded_pace_with_no_server(tmp_path: Path) -> None:

@@ -1,7 +1,13 @@
 """In chromium: the Run page's result, drawn where the live panel was, is the same result after
 the full rerun that follows it. That rerun (it stops the live panel's timer) comes a moment
-after the result shows; the result it draws used to sit one level higher in the page, so the
-browser built it anew and a section the user had just opened closed under their eyes."""
+after the result shows. Two ways it closed a section the user had just opened:
+
+- the result it drew sat one level higher in the page, so the browser built it anew (the
+  result drawn by the run that started the job: a short experiment);
+- the live panel's run that asks for the full rerun drew an empty slot in the result's place
+  first. Streamlit drops a run's unsent messages when the next run starts, so the empty slot
+  reached the browser only when it was sent in between: 1 to 3 results in 10, more under load
+  (a result drawn by the panel's own redraw: an experiment that outlasts the first wait)."""
 
 from __future__ import annotations
 
@@ -27,10 +33,13 @@ SETTLE_S = 4.0
 """Longer than the live panel's timer (views/run.py REFRESH_S): the full rerun has come."""
 
 
-def test_a_section_opened_in_a_fresh_result_stays_open(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("latency_s", "cycles"), [(0.02, 2), (0.6, 4)],
+                         ids=["drawn-by-the-run-that-started-it", "drawn-by-the-panel"])
+def test_a_section_opened_in_a_fresh_result_stays_open(tmp_path: Path, latency_s: float,
+                                                       cycles: int) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    with FakeOpenAIServer(latency_s=0.02, keep_alive=True) as server, \
+    with FakeOpenAIServer(latency_s=latency_s, keep_alive=True) as server, \
             streamlit_app(tmp_path / "result.sqlite",
                           f"compat:fake-model@{server.base_url}") as url, \
             sync_playwright() as pw:
@@ -39,7 +48,8 @@ def test_a_section_opened_in_a_fresh_result_stays_open(tmp_path: Path) -> None:
         main = page.get_by_test_id("stMain")
         fill_run_form(page, 2)
         last = None
-        for _ in range(2):  # the old code failed on the first; a second covers a late click
+        # The first way failed on the first result; the second, by chance, once in 3-10.
+        for cycle in range(cycles):
             press_run(page)
             last = completed(page, 4, timeout_s=60, not_id=last)  # 2 forms x 2 repetitions
             # At once, before the full rerun: the section opens.
@@ -48,7 +58,8 @@ def test_a_section_opened_in_a_fresh_result_stays_open(tmp_path: Path) -> None:
             expect(toggle).to_be_visible(timeout=5_000)
             time.sleep(SETTLE_S)
             expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=30_000)
-            assert toggle.is_visible(), "the result was drawn anew and its open section closed"
+            assert toggle.is_visible(), \
+                f"result {cycle + 1}: the result was drawn anew and its open section closed"
             main.get_by_text("The race, as it ended", exact=True).click()  # closed for the next
             expect(toggle).not_to_be_visible(timeout=5_000)
         browser.close()

@@ -351,13 +351,16 @@ def live_panel(current: ExperimentJob, big: bool) -> None:
     look_at_stage()
     draw = how_drawn(FIRST_DRAW)
     snap = current.snapshot()
-    slot = st.empty()
     if snap.finished:
         if draw == "redraw" and st.session_state.get(RESULT_SHOWN) != current.job_id:
             st.session_state[RESULT_SHOWN] = current.job_id
-            final_panel(current, big, slot)
+            final_panel(current, big, st.empty())
             return
+        # Nothing drawn before it: an element this run drew in the result's place reached the
+        # browser whenever it was sent before the rerun started, and the result was built
+        # anew, closing what the user had opened (tests/test_browser_result.py).
         st.rerun()  # a full run draws the result outside the fragment and stops its timer
+    slot = st.empty()
     head, body = panel_parts(slot)
     with head:
         eta = timing.eta_text(len(snap.records), snap.total, snap.elapsed_s)
