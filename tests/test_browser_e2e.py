@@ -131,6 +131,9 @@ def choose(page: Any, box: str, option: str | re.Pattern[str]) -> None:
         try:
             expect(choice).to_be_visible(timeout=3_000)
             choice.click(timeout=3_000)
+            # A click that a rerun lands on can be lost without an error: the box kept no
+            # value (CI, the Trace page's label form), so the choice is read back.
+            expect(combobox).to_have_value(option, timeout=3_000)
         except (AssertionError, Error):
             page.keyboard.press("Escape")
             continue
