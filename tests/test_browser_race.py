@@ -41,11 +41,12 @@ def running_clocks(page: Any) -> list[float]:
     return [float(m.group(1)) for c in captions if (m := CLOCK.search(c))]
 
 
-STAMP_CLOCKS = r"""() => {
+STAMP_CLOCKS = """(pattern) => {
   window.__clocks = [];
+  const clock = new RegExp(pattern);
   const look = () => {
     for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
-      const m = / · (\d+\.\d) s · running /.exec(el.textContent);
+      const m = clock.exec(el.textContent);
       if (m && !window.__clocks.includes(Number(m[1]))) window.__clocks.push(Number(m[1]));
     }
   };
@@ -54,7 +55,8 @@ STAMP_CLOCKS = r"""() => {
 }"""
 """Every running lane's clock the page shows, stamped in the page as it changes: a browser
 starved of CPU (a loaded machine) may draw the race few times before both lanes end, and a
-look from the test every 100 ms could miss every clock but one."""
+look from the test every 100 ms could miss every clock but one. Its argument is `CLOCK`'s
+pattern."""
 
 
 def test_a_race_in_presenter_mode_grows_then_stops_refreshing(tmp_path: Path) -> None:
@@ -82,7 +84,7 @@ def watch_the_race(page: Any, main: Any) -> None:
     from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
-    page.evaluate(STAMP_CLOCKS)
+    page.evaluate(STAMP_CLOCKS, CLOCK.pattern)
     poll(page, lambda: page.evaluate("window.__clocks.length"), "a running lane")
     expect(main.locator(".js-plotly-plot")).to_have_count(1)
     expect(main.get_by_text(re.compile(r"finished first, (at least )?\d+\.\d s ahead of"))
